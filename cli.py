@@ -1,0 +1,169 @@
+"""The `rubric` command: parse arguments, call the library, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+JUDGE_EPILOG = """\
+input lines (JSONL), one item each:
+  {"id": "q1", "prompt": "...", "response": "..."}
+  prompt may be a list of {"role", "content"} messages; optional fields:
+  "rubric" (inline rubric, list of principles, or HealthBench/RaR items),
+  "rubric_id" (a rubric in --rubric or in the library), "reference" (reference answer).
+  Without "id" an item is named after its line number.
+
+models (--model):
+  (none)               the embedded SmolLM2-135M-Instruct: a tiny demo model and a weak judge
+  HF_ID or PATH        any causal LM through transformers, e.g. Qwen/Qwen2.5-7B-Instruct
+  local:HF_ID_OR_PATH  the same, explicitly
+  fake:yes, fake:no, fake:random[:SEED]   scripted answers, for dry runs
+
+The output is appended one line per item as soon as it is judged; rerunning the same
+command resumes where an interrupted run stopped.
+exit status: 0 all judged; 1 some lines malformed or some criteria unscored;
+2 bad arguments or set-up; 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rubric",
+        description="Rubric- and principle-based judging of LLM outputs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    judge = commands.add_parser(
+        "judge",
+        help="judge responses against a rubric, writing verdicts as JSONL",
+        description="Judge each response of a JSONL file against a rubric's criteria (P(yes) per criterion).",
+        epilog=JUDGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    judge.add_argument("--rubric", metavar="FILE|NAME", help="rubric file (JSON, JSONL, YAML) or library rubric name")
+    judge.add_argument("--input", required=True, type=Path, help="responses to judge (JSONL)")
+    judge.add_argument("--output", required=True, type=Path, help="verdicts (JSONL), appended and resumable")
+    judge.add_argument("--model", help="model spec (see below); default: the embedded SmolLM2")
+    judge.add_argument("--threshold", type=float, default=0.5, help="P(yes) at which a criterion is met (default 0.5)")
+    judge.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
+    judge.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
+    judge.add_argument("--batch-size", type=int, default=32, help="questions per backend call (default 32)")
+    judge.add_argument("--concurrency", type=int, default=4, help="backend calls in flight (default 4)")
+    judge.add_argument("--no-cache", action="store_true", help="neither read nor write the judgement cache")
+    judge.add_argument("--cache-dir", type=Path, help="judgement cache directory (default: the user cache dir)")
+    judge.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+    rubrics = commands.add_parser("rubrics", help="validate, convert and describe rubric files")
+    rubric_commands = rubrics.add_subparsers(dest="rubrics_command", required=True, metavar="ACTION")
+    validate = rubric_commands.add_parser("validate", help="check rubric files; print what they hold")
+    validate.add_argument("files", nargs="+", type=Path)
+    convert = rubric_commands.add_parser("convert", help="convert between formats (by file suffix and --to)")
+    convert.add_argument("source", type=Path)
+    convert.add_argument("target", type=Path)
+    convert.add_argument("--from", dest="source_format", default="auto", choices=["auto", "native", "healthbench", "rar"])
+    convert.add_argument("--to", dest="target_format", default="native", choices=["native", "healthbench", "rar"])
+    schema = rubric_commands.add_parser("schema", help="print the JSON Schema of rubric files")
+    schema.add_argument("--output", type=Path, help="write it to a file instead")
+
+    library = commands.add_parser("library", help="the curated rubrics that ship with rubric-judge")
+    library_commands = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
+    library_commands.add_parser("list", help="list library rubrics")
+    show = library_commands.add_parser("show", help="print one library rubric")
+    show.add_argument("name")
+    return parser
+
+
+def run_judge(args: argparse.Namespace) -> int:
+    from judge.backends import get_backend
+    from judge.backends.default_model import DEMO_WARNING
+    from judge.cache import CachedBackend
+    from judge.engine import Judge
+    from judge.run import RubricSource, judge_file
+    from judge.summary import format_summary
+
+    if not args.input.is_file():
+        return fail(f"{args.input}: no such input file")
+    rubrics = RubricSource.from_option(args.rubric)
+    if args.model is None:
+        print(DEMO_WARNING, file=sys.stderr)
+    backend = get_backend(args.model)
+    if not args.no_cache:
+        backend = CachedBackend(backend, args.cache_dir)
+    tags = set(args.only_tags.split(",")) if args.only_tags else None
+    judge = Judge(
+        backend,
+        threshold=args.threshold,
+        gate=not args.no_gate,
+        include=(lambda c: bool(tags & set(c.tags))) if tags else None,
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+    )
+    summary = judge_file(judge, args.input, args.output, rubrics, progress=False if args.quiet else None)
+    if not args.quiet:
+        print(f"model: {judge.model_label}  threshold: {args.threshold}  verdicts: {args.output}")
+        print(format_summary(summary))
+    return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def run_rubrics(args: argparse.Namespace) -> int:
+    from rubrics.io import load_rubrics, rubric_file_schema, save_rubrics
+
+    if args.rubrics_command == "validate":
+        for path in args.files:
+            for rubric in load_rubrics(path):
+                pitfalls = sum(c.is_pitfall for c in rubric.criteria)
+                print(f"{path}: {rubric.id}: {len(rubric.criteria)} criteria ({pitfalls} pitfalls), positive weight {rubric.positive_weight:g}")
+        return EXIT_OK
+    if args.rubrics_command == "convert":
+        rubrics = load_rubrics(args.source, args.source_format)
+        save_rubrics(rubrics, args.target, args.target_format)
+        print(f"wrote {len(rubrics)} rubric(s) to {args.target}")
+        return EXIT_OK
+    text = json.dumps(rubric_file_schema(), indent=2)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def run_library(args: argparse.Namespace) -> int:
+    import rubric_library
+
+    if args.library_command == "list":
+        for name in rubric_library.names():
+            rubric = rubric_library.load(name)
+            print(f"{name:24} {len(rubric.criteria):3} criteria  {(rubric.description or '').splitlines()[0][:80]}")
+        return EXIT_OK
+    print(rubric_library.path_of(args.name).read_text(encoding="utf-8"), end="")
+    return EXIT_OK
+
+
+def fail(message: str) -> int:
+    print(f"rubric: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from judge.backends import BackendError, BackendUnavailable
+    from judge.backends.default_model import DefaultModelMissing
+    from rubric_library import UnknownRubricError
+    from rubrics.io import RubricFileError
+
+    handlers = {"judge": run_judge, "rubrics": run_rubrics, "library": run_library}
+    try:
+        return handlers[args.command](args)
+    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError) as e:
+        return fail(str(e).strip("'\""))
+    except KeyboardInterrupt:
+        print("interrupted: verdicts written so far are kept; rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Backends by name. Each lives in its own module, imported only when asked for.
+
+Model specs: ``fake:yes``, ``local:<HF id or path>``, a bare HF id or path (local), or
+nothing for the embedded default model. Options may follow as a query string:
+``fake:random:7?delay=0.1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from judge.backends.base import Backend, BackendError, GenerationError, Message, YesNoQuestion, YesNoScore
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    module: str
+    cls: str
+    install_hint: str | None = None
+    slash_prefix: bool = False  # also accept "name/model" (provider-style ids)
+
+
+BACKENDS: dict[str, BackendEntry] = {
+    "fake": BackendEntry("judge.backends.fake", "FakeBackend"),
+    "local": BackendEntry(
+        "judge.backends.local",
+        "LocalBackend",
+        "install torch first (the CPU or CUDA build you want), then: pip install 'rubric-judge[local]'",
+    ),
+}
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+def parse_model_spec(spec: str | None) -> tuple[str, str, dict[str, str]]:
+    """'fake:random:3?delay=0.1' -> ('fake', 'random:3', {'delay': '0.1'}). No spec: the default local model."""
+    if not spec:
+        return "local", "", {}
+    spec, _, query = spec.partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    for name, entry in BACKENDS.items():
+        separators = (":", "/") if entry.slash_prefix else (":",)
+        for separator in separators:
+            if spec.startswith(name + separator):
+                return name, spec[len(name) + 1 :], options
+    return "local", spec, options
+
+
+def get_backend(spec: str | None = None, **options: Any) -> Backend:
+    """Build a backend from a model spec; keyword options go to its ``from_spec``."""
+    name, rest, spec_options = parse_model_spec(spec)
+    entry = BACKENDS[name]
+    try:
+        module = importlib.import_module(entry.module)
+    except ModuleNotFoundError as e:
+        hint = f"; install it with: {entry.install_hint}" if entry.install_hint else ""
+        raise BackendUnavailable(f"the {name!r} backend needs the package {e.name!r}{hint}") from None
+    backend_cls = getattr(module, entry.cls)
+    return backend_cls.from_spec(rest, **{**spec_options, **options})
+
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "BackendUnavailable",
+    "GenerationError",
+    "Message",
+    "YesNoQuestion",
+    "YesNoScore",
+    "get_backend",
+    "parse_model_spec",
+]

@@ -1,0 +1,89 @@
+"""A scripted backend for tests, dry runs and audits: no model, no network."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from judge.backends.base import Message, YesNoQuestion, YesNoScore
+from judge.backends.structured import parse_structured
+
+Answer = float | None | YesNoScore
+PYesScript = float | Callable[[YesNoQuestion], Answer]
+TextScript = str | Callable[[Sequence[Message]], str]
+
+
+def seeded_p_yes(seed: int) -> Callable[[YesNoQuestion], float]:
+    """A P(yes) that looks random but depends only on (seed, question): stable across runs and orders."""
+
+    def script(question: YesNoQuestion) -> float:
+        digest = hashlib.sha256(f"{seed}:{json.dumps(question.messages, sort_keys=True)}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    return script
+
+
+class FakeBackend:
+    name = "fake"
+    context_window: int | None = None
+
+    def __init__(self, p_yes: PYesScript = 1.0, text: TextScript = "", *, label: str = "scripted", delay: float = 0.0):
+        self.model_id = label
+        self._p_yes = p_yes
+        self._text = text
+        self.delay = delay
+        self.calls: list[YesNoQuestion] = []  # every question asked, for tests
+
+    @classmethod
+    def from_spec(cls, rest: str, **options: Any) -> FakeBackend:
+        """'yes', 'no', 'random' or 'random:SEED'; options: delay (seconds per call)."""
+        kind, _, seed = rest.partition(":")
+        delay = float(options.pop("delay", 0.0))
+        if options:
+            raise ValueError(f"fake backend takes no options {sorted(options)}")
+        if kind == "yes":
+            return cls(1.0, "Yes", label="yes", delay=delay)
+        if kind == "no":
+            return cls(0.0, "No", label="no", delay=delay)
+        if kind == "random":
+            number = int(seed or 0)
+            return cls(seeded_p_yes(number), "", label=f"random:{number}", delay=delay)
+        raise ValueError(f"unknown fake backend {rest!r}; use fake:yes, fake:no or fake:random[:SEED]")
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model_id}
+
+    def count_tokens(self, messages: Sequence[Message]) -> int | None:
+        return None
+
+    async def p_yes(self, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.calls.extend(questions)
+        return [self._score(q) for q in questions]
+
+    def _score(self, question: YesNoQuestion) -> YesNoScore:
+        answer = self._p_yes(question) if callable(self._p_yes) else self._p_yes
+        if isinstance(answer, YesNoScore):
+            return answer
+        if answer is None:
+            return YesNoScore(None, reason="scripted: no answer")
+        return YesNoScore(float(answer))
+
+    async def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: type[BaseModel] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+    ) -> str | BaseModel:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        text = self._text(messages) if callable(self._text) else self._text
+        return parse_structured(text, schema) if schema is not None else text

@@ -1,0 +1,264 @@
+"""The judge engine: responses x rubric criteria -> P(yes) per criterion -> verdict.
+
+One async core (``aevaluate``, ``aevaluate_many``) with thin sync wrappers. Nothing a
+backend does can crash a run: failures become ``unscored`` results with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import prompts
+from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore
+from judge.hardening import content_free_reason
+from judge.scoring import decide, weighted_score
+from judge.verdict import CriterionResult, Verdict
+from rubrics.model import Criterion, Rubric
+
+T = TypeVar("T")
+TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
+
+
+@dataclass
+class JudgeItem:
+    id: str
+    prompt: str | list[Message]
+    response: str
+    rubric: Rubric
+    reference: str | None = None
+
+
+@dataclass
+class _Prepared:
+    """An item on its way through the engine: decided results and questions to ask."""
+
+    item: JudgeItem
+    results: dict[str, CriterionResult] = field(default_factory=dict)
+    asked: list[tuple[Criterion, YesNoQuestion]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code; refuse inside a running event loop (use await there)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    coroutine.close()
+    raise RuntimeError("called the sync API inside a running event loop; use the async form (await judge.aevaluate...)")
+
+
+def truncate_middle(text: str, keep: int) -> str:
+    """Keep the head and tail of text (keep characters in all), marking the cut."""
+    if keep >= len(text):
+        return text
+    head = keep // 2
+    tail = keep - head
+    return text[:head] + TRUNCATION_MARK.format(removed=len(text) - keep) + (text[-tail:] if tail else "")
+
+
+class Judge:
+    """Judges responses against rubrics with a backend.
+
+    threshold: P(yes) at or above which a criterion counts as met.
+    gate: a failed hard rule caps the score at gate_cap.
+    include: optional filter; criteria it rejects are recorded as skipped.
+    batch_size: questions sent to the backend per call; concurrency: calls in flight.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        threshold: float = 0.5,
+        gate: bool = True,
+        gate_cap: float = 0.0,
+        template: str = "entailment",
+        include: Callable[[Criterion], bool] | None = None,
+        guard: bool = True,
+        batch_size: int = 32,
+        concurrency: int = 4,
+    ):
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be within [0, 1], got {threshold}")
+        self.backend = backend
+        self.threshold = threshold
+        self.gate = gate
+        self.gate_cap = gate_cap
+        self.template = template
+        self.template_version = prompts.template_version(template)
+        self.include = include
+        self.guard = guard
+        self.batch_size = max(1, batch_size)
+        self.concurrency = max(1, concurrency)
+
+    @property
+    def model_label(self) -> str:
+        return f"{self.backend.name}:{self.backend.model_id}"
+
+    # -- public API -----------------------------------------------------------------------
+    async def aevaluate(
+        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
+    ) -> Verdict:
+        (verdict,) = await self._judge_chunk([JudgeItem(item_id, prompt, response, rubric, reference)])
+        return verdict
+
+    def evaluate(
+        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
+    ) -> Verdict:
+        return run_sync(self.aevaluate(prompt, response, rubric, item_id=item_id, reference=reference))
+
+    async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
+        """Verdicts in completion order, as soon as each batch is judged."""
+        chunks = self._chunks(items)
+        pending: set[asyncio.Task[list[Verdict]]] = set()
+        try:
+            while True:
+                while len(pending) < self.concurrency and (chunk := next(chunks, None)) is not None:
+                    pending.add(asyncio.ensure_future(self._judge_chunk(chunk)))
+                if not pending:
+                    return
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    for verdict in task.result():
+                        yield verdict
+        finally:
+            for task in pending:
+                task.cancel()
+
+    def evaluate_many(self, items: Iterable[JudgeItem]) -> list[Verdict]:
+        async def collect() -> list[Verdict]:
+            return [v async for v in self.aevaluate_many(items)]
+
+        return run_sync(collect())
+
+    # -- internals --------------------------------------------------------------------------
+    def _chunks(self, items: Iterable[JudgeItem]) -> Iterator[list[JudgeItem]]:
+        chunk: list[JudgeItem] = []
+        size = 0
+        for item in items:
+            chunk.append(item)
+            size += len(item.rubric.criteria)
+            if size >= self.batch_size:
+                yield chunk
+                chunk, size = [], 0
+        if chunk:
+            yield chunk
+
+    async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        prepared = [self._prepare(item) for item in items]
+        questions = [question for p in prepared for _, question in p.asked]
+        scores: list[YesNoScore] = []
+        if questions:
+            try:
+                scores = list(await self.backend.p_yes(questions))
+                if len(scores) != len(questions):
+                    raise RuntimeError(f"backend returned {len(scores)} scores for {len(questions)} questions")
+            except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
+                reason = f"backend error: {type(e).__name__}: {e}"
+                scores = [YesNoScore(None, reason=reason)] * len(questions)
+        position = 0
+        for p in prepared:
+            for criterion, _ in p.asked:
+                p.results[criterion.id] = self._result(criterion, scores[position])
+                position += 1
+        return [self._verdict(p) for p in prepared]
+
+    def _prepare(self, item: JudgeItem) -> _Prepared:
+        p = _Prepared(item)
+        to_ask = []
+        for criterion in item.rubric.criteria:
+            if self.include is not None and not self.include(criterion):
+                p.results[criterion.id] = self._base(criterion, "skipped", reason="excluded by the criteria filter")
+            else:
+                to_ask.append(criterion)
+        if not to_ask:
+            return p
+        empty = content_free_reason(item.response) if self.guard else None
+        if empty is not None:
+            for criterion in to_ask:
+                p.results[criterion.id] = self._base(
+                    criterion, "scored", p_yes=0.0, met=False, reason=f"decided without the judge: {empty}"
+                )
+            return p
+        response, fit_note = self._fit_response(item, to_ask)
+        if response is None:
+            for criterion in to_ask:
+                p.results[criterion.id] = self._base(criterion, "unscored", reason=fit_note)
+            return p
+        if fit_note:
+            p.notes.append(fit_note)
+        for criterion in to_ask:
+            messages = self._render(item, response, criterion.text)
+            question = YesNoQuestion(tuple(messages), self.template_version, group=item.id)
+            p.asked.append((criterion, question))
+        return p
+
+    def _render(self, item: JudgeItem, response: str, criterion_text: str) -> list[Message]:
+        return prompts.render_messages(
+            self.template, prompt=item.prompt, response=response, criterion=criterion_text, reference=item.reference
+        )
+
+    def _fit_response(self, item: JudgeItem, criteria: Sequence[Criterion]) -> tuple[str | None, str | None]:
+        """The response, cut from the middle if the longest question would not fit the context."""
+        window = self.backend.context_window
+        if not window:
+            return item.response, None
+        longest = max(criteria, key=lambda c: len(c.text)).text
+        budget = window - 8  # room for the answer token and chat-template closings
+        count = self.backend.count_tokens(self._render(item, item.response, longest))
+        if count is None or count <= budget:
+            return item.response, None
+        base = self.backend.count_tokens(self._render(item, "", longest)) or 0
+        if base >= budget:
+            return None, f"the prompt and instructions alone take {base} tokens, more than the model context of {window}"
+        response, keep = item.response, len(item.response)
+        while count is not None and count > budget and keep > 0:
+            response_tokens = max(1, count - base)
+            keep = int(keep * max(0.0, (budget - base) / response_tokens) * 0.95)
+            response = truncate_middle(item.response, keep)
+            count = self.backend.count_tokens(self._render(item, response, longest))
+        return response, (
+            f"response truncated from the middle to fit the model context of {window} tokens: "
+            f"kept {keep} of {len(item.response)} characters"
+        )
+
+    def _base(self, criterion: Criterion, status: str, **fields: Any) -> CriterionResult:
+        return CriterionResult(criterion_id=criterion.id, kind=criterion.kind, weight=criterion.weight, status=status, **fields)  # type: ignore[arg-type]
+
+    def _result(self, criterion: Criterion, score: YesNoScore) -> CriterionResult:
+        p = score.p_yes
+        if p is None:
+            return self._base(criterion, "unscored", reason=score.reason or "the backend gave no score", notes=list(score.notes))
+        if not (math.isfinite(p) and 0.0 <= p <= 1.0):
+            return self._base(criterion, "unscored", reason=f"backend gave an invalid P(yes) {p!r}")
+        return self._base(
+            criterion, "scored", p_yes=p, met=decide(p, self.threshold), yes_no_mass=score.yes_no_mass, notes=list(score.notes)
+        )
+
+    def _verdict(self, p: _Prepared) -> Verdict:
+        item = p.item
+        results = [p.results[c.id] for c in item.rubric.criteria]
+        soft = weighted_score(results, soft=True, gate=self.gate, gate_cap=self.gate_cap)
+        hard = weighted_score(results, soft=False, gate=self.gate, gate_cap=self.gate_cap)
+        return Verdict(
+            item_id=item.id,
+            rubric_id=item.rubric.id,
+            model=self.model_label,
+            threshold=self.threshold,
+            status="scored" if soft.value is not None else "unscored",
+            score=soft.value,
+            hard_score=hard.value,
+            gate=soft.gate,
+            n_scored=soft.n_scored,
+            n_unscored=soft.n_unscored,
+            n_skipped=soft.n_skipped,
+            reason=soft.reason,
+            results=results,
+            notes=p.notes,
+            template_version=self.template_version,
+        )

@@ -1,0 +1,116 @@
+"""A judging run over a JSONL file: resolve rubrics, judge, write incrementally, summarise."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import rubric_library
+from judge.engine import Judge, JudgeItem, run_sync
+from judge.jsonl import LineError, VerdictLog, count_lines, read_items
+from judge.summary import RunSummary, summarise
+from rubrics import interchange
+from rubrics.io import SUFFIXES, load_rubrics
+from rubrics.model import Rubric
+
+
+class RubricSource:
+    """Finds each input line's rubric: inline on the line, by ``rubric_id`` (in the
+    --rubric file, then the library), else the run's default rubric."""
+
+    def __init__(self, default: Rubric | None = None, by_id: dict[str, Rubric] | None = None):
+        self.default = default
+        self.by_id = dict(by_id or {})
+
+    @classmethod
+    def from_option(cls, value: str | None) -> RubricSource:
+        """--rubric is a rubric file (one or many rubrics) or a library name."""
+        if value is None:
+            return cls()
+        path = Path(value)
+        if path.exists() or path.suffix.lower() in SUFFIXES:
+            rubrics = load_rubrics(path)
+            return cls(rubrics[0] if len(rubrics) == 1 else None, {r.id: r for r in rubrics})
+        rubric = rubric_library.load(value)
+        return cls(rubric, {rubric.id: rubric})
+
+    def __call__(self, inline: Any, rubric_id: str | None) -> Rubric:
+        if inline is not None:
+            return self._inline(inline, rubric_id or "inline")
+        if rubric_id is not None:
+            if rubric_id not in self.by_id:
+                if rubric_id not in rubric_library.names():
+                    raise LookupError(f"unknown rubric id {rubric_id!r}: not in --rubric and not a library rubric")
+                self.by_id[rubric_id] = rubric_library.load(rubric_id)
+            return self.by_id[rubric_id]
+        if self.default is None:
+            if self.by_id:
+                raise LookupError("the --rubric file holds several rubrics: name one with 'rubric_id' on the line")
+            raise LookupError("no rubric: pass --rubric, or give the line a 'rubric' or 'rubric_id'")
+        return self.default
+
+    @staticmethod
+    def _inline(inline: Any, rubric_id: str) -> Rubric:
+        if isinstance(inline, list) and inline and all(isinstance(p, str) for p in inline):
+            return Rubric.from_principles(inline, rubric_id)
+        if interchange.looks_like_healthbench(inline):
+            return interchange.from_healthbench(inline, rubric_id)
+        if interchange.looks_like_rar(inline):
+            return interchange.from_rar(inline, rubric_id)
+        if isinstance(inline, dict):
+            return Rubric.model_validate(inline)
+        raise ValueError("'rubric' must be a rubric object, a list of principles, or HealthBench/RaR items")
+
+
+def judge_file(
+    judge: Judge,
+    input_path: str | Path,
+    output_path: str | Path,
+    rubrics: RubricSource,
+    *,
+    warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    progress: bool | None = None,
+) -> RunSummary:
+    """Judge every line of input_path not yet in output_path; appends one verdict line per item.
+
+    progress: None shows a bar only on a terminal.
+    """
+    log = VerdictLog(output_path)
+    if log.dropped_partial_line:
+        warn(f"{output_path}: dropped a partial last line left by an interrupted run")
+    for number in log.unreadable_lines:
+        warn(f"{output_path}:{number}: not a verdict line; kept as it is and ignored")
+    done = log.done_ids
+    errors: list[LineError] = []
+
+    def items():
+        for entry in read_items(input_path, rubrics, skip_ids=done):
+            if isinstance(entry, LineError):
+                errors.append(entry)
+                warn(f"{input_path}:{entry.line}: {entry.message} (line skipped)")
+            else:
+                yield entry
+
+    new: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        todo = max(0, count_lines(input_path) - len(done))
+        with tqdm(total=todo, unit="item", disable=None if progress is None else not progress, file=sys.stderr) as bar:
+            async for verdict in judge.aevaluate_many(items()):
+                record = verdict.model_dump(mode="json")
+                log.write(record)
+                new.append(record)
+                bar.update()
+
+    try:
+        run_sync(run())
+    finally:
+        log.close()
+    return summarise(log.previous + new, judged_now=len(new), malformed_lines=len(errors))
+
+
+__all__ = ["JudgeItem", "RubricSource", "judge_file"]

@@ -1,0 +1,84 @@
+"""The human summary of a run: items, mean scores, per-criterion pass rates, failures."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from judge.scoring import mean_score
+
+
+@dataclass
+class CriterionStats:
+    scored: int = 0
+    met: int = 0
+    unscored: int = 0
+    p_yes_sum: float = 0.0
+    weight: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    items: int = 0
+    judged_now: int = 0
+    resumed: int = 0
+    unscored_items: int = 0
+    unscored_criteria: int = 0
+    malformed_lines: int = 0
+    mean_score: float | None = None
+    mean_hard_score: float | None = None
+    criteria: dict[tuple[str, str], CriterionStats] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.malformed_lines or self.unscored_items or self.unscored_criteria)
+
+
+def summarise(verdicts: Sequence[dict[str, Any]], *, judged_now: int, malformed_lines: int) -> RunSummary:
+    """Summarise verdict records (as written to the output file)."""
+    summary = RunSummary(items=len(verdicts), judged_now=judged_now, resumed=len(verdicts) - judged_now)
+    summary.malformed_lines = malformed_lines
+    summary.mean_score = mean_score(v.get("score") for v in verdicts)
+    summary.mean_hard_score = mean_score(v.get("hard_score") for v in verdicts)
+    stats: dict[tuple[str, str], CriterionStats] = defaultdict(CriterionStats)
+    for verdict in verdicts:
+        summary.unscored_items += verdict.get("status") == "unscored"
+        for result in verdict.get("results", []):
+            entry = stats[(verdict.get("rubric_id", "?"), result["criterion_id"])]
+            entry.weight = result.get("weight", 0.0)
+            if result["status"] == "scored":
+                entry.scored += 1
+                entry.met += bool(result.get("met"))
+                entry.p_yes_sum += result.get("p_yes") or 0.0
+            elif result["status"] == "unscored":
+                entry.unscored += 1
+                summary.unscored_criteria += 1
+    summary.criteria = dict(stats)
+    return summary
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def format_summary(summary: RunSummary) -> str:
+    lines = [
+        f"items: {summary.items} ({summary.judged_now} judged now, {summary.resumed} from an earlier run)",
+        f"mean score: {_fmt(summary.mean_score)} soft (P(yes)-weighted), {_fmt(summary.mean_hard_score)} hard (thresholded); means clipped to [0, 1]",
+        f"unscored: {summary.unscored_criteria} criteria, {summary.unscored_items} items; malformed input lines: {summary.malformed_lines}",
+    ]
+    if summary.criteria:
+        header = ("rubric", "criterion", "weight", "pass rate", "mean p_yes", "scored", "unscored")
+        rows = [header]
+        for (rubric_id, criterion_id), s in summary.criteria.items():
+            rate = f"{s.met}/{s.scored} {100 * s.met / s.scored:.0f}%" if s.scored else "n/a"
+            mean_p = f"{s.p_yes_sum / s.scored:.3f}" if s.scored else "n/a"
+            rows.append((rubric_id, criterion_id, f"{s.weight:g}", rate, mean_p, str(s.scored), str(s.unscored)))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines.append("")
+        for row in rows:
+            cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+            lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

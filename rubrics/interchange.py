@@ -1,0 +1,72 @@
+"""Conversion to and from other projects' rubric-item formats.
+
+HealthBench (openai/simple-evals): ``{"criterion", "points", "tags"}``; negative
+points are pitfalls. Rubrics as Rewards: ``{"title", "description", "weight"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rubrics.model import Criterion, Provenance, Rubric, derive_id
+
+# RaR's named importance levels, used when a weight is given as a word.
+RAR_LEVELS = {"essential": 5.0, "important": 3.0, "optional": 1.0, "pitfall": -1.0}
+
+
+def looks_like_healthbench(items: Any) -> bool:
+    return _all_dicts_with(items, {"criterion", "points"})
+
+
+def looks_like_rar(items: Any) -> bool:
+    return _all_dicts_with(items, {"title", "weight"}) or _all_dicts_with(items, {"description", "weight"})
+
+
+def _all_dicts_with(items: Any, keys: set[str]) -> bool:
+    return isinstance(items, list) and bool(items) and all(isinstance(i, dict) and keys <= i.keys() for i in items)
+
+
+def from_healthbench(items: list[dict[str, Any]], rubric_id: str, task: str | None = None) -> Rubric:
+    criteria = []
+    for item in items:
+        text = item["criterion"]
+        criteria.append(
+            Criterion(
+                id=item.get("id") or derive_id(text),
+                text=text,
+                weight=float(item["points"]),
+                tags=list(item.get("tags") or []),
+            )
+        )
+    return Rubric(id=rubric_id, task=task, criteria=criteria, provenance=Provenance(method="import:healthbench"))
+
+
+def to_healthbench(rubric: Rubric) -> list[dict[str, Any]]:
+    return [{"criterion": c.text, "points": c.weight, "tags": list(c.tags)} for c in rubric.criteria]
+
+
+def _rar_weight(value: Any) -> float:
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in RAR_LEVELS:
+            return RAR_LEVELS[key]
+        return float(value)
+    return float(value)
+
+
+def from_rar(items: list[dict[str, Any]], rubric_id: str, task: str | None = None) -> Rubric:
+    criteria = []
+    for item in items:
+        title = (item.get("title") or "").strip()
+        description = (item.get("description") or "").strip()
+        text = description or title
+        tags = [title] if title and description else []
+        criteria.append(Criterion(id=derive_id(text), text=text, weight=_rar_weight(item["weight"]), tags=tags))
+    return Rubric(id=rubric_id, task=task, criteria=criteria, provenance=Provenance(method="import:rar"))
+
+
+def to_rar(rubric: Rubric) -> list[dict[str, Any]]:
+    return [
+        {"title": c.tags[0] if c.tags else c.id, "description": c.text, "weight": c.weight}
+        for c in rubric.criteria
+    ]

@@ -1,0 +1,158 @@
+"""Reading and writing rubric files (JSON, JSONL, YAML; native, HealthBench or RaR items).
+
+Every failure raises RubricFileError naming the file, the line or item, and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from rubrics import interchange
+from rubrics.model import Rubric
+
+Format = Literal["auto", "native", "healthbench", "rar"]
+SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
+
+
+class RubricFileError(ValueError):
+    """A rubric file that cannot be read, with where and why."""
+
+    def __init__(self, path: str | Path, message: str, *, line: int | None = None, item: int | None = None):
+        self.path, self.line, self.item = str(path), line, item
+        where = self.path + (f":{line}" if line is not None else "")
+        what = f"rubric #{item}: " if item is not None else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """('criteria', 1, 'weight') -> 'criteria[1].weight'"""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        parts.append(f"{field_path(tuple(e['loc']))}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def _suffix(path: Path) -> str:
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise RubricFileError(path, f"unknown file type {path.suffix!r}; use one of {sorted(SUFFIXES)}")
+    return kind
+
+
+def _records(path: Path) -> list[tuple[Any, int | None]]:
+    """Parsed top-level records of a file with the line each starts on, where known."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RubricFileError(path, "no such file") from None
+    except UnicodeDecodeError as e:
+        raise RubricFileError(path, f"not valid UTF-8 (byte {e.start})") from None
+    kind = _suffix(path)
+    if kind == "jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append((json.loads(line), number))
+                except json.JSONDecodeError as e:
+                    raise RubricFileError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=number) from None
+        return records
+    if kind == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise RubricFileError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+        return [(data, None)]
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise RubricFileError(path, f"invalid YAML: {e.problem}", line=line) from None
+    return [(d, None) for d in documents]
+
+
+def _to_rubric(data: Any, fmt: Format, default_id: str) -> Rubric:
+    if fmt == "healthbench" or (fmt == "auto" and interchange.looks_like_healthbench(data)):
+        return interchange.from_healthbench(data, default_id)
+    if fmt == "rar" or (fmt == "auto" and interchange.looks_like_rar(data)):
+        return interchange.from_rar(data, default_id)
+    return Rubric.model_validate(data)
+
+
+def load_rubrics(path: str | Path, fmt: Format = "auto") -> list[Rubric]:
+    """All rubrics in a file.
+
+    A JSON/YAML file holds one rubric, a list of rubrics, or one list of HealthBench or
+    RaR items (one rubric named after the file); a JSONL file holds one per line.
+    """
+    path = Path(path)
+    rubrics: list[Rubric] = []
+    for data, line in _records(path):
+        is_item_list = fmt in ("healthbench", "rar") or interchange.looks_like_healthbench(data) or interchange.looks_like_rar(data)
+        batch = data if isinstance(data, list) and not is_item_list else [data]
+        for data_item in batch:
+            number = len(rubrics) + 1
+            try:
+                rubrics.append(_to_rubric(data_item, fmt, default_id=_default_id(path, number)))
+            except ValidationError as e:
+                raise RubricFileError(path, describe_validation_error(e), line=line, item=number) from None
+            except (KeyError, TypeError, ValueError) as e:
+                raise RubricFileError(path, f"not a rubric: {e}", line=line, item=number) from None
+    if not rubrics:
+        raise RubricFileError(path, "holds no rubric")
+    seen: set[str] = set()
+    for number, rubric in enumerate(rubrics, start=1):
+        if rubric.id in seen:
+            raise RubricFileError(path, f"duplicate rubric id {rubric.id!r}", item=number)
+        seen.add(rubric.id)
+    return rubrics
+
+
+def _default_id(path: Path, number: int) -> str:
+    return path.stem if number == 1 else f"{path.stem}-{number}"
+
+
+def load_rubric(path: str | Path, fmt: Format = "auto") -> Rubric:
+    rubrics = load_rubrics(path, fmt)
+    if len(rubrics) != 1:
+        raise RubricFileError(path, f"holds {len(rubrics)} rubrics where one was expected")
+    return rubrics[0]
+
+
+def rubric_to_data(rubric: Rubric, fmt: Format = "native") -> Any:
+    if fmt == "healthbench":
+        return interchange.to_healthbench(rubric)
+    if fmt == "rar":
+        return interchange.to_rar(rubric)
+    return rubric.model_dump(mode="json", exclude_defaults=True)
+
+
+def save_rubrics(rubrics: Iterable[Rubric], path: str | Path, fmt: Format = "native") -> None:
+    path = Path(path)
+    kind = _suffix(path)
+    data = [rubric_to_data(r, fmt) for r in rubrics]
+    if kind == "jsonl":
+        text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in data)
+    elif kind == "json":
+        text = json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = yaml.safe_dump(data[0] if len(data) == 1 else data, sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def rubric_file_schema() -> dict[str, Any]:
+    """JSON Schema of a native rubric file: one rubric or a list of them."""
+    return TypeAdapter(Rubric | list[Rubric]).json_schema()
