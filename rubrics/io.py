@@ -52,8 +52,11 @@ def _suffix(path: Path) -> str:
     return kind
 
 
-def _records(path: Path) -> list[tuple[Any, int | None]]:
-    """Parsed top-level records of a file with the line each starts on, where known."""
+Record = tuple[Any, int | None, list[int]]  # data, line it starts on, lines of its list items
+
+
+def _records(path: Path) -> list[Record]:
+    """Parsed top-level records of a file, with the lines they start on where known."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -66,7 +69,7 @@ def _records(path: Path) -> list[tuple[Any, int | None]]:
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    records.append((json.loads(line), number))
+                    records.append((json.loads(line), number, []))
                 except json.JSONDecodeError as e:
                     raise RubricFileError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=number) from None
         return records
@@ -75,13 +78,19 @@ def _records(path: Path) -> list[tuple[Any, int | None]]:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise RubricFileError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
-        return [(data, None)]
+        return [(data, None, [])]
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.safe_load_all(text))
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
         raise RubricFileError(path, f"invalid YAML: {e.problem}", line=line) from None
-    return [(d, None) for d in documents]
+    records = []
+    for node, data in zip(nodes, documents):
+        if data is not None:
+            item_lines = [child.start_mark.line + 1 for child in node.value] if isinstance(node, yaml.SequenceNode) else []
+            records.append((data, node.start_mark.line + 1, item_lines))
+    return records
 
 
 def _to_rubric(data: Any, fmt: Format, default_id: str) -> Rubric:
@@ -100,11 +109,13 @@ def load_rubrics(path: str | Path, fmt: Format = "auto") -> list[Rubric]:
     """
     path = Path(path)
     rubrics: list[Rubric] = []
-    for data, line in _records(path):
+    for data, line, item_lines in _records(path):
         is_item_list = fmt in ("healthbench", "rar") or interchange.looks_like_healthbench(data) or interchange.looks_like_rar(data)
-        batch = data if isinstance(data, list) and not is_item_list else [data]
-        for data_item in batch:
+        expand = isinstance(data, list) and not is_item_list
+        for index, data_item in enumerate(data if expand else [data]):
             number = len(rubrics) + 1
+            if expand:
+                line = item_lines[index] if item_lines else None
             try:
                 rubrics.append(_to_rubric(data_item, fmt, default_id=_default_id(path, number)))
             except ValidationError as e:

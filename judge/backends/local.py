@@ -31,12 +31,14 @@ class MissingAnswerTokens(BackendError):
 
 def answer_token_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:
     """Token ids that spell one of the words as a single token, in any common casing and spacing."""
+    special = set(getattr(tokenizer, "all_special_ids", []))
     found: set[int] = set()
     for word in words:
         for spelling in {word.lower(), word.capitalize(), word.upper()}:
             for prefix in ("", " "):
                 ids = tokenizer.encode(prefix + spelling, add_special_tokens=False)
-                if len(ids) == 1:
+                # An unknown-token id would "spell" every word: accept only ids that decode back.
+                if len(ids) == 1 and ids[0] not in special and tokenizer.decode(ids).strip().lower() == word.lower():
                     found.add(ids[0])
     return sorted(found)
 
