@@ -30,6 +30,7 @@ class RunSummary:
     mean_score: float | None = None
     mean_hard_score: float | None = None
     criteria: dict[tuple[str, str], CriterionStats] = field(default_factory=dict)
+    item_rows: list[tuple[str, str, float | None, float | None, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -45,6 +46,9 @@ def summarise(verdicts: Sequence[dict[str, Any]], *, judged_now: int, malformed_
     stats: dict[tuple[str, str], CriterionStats] = defaultdict(CriterionStats)
     for verdict in verdicts:
         summary.unscored_items += verdict.get("status") == "unscored"
+        summary.item_rows.append(
+            (str(verdict["item_id"]), verdict.get("rubric_id", "?"), verdict.get("score"), verdict.get("hard_score"), verdict.get("n_unscored", 0))
+        )
         for result in verdict.get("results", []):
             entry = stats[(verdict.get("rubric_id", "?"), result["criterion_id"])]
             entry.weight = result.get("weight", 0.0)
@@ -63,22 +67,31 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def format_summary(summary: RunSummary) -> str:
+def _table(rows: list[tuple[str, ...]], left_columns: int) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) if i < left_columns else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        for row in rows
+    ]
+
+
+def format_summary(summary: RunSummary, max_items: int = 20) -> str:
     lines = [
         f"items: {summary.items} ({summary.judged_now} judged now, {summary.resumed} from an earlier run)",
         f"mean score: {_fmt(summary.mean_score)} soft (P(yes)-weighted), {_fmt(summary.mean_hard_score)} hard (thresholded); means clipped to [0, 1]",
         f"unscored: {summary.unscored_criteria} criteria, {summary.unscored_items} items; malformed input lines: {summary.malformed_lines}",
     ]
+    if summary.item_rows:
+        rows = [("item", "rubric", "score", "hard score", "unscored")]
+        rows += [(i, r, _fmt(score), _fmt(hard), str(n)) for i, r, score, hard, n in summary.item_rows[:max_items]]
+        lines += ["", *_table(rows, 2)]
+        if len(summary.item_rows) > max_items:
+            lines.append(f"... and {len(summary.item_rows) - max_items} more items in the output file")
     if summary.criteria:
-        header = ("rubric", "criterion", "weight", "pass rate", "mean p_yes", "scored", "unscored")
-        rows = [header]
+        rows = [("rubric", "criterion", "weight", "pass rate", "mean p_yes", "scored", "unscored")]
         for (rubric_id, criterion_id), s in summary.criteria.items():
             rate = f"{s.met}/{s.scored} {100 * s.met / s.scored:.0f}%" if s.scored else "n/a"
             mean_p = f"{s.p_yes_sum / s.scored:.3f}" if s.scored else "n/a"
             rows.append((rubric_id, criterion_id, f"{s.weight:g}", rate, mean_p, str(s.scored), str(s.unscored)))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines.append("")
-        for row in rows:
-            cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
-            lines.append("  ".join(cells).rstrip())
+        lines += ["", *_table(rows, 2)]
     return "\n".join(lines)
