@@ -10,7 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 import rubric_library
-from judge.engine import Judge, JudgeItem, run_sync
+from judge.engine import Judge, run_sync
 from judge.jsonl import LineError, VerdictLog, count_lines, read_items
 from judge.summary import RunSummary, summarise
 from rubrics import interchange
@@ -112,5 +112,3 @@ def judge_file(
         log.close()
     return summarise(log.previous + new, judged_now=len(new), malformed_lines=len(errors))
 
-
-__all__ = ["JudgeItem", "RubricSource", "judge_file"]
