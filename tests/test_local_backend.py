@@ -8,7 +8,7 @@ import torch
 import prompts
 from judge import Judge
 from judge.backends.base import GenerationError, YesNoQuestion
-from judge.backends.local import LocalBackend, MissingAnswerTokens, answer_token_ids, plan_batches
+from judge.backends.local import LocalBackend, MissingAnswerTokens, answer_token_ids
 
 
 def question(response, criterion="The answer is correct.", prompt="What is 2+2?"):
@@ -107,11 +107,3 @@ def test_tokenizer_without_yes_no_tokens_is_a_clear_error(tiny_llama):
     assert answer_token_ids(tokenizer, ["yes"]) == []
     with pytest.raises(MissingAnswerTokens, match="no single-token spelling of 'Yes'"):
         LocalBackend(tiny_llama, tokenizer, model_id="no-yes")
-
-
-def test_plan_batches_respects_budgets():
-    lengths = [5, 100, 7, 60, 99, 3]
-    batches = plan_batches(lengths, max_batch_tokens=200, max_batch_size=3)
-    assert sorted(i for b in batches for i in b) == list(range(6))
-    for batch in batches:
-        assert len(batch) <= 3 and max(lengths[i] for i in batch) * len(batch) <= 200

@@ -2,11 +2,18 @@
 
 P(yes) = p(Yes) / (p(Yes) + p(No)) from one forward pass, where p(Yes) sums the
 probabilities of every single-token spelling of the word ("Yes", " yes", "YES", ...).
+
+Questions about one response (same ``group``) share everything up to the criterion: that
+prefix runs once, and all the criterion suffixes are scored against its key/value cache,
+packed into one row whose mask lets each suffix see the prefix and itself only (or, for
+models where a custom mask is unsafe, as a batch against copies of the cache). One level up, the judge instructions that open every prompt are
+the same for all responses: their cache is kept between calls (InstructionCache).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import os
 import sys
@@ -20,6 +27,7 @@ from pydantic import BaseModel
 
 from judge.backends import default_model
 from judge.backends.base import BackendError, Message, YesNoQuestion, YesNoScore
+from judge.backends.batching import InstructionCache, plan_batches, plan_sharing
 from judge.backends.structured import parse_structured
 
 YES_WORDS, NO_WORDS = ("yes",), ("no",)
@@ -49,22 +57,6 @@ def plain_prompt(messages: Sequence[Message]) -> str:
     return "\n\n".join(turns) + "\n\nAssistant:"
 
 
-def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> list[list[int]]:
-    """Group indices of similar length so that padded size stays within budget."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        longest = lengths[index]  # sorted, so the newest is the longest
-        if current and (len(current) >= max_batch_size or longest * (len(current) + 1) > max_batch_tokens):
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
-
-
 def _fingerprint(path: Path) -> str:
     """Local checkpoints have no revision; name them by their files' sizes and times."""
     digest = hashlib.sha256()
@@ -85,15 +77,20 @@ class LocalBackend:
         *,
         model_id: str,
         revision: str | None = None,
-        max_batch_tokens: int = 8192,
+        max_batch_tokens: int | None = None,
         max_batch_size: int = 32,
+        memory_budget_mb: int = 1024,
+        min_shared_prefix: int = 32,
+        pack_suffixes: bool | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.revision = revision
-        self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
+        self.max_batch_tokens = max_batch_tokens or self._tokens_within(memory_budget_mb)
+        self.min_shared_prefix = min_shared_prefix
+        self.pack_suffixes = self._can_pack() if pack_suffixes is None else pack_suffixes
         self.device = next(model.parameters()).device
         self.yes_ids = answer_token_ids(tokenizer, YES_WORDS)
         self.no_ids = answer_token_ids(tokenizer, NO_WORDS)
@@ -107,15 +104,18 @@ class LocalBackend:
         if self.pad_id is None:
             self.pad_id = 0  # any id works: padded positions are masked out
         self.context_window = self._context_window()
+        self.instructions = InstructionCache(min_shared_prefix)
         self._lock = threading.Lock()  # one forward pass at a time; torch uses every core already
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> LocalBackend:
         """'' or 'default': the embedded SmolLM2; otherwise a Hugging Face id or a path."""
-        for key in ("max_batch_tokens", "max_batch_size"):
+        for key in ("max_batch_tokens", "max_batch_size", "memory_budget_mb", "min_shared_prefix"):
             if key in options:
                 options[key] = int(options[key])
+        if isinstance(options.get("pack_suffixes"), str):
+            options["pack_suffixes"] = options["pack_suffixes"].lower() in ("1", "true", "yes")
         if rest in ("", "default"):
             return cls.default(**options)
         return cls.from_pretrained(rest, **options)
@@ -164,6 +164,24 @@ class LocalBackend:
         revision = revision or getattr(model.config, "_commit_hash", None) or (_fingerprint(path) if path.is_dir() else None)
         return cls(model, tokenizer, model_id=model_id, revision=revision, **options)
 
+    def _tokens_within(self, budget_mb: int) -> int:
+        """Tokens per batch (rows x padded length) whose key/value cache fits the budget;
+        half of it is left for activations."""
+        config = self.model.config
+        try:
+            head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+            kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+            per_token = 2 * config.num_hidden_layers * kv_heads * head_dim * self.model.dtype.itemsize
+        except (AttributeError, TypeError, ZeroDivisionError):
+            return 8192
+        return max(512, budget_mb * 2**20 // (2 * per_token))
+
+    def _can_pack(self) -> bool:
+        """A hand-made 4-D mask is honoured as is only by SDPA attention; a sliding-window
+        model would lose its window under it."""
+        config = self.model.config
+        return getattr(config, "_attn_implementation", None) == "sdpa" and not getattr(config, "sliding_window", None)
+
     def _context_window(self) -> int | None:
         limits = [getattr(self.model.config, "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
         limits = [n for n in limits if isinstance(n, int) and 0 < n < 10**7]
@@ -203,42 +221,128 @@ class LocalBackend:
                 )
             else:
                 fitting.append(index)
-        lengths = [len(encoded[i]) for i in fitting]
+        shared, plain = plan_sharing([questions[i].group for i in fitting], [encoded[i] for i in fitting], self.min_shared_prefix)
         with self._lock:
-            for batch in plan_batches(lengths, self.max_batch_tokens, self.max_batch_size):
-                indices = [fitting[b] for b in batch]
-                p_yes, mass = self._forward([encoded[i] for i in indices])
-                for row, index in enumerate(indices):
-                    scores[index] = YesNoScore(float(p_yes[row]), yes_no_mass=float(mass[row]))
+            for group in shared:
+                indices = [fitting[i] for i in group.indices]
+                self._fill(scores, indices, self._forward_shared([encoded[i] for i in indices], group.prefix_length))
+            plain_indices = [fitting[i] for i in plain]
+            for batch in plan_batches([len(encoded[i]) for i in plain_indices], self.max_batch_tokens, self.max_batch_size):
+                indices = [plain_indices[b] for b in batch]
+                self._fill(scores, indices, self._forward([encoded[i] for i in indices]))
         return scores  # type: ignore[return-value]
 
-    @torch.inference_mode()
-    def _forward(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """P(yes) and the Yes+No probability mass at the next token of each sequence.
+    @staticmethod
+    def _fill(scores: list[YesNoScore | None], indices: Sequence[int], result: tuple[torch.Tensor, torch.Tensor]) -> None:
+        p_yes, mass = result
+        for row, index in enumerate(indices):
+            scores[index] = YesNoScore(float(p_yes[row]), yes_no_mass=float(mass[row]))
 
-        Sequences are left-padded so the last column is every row's next-token position;
-        explicit position ids keep each row's positions as if it were alone.
-        """
-        width = max(len(s) for s in sequences)
-        input_ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, ids in enumerate(sequences):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        inputs = {
-            "input_ids": input_ids.to(self.device),
-            "attention_mask": attention.to(self.device),
-            "position_ids": positions.to(self.device),
-        }
-        try:
-            logits = self.model(**inputs, logits_to_keep=1).logits[:, -1, :]
-        except TypeError:  # architectures without logits_to_keep
-            logits = self.model(**inputs).logits[:, -1, :]
+    def _answer_probabilities(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """P(yes) and the probability mass on Yes/No spellings, from next-token logits [rows, vocab]."""
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         yes = torch.logsumexp(log_probs[:, self.yes_ids], dim=-1)
         no = torch.logsumexp(log_probs[:, self.no_ids], dim=-1)
         return torch.sigmoid(yes - no).cpu(), torch.exp(torch.logaddexp(yes, no)).cpu()
+
+    def _logits_at(self, keep: int | torch.Tensor, **inputs: Any) -> torch.Tensor:
+        """Next-token logits [rows, vocab] at the kept positions: the last one (keep=1), or
+        the given positions of a single row (keep=tensor of indices)."""
+        try:
+            logits = self.model(**inputs, logits_to_keep=keep).logits
+        except TypeError:  # architectures without logits_to_keep
+            logits = self.model(**inputs).logits
+            logits = logits[:, -1:, :] if isinstance(keep, int) else logits[:, keep, :]
+        return logits[:, -1, :] if isinstance(keep, int) else logits[0]
+
+    @staticmethod
+    def _left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded ids and mask: the last column is every row's last real token."""
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, sequence in enumerate(sequences):
+            ids[row, width - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
+            mask[row, width - len(sequence) :] = 1
+        return ids, mask
+
+    @torch.inference_mode()
+    def _forward(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One full pass per sequence, batched; explicit position ids keep each row's
+        positions as if it were alone."""
+        ids, mask = self._left_pad(sequences, self.pad_id)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self._logits_at(
+            1, input_ids=ids.to(self.device), attention_mask=mask.to(self.device), position_ids=positions.to(self.device), use_cache=False
+        )
+        return self._answer_probabilities(logits)
+
+    @torch.inference_mode()
+    def _forward_shared(self, sequences: Sequence[Sequence[int]], prefix_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shared prefix once, then every suffix against its cache."""
+        cache = self._prefix_cache(list(sequences[0][:prefix_length]))
+        suffixes = [list(s[prefix_length:]) for s in sequences]
+        p_yes = torch.empty(len(sequences))
+        mass = torch.empty(len(sequences))
+        if self.pack_suffixes:  # one row: the prefix plus the chunk's suffixes
+            batches = plan_batches([len(s) for s in suffixes], max(self.max_batch_tokens - prefix_length, 1), len(suffixes))
+        else:  # a row per suffix, each holding a copy of the prefix
+            batches = plan_batches([prefix_length + len(s) for s in suffixes], self.max_batch_tokens, self.max_batch_size)
+        for batch in batches:
+            chunk = [suffixes[i] for i in batch]
+            if self.pack_suffixes:
+                logits = self._packed_suffix_logits(cache, prefix_length, chunk)
+                cache.crop(-sum(len(s) for s in chunk))  # back to the prefix for the next chunk
+            else:
+                logits = self._batched_suffix_logits(copy.deepcopy(cache), prefix_length, chunk)
+            p_yes[batch], mass[batch] = self._answer_probabilities(logits)
+        return p_yes, mass
+
+    def _packed_suffix_logits(self, cache: Any, prefix_length: int, suffixes: list[list[int]]) -> torch.Tensor:
+        """All suffixes in one row after the prefix: each token sees the whole prefix and the
+        earlier tokens of its own suffix; positions restart after the prefix for each."""
+        lengths = torch.tensor([len(s) for s in suffixes])
+        total = int(lengths.sum())
+        segment = torch.repeat_interleave(torch.arange(len(suffixes)), lengths)
+        offset = torch.arange(total) - torch.repeat_interleave(lengths.cumsum(0) - lengths, lengths)
+        causal = torch.arange(total)[:, None] >= torch.arange(total)[None, :]
+        own_suffix = (segment[:, None] == segment[None, :]) & causal
+        mask = torch.cat([torch.ones((total, prefix_length), dtype=torch.bool), own_suffix], dim=1)
+        return self._logits_at(
+            (lengths.cumsum(0) - 1).to(self.device),
+            input_ids=torch.tensor([[t for s in suffixes for t in s]], device=self.device),
+            attention_mask=mask[None, None].to(self.device),
+            position_ids=(prefix_length + offset)[None].to(self.device),
+            past_key_values=cache,
+            use_cache=True,
+        )
+
+    def _batched_suffix_logits(self, cache: Any, prefix_length: int, suffixes: list[list[int]]) -> torch.Tensor:
+        """Suffixes as a batch against copies of the prefix cache, left-padded after the
+        prefix: the mask hides the padding and positions continue from the prefix."""
+        ids, suffix_mask = self._left_pad(suffixes, self.pad_id)
+        mask = torch.cat([torch.ones((len(suffixes), prefix_length), dtype=torch.long), suffix_mask], dim=1)
+        positions = prefix_length + (suffix_mask.cumsum(-1) - 1).clamp(min=0)
+        cache.batch_repeat_interleave(len(suffixes))
+        return self._logits_at(
+            1,
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+            past_key_values=cache,
+            use_cache=True,
+        )
+
+    def _run_prefix(self, ids: list[int], past: Any = None) -> Any:
+        """The key/value cache after ids (continuing past, a cache of the tokens before them)."""
+        inputs = torch.tensor([ids], device=self.device)
+        return self.model(input_ids=inputs, past_key_values=past, use_cache=True, logits_to_keep=1).past_key_values
+
+    def _prefix_cache(self, prefix: list[int]) -> Any:
+        covered, cache = self.instructions.reusable(prefix, self._run_prefix)
+        if covered == len(prefix):
+            return cache
+        return self._run_prefix(prefix[covered:], cache)
 
     async def generate(
         self,
