@@ -16,10 +16,10 @@ def criterion_of(question):
 
 
 def test_all_yes_and_all_no(rubric):
-    yes = Judge(FakeBackend(1.0)).evaluate("Q?", "An answer.", rubric)
+    yes = Judge(FakeBackend(1.0)).evaluate("Q?", "The answer is 4.", rubric)
     assert yes.status == "scored" and yes.score == pytest.approx((3 + 1 - 2) / 4) and yes.hard_score == yes.score
     assert [r.met for r in yes.results] == [True, True, True]
-    no = Judge(FakeBackend(0.0)).evaluate("Q?", "An answer.", rubric)
+    no = Judge(FakeBackend(0.0)).evaluate("Q?", "The answer is 4.", rubric)
     assert no.score == 0.0 and [r.met for r in no.results] == [False, False, False]
     assert yes.template_version.startswith("entailment@") and yes.model == "fake:scripted"
 
