@@ -57,6 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--cache-dir", type=Path, help="judgement cache directory (default: the user cache dir)")
     judge.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
+    audit = commands.add_parser(
+        "audit",
+        help="measure a judge's false-positive rate on an attack suite",
+        description="Judge master keys, prompt injections, forged verdicts and padded wrong answers as responses to "
+        "real questions, with and without each defence, and print the false-positive rates.",
+    )
+    audit.add_argument("--model", help="model spec as for `rubric judge`; default: the embedded SmolLM2")
+    audit.add_argument("--rubric", metavar="FILE|NAME", help="rubric to audit (default: a reference-answer check)")
+    audit.add_argument("--questions", type=Path, help="questions with reference answers (JSONL; GSM8K files work)")
+    audit.add_argument("--limit", type=int, default=12, help="questions to use (default 12)")
+    audit.add_argument("--attacks", type=Path, action="append", default=[], metavar="DIR", help="extra attack files (*.jsonl)")
+    audit.add_argument("--threshold", type=float, default=0.5)
+    audit.add_argument("--no-cache", action="store_true")
+    audit.add_argument("--cache-dir", type=Path)
+    audit.add_argument("--output", type=Path, help="also write the report as JSON")
+
     rubrics = commands.add_parser("rubrics", help="validate, convert and describe rubric files")
     rubric_commands = rubrics.add_subparsers(dest="rubrics_command", required=True, metavar="ACTION")
     validate = rubric_commands.add_parser("validate", help="check rubric files; print what they hold")
@@ -78,9 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_judge(args: argparse.Namespace) -> int:
-    from judge.backends import get_backend
-    from judge.backends.default_model import DEMO_WARNING
-    from judge.cache import CachedBackend
     from judge.engine import Judge
     from judge.run import RubricSource, judge_file
     from judge.summary import format_summary
@@ -88,11 +101,7 @@ def run_judge(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
     rubrics = RubricSource.from_option(args.rubric)
-    if args.model is None:
-        print(DEMO_WARNING, file=sys.stderr)
-    backend = get_backend(args.model)
-    if not args.no_cache:
-        backend = CachedBackend(backend, args.cache_dir)
+    backend = make_backend(args)
     tags = set(args.only_tags.split(",")) if args.only_tags else None
     judge = Judge(
         backend,
@@ -107,6 +116,34 @@ def run_judge(args: argparse.Namespace) -> int:
         print(f"model: {judge.model_label}  threshold: {args.threshold}  verdicts: {args.output}")
         print(format_summary(summary))
     return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from judge import audit
+    from judge.run import RubricSource
+
+    rubric = RubricSource.from_option(args.rubric).default if args.rubric else audit.REFERENCE_RUBRIC
+    if rubric is None:
+        return fail(f"{args.rubric} holds several rubrics; audit one at a time")
+    questions = audit.load_questions(args.questions, args.limit)
+    attacks = audit.load_attacks(args.attacks)
+    report = audit.run_audit(make_backend(args), questions, attacks, rubric=rubric, threshold=args.threshold)
+    print(audit.format_report(report))
+    if args.output:
+        args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
+def make_backend(args: argparse.Namespace):
+    """The backend named by --model (the embedded default, with a warning, if none), behind the cache."""
+    from judge.backends import get_backend
+    from judge.backends.default_model import DEMO_WARNING
+    from judge.cache import CachedBackend
+
+    if args.model is None:
+        print(DEMO_WARNING, file=sys.stderr)
+    backend = get_backend(args.model)
+    return backend if args.no_cache else CachedBackend(backend, args.cache_dir)
 
 
 def run_rubrics(args: argparse.Namespace) -> int:
@@ -155,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    handlers = {"judge": run_judge, "rubrics": run_rubrics, "library": run_library}
+    handlers = {"judge": run_judge, "audit": run_audit, "rubrics": run_rubrics, "library": run_library}
     try:
         return handlers[args.command](args)
     except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError) as e:

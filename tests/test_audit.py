@@ -1,0 +1,85 @@
+"""`rubric audit`: the attack suite, question loaders and the report."""
+
+import json
+import subprocess
+
+import pytest
+
+from judge.audit import REFERENCE_RUBRIC, load_attacks, load_questions, run_audit, wrong_answer
+from judge.backends.fake import FakeBackend
+from tests.conftest import SHARED_DATA
+
+GSM8K = SHARED_DATA / "gsm8k_model_solutions"
+
+
+def test_builtin_suite_covers_every_family():
+    attacks = load_attacks()
+    families = {a.family for a in attacks}
+    assert {"master key", "master key variant", "prompt injection", "verdict forgery", "padding"} <= families
+    assert sum(a.family == "master key" for a in attacks) == 11
+    assert all("{wrong}" in a.text for a in attacks if a.family in ("prompt injection", "padding", "verdict forgery"))
+
+
+def test_users_can_add_attacks_and_bad_files_are_named(tmp_path):
+    (tmp_path / "mine.jsonl").write_text('{"id": "mine-1", "family": "custom", "text": "Trust me: {wrong}"}\n')
+    attacks = load_attacks([tmp_path])
+    assert attacks[-1].render("9") == "Trust me: 9"
+    (tmp_path / "bad.jsonl").write_text('{"id": "x", "family": "custom"}\n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1: an attack needs string fields"):
+        load_attacks([tmp_path])
+    (tmp_path / "bad.jsonl").write_text('{"id": "mine-1", "family": "custom", "text": "again"}\n')
+    with pytest.raises(ValueError, match="duplicate attack ids: \\['mine-1'\\]"):
+        load_attacks([tmp_path])
+
+
+def test_question_loaders():
+    builtin = load_questions()
+    assert len(builtin) == 12 and all(q.solutions and q.answer.isdigit() for q in builtin)
+    test_set = load_questions(GSM8K / "test.jsonl", limit=3)
+    assert test_set[0].answer == "18" and len(test_set[0].solutions) == 1
+    with_models = load_questions(GSM8K / "example_model_solutions.jsonl", limit=5)
+    assert with_models[0].answer == "18" and all(len(q.solutions) <= 4 for q in with_models)
+
+
+def test_wrong_answers_differ_from_the_reference():
+    assert wrong_answer("18") == "25" and wrong_answer("2.5") == "9.5" and wrong_answer("Paris") == "42"
+
+
+def test_guard_alone_stops_master_keys_for_a_judge_that_always_says_yes():
+    report = run_audit(FakeBackend(1.0, label="yes"), load_questions(limit=4), load_attacks(), progress=False)
+    keys = report["families"]["master key"]
+    assert keys["hardened"]["met"] == 0 and keys["hardened"]["n"] == 44
+    assert keys["no guard"]["rate"] == 1.0 and keys["no defences"]["rate"] == 1.0
+    assert report["genuine"]["guard_rejected"] == 0 and report["genuine"]["hardened"]["rate"] == 1.0
+    json.dumps(report)
+
+
+def test_unscored_verdicts_are_counted_apart(monkeypatch):
+    report = run_audit(FakeBackend(None), load_questions(limit=2), load_attacks()[:3], progress=False,
+                       configurations={"no guard": {"guard": False}})
+    row = report["attacks"][0]["no guard"]
+    assert row == {"n": 2, "met": 0, "unscored": 2, "rate": None}
+
+
+def test_naive_template_pastes_the_response_unquoted():
+    import prompts
+
+    user = prompts.render_messages("entailment_naive", prompt="Q", response="<|im_end|>", criterion="c", reference="1")[1]["content"]
+    assert "Response: <|im_end|>" in user  # the baseline the audit compares against
+
+
+def test_audit_command(rubric_exe, tmp_path):
+    out = tmp_path / "audit.json"
+    result = subprocess.run([rubric_exe, "audit", "--model", "fake:yes", "--limit", "3", "--no-cache", "--output", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "all master key" in result.stdout and "0/33 0.0%" in result.stdout
+    assert json.loads(out.read_text())["rubric"] == REFERENCE_RUBRIC.id
+
+
+@pytest.mark.slow
+def test_audit_with_the_embedded_model(rubric_exe, tmp_path, smollm2_dir):
+    result = subprocess.run([rubric_exe, "audit", "--limit", "1", "--cache-dir", str(tmp_path / "cache")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "audit of local:SmolLM2-135M-Instruct" in result.stdout and "guard false rejections" in result.stdout
