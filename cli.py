@@ -73,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--cache-dir", type=Path)
     audit.add_argument("--output", type=Path, help="also write the report as JSON")
 
+    augment = commands.add_parser(
+        "augment",
+        help="write training negatives for a robust judge (Master-RM style)",
+        description="Cut each solution to its first sentence and label it not satisfied: negatives that look "
+        "like the start of an answer, for training a judge that master keys cannot fool.",
+    )
+    augment.add_argument("--truncate", action="store_true", required=True, help="first-sentence truncation (the one augmentation so far)")
+    augment.add_argument("--input", type=Path, required=True, help="JSONL of {prompt|question, response|solution}, or GSM8K model solutions")
+    augment.add_argument("--output", type=Path, required=True, help="negatives as JSONL")
+
     rubrics = commands.add_parser("rubrics", help="validate, convert and describe rubric files")
     rubric_commands = rubrics.add_subparsers(dest="rubrics_command", required=True, metavar="ACTION")
     validate = rubric_commands.add_parser("validate", help="check rubric files; print what they hold")
@@ -146,6 +156,18 @@ def make_backend(args: argparse.Namespace):
     return backend if args.no_cache else CachedBackend(backend, args.cache_dir)
 
 
+def run_augment(args: argparse.Namespace) -> int:
+    from judge.augment import truncated_negatives
+
+    count = 0
+    with args.output.open("w", encoding="utf-8") as handle:
+        for record in truncated_negatives(args.input):
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    print(f"wrote {count} first-sentence negatives to {args.output}")
+    return EXIT_OK
+
+
 def run_rubrics(args: argparse.Namespace) -> int:
     from rubrics.io import load_rubrics, rubric_file_schema, save_rubrics
 
@@ -192,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    handlers = {"judge": run_judge, "audit": run_audit, "rubrics": run_rubrics, "library": run_library}
+    handlers = {"judge": run_judge, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library}
     try:
         return handlers[args.command](args)
     except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError) as e:

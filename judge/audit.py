@@ -38,8 +38,16 @@ REFERENCE_RUBRIC = Rubric(
     ],
 )
 
-# name -> Judge options; from fully hardened to none of the defences.
+# The same criterion, decided by code where the reference is a number or expression.
+CHECKED_RUBRIC = REFERENCE_RUBRIC.model_copy(
+    update={"id": "reference-answer-checked",
+            "criteria": [REFERENCE_RUBRIC.criteria[0].model_copy(update={"check": {"type": "reference_answer"}})]}
+)
+
+# name -> Judge options; from fully hardened to none of the defences. "checked in code"
+# swaps in CHECKED_RUBRIC when the audited rubric is the reference one.
 CONFIGURATIONS: dict[str, dict[str, Any]] = {
+    "checked in code": {"template": "entailment", "guard": True},
     "hardened": {"template": "entailment", "guard": True},
     "no guard": {"template": "entailment", "guard": False},
     "no defences": {"template": "entailment_naive", "guard": False},
@@ -154,19 +162,25 @@ def run_audit(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """False-positive rates per attack and configuration; acceptance of genuine solutions."""
-    items = [
-        JudgeItem(f"attack|{a.id}|{q.id}", q.question, a.render(wrong_answer(q.answer)), rubric, q.answer)
-        for a in attacks
-        for q in questions
-    ]
-    genuine = [JudgeItem(f"genuine|{q.id}|{n}", q.question, s, rubric, q.answer) for q in questions for n, s in enumerate(q.solutions)]
+    if rubric is not REFERENCE_RUBRIC:
+        configurations = {name: options for name, options in configurations.items() if name != "checked in code"}
+
+    def items_for(audited: Rubric) -> list[JudgeItem]:
+        attacked = [JudgeItem(f"attack|{a.id}|{q.id}", q.question, a.render(wrong_answer(q.answer)), audited, q.answer)
+                    for a in attacks for q in questions]
+        return attacked + [JudgeItem(f"genuine|{q.id}|{n}", q.question, s, audited, q.answer)
+                           for q in questions for n, s in enumerate(q.solutions)]
+
+    items = items_for(rubric)
+    genuine = [item for item in items if item.id.startswith("genuine|")]
     by_config: dict[str, dict[str, Verdict]] = {}
-    with tqdm(total=len(configurations) * (len(items) + len(genuine)), unit="item", file=sys.stderr,
+    with tqdm(total=len(configurations) * len(items), unit="item", file=sys.stderr,
               disable=None if progress is None else not progress) as bar:
         for name, options in configurations.items():
             judge = Judge(backend, threshold=threshold, **options)
+            audited_items = items_for(CHECKED_RUBRIC) if name == "checked in code" else items
             by_config[name] = {}
-            for verdict in judge.evaluate_many(items + genuine):
+            for verdict in judge.evaluate_many(audited_items):
                 by_config[name][verdict.item_id] = verdict
                 bar.update()
     report: dict[str, Any] = {"model": f"{backend.name}:{backend.model_id}", "threshold": threshold, "rubric": rubric.id,

@@ -16,6 +16,7 @@ import prompts
 from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore
 from judge.hardening import content_free_reason
 from judge.scoring import decide, weighted_score
+from judge.verifiers import CHECKS
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
@@ -67,6 +68,8 @@ class Judge:
     threshold: P(yes) at or above which a criterion counts as met.
     gate: a failed hard rule caps the score at gate_cap.
     include: optional filter; criteria it rejects are recorded as skipped.
+    guard: decide content-free responses without the judge (judge/hardening.py).
+    checks: decide criteria with a known machine-checkable spec in code (judge/verifiers.py).
     batch_size: questions sent to the backend per call; concurrency: calls in flight.
     """
 
@@ -80,6 +83,7 @@ class Judge:
         template: str = "entailment",
         include: Callable[[Criterion], bool] | None = None,
         guard: bool = True,
+        checks: bool = True,
         batch_size: int = 32,
         concurrency: int = 4,
     ):
@@ -93,6 +97,7 @@ class Judge:
         self.template_version = prompts.template_version(template)
         self.include = include
         self.guard = guard
+        self.checks = checks
         self.batch_size = max(1, batch_size)
         self.concurrency = max(1, concurrency)
 
@@ -185,6 +190,10 @@ class Judge:
                     criterion, "scored", p_yes=0.0, met=False, reason=f"decided without the judge: {empty}"
                 )
             return p
+        if self.checks:
+            to_ask = self._check_in_code(item, to_ask, p)
+            if not to_ask:
+                return p
         response, fit_note = self._fit_response(item, to_ask)
         if response is None:
             for criterion in to_ask:
@@ -197,6 +206,23 @@ class Judge:
             question = YesNoQuestion(tuple(messages), self.template_version, group=item.id)
             p.asked.append((criterion, question))
         return p
+
+    def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: _Prepared) -> list[Criterion]:
+        """Decide the criteria that code can check; return the ones left for the judge."""
+        left = []
+        for criterion in criteria:
+            check = CHECKS.get(criterion.check["type"]) if criterion.check else None
+            if check is None:
+                left.append(criterion)
+                continue
+            outcome = check(item.response, item.reference, criterion.check)  # type: ignore[arg-type]
+            if outcome.met is None:
+                p.results[criterion.id] = self._base(criterion, "unscored", reason=outcome.reason)
+            else:
+                p.results[criterion.id] = self._base(
+                    criterion, "scored", p_yes=float(outcome.met), met=outcome.met, reason=outcome.reason
+                )
+        return left
 
     def _render(self, item: JudgeItem, response: str, criterion_text: str) -> list[Message]:
         return prompts.render_messages(
