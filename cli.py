@@ -57,6 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--cache-dir", type=Path, help="judgement cache directory (default: the user cache dir)")
     judge.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
+    pairwise = commands.add_parser(
+        "pairwise",
+        help="which of two responses is better, judged in both orders",
+        description="Compare response_a and response_b of each line, asking in both orders; a verdict that flips "
+        "with the order is a tie. Lines: {id, prompt, response_a, response_b, criteria?, label?} "
+        "(LLMBar's input/output_1/output_2/label work too). Resumable like `rubric judge`.",
+    )
+    pairwise.add_argument("--input", required=True, type=Path)
+    pairwise.add_argument("--output", required=True, type=Path)
+    pairwise.add_argument("--model", help="model spec as for `rubric judge`; default: the embedded SmolLM2")
+    pairwise.add_argument("--no-cache", action="store_true")
+    pairwise.add_argument("--cache-dir", type=Path)
+    pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
+
     audit = commands.add_parser(
         "audit",
         help="measure a judge's false-positive rate on an attack suite",
@@ -126,6 +140,24 @@ def run_judge(args: argparse.Namespace) -> int:
         print(f"model: {judge.model_label}  threshold: {args.threshold}  verdicts: {args.output}")
         print(format_summary(summary))
     return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def run_pairwise(args: argparse.Namespace) -> int:
+    from judge.pairwise import PairwiseJudge
+    from judge.run import compare_file
+
+    if not args.input.is_file():
+        return fail(f"{args.input}: no such input file")
+    judge = PairwiseJudge(make_backend(args))
+    summary = compare_file(judge, args.input, args.output, progress=False if args.quiet else None)
+    preferred = summary["preferred"]
+    print(f"model: {judge.model_label}  verdicts: {args.output}")
+    print(f"pairs: {summary['pairs']} ({summary['judged_now']} judged now); preferred A {preferred['A']}, "
+          f"B {preferred['B']}, tie {preferred['tie']} (of which {summary['position_flips']} flipped with the order)")
+    print(f"unscored: {summary['unscored']}; malformed input lines: {summary['malformed_lines']}")
+    if summary["accuracy"] is not None:
+        print(f"accuracy against labels: {summary['accuracy']:.3f} over {summary['labelled']} labelled pairs (a tie counts as wrong)")
+    return EXIT_OK if not (summary["unscored"] or summary["malformed_lines"]) else EXIT_FAILURES
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -214,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    handlers = {"judge": run_judge, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library}
+    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library}
     try:
         return handlers[args.command](args)
     except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError) as e:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
 T = TypeVar("T")
+R = TypeVar("R")
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
 
 
@@ -51,6 +52,40 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     coroutine.close()
     raise RuntimeError("called the sync API inside a running event loop; use the async form (await judge.aevaluate...)")
+
+
+def chunked(items: Iterable[T], size: int, weight: Callable[[T], int]) -> Iterator[list[T]]:
+    """Consecutive items in chunks whose total weight (questions they ask) reaches size."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        chunk.append(item)
+        total += weight(item)
+        if total >= size:
+            yield chunk
+            chunk, total = [], 0
+    if chunk:
+        yield chunk
+
+
+async def stream(
+    chunks: Iterator[list[T]], worker: Callable[[list[T]], Awaitable[list[R]]], concurrency: int
+) -> AsyncIterator[R]:
+    """Results of worker over chunks, at most `concurrency` in flight, in completion order."""
+    pending: set[asyncio.Task[list[R]]] = set()
+    try:
+        while True:
+            while len(pending) < concurrency and (chunk := next(chunks, None)) is not None:
+                pending.add(asyncio.ensure_future(worker(chunk)))
+            if not pending:
+                return
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                for result in task.result():
+                    yield result
+    finally:
+        for task in pending:
+            task.cancel()
 
 
 def truncate_middle(text: str, keep: int) -> str:
@@ -119,21 +154,8 @@ class Judge:
 
     async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
         """Verdicts in completion order, as soon as each batch is judged."""
-        chunks = self._chunks(items)
-        pending: set[asyncio.Task[list[Verdict]]] = set()
-        try:
-            while True:
-                while len(pending) < self.concurrency and (chunk := next(chunks, None)) is not None:
-                    pending.add(asyncio.ensure_future(self._judge_chunk(chunk)))
-                if not pending:
-                    return
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    for verdict in task.result():
-                        yield verdict
-        finally:
-            for task in pending:
-                task.cancel()
+        async for verdict in stream(chunked(items, self.batch_size, lambda i: len(i.rubric.criteria)), self._judge_chunk, self.concurrency):
+            yield verdict
 
     def evaluate_many(self, items: Iterable[JudgeItem]) -> list[Verdict]:
         async def collect() -> list[Verdict]:
@@ -142,18 +164,6 @@ class Judge:
         return run_sync(collect())
 
     # -- internals --------------------------------------------------------------------------
-    def _chunks(self, items: Iterable[JudgeItem]) -> Iterator[list[JudgeItem]]:
-        chunk: list[JudgeItem] = []
-        size = 0
-        for item in items:
-            chunk.append(item)
-            size += len(item.rubric.criteria)
-            if size >= self.batch_size:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
-            yield chunk
-
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         prepared = [self._prepare(item) for item in items]
         questions = [question for p in prepared for _, question in p.asked]

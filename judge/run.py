@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 import rubric_library
 from judge.engine import Judge, run_sync
-from judge.jsonl import LineError, VerdictLog, count_lines, read_items
+from judge.jsonl import LineError, VerdictLog, count_lines, parse_pair_line, read_items
+from judge.pairwise import PairwiseJudge
 from judge.summary import RunSummary, summarise
 from rubrics import interchange
 from rubrics.io import SUFFIXES, load_rubrics
@@ -112,3 +113,68 @@ def judge_file(
         log.close()
     return summarise(log.previous + new, judged_now=len(new), malformed_lines=len(errors))
 
+
+def compare_file(
+    judge: PairwiseJudge,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Judge every pair of input_path not yet in output_path, both orders; returns a summary."""
+    log = VerdictLog(output_path)
+    if log.dropped_partial_line:
+        warn(f"{output_path}: dropped a partial last line left by an interrupted run")
+    done = log.done_ids
+    labels: dict[str, str | None] = {}
+    malformed = 0
+
+    def pairs():
+        nonlocal malformed
+        with open(input_path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                parsed = parse_pair_line(raw, number)
+                if isinstance(parsed, LineError):
+                    malformed += 1
+                    warn(f"{input_path}:{parsed.line}: {parsed.message} (line skipped)")
+                    continue
+                item, label = parsed
+                if item.id in labels:
+                    malformed += 1
+                    warn(f"{input_path}:{number}: duplicate id {item.id!r} (line skipped)")
+                    continue
+                labels[item.id] = label
+                if item.id not in done:
+                    yield item
+
+    new: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        with tqdm(total=max(0, count_lines(input_path) - len(done)), unit="pair", file=sys.stderr,
+                  disable=None if progress is None else not progress) as bar:
+            async for verdict in judge.acompare_many(pairs()):
+                record = verdict.model_dump(mode="json")
+                log.write(record)
+                new.append(record)
+                bar.update()
+
+    try:
+        run_sync(run())
+    finally:
+        log.close()
+    records = [r for r in log.previous + new if str(r["item_id"]) in labels]
+    scored = [r for r in records if r["status"] == "scored"]
+    labelled = [r for r in scored if labels[str(r["item_id"])] is not None]
+    return {
+        "pairs": len(records),
+        "judged_now": len(new),
+        "preferred": {side: sum(r["preferred"] == side for r in scored) for side in ("A", "B", "tie")},
+        "position_flips": sum(r.get("position_consistent") is False for r in scored),
+        "unscored": len(records) - len(scored),
+        "malformed_lines": malformed,
+        "labelled": len(labelled),
+        "accuracy": (sum(r["preferred"] == labels[str(r["item_id"])] for r in labelled) / len(labelled)) if labelled else None,
+    }

@@ -21,7 +21,7 @@ ROLES = ("system", "user")
 
 # Markers a response could use to pose as our delimiters or as chat-template turns.
 _FORGEABLE = re.compile(
-    r"<(?=\s*/?\s*(?:data|prompt|response|reference|criterion|system|user|assistant)\b)"  # our tags, role tags
+    r"<(?=\s*/?\s*(?:data|prompt|response|reference|criterion|system|user|assistant)(?:\b|_))"  # our tags, role tags
     r"|<(?=\|)"  # <|im_start|>, <|eot_id|>, <|start_header_id|> ...
     r"|<(?=/?s>)|<(?=<SYS>>)|<(?=/?SYS>>)"  # <s> </s> <<SYS>>
     r"|\[(?=/?INST\])"  # [INST] [/INST]
