@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--model", help="model spec (see below); default: the embedded SmolLM2")
     judge.add_argument("--threshold", type=float, default=0.5, help="P(yes) at which a criterion is met (default 0.5)")
     judge.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
+    judge.add_argument("--no-guard", action="store_true", help="send content-free responses to the judge too (off: they fail)")
     judge.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
     judge.add_argument("--batch-size", type=int, default=32, help="questions per backend call (default 32)")
     judge.add_argument("--concurrency", type=int, default=4, help="backend calls in flight (default 4)")
@@ -131,6 +132,7 @@ def run_judge(args: argparse.Namespace) -> int:
         backend,
         threshold=args.threshold,
         gate=not args.no_gate,
+        guard=not args.no_guard,
         include=(lambda c: bool(tags & set(c.tags))) if tags else None,
         batch_size=args.batch_size,
         concurrency=args.concurrency,

@@ -88,6 +88,19 @@ async def stream(
             task.cancel()
 
 
+async def ask(backend: Backend, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
+    """P(yes) for each question; any backend failure comes back as unscored scores, never raised."""
+    if not questions:
+        return []
+    try:
+        scores = list(await backend.p_yes(questions))
+        if len(scores) != len(questions):
+            raise RuntimeError(f"backend returned {len(scores)} scores for {len(questions)} questions")
+    except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
+        return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}")] * len(questions)
+    return scores
+
+
 def truncate_middle(text: str, keep: int) -> str:
     """Keep the head and tail of text (keep characters in all), marking the cut."""
     if keep >= len(text):
@@ -166,16 +179,7 @@ class Judge:
     # -- internals --------------------------------------------------------------------------
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         prepared = [self._prepare(item) for item in items]
-        questions = [question for p in prepared for _, question in p.asked]
-        scores: list[YesNoScore] = []
-        if questions:
-            try:
-                scores = list(await self.backend.p_yes(questions))
-                if len(scores) != len(questions):
-                    raise RuntimeError(f"backend returned {len(scores)} scores for {len(questions)} questions")
-            except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
-                reason = f"backend error: {type(e).__name__}: {e}"
-                scores = [YesNoScore(None, reason=reason)] * len(questions)
+        scores = await ask(self.backend, [question for p in prepared for _, question in p.asked])
         position = 0
         for p in prepared:
             for criterion, _ in p.asked:

@@ -48,19 +48,25 @@ def _check_prompt(prompt: Any) -> str | None:
     return "'prompt' must be a string or a non-empty list of {role, content} messages"
 
 
-def parse_line(raw: bytes, number: int, lookup: RubricLookup) -> JudgeItem | LineError:
+def decode_object(raw: bytes, number: int) -> dict[str, Any] | LineError:
+    """One input line as a JSON object of real text, or why it is not one."""
     try:
-        text = raw.decode("utf-8")
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         return LineError(number, f"not valid UTF-8 (byte {e.start} of the line)")
-    try:
-        data = json.loads(text)
     except json.JSONDecodeError as e:
         return LineError(number, f"not valid JSON: {e.msg} (column {e.colno})")
     if not isinstance(data, dict):
         return LineError(number, "a line must be a JSON object")
     if _unpaired_surrogate(data):
         return LineError(number, "holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
+    return data
+
+
+def parse_line(raw: bytes, number: int, lookup: RubricLookup) -> JudgeItem | LineError:
+    data = decode_object(raw, number)
+    if isinstance(data, LineError):
+        return data
     for name in ("prompt", "response"):
         if name not in data:
             return LineError(number, f"missing field {name!r}")
@@ -94,16 +100,9 @@ def parse_pair_line(raw: bytes, number: int) -> tuple[Any, str | None] | LineErr
     response_b} and LLMBar's {input, output_1, output_2, label}."""
     from judge.pairwise import PairItem
 
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        return LineError(number, f"not valid UTF-8 (byte {e.start} of the line)")
-    except json.JSONDecodeError as e:
-        return LineError(number, f"not valid JSON: {e.msg} (column {e.colno})")
-    if not isinstance(data, dict):
-        return LineError(number, "a line must be a JSON object")
-    if _unpaired_surrogate(data):
-        return LineError(number, "holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
+    data = decode_object(raw, number)
+    if isinstance(data, LineError):
+        return data
     prompt = data.get("prompt", data.get("input"))
     first, second = data.get("response_a", data.get("output_1")), data.get("response_b", data.get("output_2"))
     if (problem := _check_prompt(prompt)) is not None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 import prompts
 from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore
-from judge.engine import chunked, run_sync, stream
+from judge.engine import ask, chunked, run_sync, stream
 from judge.hardening import content_free_reason
 
 Preference = Literal["A", "B", "tie"]
@@ -110,14 +110,7 @@ class PairwiseJudge:
         asked = [item for item in items if decided[item.id] is None]
         questions = [q for item in asked for q in (self._question(item, item.response_a, item.response_b),
                                                    self._question(item, item.response_b, item.response_a))]
-        scores: list[YesNoScore] = []
-        if questions:
-            try:
-                scores = list(await self.backend.p_yes(questions))
-                if len(scores) != len(questions):
-                    raise RuntimeError(f"backend returned {len(scores)} scores for {len(questions)} questions")
-            except Exception as e:  # noqa: BLE001 - a failure is recorded, never a preference
-                scores = [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}")] * len(questions)
+        scores = await ask(self.backend, questions)
         for index, item in enumerate(asked):
             decided[item.id] = self._from_scores(item, scores[2 * index], scores[2 * index + 1])
         return [decided[item.id] for item in items]  # type: ignore[misc]

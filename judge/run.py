@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from tqdm import tqdm
 
 import rubric_library
@@ -67,6 +68,25 @@ class RubricSource:
         raise ValueError("'rubric' must be a rubric object, a list of principles, or HealthBench/RaR items")
 
 
+def write_all(verdicts: AsyncIterator[BaseModel], log: VerdictLog, total: int, unit: str, progress: bool | None) -> list[dict[str, Any]]:
+    """Write each verdict to the log as it arrives (progress bar on a terminal); close the log."""
+    new: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        with tqdm(total=total, unit=unit, file=sys.stderr, disable=None if progress is None else not progress) as bar:
+            async for verdict in verdicts:
+                record = verdict.model_dump(mode="json")
+                log.write(record)
+                new.append(record)
+                bar.update()
+
+    try:
+        run_sync(run())
+    finally:
+        log.close()
+    return new
+
+
 def judge_file(
     judge: Judge,
     input_path: str | Path,
@@ -96,21 +116,7 @@ def judge_file(
             else:
                 yield entry
 
-    new: list[dict[str, Any]] = []
-
-    async def run() -> None:
-        todo = max(0, count_lines(input_path) - len(done))
-        with tqdm(total=todo, unit="item", disable=None if progress is None else not progress, file=sys.stderr) as bar:
-            async for verdict in judge.aevaluate_many(items()):
-                record = verdict.model_dump(mode="json")
-                log.write(record)
-                new.append(record)
-                bar.update()
-
-    try:
-        run_sync(run())
-    finally:
-        log.close()
+    new = write_all(judge.aevaluate_many(items()), log, max(0, count_lines(input_path) - len(done)), "item", progress)
     return summarise(log.previous + new, judged_now=len(new), malformed_lines=len(errors))
 
 
@@ -150,21 +156,7 @@ def compare_file(
                 if item.id not in done:
                     yield item
 
-    new: list[dict[str, Any]] = []
-
-    async def run() -> None:
-        with tqdm(total=max(0, count_lines(input_path) - len(done)), unit="pair", file=sys.stderr,
-                  disable=None if progress is None else not progress) as bar:
-            async for verdict in judge.acompare_many(pairs()):
-                record = verdict.model_dump(mode="json")
-                log.write(record)
-                new.append(record)
-                bar.update()
-
-    try:
-        run_sync(run())
-    finally:
-        log.close()
+    new = write_all(judge.acompare_many(pairs()), log, max(0, count_lines(input_path) - len(done)), "pair", progress)
     records = [r for r in log.previous + new if str(r["item_id"]) in labels]
     scored = [r for r in records if r["status"] == "scored"]
     labelled = [r for r in scored if labels[str(r["item_id"])] is not None]

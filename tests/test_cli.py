@@ -88,6 +88,9 @@ def test_malformed_lines_are_reported_and_skipped(rubric_exe, tmp_path):
     assert set(verdicts) == {"ok-1", "empty", "ok-2"}
     assert verdicts["empty"]["score"] == 0.0 and "whitespace-only" in verdicts["empty"]["results"][0]["reason"]
     assert "malformed input lines: 8" in result.stdout
+    unguarded = tmp_path / "unguarded.jsonl"
+    run(rubric_exe, "judge", "--rubric", "helpfulness", "--input", source, "--output", unguarded, "--model", "fake:yes", "--no-cache", "--no-guard")
+    assert {v["item_id"]: v for v in read_jsonl(unguarded)}["empty"]["score"] > 0  # the gullible judge was asked
 
 
 def test_resume_skips_judged_items_and_drops_a_partial_line(rubric_exe, tmp_path):
