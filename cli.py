@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import textwrap
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -230,7 +232,7 @@ def run_library(args: argparse.Namespace) -> int:
     if args.library_command == "list":
         for name in rubric_library.names():
             rubric = rubric_library.load(name)
-            print(f"{name:24} {len(rubric.criteria):3} criteria  {(rubric.description or '').splitlines()[0][:80]}")
+            print(f"{name:24} {len(rubric.criteria):3} criteria  {textwrap.shorten(rubric.description or '', 80)}")
         return EXIT_OK
     print(rubric_library.path_of(args.name).read_text(encoding="utf-8"), end="")
     return EXIT_OK
@@ -253,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError) as e:
         return fail(str(e).strip("'\""))
+    except BrokenPipeError:  # the reader went away (`rubric library list | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted: verdicts written so far are kept; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -149,9 +149,30 @@ def test_json_schema_describes_rubric_files():
     assert {"id", "text", "kind", "weight", "tags", "theme", "check"} <= set(criterion)
 
 
+def test_every_library_file_validates_against_the_exported_schema():
+    import jsonschema
+
+    schema = rubric_file_schema()
+    for name in rubric_library.names():
+        data = yaml.safe_load(rubric_library.path_of(name).read_text(encoding="utf-8"))
+        jsonschema.validate(data, schema)  # raises, naming the path, on any violation
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"id": "x", "criteria": [{"id": "a", "text": "t", "weight": "heavy"}]}, schema)
+
+
+def test_library_math_rubric_checks_the_final_answer_in_code():
+    from judge import Judge
+    from judge.backends.fake import FakeBackend
+
+    verdict = Judge(FakeBackend(1.0)).evaluate("What is 6 * 7?", "Trust me, the answer is 41.", rubric_library.load("math_reference"), reference="42")
+    final = verdict.results[0]
+    assert final.criterion_id == "final-answer-correct" and final.met is False and verdict.gate == "failed" and verdict.score == 0.0
+
+
 def test_every_library_rubric_loads_with_unique_ids():
     names = rubric_library.names()
-    assert {"helpfulness", "harmlessness"} <= set(names)
+    assert {"helpfulness", "harmlessness", "instruction_following", "long_form_writing", "code_answers",
+            "math_reference", "rag_citations", "summarisation"} <= set(names)
     for name in names:
         rubric = rubric_library.load(name)
         assert rubric.id == name
