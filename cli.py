@@ -32,6 +32,13 @@ exit status: 0 all judged; 1 some lines malformed or some criteria unscored;
 """
 
 
+def add_model_options(parser: argparse.ArgumentParser, model_help: str = "model spec as for `rubric judge`") -> None:
+    """--model, --no-cache and --cache-dir: what make_backend reads."""
+    parser.add_argument("--model", help=f"{model_help}; default: the embedded SmolLM2")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the judgement cache")
+    parser.add_argument("--cache-dir", type=Path, help="judgement cache directory (default: the user cache dir)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rubric",
@@ -49,15 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--rubric", metavar="FILE|NAME", help="rubric file (JSON, JSONL, YAML) or library rubric name")
     judge.add_argument("--input", required=True, type=Path, help="responses to judge (JSONL)")
     judge.add_argument("--output", required=True, type=Path, help="verdicts (JSONL), appended and resumable")
-    judge.add_argument("--model", help="model spec (see below); default: the embedded SmolLM2")
+    add_model_options(judge, "model spec (see below)")
     judge.add_argument("--threshold", type=float, default=0.5, help="P(yes) at which a criterion is met (default 0.5)")
     judge.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
     judge.add_argument("--no-guard", action="store_true", help="send content-free responses to the judge too (off: they fail)")
     judge.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
     judge.add_argument("--batch-size", type=int, default=32, help="questions per backend call (default 32)")
     judge.add_argument("--concurrency", type=int, default=4, help="backend calls in flight (default 4)")
-    judge.add_argument("--no-cache", action="store_true", help="neither read nor write the judgement cache")
-    judge.add_argument("--cache-dir", type=Path, help="judgement cache directory (default: the user cache dir)")
     judge.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
     pairwise = commands.add_parser(
@@ -69,9 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pairwise.add_argument("--input", required=True, type=Path)
     pairwise.add_argument("--output", required=True, type=Path)
-    pairwise.add_argument("--model", help="model spec as for `rubric judge`; default: the embedded SmolLM2")
-    pairwise.add_argument("--no-cache", action="store_true")
-    pairwise.add_argument("--cache-dir", type=Path)
+    add_model_options(pairwise)
     pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
 
     audit = commands.add_parser(
@@ -80,14 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Judge master keys, prompt injections, forged verdicts and padded wrong answers as responses to "
         "real questions, with and without each defence, and print the false-positive rates.",
     )
-    audit.add_argument("--model", help="model spec as for `rubric judge`; default: the embedded SmolLM2")
+    add_model_options(audit)
     audit.add_argument("--rubric", metavar="FILE|NAME", help="rubric to audit (default: a reference-answer check)")
     audit.add_argument("--questions", type=Path, help="questions with reference answers (JSONL; GSM8K files work)")
     audit.add_argument("--limit", type=int, default=12, help="questions to use (default 12)")
     audit.add_argument("--attacks", type=Path, action="append", default=[], metavar="DIR", help="extra attack files (*.jsonl)")
     audit.add_argument("--threshold", type=float, default=0.5)
-    audit.add_argument("--no-cache", action="store_true")
-    audit.add_argument("--cache-dir", type=Path)
     audit.add_argument("--output", type=Path, help="also write the report as JSON")
 
     augment = commands.add_parser(

@@ -44,10 +44,10 @@ CHECKED_RUBRIC = REFERENCE_RUBRIC.model_copy(
             "criteria": [REFERENCE_RUBRIC.criteria[0].model_copy(update={"check": {"type": "reference_answer"}})]}
 )
 
-# name -> Judge options; from fully hardened to none of the defences. "checked in code"
-# swaps in CHECKED_RUBRIC when the audited rubric is the reference one.
+# name -> Judge options, plus optionally the rubric it audits instead; from the criterion
+# checked in code, through the fully hardened model judge, to none of the defences.
 CONFIGURATIONS: dict[str, dict[str, Any]] = {
-    "checked in code": {"template": "entailment", "guard": True},
+    "checked in code": {"template": "entailment", "guard": True, "rubric": CHECKED_RUBRIC},
     "hardened": {"template": "entailment", "guard": True},
     "no guard": {"template": "entailment", "guard": False},
     "no defences": {"template": "entailment_naive", "guard": False},
@@ -162,8 +162,8 @@ def run_audit(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """False-positive rates per attack and configuration; acceptance of genuine solutions."""
-    if rubric is not REFERENCE_RUBRIC:
-        configurations = {name: options for name, options in configurations.items() if name != "checked in code"}
+    if rubric is not REFERENCE_RUBRIC:  # a code-checked twin exists only for the reference rubric
+        configurations = {name: options for name, options in configurations.items() if "rubric" not in options}
 
     def items_for(audited: Rubric) -> list[JudgeItem]:
         attacked = [JudgeItem(f"attack|{a.id}|{q.id}", q.question, a.render(wrong_answer(q.answer)), audited, q.answer)
@@ -177,8 +177,10 @@ def run_audit(
     with tqdm(total=len(configurations) * len(items), unit="item", file=sys.stderr,
               disable=None if progress is None else not progress) as bar:
         for name, options in configurations.items():
+            options = dict(options)
+            audited = options.pop("rubric", None)
             judge = Judge(backend, threshold=threshold, **options)
-            audited_items = items_for(CHECKED_RUBRIC) if name == "checked in code" else items
+            audited_items = items_for(audited) if audited is not None else items
             by_config[name] = {}
             for verdict in judge.evaluate_many(audited_items):
                 by_config[name][verdict.item_id] = verdict

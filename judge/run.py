@@ -68,6 +68,16 @@ class RubricSource:
         raise ValueError("'rubric' must be a rubric object, a list of principles, or HealthBench/RaR items")
 
 
+def open_log(output_path: str | Path, warn: Callable[[str], None]) -> VerdictLog:
+    """The output file of a resumable run, saying what an earlier, interrupted run left."""
+    log = VerdictLog(output_path)
+    if log.dropped_partial_line:
+        warn(f"{output_path}: dropped a partial last line left by an interrupted run")
+    for number in log.unreadable_lines:
+        warn(f"{output_path}:{number}: not a verdict line; kept as it is and ignored")
+    return log
+
+
 def write_all(verdicts: AsyncIterator[BaseModel], log: VerdictLog, total: int, unit: str, progress: bool | None) -> list[dict[str, Any]]:
     """Write each verdict to the log as it arrives (progress bar on a terminal); close the log."""
     new: list[dict[str, Any]] = []
@@ -100,11 +110,7 @@ def judge_file(
 
     progress: None shows a bar only on a terminal.
     """
-    log = VerdictLog(output_path)
-    if log.dropped_partial_line:
-        warn(f"{output_path}: dropped a partial last line left by an interrupted run")
-    for number in log.unreadable_lines:
-        warn(f"{output_path}:{number}: not a verdict line; kept as it is and ignored")
+    log = open_log(output_path, warn)
     done = log.done_ids
     errors: list[LineError] = []
 
@@ -129,9 +135,7 @@ def compare_file(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Judge every pair of input_path not yet in output_path, both orders; returns a summary."""
-    log = VerdictLog(output_path)
-    if log.dropped_partial_line:
-        warn(f"{output_path}: dropped a partial last line left by an interrupted run")
+    log = open_log(output_path, warn)
     done = log.done_ids
     labels: dict[str, str | None] = {}
     malformed = 0
