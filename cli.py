@@ -23,7 +23,14 @@ models (--model):
   (none)               the embedded SmolLM2-135M-Instruct: a tiny demo model and a weak judge
   HF_ID or PATH        any causal LM through transformers, e.g. Qwen/Qwen2.5-7B-Instruct
   local:HF_ID_OR_PATH  the same, explicitly
+  openai/MODEL         OpenAI (OPENAI_API_KEY); with --base-url any OpenAI-compatible
+                       server (vLLM, SGLang, Ollama); repeat --base-url for replicas
+  anthropic/MODEL      Anthropic (ANTHROPIC_API_KEY); structured verdicts, no logprobs
+  litellm/PROVIDER/MODEL   anything litellm reaches; --router-config for a litellm Router
   fake:yes, fake:no, fake:random[:SEED]   scripted answers, for dry runs
+  API options after '?': mode=logprobs|structured, samples, concurrency, rpm, tpm,
+  max_retries, timeout, reasks, price_in, price_out (USD per 1M tokens), api_key_env;
+  e.g. openai/gpt-4.1-mini?rpm=500&price_in=0.4&price_out=1.6
 
 The output is appended one line per item as soon as it is judged; rerunning the same
 command resumes where an interrupted run stopped.
@@ -37,6 +44,10 @@ def add_model_options(parser: argparse.ArgumentParser, model_help: str = "model 
     parser.add_argument("--model", help=f"{model_help}; default: the embedded SmolLM2")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the judgement cache")
     parser.add_argument("--cache-dir", type=Path, help="judgement cache directory (default: the user cache dir)")
+    api = parser.add_argument_group("API models (openai/, anthropic/, litellm/)")
+    api.add_argument("--base-url", action="append", metavar="URL", help="server URL, e.g. http://host:8000/v1; repeat for replicas of one model")
+    api.add_argument("--samples", type=int, help="structured verdicts per criterion; P(yes) = share of yes (models without logprobs)")
+    api.add_argument("--router-config", type=Path, metavar="FILE", help="litellm Router configuration (YAML with model_list)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--no-guard", action="store_true", help="send content-free responses to the judge too (off: they fail)")
     judge.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
     judge.add_argument("--batch-size", type=int, default=32, help="questions per backend call (default 32)")
-    judge.add_argument("--concurrency", type=int, default=4, help="backend calls in flight (default 4)")
+    judge.add_argument("--concurrency", type=int, help="API models: requests in flight (default 16); local models: batches in flight (default 4)")
+    judge.add_argument(
+        "--request-shape",
+        choices=["per-criterion", "batched"],
+        default="per-criterion",
+        help="one yes/no request per criterion (P(yes), default) or one request per response labelling every criterion",
+    )
     judge.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
     pairwise = commands.add_parser(
@@ -129,7 +146,12 @@ def run_judge(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
     rubrics = RubricSource.from_option(args.rubric)
-    backend = make_backend(args)
+    backend = make_backend(args, concurrency=args.concurrency)
+    api_concurrency = getattr(backend, "concurrency", None)  # API backends bound requests themselves
+    if api_concurrency:  # enough batches in flight to keep that many requests going
+        chunks_in_flight = -(-api_concurrency // max(1, args.batch_size)) + 1
+    else:
+        chunks_in_flight = args.concurrency or 4
     tags = set(args.only_tags.split(",")) if args.only_tags else None
     judge = Judge(
         backend,
@@ -138,12 +160,15 @@ def run_judge(args: argparse.Namespace) -> int:
         guard=not args.no_guard,
         include=(lambda c: bool(tags & set(c.tags))) if tags else None,
         batch_size=args.batch_size,
-        concurrency=args.concurrency,
+        concurrency=chunks_in_flight,
+        request_shape=args.request_shape.replace("-", "_"),
     )
     summary = judge_file(judge, args.input, args.output, rubrics, progress=False if args.quiet else None)
     if not args.quiet:
-        print(f"model: {judge.model_label}  threshold: {args.threshold}  verdicts: {args.output}")
+        print(f"model: {judge.model_label}  threshold: {args.threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
         print(format_summary(summary))
+        if (usage := getattr(backend, "usage", None)) is not None:
+            print(f"API usage: {usage.describe()}")
     return EXIT_OK if summary.ok else EXIT_FAILURES
 
 
@@ -181,15 +206,30 @@ def run_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def make_backend(args: argparse.Namespace):
+API_BACKENDS = ("openai", "anthropic", "litellm")
+
+
+def make_backend(args: argparse.Namespace, **api_options):
     """The backend named by --model (the embedded default, with a warning, if none), behind the cache."""
-    from judge.backends import get_backend
+    from judge.backends import get_backend, parse_model_spec
     from judge.backends.default_model import DEMO_WARNING
     from judge.cache import CachedBackend
 
     if args.model is None:
         print(DEMO_WARNING, file=sys.stderr)
-    backend = get_backend(args.model)
+    options = {
+        "base_url": args.base_url,
+        "samples": args.samples,
+        "router_config": str(args.router_config) if args.router_config else None,
+        **api_options,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    if parse_model_spec(args.model)[0] not in API_BACKENDS:
+        given = [k for k in options if k not in api_options]
+        if given:
+            raise ValueError(f"--{given[0].replace('_', '-')} applies to API models only ({', '.join(b + '/' for b in API_BACKENDS)})")
+        options = {}
+    backend = get_backend(args.model, **options)
     return backend if args.no_cache else CachedBackend(backend, args.cache_dir)
 
 
@@ -246,7 +286,7 @@ def fail(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from judge.backends import BackendError, BackendUnavailable
+    from judge.backends import BackendError, BackendFatalError, BackendUnavailable
     from judge.backends.default_model import DefaultModelMissing
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
@@ -254,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library}
     try:
         return handlers[args.command](args)
+    except BackendFatalError as e:
+        return fail(f"{e}; verdicts written so far are kept, rerun the same command to resume")
     except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError) as e:
         return fail(str(e).strip("'\""))
     except BrokenPipeError:  # the reader went away (`rubric library list | head`): stop quietly

@@ -39,6 +39,12 @@ class CachedBackend:
         self.hits = 0
         self.misses = 0
 
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (usage counters, limits) is the wrapped backend's.
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
 
@@ -60,14 +66,17 @@ class CachedBackend:
             for index, score in zip(missing, fresh):
                 results[index] = score
                 if score.p_yes is not None:
-                    self.store.set(keys[index], {"p_yes": score.p_yes, "yes_no_mass": score.yes_no_mass, "notes": list(score.notes)})
+                    self.store.set(
+                        keys[index],
+                        {"p_yes": score.p_yes, "yes_no_mass": score.yes_no_mass, "notes": list(score.notes), "explanation": score.explanation},
+                    )
         return results  # type: ignore[return-value]
 
     def _lookup(self, key: str) -> YesNoScore | None:
         value = self.store.get(key)
         if value is None:
             return None
-        return YesNoScore(value["p_yes"], yes_no_mass=value["yes_no_mass"], notes=tuple(value["notes"]))
+        return YesNoScore(value["p_yes"], yes_no_mass=value["yes_no_mass"], notes=tuple(value["notes"]), explanation=value.get("explanation"))
 
     async def generate(
         self,

@@ -10,16 +10,18 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import prompts
-from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore
+from judge import batched
+from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore
 from judge.hardening import content_free_reason
 from judge.scoring import decide, weighted_score
 from judge.verifiers import CHECKS
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
+RequestShape = Literal["per_criterion", "batched"]
 T = TypeVar("T")
 R = TypeVar("R")
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
@@ -40,7 +42,8 @@ class _Prepared:
 
     item: JudgeItem
     results: dict[str, CriterionResult] = field(default_factory=dict)
-    asked: list[tuple[Criterion, YesNoQuestion]] = field(default_factory=list)
+    asked: list[tuple[Criterion, YesNoQuestion]] = field(default_factory=list)  # per-criterion shape
+    batch: tuple[list[Criterion], list[Message]] | None = None  # batched shape: criteria, one request
     notes: list[str] = field(default_factory=list)
 
 
@@ -96,6 +99,8 @@ async def ask(backend: Backend, questions: Sequence[YesNoQuestion]) -> list[YesN
         scores = list(await backend.p_yes(questions))
         if len(scores) != len(questions):
             raise RuntimeError(f"backend returned {len(scores)} scores for {len(questions)} questions")
+    except BackendFatalError:
+        raise
     except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
         return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}")] * len(questions)
     return scores
@@ -119,6 +124,8 @@ class Judge:
     guard: decide content-free responses without the judge (judge/hardening.py).
     checks: decide criteria with a known machine-checkable spec in code (judge/verifiers.py).
     batch_size: questions sent to the backend per call; concurrency: calls in flight.
+    request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
+    answer) or "batched" (one generated request per response, a label per criterion).
     """
 
     def __init__(
@@ -134,9 +141,14 @@ class Judge:
         checks: bool = True,
         batch_size: int = 32,
         concurrency: int = 4,
+        request_shape: RequestShape = "per_criterion",
     ):
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {threshold}")
+        if request_shape not in ("per_criterion", "batched"):
+            raise ValueError(f"request_shape must be 'per_criterion' or 'batched', got {request_shape!r}")
+        if request_shape == "batched":
+            template = batched.TEMPLATE
         self.backend = backend
         self.threshold = threshold
         self.gate = gate
@@ -148,6 +160,7 @@ class Judge:
         self.checks = checks
         self.batch_size = max(1, batch_size)
         self.concurrency = max(1, concurrency)
+        self.request_shape = request_shape
 
     @property
     def model_label(self) -> str:
@@ -185,7 +198,32 @@ class Judge:
             for criterion, _ in p.asked:
                 p.results[criterion.id] = self._result(criterion, scores[position])
                 position += 1
+        await asyncio.gather(*(self._judge_batched(p) for p in prepared if p.batch))
         return [self._verdict(p) for p in prepared]
+
+    async def _judge_batched(self, p: _Prepared) -> None:
+        """One generated request for all the item's criteria; each label read on its own."""
+        assert p.batch is not None
+        criteria, messages = p.batch
+        keys = batched.criterion_keys(len(criteria))
+        try:
+            verdict = await self.backend.generate(
+                messages, schema=batched.BatchedVerdict, max_tokens=batched.max_output_tokens(len(criteria)), temperature=0.0
+            )
+            if not isinstance(verdict, batched.BatchedVerdict):
+                raise TypeError(f"expected a BatchedVerdict, got {type(verdict).__name__}")
+        except BackendFatalError:
+            raise
+        except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
+            for criterion in criteria:
+                p.results[criterion.id] = self._base(criterion, "unscored", reason=f"batched request failed: {type(e).__name__}: {e}")
+            return
+        labels, unknown = batched.read_labels(keys, verdict)
+        if unknown:
+            p.notes.append(f"the batched verdict named unknown criterion ids {unknown}; ignored")
+        for key, criterion in zip(keys, criteria):
+            label = labels[key]
+            p.results[criterion.id] = self._result(criterion, YesNoScore(label.p_yes, reason=label.reason, explanation=label.explanation))
 
     def _prepare(self, item: JudgeItem) -> _Prepared:
         p = _Prepared(item)
@@ -208,15 +246,24 @@ class Judge:
             to_ask = self._check_in_code(item, to_ask, p)
             if not to_ask:
                 return p
-        response, fit_note = self._fit_response(item, to_ask)
+        if self.request_shape == "batched":
+            keyed = list(zip(batched.criterion_keys(len(to_ask)), (c.text for c in to_ask)))
+            render = lambda response: self._render(item, response, criteria=keyed)  # noqa: E731
+        else:
+            longest = max(to_ask, key=lambda c: len(c.text)).text
+            render = lambda response: self._render(item, response, criterion=longest)  # noqa: E731
+        response, fit_note = self._fit_response(item, render)
         if response is None:
             for criterion in to_ask:
                 p.results[criterion.id] = self._base(criterion, "unscored", reason=fit_note)
             return p
         if fit_note:
             p.notes.append(fit_note)
+        if self.request_shape == "batched":
+            p.batch = (to_ask, render(response))
+            return p
         for criterion in to_ask:
-            messages = self._render(item, response, criterion.text)
+            messages = self._render(item, response, criterion=criterion.text)
             question = YesNoQuestion(tuple(messages), self.template_version, group=item.id)
             p.asked.append((criterion, question))
         return p
@@ -238,22 +285,21 @@ class Judge:
                 )
         return left
 
-    def _render(self, item: JudgeItem, response: str, criterion_text: str) -> list[Message]:
-        return prompts.render_messages(
-            self.template, prompt=item.prompt, response=response, criterion=criterion_text, reference=item.reference
-        )
+    def _render(self, item: JudgeItem, response: str, **criteria: Any) -> list[Message]:
+        return prompts.render_messages(self.template, prompt=item.prompt, response=response, reference=item.reference, **criteria)
 
-    def _fit_response(self, item: JudgeItem, criteria: Sequence[Criterion]) -> tuple[str | None, str | None]:
-        """The response, cut from the middle if the longest question would not fit the context."""
+    def _fit_response(self, item: JudgeItem, render: Callable[[str], list[Message]]) -> tuple[str | None, str | None]:
+        """The response, cut from the middle if the largest request would not fit the context."""
         window = self.backend.context_window
         if not window:
             return item.response, None
-        longest = max(criteria, key=lambda c: len(c.text)).text
         budget = window - 8  # room for the answer token and chat-template closings
-        count = self.backend.count_tokens(self._render(item, item.response, longest))
+        if self.request_shape == "batched":
+            budget = window - batched.max_output_tokens(len(item.rubric.criteria))
+        count = self.backend.count_tokens(render(item.response))
         if count is None or count <= budget:
             return item.response, None
-        base = self.backend.count_tokens(self._render(item, "", longest)) or 0
+        base = self.backend.count_tokens(render("")) or 0
         if base >= budget:
             return None, f"the prompt and instructions alone take {base} tokens, more than the model context of {window}"
         response, keep = item.response, len(item.response)
@@ -261,7 +307,7 @@ class Judge:
             response_tokens = max(1, count - base)
             keep = int(keep * max(0.0, (budget - base) / response_tokens) * 0.95)
             response = truncate_middle(item.response, keep)
-            count = self.backend.count_tokens(self._render(item, response, longest))
+            count = self.backend.count_tokens(render(response))
         return response, (
             f"response truncated from the middle to fit the model context of {window} tokens: "
             f"kept {keep} of {len(item.response)} characters"
@@ -273,11 +319,19 @@ class Judge:
     def _result(self, criterion: Criterion, score: YesNoScore) -> CriterionResult:
         p = score.p_yes
         if p is None:
-            return self._base(criterion, "unscored", reason=score.reason or "the backend gave no score", notes=list(score.notes))
+            return self._base(
+                criterion, "unscored", reason=score.reason or "the backend gave no score", notes=list(score.notes), explanation=score.explanation
+            )
         if not (math.isfinite(p) and 0.0 <= p <= 1.0):
             return self._base(criterion, "unscored", reason=f"backend gave an invalid P(yes) {p!r}")
         return self._base(
-            criterion, "scored", p_yes=p, met=decide(p, self.threshold), yes_no_mass=score.yes_no_mass, notes=list(score.notes)
+            criterion,
+            "scored",
+            p_yes=p,
+            met=decide(p, self.threshold),
+            yes_no_mass=score.yes_no_mass,
+            notes=list(score.notes),
+            explanation=score.explanation,
         )
 
     def _verdict(self, p: _Prepared) -> Verdict:
@@ -301,4 +355,5 @@ class Judge:
             results=results,
             notes=p.notes,
             template_version=self.template_version,
+            request_shape=self.request_shape,
         )

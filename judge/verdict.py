@@ -41,3 +41,4 @@ class Verdict(BaseModel):
     results: list[CriterionResult]
     notes: list[str] = Field(default_factory=list)
     template_version: str | None = None
+    request_shape: Literal["per_criterion", "batched"] = "per_criterion"

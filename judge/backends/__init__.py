@@ -1,8 +1,9 @@
 """Backends by name. Each lives in its own module, imported only when asked for.
 
-Model specs: ``fake:yes``, ``local:<HF id or path>``, a bare HF id or path (local), or
-nothing for the embedded default model. Options may follow as a query string:
-``fake:random:7?delay=0.1``.
+Model specs: ``fake:yes``, ``local:<HF id or path>``, a bare HF id or path (local),
+``openai/<model>``, ``anthropic/<model>``, ``litellm/<provider>/<model>``, or nothing for
+the embedded default model. Options may follow as a query string:
+``fake:random:7?delay=0.1``, ``openai/gpt-4.1-mini?mode=structured&samples=5``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from judge.backends.base import Backend, BackendError, GenerationError, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import Backend, BackendError, BackendFatalError, GenerationError, Message, YesNoQuestion, YesNoScore
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ BACKENDS: dict[str, BackendEntry] = {
         "LocalBackend",
         "install torch first (the CPU or CUDA build you want), then: pip install 'rubric-judge[local]'",
     ),
+    "openai": BackendEntry("judge.backends.openai_backend", "OpenAIBackend", "pip install 'rubric-judge[api]'", slash_prefix=True),
+    "anthropic": BackendEntry("judge.backends.anthropic_backend", "AnthropicBackend", "pip install 'rubric-judge[api]'", slash_prefix=True),
+    "litellm": BackendEntry("judge.backends.litellm_backend", "LiteLLMBackend", "pip install 'rubric-judge[api,litellm]'", slash_prefix=True),
 }
 
 
@@ -68,6 +72,7 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "BackendError",
+    "BackendFatalError",
     "BackendUnavailable",
     "GenerationError",
     "Message",

@@ -36,10 +36,15 @@ class YesNoScore:
     reason: str | None = None
     yes_no_mass: float | None = None  # how much probability Yes+No spellings got
     notes: tuple[str, ...] = field(default=())
+    explanation: str | None = None  # the judge's own reasoning, where it gave one
 
 
 class BackendError(RuntimeError):
     """A backend failed in a way that the engine records as unscored."""
+
+
+class BackendFatalError(BackendError):
+    """A failure no later request will escape (bad API key, no permission): the run stops."""
 
 
 class GenerationError(BackendError):

@@ -1,0 +1,40 @@
+"""P(yes) from the top next-token alternatives an API returns (OpenAI, vLLM, litellm)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from judge.backends.base import YesNoScore
+
+NO_LOGPROBS = "the server returned no logprobs for the answer token (for a model without them use mode=structured)"
+
+
+def answer_word(token: str) -> str | None:
+    """'Yes', ' yes', 'YES.', 'Ġyes' -> 'yes'; 'No' -> 'no'; anything else -> None."""
+    word = token.strip().lstrip("Ġ▁").strip(" .,:;!\"'*").lower()
+    return word if word in ("yes", "no") else None
+
+
+def score_top_logprobs(alternatives: Sequence[tuple[str, float]] | None, asked: int) -> YesNoScore:
+    """P(yes) = mass(yes spellings) / mass(yes + no spellings) among the alternatives.
+
+    If neither word is among them the answer is not guessed: the score is None with the
+    most likely tokens as the reason.
+    """
+    if not alternatives:
+        return YesNoScore(None, reason=NO_LOGPROBS)
+    mass = {"yes": 0.0, "no": 0.0}
+    seen: set[str] = set()
+    for token, logprob in alternatives:
+        word = answer_word(token)
+        if word is None or token in seen or not math.isfinite(logprob):
+            continue
+        seen.add(token)
+        mass[word] += math.exp(logprob)
+    total = mass["yes"] + mass["no"]
+    if total <= 0.0:
+        ranked = sorted(dict(alternatives).items(), key=lambda a: -a[1])[:3]
+        likely = ", ".join(f"{t!r} {math.exp(lp):.2f}" for t, lp in ranked)
+        return YesNoScore(None, reason=f"neither Yes nor No among the top {asked} next tokens (most likely: {likely})")
+    return YesNoScore(mass["yes"] / total, yes_no_mass=min(1.0, total))

@@ -1,0 +1,85 @@
+"""OpenAI and every server that speaks its chat-completions API (vLLM, SGLang, Ollama, ...).
+
+``--model openai/gpt-4.1-mini`` (key from OPENAI_API_KEY), or a self-hosted server with
+``--base-url http://host:8000/v1``; several base URLs are replicas of one model and share
+the load. P(yes) comes from the answer token's top logprobs; ``mode=structured`` asks for
+an instructor-validated verdict instead (for models without logprobs).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import instructor
+import openai
+from pydantic import BaseModel
+
+from judge.backends.api import ApiBackend, ApiOptions, reasks, Endpoint, TokenCounts, api_key
+from judge.backends.base import Message
+
+
+def _tokens(usage: Any) -> TokenCounts:
+    if usage is None:
+        return None, None
+    return getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+
+
+class OpenAIBackend(ApiBackend):
+    name = "openai"
+    default_key_env = "OPENAI_API_KEY"
+
+    def __init__(self, model: str, options: ApiOptions):
+        self.urls = options.base_url or ([os.environ["OPENAI_BASE_URL"]] if os.environ.get("OPENAI_BASE_URL") else [])
+        self.key = api_key(self.name, options.api_key_env or self.default_key_env, self.urls)
+        super().__init__(model, options, mode=options.mode)
+
+    def _endpoints(self) -> list[tuple[str, Endpoint]]:
+        # Self-hosted servers do JSON mode more reliably than tool calls.
+        structured_mode = instructor.Mode.JSON if self.urls else instructor.Mode.TOOLS
+        endpoints = []
+        for url in self.urls or [None]:
+            client = openai.AsyncOpenAI(api_key=self.key, base_url=url, max_retries=0, timeout=self.options.timeout)
+            endpoints.append((url or "api.openai.com", Endpoint(client, instructor.from_openai(client, mode=structured_mode))))
+        return endpoints
+
+    async def _top_logprobs(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
+        completion = await endpoint.raw.chat.completions.create(
+            model=self.model_id,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            logprobs=True,
+            top_logprobs=self.options.top_logprobs,
+        )
+        if not completion.choices:
+            raise ValueError("the completion has no choices")
+        logprobs = completion.choices[0].logprobs
+        content = logprobs.content if logprobs is not None else None
+        if not content:
+            return None, _tokens(completion.usage)
+        first = content[0]
+        alternatives = [(alt.token, alt.logprob) for alt in first.top_logprobs or []]
+        alternatives.append((first.token, first.logprob))  # the chosen token, if a server lists no alternatives
+        return alternatives, _tokens(completion.usage)
+
+    async def _structured(
+        self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
+    ) -> tuple[BaseModel, TokenCounts]:
+        value, completion = await endpoint.structured.chat.completions.create_with_completion(
+            model=self.model_id,
+            messages=messages,
+            response_model=schema,
+            max_retries=reasks(self.options.reasks),
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )
+        return value, _tokens(getattr(completion, "usage", None))
+
+    async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
+        completion = await endpoint.raw.chat.completions.create(
+            model=self.model_id, messages=messages, max_tokens=max_tokens, temperature=temperature
+        )
+        if not completion.choices:
+            raise ValueError("the completion has no choices")
+        return completion.choices[0].message.content or "", _tokens(completion.usage)

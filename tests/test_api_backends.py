@@ -1,0 +1,268 @@
+"""API backends against local servers that speak the providers' wire formats, through the
+real SDKs over real HTTP, with injected faults (tests/provider_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import pytest
+
+pytest.importorskip("openai")
+pytest.importorskip("anthropic")
+pytest.importorskip("instructor")
+
+from judge.backends import BackendFatalError, get_backend  # noqa: E402
+from judge.backends.api import BackendConfigError  # noqa: E402
+from judge.backends.logprobs import score_top_logprobs  # noqa: E402
+from judge.cache import CachedBackend  # noqa: E402
+from judge.engine import Judge  # noqa: E402
+from rubrics.model import Rubric  # noqa: E402
+from tests.provider_server import ProviderServer, hashed_p_yes  # noqa: E402
+
+MAX_RETRIES = 2
+FAST = {"max_retries": MAX_RETRIES, "retry_wait": 0.01, "timeout": 0.6}
+PROMPT = "What is the capital of France?"
+RESPONSE = "Paris is the capital of France."
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ProviderServer(retry_after="0.3", hang_seconds=1.5) as running:
+        yield running
+
+
+def backend_for(server: ProviderServer, spec: str, **options):
+    base = server.url if spec.startswith("anthropic") else server.url + "/v1"
+    return get_backend(spec, base_url=base, **{**FAST, **options})
+
+
+def judge_one(backend, criteria: list[str], **judge_options):
+    rubric = Rubric.from_principles(criteria, "r")
+    return Judge(backend, **judge_options).evaluate(PROMPT, RESPONSE, rubric)
+
+
+# -- P(yes) from logprobs ----------------------------------------------------------------------
+def test_top_logprobs_sum_spellings_and_never_guess():
+    score = score_top_logprobs([("Yes", math.log(0.6)), (" yes", math.log(0.1)), ("No", math.log(0.2)), ("The", math.log(0.05))], 20)
+    assert score.p_yes == pytest.approx(0.7 / 0.9)
+    assert score.yes_no_mass == pytest.approx(0.9)
+    missing = score_top_logprobs([("Maybe", math.log(0.8)), ("It", math.log(0.1))], 20)
+    assert missing.p_yes is None and "neither Yes nor No" in missing.reason and "Maybe" in missing.reason
+    assert score_top_logprobs(None, 20).p_yes is None
+
+
+def test_openai_logprobs_give_the_servers_probability(server):
+    criteria = ["States the capital correctly", "Is one sentence long", "Mentions the Eiffel Tower"]
+    verdict = judge_one(backend_for(server, "openai/judge"), criteria)
+    for criterion, result in zip(criteria, verdict.results):
+        assert result.status == "scored"
+        assert result.p_yes == pytest.approx(hashed_p_yes(criterion))
+        assert result.yes_no_mass == pytest.approx(0.95)
+    request = server.requests[-1].body
+    assert request["logprobs"] is True and request["top_logprobs"] == 20 and request["max_tokens"] == 1
+
+
+# -- faults: every criterion ends scored or unscored with a reason, attempts within the bound --
+FAULTS = {  # fault: (status, attempts, words in the reason)
+    "429": ("scored", 3, None),
+    "500-once": ("scored", 2, None),
+    "500": ("unscored", 1 + MAX_RETRIES, "HTTP 500"),
+    "hang": ("scored", 2, None),
+    "truncated": ("scored", 2, None),
+    "malformed": ("unscored", 1 + MAX_RETRIES, "JSONDecodeError"),
+    "400": ("unscored", 1, "maximum context length"),
+}
+GIVEN_UP = {"500", "malformed", "400", "badjson"}  # calls that end in an error, not an answer
+LOGPROB_FAULTS = {**FAULTS, "nologprobs": ("unscored", 1, "no logprobs"), "maybe": ("unscored", 1, "neither Yes nor No")}
+STRUCTURED_FAULTS = {**FAULTS, "badjson-once": ("scored", 2, None), "badjson": ("unscored", 3, "no valid structured verdict")}
+
+
+@pytest.mark.parametrize(
+    "spec, options, faults",
+    [
+        ("openai/judge", {}, LOGPROB_FAULTS),
+        ("openai/judge", {"mode": "structured"}, STRUCTURED_FAULTS),
+        ("anthropic/claude-test", {}, STRUCTURED_FAULTS),
+    ],
+    ids=["openai-logprobs", "openai-structured", "anthropic"],
+)
+def test_faults_end_scored_or_unscored_within_the_retry_bound(server, spec, options, faults):
+    tag = f"{spec}-{options.get('mode', '')}"
+    criteria = [f"Is accurate ({tag}) FAULT:{fault}" for fault in faults] + [f"Is concise ({tag})"]
+    before = len(server.requests)
+    backend = backend_for(server, spec, **options)
+    verdict = judge_one(backend, criteria)
+    new = server.requests[before:]
+    assert len(verdict.results) == len(criteria)  # nothing lost
+    for (fault, (status, attempts, reason)), result in zip(faults.items(), verdict.results):
+        assert result.status == status, (fault, result)
+        assert sum(1 for r in new if r.fault == fault) == attempts, fault
+        if reason:
+            assert reason in result.reason, (fault, result.reason)
+    assert verdict.results[-1].status == "scored"
+    assert backend.usage.requests == len(new)  # re-asks included
+    reasked = sum(attempts - 1 for fault, (_, attempts, _) in faults.items() if fault.startswith("badjson"))
+    assert backend.usage.retries == len(new) - len(criteria) - reasked
+    assert backend.usage.failed == len(set(faults) & GIVEN_UP)
+
+
+def test_retry_after_is_honoured(server):
+    before = len(server.requests)
+    judge_one(backend_for(server, "openai/judge"), ["Answers in French FAULT:429"])
+    attempts = [r for r in server.requests[before:] if r.fault == "429"]
+    assert len(attempts) == 3
+    gaps = [b.time - a.time for a, b in zip(attempts, attempts[1:])]
+    assert all(gap >= 0.3 for gap in gaps), gaps  # the server asked for 0.3 s
+
+
+def test_bad_key_stops_the_run_after_one_request():
+    with ProviderServer(api_key="sk-right") as guarded:
+        backend = get_backend("openai/judge", base_url=guarded.url + "/v1", api_key_env="RJ_TEST_KEY", **FAST)
+        with pytest.raises(BackendFatalError, match="HTTP 401: Incorrect API key"):
+            judge_one(backend, ["Is polite"])
+        assert len(guarded.requests) == 1
+
+
+def test_missing_key_names_the_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(BackendConfigError, match="OPENAI_API_KEY"):
+        get_backend("openai/gpt-4.1-mini")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(BackendConfigError, match="ANTHROPIC_API_KEY"):
+        get_backend("anthropic/claude-sonnet-4-5")
+    with pytest.raises(BackendConfigError, match="samples"):
+        get_backend("openai/x?samples=zero", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(BackendConfigError, match="no logprobs"):
+        get_backend("anthropic/claude?mode=logprobs", base_url="http://127.0.0.1:9")
+
+
+# -- structured verdicts and samples -------------------------------------------------------------
+def test_structured_verdict_comes_from_the_tool_call_and_keeps_the_reasoning(server):
+    verdict = judge_one(backend_for(server, "anthropic/claude-test"), ["Names the city"])
+    (result,) = verdict.results
+    assert result.p_yes == float(hashed_p_yes("Names the city") >= 0.5)
+    assert result.explanation == "scripted verdict"
+    body = server.requests[-1].body
+    assert body["tools"] and body["system"].startswith("You are a strict")  # system prompt passed apart
+    assert all(m["role"] != "system" for m in body["messages"])
+
+
+def test_samples_estimate_p_yes_as_the_share_of_yes(server):
+    criterion = "Uses a friendly tone (sampled)"
+    before = len(server.requests)
+    verdict = judge_one(backend_for(server, "openai/judge", mode="structured", samples=8), [criterion])
+    (result,) = verdict.results
+    new = server.requests[before:]
+    assert len(new) == 8 and all(r.body["temperature"] == 1.0 for r in new)
+    assert result.p_yes * 8 == pytest.approx(round(result.p_yes * 8))  # a share of 8 verdicts
+    assert any("8 sampled verdicts" in note for note in result.notes)
+
+
+# -- batched request shape ------------------------------------------------------------------------
+def test_batched_shape_is_one_request_per_response(server):
+    criteria = ["Gives the capital", "Is polite", "Cites a source", "Uses metric units"]
+    before = len(server.requests)
+    verdict = judge_one(backend_for(server, "openai/judge"), criteria, request_shape="batched")
+    assert len(server.requests) - before == 1
+    assert verdict.request_shape == "batched"
+    for criterion, result in zip(criteria, verdict.results):
+        assert result.status == "scored"
+        assert result.p_yes == float(hashed_p_yes(criterion) >= 0.5)
+
+
+def test_batched_unknown_label_and_extra_id_cost_one_criterion(server):
+    criteria = ["Gives the capital FAULT:unknown-label", "Is polite", "Is short"]
+    verdict = judge_one(backend_for(server, "anthropic/claude-test"), criteria, request_shape="batched")
+    first, *rest = verdict.results
+    assert first.status == "unscored" and "unknown label 'maybe'" in first.reason
+    assert all(r.status == "scored" for r in rest)
+    assert any("c99" in note for note in verdict.notes)
+
+
+# -- replicas, litellm, cache, repeated sync calls ---------------------------------------------------
+def test_requests_spread_over_replicas_and_survive_a_dead_one():
+    with ProviderServer() as one, ProviderServer() as two:
+        urls = [one.url + "/v1", two.url + "/v1"]
+        backend = get_backend("openai/judge", base_url=urls, concurrency=8, **FAST)
+        verdict = judge_one(backend, [f"Criterion number {i}" for i in range(40)])
+        assert verdict.n_scored == 40
+        assert len(one.requests) >= 10 and len(two.requests) >= 10
+        assert sum(backend.usage.by_replica.values()) == 40
+    with ProviderServer() as alive:
+        dead = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+        backend = get_backend("openai/judge", base_url=[dead, alive.url + "/v1"], concurrency=4, **FAST)
+        verdict = judge_one(backend, [f"Criterion number {i}" for i in range(12)])
+        assert verdict.n_scored == 12 and backend.usage.failed == 0
+
+
+def test_litellm_reads_logprobs_and_routes_over_a_router(server, tmp_path):
+    pytest.importorskip("litellm")
+    criteria = ["States the capital correctly", "Is one sentence long"]
+    verdict = judge_one(backend_for(server, "litellm/openai/judge"), criteria)
+    assert [r.p_yes for r in verdict.results] == pytest.approx([hashed_p_yes(c) for c in criteria])
+    with ProviderServer() as one, ProviderServer() as two:
+        config = tmp_path / "router.yaml"
+        deployments = [
+            {"model_name": "judge", "litellm_params": {"model": "openai/judge", "api_base": s.url + "/v1", "api_key": "EMPTY"}}
+            for s in (one, two)
+        ]
+        config.write_text(json.dumps({"model_list": deployments, "router_settings": {"routing_strategy": "simple-shuffle"}}))
+        backend = get_backend("litellm/judge", router_config=str(config), **FAST)
+        verdict = judge_one(backend, [f"Criterion {i}" for i in range(24)])
+        assert verdict.n_scored == 24
+        assert one.requests and two.requests
+
+
+def test_a_cached_rerun_makes_no_requests(server, tmp_path):
+    criteria = [f"Cached criterion {i}" for i in range(6)]
+    first = judge_one(CachedBackend(backend_for(server, "openai/judge"), tmp_path), criteria)
+    before = len(server.requests)
+    again = judge_one(CachedBackend(backend_for(server, "openai/judge"), tmp_path), criteria)
+    assert len(server.requests) == before
+    assert [r.p_yes for r in again.results] == [r.p_yes for r in first.results]
+    batched = CachedBackend(backend_for(server, "openai/judge"), tmp_path)
+    judge_one(batched, criteria, request_shape="batched")
+    before = len(server.requests)
+    judge_one(batched, criteria, request_shape="batched")
+    assert len(server.requests) == before
+
+
+def test_sync_calls_in_a_row_and_async_use_share_one_backend(server):
+    backend = backend_for(server, "anthropic/claude-test")
+    for _ in range(2):  # each sync call runs its own event loop
+        assert judge_one(backend, ["Is polite"]).n_scored == 1
+
+    async def twice():
+        judge = Judge(backend)
+        rubric = Rubric.from_principles(["Is polite", "Is short"], "r")
+        return await asyncio.gather(judge.aevaluate(PROMPT, RESPONSE, rubric), judge.aevaluate(PROMPT, "Lyon", rubric, item_id="b"))
+
+    assert [v.n_scored for v in asyncio.run(twice())] == [2, 2]
+
+
+def test_limits_bound_requests_in_flight_and_per_period():
+    from judge.backends.limits import RequestLimits
+
+    async def run() -> tuple[int, list[float]]:
+        limits = RequestLimits(concurrency=3, rpm=4, period=0.4)  # 4 requests per 0.4 s
+        loop = asyncio.get_running_loop()
+        in_flight, peak, starts = 0, 0, []
+
+        async def request() -> None:
+            nonlocal in_flight, peak
+            async with limits.slot():
+                starts.append(loop.time())
+                in_flight += 1
+                peak = max(peak, in_flight)
+                await asyncio.sleep(0.01)
+                in_flight -= 1
+
+        await asyncio.gather(*(request() for _ in range(12)))
+        return peak, sorted(starts)
+
+    peak, starts = asyncio.run(run())
+    assert peak <= 3
+    assert starts[-1] - starts[0] >= 0.4 * 0.9  # 12 requests need at least two more periods than the first burst
