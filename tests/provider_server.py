@@ -132,6 +132,7 @@ def _text(content: Any) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real providers
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms stall
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -285,3 +286,23 @@ class _Handler(BaseHTTPRequestHandler):
             "stop_sequence": None,
             "usage": {"input_tokens": len(text) // 4, "output_tokens": max(1, len(json.dumps(content)) // 4)},
         }
+
+
+def main() -> None:
+    """Serve in a process of its own (benchmarks: no GIL shared with the client)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="A scripted LLM provider on 127.0.0.1 (OpenAI and Anthropic wire formats).")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    args = parser.parse_args()
+    server = ProviderServer(latency=args.latency).start()
+    print(server.url, flush=True)
+    try:
+        sys.stdin.read()  # until the parent closes our stdin
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -266,3 +266,45 @@ def test_limits_bound_requests_in_flight_and_per_period():
     peak, starts = asyncio.run(run())
     assert peak <= 3
     assert starts[-1] - starts[0] >= 0.4 * 0.9  # 12 requests need at least two more periods than the first burst
+
+
+# -- the command line ------------------------------------------------------------------------------
+def test_cli_judges_through_an_api_server_and_reports_usage(rubric_exe, tmp_path):
+    import subprocess
+
+    items = tmp_path / "items.jsonl"
+    rows = [{"id": f"q{i}", "prompt": PROMPT, "response": f"Answer {i}: Paris."} for i in range(5)]
+    rows.append({"id": "broken", "prompt": PROMPT, "response": "Paris", "rubric": ["Is right FAULT:500"]})
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rubric = tmp_path / "rubric.json"
+    rubric.write_text(json.dumps({"id": "capital", "criteria": [{"id": "right", "text": "Names Paris"}, {"id": "short", "text": "Is short"}]}))
+
+    def judge(output, *extra):
+        return subprocess.run(
+            [rubric_exe, "judge", "--rubric", rubric, "--input", items, "--output", output, "--cache-dir", tmp_path / "cache",
+             "--model", "openai/judge?max_retries=1&retry_wait=0.01", "--base-url", server.url + "/v1", *extra],
+            capture_output=True, text=True, timeout=120,
+        )
+
+    with ProviderServer() as server:
+        result = judge(tmp_path / "out.jsonl")
+        assert result.returncode == 1, result.stderr  # one criterion unscored
+        verdicts = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+        assert len(verdicts) == 6
+        broken = next(v for v in verdicts if v["item_id"] == "broken")
+        assert broken["status"] == "unscored" and "HTTP 500" in broken["results"][0]["reason"]
+        assert "API usage: 12 requests (1 retries, 1 failed)" in result.stdout  # 5 x 2 criteria + 2 attempts
+        sent = len(server.requests)
+
+        again = judge(tmp_path / "again.jsonl")  # a fresh output file: everything comes from the cache
+        assert "API usage: 2 requests" in again.stdout  # only the failed criterion is asked again
+        assert len(server.requests) == sent + 2
+
+        batched = judge(tmp_path / "batched.jsonl", "--request-shape", "batched", "--no-cache")
+        records = [json.loads(line) for line in (tmp_path / "batched.jsonl").read_text().splitlines()]
+        assert {r["request_shape"] for r in records} == {"batched"}
+        assert "API usage: 7 requests" in batched.stdout  # one per response (+1 retry of the failing one)
+
+        misuse = subprocess.run([rubric_exe, "judge", "--rubric", rubric, "--input", items, "--output", tmp_path / "x.jsonl",
+                                 "--model", "fake:yes", "--base-url", server.url], capture_output=True, text=True)
+        assert misuse.returncode == 2 and "--base-url applies to API models only" in misuse.stderr

@@ -1,8 +1,9 @@
 """The README's examples run as written.
 
 Every ```python block is executed. Shell examples that need no real model (scripted
-`fake:` judges, rubric and library commands) are executed too; those naming a real
-model id are checked for their syntax by parsing with the real argument parser.
+`fake:` judges, rubric and library commands) are executed too, and API examples run
+against a local server that speaks the providers' wire formats; those naming a real
+local model id are checked for their syntax by parsing with the real argument parser.
 """
 
 import re
@@ -44,10 +45,44 @@ def test_python_example(index, monkeypatch, tmp_path):
 def test_shell_example(command, rubric_exe, tmp_path):
     argv = shlex.split(command)[1:]
     cli.build_parser().parse_args(argv)  # every example parses
-    if "--model" in argv and not argv[argv.index("--model") + 1].startswith("fake:"):
+    model = argv[argv.index("--model") + 1] if "--model" in argv else "fake:"
+    if model.startswith(API_PREFIXES):
+        return run_against_local_provider(argv, rubric_exe, tmp_path)
+    if not model.startswith("fake:"):
         pytest.skip("names a real model that this offline machine cannot download")
     result = subprocess.run([rubric_exe, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+API_PREFIXES = ("openai/", "anthropic/", "litellm/")
+
+
+def run_against_local_provider(argv, rubric_exe, tmp_path):
+    """API examples run as written against a local server speaking the providers' wire
+    formats: provider URLs come from the SDKs' own environment variables, and example
+    server URLs (--base-url, the router file) are pointed at it."""
+    import json
+    import os
+
+    from tests.provider_server import ProviderServer
+
+    with ProviderServer() as server:
+        argv = [server.url + "/v1" if previous == "--base-url" else arg for previous, arg in zip([None, *argv], argv)]
+        (tmp_path / "examples").symlink_to(ROOT / "examples")
+        deployment = {"model_name": "judge", "litellm_params": {"model": "openai/judge", "api_base": server.url + "/v1", "api_key": "EMPTY"}}
+        (tmp_path / "router.yaml").write_text(json.dumps({"model_list": [deployment]}))
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": server.url + "/v1",
+            "ANTHROPIC_API_KEY": "sk-ant-test",
+            "ANTHROPIC_BASE_URL": server.url,
+            "RUBRIC_JUDGE_CACHE_DIR": str(tmp_path / "cache"),
+        }
+        result = subprocess.run([rubric_exe, *argv], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert server.requests, "the example made no request"
+        assert "API usage:" in result.stdout
 
 
 def test_input_examples_are_valid_items():

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from judge.backends.api import ApiBackend, ApiOptions, reasks, BackendConfigError, Endpoint, TokenCounts, api_key
 from judge.backends.base import Message
+from judge.backends.openai_backend import aiohttp_client
 
 
 def _tokens(usage: Any) -> TokenCounts:
@@ -48,7 +49,9 @@ class AnthropicBackend(ApiBackend):
     def _endpoints(self) -> list[tuple[str, Endpoint]]:
         endpoints = []
         for url in self.options.base_url or [None]:
-            client = anthropic.AsyncAnthropic(api_key=self.key, base_url=url, max_retries=0, timeout=self.options.timeout)
+            client = anthropic.AsyncAnthropic(
+                api_key=self.key, base_url=url, max_retries=0, timeout=self.options.timeout, http_client=aiohttp_client(anthropic)
+            )
             endpoints.append((url or "api.anthropic.com", Endpoint(client, instructor.from_anthropic(client, mode=instructor.Mode.TOOLS))))
         return endpoints
 
