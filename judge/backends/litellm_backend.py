@@ -23,6 +23,7 @@ import litellm  # noqa: E402
 
 from judge.backends.api import ApiBackend, ApiOptions, reasks, BackendConfigError, Endpoint, TokenCounts  # noqa: E402
 from judge.backends.base import Message  # noqa: E402
+from judge.backends.logprobs import first_token_alternatives  # noqa: E402
 from judge.backends.openai_backend import _tokens  # noqa: E402
 
 litellm.suppress_debug_info = True
@@ -81,15 +82,7 @@ class LiteLLMBackend(ApiBackend):
         response = await endpoint.raw(
             model=self.model_id, messages=messages, max_tokens=max_tokens, temperature=0.0, logprobs=True, top_logprobs=self.options.top_logprobs
         )
-        choice = response.choices[0] if response.choices else None
-        logprobs = getattr(choice, "logprobs", None)
-        content = getattr(logprobs, "content", None) if logprobs is not None else None
-        if not content:
-            return None, _tokens(getattr(response, "usage", None))
-        first = content[0]
-        alternatives = [(alt.token, alt.logprob) for alt in getattr(first, "top_logprobs", None) or []]
-        alternatives.append((first.token, first.logprob))
-        return alternatives, _tokens(getattr(response, "usage", None))
+        return first_token_alternatives(response), _tokens(getattr(response, "usage", None))
 
     async def _structured(
         self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from judge.backends.base import YesNoScore
 
@@ -14,6 +15,22 @@ def answer_word(token: str) -> str | None:
     """'Yes', ' yes', 'YES.', 'Ġyes' -> 'yes'; 'No' -> 'no'; anything else -> None."""
     word = token.strip().lstrip("Ġ▁").strip(" .,:;!\"'*").lower()
     return word if word in ("yes", "no") else None
+
+
+def first_token_alternatives(completion: Any) -> list[tuple[str, float]] | None:
+    """(token, logprob) of the first output token's top alternatives and the token itself,
+    from a chat completion (OpenAI SDK or litellm objects); None if it carries no logprobs."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise ValueError("the completion has no choices")
+    logprobs = getattr(choices[0], "logprobs", None)
+    content = getattr(logprobs, "content", None) if logprobs is not None else None
+    if not content:
+        return None
+    first = content[0]
+    alternatives = [(alt.token, alt.logprob) for alt in getattr(first, "top_logprobs", None) or []]
+    alternatives.append((first.token, first.logprob))  # the chosen token, if a server lists no alternatives
+    return alternatives
 
 
 def score_top_logprobs(alternatives: Sequence[tuple[str, float]] | None, asked: int) -> YesNoScore:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from judge.backends.api import ApiBackend, ApiOptions, reasks, Endpoint, TokenCounts, api_key
 from judge.backends.base import Message
+from judge.backends.logprobs import first_token_alternatives
 
 
 def aiohttp_client(sdk: Any) -> Any:
@@ -69,16 +70,7 @@ class OpenAIBackend(ApiBackend):
             "top_logprobs": self.options.top_logprobs,
         }
         completion = await endpoint.raw.post("/chat/completions", body=body, cast_to=ChatCompletion)
-        if not completion.choices:
-            raise ValueError("the completion has no choices")
-        logprobs = completion.choices[0].logprobs
-        content = logprobs.content if logprobs is not None else None
-        if not content:
-            return None, _tokens(completion.usage)
-        first = content[0]
-        alternatives = [(alt.token, alt.logprob) for alt in first.top_logprobs or []]
-        alternatives.append((first.token, first.logprob))  # the chosen token, if a server lists no alternatives
-        return alternatives, _tokens(completion.usage)
+        return first_token_alternatives(completion), _tokens(completion.usage)
 
     async def _structured(
         self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
