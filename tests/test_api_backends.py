@@ -308,3 +308,50 @@ def test_cli_judges_through_an_api_server_and_reports_usage(rubric_exe, tmp_path
         misuse = subprocess.run([rubric_exe, "judge", "--rubric", rubric, "--input", items, "--output", tmp_path / "x.jsonl",
                                  "--model", "fake:yes", "--base-url", server.url], capture_output=True, text=True)
         assert misuse.returncode == 2 and "--base-url applies to API models only" in misuse.stderr
+
+
+# -- pure parts: retry decisions, Retry-After, prices ----------------------------------------------
+class _Response:
+    def __init__(self, headers):
+        self.headers = headers
+
+
+class _StatusError(Exception):
+    def __init__(self, status, headers=None):
+        super().__init__(f"status {status}")
+        self.status_code = status
+        self.response = _Response(headers or {})
+        self.body = {"error": {"message": f"provider says {status}"}}
+
+
+def test_retry_decisions_and_waits():
+    from email.utils import format_datetime
+    from datetime import datetime, timedelta, timezone
+
+    from judge.backends.retry import describe, is_retryable, retry_after
+
+    assert [is_retryable(_StatusError(s)) for s in (400, 401, 403, 404, 408, 409, 422, 429, 500, 503)] == [
+        False, False, False, False, True, True, False, True, True, True
+    ]
+    assert is_retryable(json.JSONDecodeError("x", "doc", 0)) and is_retryable(TimeoutError())
+    wrapped = RuntimeError("instructor gave up")
+    wrapped.__cause__ = _StatusError(429)
+    assert is_retryable(wrapped) and describe(wrapped) == "HTTP 429: provider says 429"
+    assert retry_after(_StatusError(429, {"retry-after-ms": "250"})) == 0.25
+    assert retry_after(_StatusError(429, {"retry-after": "3"})) == 3.0
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 25 < retry_after(_StatusError(429, {"retry-after": later})) <= 30
+    assert retry_after(_StatusError(429, {"retry-after": "soon"})) is None
+
+
+def test_usage_prices_given_or_from_litellms_table():
+    from judge.backends.usage import Usage, find_prices
+
+    given = find_prices("my-model", price_in=0.4, price_out=1.6)
+    usage = Usage(prices=given)
+    usage.add_tokens(1_000_000, 500_000)
+    assert usage.cost == pytest.approx(0.4 + 0.8) and "$1.2000" in usage.describe()
+    assert find_prices("no-such-model-anywhere") is None and "cost unknown" in Usage().describe()
+    if __import__("importlib.util").util.find_spec("litellm"):
+        table = find_prices("openai/gpt-4.1-mini")
+        assert table is not None and table.input > 0 and "litellm" in table.source
