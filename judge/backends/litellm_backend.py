@@ -21,10 +21,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import instructor  # noqa: E402
 import litellm  # noqa: E402
 
-from judge.backends.api import ApiBackend, ApiOptions, reasks, BackendConfigError, Endpoint, TokenCounts  # noqa: E402
+from judge.backends.api import ApiBackend, ApiOptions, BackendConfigError, Endpoint, TokenCounts  # noqa: E402
 from judge.backends.base import Message  # noqa: E402
 from judge.backends.logprobs import first_token_alternatives  # noqa: E402
-from judge.backends.openai_backend import _tokens  # noqa: E402
+from judge.backends.openai_backend import _tokens, structured_chat  # noqa: E402
 
 litellm.suppress_debug_info = True
 
@@ -87,15 +87,7 @@ class LiteLLMBackend(ApiBackend):
     async def _structured(
         self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
     ) -> tuple[BaseModel, TokenCounts]:
-        value, response = await endpoint.structured.chat.completions.create_with_completion(
-            model=self.model_id,
-            messages=messages,
-            response_model=schema,
-            max_retries=reasks(self.options.reasks),
-            max_tokens=max_tokens,
-            temperature=temperature,
-        )
-        return value, _tokens(getattr(response, "usage", None))
+        return await structured_chat(self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
 
     async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
         response = await endpoint.raw(model=self.model_id, messages=messages, max_tokens=max_tokens, temperature=temperature)

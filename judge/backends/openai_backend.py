@@ -37,6 +37,21 @@ def _tokens(usage: Any) -> TokenCounts:
     return getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
 
 
+async def structured_chat(
+    backend: ApiBackend, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
+) -> tuple[BaseModel, TokenCounts]:
+    """A validated structured answer through instructor's OpenAI-shaped client (openai, litellm)."""
+    value, completion = await endpoint.structured.chat.completions.create_with_completion(
+        model=backend.model_id,
+        messages=messages,
+        response_model=schema,
+        max_retries=reasks(backend.options.reasks),
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
+    return value, _tokens(getattr(completion, "usage", None))
+
+
 class OpenAIBackend(ApiBackend):
     name = "openai"
     default_key_env = "OPENAI_API_KEY"
@@ -75,15 +90,7 @@ class OpenAIBackend(ApiBackend):
     async def _structured(
         self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
     ) -> tuple[BaseModel, TokenCounts]:
-        value, completion = await endpoint.structured.chat.completions.create_with_completion(
-            model=self.model_id,
-            messages=messages,
-            response_model=schema,
-            max_retries=reasks(self.options.reasks),
-            max_tokens=max_tokens,
-            temperature=temperature,
-        )
-        return value, _tokens(getattr(completion, "usage", None))
+        return await structured_chat(self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
 
     async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
         completion = await endpoint.raw.chat.completions.create(
