@@ -13,7 +13,7 @@ import anthropic
 import instructor
 from pydantic import BaseModel
 
-from judge.backends.api import ApiBackend, ApiOptions, reasks, BackendConfigError, Endpoint, TokenCounts, api_key
+from judge.backends.api import ApiBackend, ApiOptions, Endpoint, TokenCounts, api_key, reasks
 from judge.backends.base import Message
 from judge.backends.openai_backend import aiohttp_client
 
@@ -41,10 +41,8 @@ class AnthropicBackend(ApiBackend):
     supports_logprobs = False
 
     def __init__(self, model: str, options: ApiOptions):
-        if options.mode == "logprobs":
-            raise BackendConfigError("the anthropic backend gives no logprobs; use mode=structured (the default)")
         self.key = api_key(self.name, options.api_key_env or self.default_key_env, options.base_url)
-        super().__init__(model, options, mode="structured")
+        super().__init__(model, options, mode="structured" if options.mode == "auto" else options.mode)
 
     def _endpoints(self) -> list[tuple[str, Endpoint]]:
         endpoints = []

@@ -160,7 +160,6 @@ class ApiBackend:
         self.samples = options.samples
         self.concurrency = options.concurrency
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.endpoint_labels = [label for label, _ in self._endpoints()]  # fails early on bad set-up
         self.policy = RetryPolicy(options.max_retries, options.retry_wait, options.max_wait)
         self.usage = Usage(prices=find_prices(model, options.price_in, options.price_out))
 

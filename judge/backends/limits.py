@@ -20,18 +20,16 @@ class RequestLimits:
     def __init__(self, concurrency: int = 16, rpm: float | None = None, tpm: float | None = None, period: float = 60.0):
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._rpm = AsyncLimiter(rpm, period) if rpm else None
         self._tpm = AsyncLimiter(tpm, period) if tpm else None
-        self.tpm = tpm
 
     @asynccontextmanager
     async def slot(self, estimated_tokens: int = 0) -> AsyncIterator[None]:
         if self._rpm is not None:
             await self._rpm.acquire()
-        if self._tpm is not None and self.tpm:
-            await self._tpm.acquire(min(float(estimated_tokens), self.tpm))
+        if self._tpm is not None:  # one request larger than the whole budget waits for all of it
+            await self._tpm.acquire(min(float(estimated_tokens), self._tpm.max_rate))
         async with self._slots:
             yield
 

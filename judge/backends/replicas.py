@@ -17,7 +17,6 @@ class Replica(Generic[C]):
     label: str
     client: C
     in_flight: int = 0
-    sent: int = 0
     resting_until: float = 0.0  # after a connection failure, others are preferred until then
 
 
@@ -35,14 +34,13 @@ class ReplicaPool(Generic[C]):
     def pick(self) -> Replica[C]:
         now = time.monotonic()
         awake = [r for r in self.replicas if r.resting_until <= now] or self.replicas
-        turn = next(self._turn)
-        return min(awake, key=lambda r: (r.in_flight, (self.replicas.index(r) - turn) % len(self.replicas)))
+        turn = next(self._turn) % len(awake)
+        return min(awake, key=lambda r: (r.in_flight, (awake.index(r) - turn) % len(awake)))
 
     @contextmanager
     def lease(self) -> Iterator[Replica[C]]:
         replica = self.pick()
         replica.in_flight += 1
-        replica.sent += 1
         try:
             yield replica
         finally:
@@ -51,6 +49,3 @@ class ReplicaPool(Generic[C]):
     def rest_after_failure(self, replica: Replica[C]) -> None:
         if len(self.replicas) > 1:
             replica.resting_until = time.monotonic() + self.rest
-
-    def counts(self) -> dict[str, int]:
-        return {r.label: r.sent for r in self.replicas}
