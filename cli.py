@@ -39,6 +39,18 @@ exit status: 0 all judged; 1 some lines malformed or some criteria unscored;
 """
 
 
+SERVE_EPILOG = """\
+our format (POST /score), one item or {"items": [...]}:
+  {"id": "r1", "prompt": "...", "response": "...", "rubric": {...} | [principles] | "library-name",
+   "reference": "..."}  ->  {"id", "reward", "status", "reason", "score", "criteria": [...]}
+  "reward" is null, with "reason", when the item could not be scored.
+OpenRLHF (POST /get_reward, pass --remote_rm_url http://HOST:PORT/get_reward):
+  {"query": [prompt+response], "prompts": [prompt], "labels": [rubric]}
+  ->  {"rewards": [...], "scores": [...], "extra_logs": {"rubric_unscored": [0|1, ...]}}
+Stop with Ctrl-C or SIGTERM: in-flight requests are finished first.
+"""
+
+
 def add_model_options(parser: argparse.ArgumentParser, model_help: str = "model spec as for `rubric judge`") -> None:
     """--model, --no-cache and --cache-dir: what make_backend reads."""
     parser.add_argument("--model", help=f"{model_help}; default: the embedded SmolLM2")
@@ -130,6 +142,37 @@ def build_parser() -> argparse.ArgumentParser:
     schema = rubric_commands.add_parser("schema", help="print the JSON Schema of rubric files")
     schema.add_argument("--output", type=Path, help="write it to a file instead")
 
+    serve = commands.add_parser(
+        "serve",
+        help="serve rubric rewards over HTTP for RL trainers (OpenRLHF --remote_rm_url, verl, your own)",
+        description="Serve rubric rewards over HTTP, micro-batching concurrent requests into engine calls. "
+        "POST /score (our format), POST /get_reward (OpenRLHF --remote_rm_url), GET /health, GET /metrics.",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--rubric", metavar="FILE|NAME", help="default rubric for requests that name none")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    add_model_options(serve)
+    batching = serve.add_argument_group("micro-batching")
+    batching.add_argument("--max-batch", type=int, default=32, help="items per engine call (default 32; 1 turns batching off)")
+    batching.add_argument("--max-wait-ms", type=float, default=10.0, help="how long a lone item waits for company (default 10)")
+    batching.add_argument("--slots", type=int, default=4, help="engine calls in flight (default 4)")
+    batching.add_argument("--batch-size", type=int, default=64, help="questions per backend call (default 64)")
+    batching.add_argument("--request-shape", choices=["per-criterion", "batched"], default="per-criterion")
+    shaping = serve.add_argument_group("reward shaping")
+    shaping.add_argument("--score", choices=["soft", "hard"], default="soft", help="weights times P(yes) (soft) or times met (hard)")
+    shaping.add_argument("--gate", action="store_true", help="a failed hard rule caps the reward at --gate-cap")
+    shaping.add_argument("--gate-cap", type=float, default=0.0)
+    shaping.add_argument("--length-limit", type=int, help="characters at which the full overlong penalty applies")
+    shaping.add_argument("--length-buffer", type=int, default=1000, help="characters before the limit over which it grows")
+    shaping.add_argument("--length-coef", type=float, default=0.5, help="the full penalty (default 0.5)")
+    limits = serve.add_argument_group("requests")
+    limits.add_argument("--max-request-mb", type=float, default=4.0, help="largest request body (default 4 MB)")
+    limits.add_argument("--unscored-reward", type=float, default=0.0, help="OpenRLHF rows that could not be scored get this (flagged in extra_logs)")
+    limits.add_argument("--openrlhf-labels", choices=["rubric", "reference"], default="rubric", help="what OpenRLHF's labels hold")
+    limits.add_argument("--graceful-timeout", type=float, default=60.0, help="seconds to finish in-flight requests on shutdown")
+
     library = commands.add_parser("library", help="the curated rubrics that ship with rubric-judge")
     library_commands = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
     library_commands.add_parser("list", help="list library rubrics")
@@ -203,6 +246,37 @@ def run_audit(args: argparse.Namespace) -> int:
     print(audit.format_report(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from judge.engine import Judge
+    from judge.rl.scorer import RewardScorer
+    from judge.rl.server import ServerConfig, bind, create_app, make_server
+    from judge.rl.shaping import Shaping
+
+    shaping = Shaping(
+        score=args.score, gate=args.gate, gate_cap=args.gate_cap,
+        length_limit=args.length_limit, length_buffer=args.length_buffer, length_coef=args.length_coef,
+    )
+    config = ServerConfig(
+        max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000, slots=args.slots,
+        max_request_bytes=int(args.max_request_mb * 2**20), unscored_reward=args.unscored_reward,
+        openrlhf_labels=args.openrlhf_labels,
+    )
+    backend = make_backend(args)
+    judge = Judge(backend, batch_size=args.batch_size, concurrency=args.slots, request_shape=args.request_shape.replace("-", "_"))
+    scorer = RewardScorer(judge, rubric=args.rubric, shaping=shaping)
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    print(
+        f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; "
+        f"micro-batching up to {config.max_batch} items, {args.max_wait_ms:g} ms, {config.slots} calls in flight)",
+        file=sys.stderr,
+        flush=True,
+    )
+    make_server(create_app(scorer, config), graceful_timeout=args.graceful_timeout).run(sockets=[sock])
+    print("rubric serve: stopped", file=sys.stderr)
     return EXIT_OK
 
 
@@ -291,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library}
+    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve}
     try:
         return handlers[args.command](args)
     except BackendFatalError as e:

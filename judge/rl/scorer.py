@@ -1,0 +1,175 @@
+"""Rewards for a batch of (prompt, response, rubric) rows, through one engine call.
+
+Every trainer integration (TRL, verl, the reward server) is a thin adapter over
+``RewardScorer``: it turns its rows into ``RewardRequest``s and reads back ``Reward``s.
+A row that cannot be scored gets ``value=None`` and the reason, never a made-up number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from judge.backends.base import Message
+from judge.engine import Judge, JudgeItem, run_sync
+from judge.rl.shaping import Shaping
+from judge.run import RubricSource
+from judge.verdict import Verdict
+from rubrics.model import Rubric
+
+RubricValue = Rubric | dict[str, Any] | list[Any] | str | None
+
+
+@dataclass(frozen=True)
+class RewardRequest:
+    prompt: str | list[Message]
+    response: str
+    rubric: RubricValue = None  # inline, JSON text, a rubric id, principles; None: the default
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Reward:
+    value: float | None
+    reason: str | None = None
+    verdict: Verdict | None = None
+
+    def details(self) -> dict[str, Any]:
+        """The reward with its per-criterion evidence, as plain JSON values."""
+        v = self.verdict
+        return {
+            "reward": self.value,
+            "status": "scored" if self.value is not None else "unscored",
+            "reason": self.reason,
+            "rubric_id": v.rubric_id if v else None,
+            "score": v.score if v else None,
+            "hard_score": v.hard_score if v else None,
+            "gate": v.gate if v else None,
+            "criteria": [
+                {"id": r.criterion_id, "status": r.status, "p_yes": r.p_yes, "met": r.met, "weight": r.weight, "reason": r.reason}
+                for r in (v.results if v else [])
+            ],
+        }
+
+
+class RubricError(ValueError):
+    """A row's rubric could not be found or read."""
+
+
+class RubricResolver:
+    """A row's rubric value -> Rubric: inline objects, JSON text, rubric ids, principle lists."""
+
+    def __init__(self, default: RubricValue = None):
+        self.source = self._source(default)
+        self._parse_json = lru_cache(maxsize=4096)(self._from_json)  # a GRPO group repeats its rubric
+
+    @staticmethod
+    def _source(default: RubricValue) -> RubricSource:
+        if default is None:
+            return RubricSource()
+        if isinstance(default, str):
+            return RubricSource.from_option(default)  # a rubric file or a library name
+        rubric = RubricResolver(None)(default)
+        return RubricSource(rubric, {rubric.id: rubric})
+
+    def __call__(self, value: RubricValue) -> Rubric:
+        try:
+            if isinstance(value, Rubric):
+                return value
+            if value is None or (isinstance(value, str) and not value.strip()):
+                return self.source(None, None)
+            if isinstance(value, str):
+                text = value.strip()
+                return self._parse_json(text) if text[0] in "{[" else self.source(None, text)
+            if hasattr(value, "tolist"):  # numpy arrays from dataset columns
+                value = value.tolist()
+            return self.source(value, None)
+        except RubricError:
+            raise
+        except (ValueError, LookupError, ValidationError, TypeError) as e:
+            raise RubricError(_first_line(e)) from e
+
+    def _from_json(self, text: str) -> Rubric:
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise RubricError(f"not valid JSON ({e.msg} at character {e.pos})") from None
+        return self.source(parsed, None)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "rubric"
+        return f"invalid rubric at {where}: {first['msg']} ({error.error_count()} error(s))"
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class RewardScorer:
+    """Scores reward requests with a judge; the rubric per row, or the default one."""
+
+    def __init__(self, judge: Judge, *, rubric: RubricValue = None, shaping: Shaping | None = None):
+        self.judge = judge
+        self.resolve = RubricResolver(rubric)
+        self.shaping = shaping or Shaping()
+
+    async def ascore(self, requests: Sequence[RewardRequest]) -> list[Reward]:
+        rewards: list[Reward | None] = [None] * len(requests)
+        items = []
+        for index, request in enumerate(requests):
+            if not isinstance(request.response, str):
+                rewards[index] = Reward(None, f"the response is a {type(request.response).__name__}, not text")
+                continue
+            try:
+                rubric = self.resolve(request.rubric)
+            except RubricError as e:
+                rewards[index] = Reward(None, f"rubric: {e}")
+                continue
+            items.append(JudgeItem(str(index), request.prompt, request.response, rubric, request.reference))
+        async for verdict in self.judge.aevaluate_many(items):
+            index = int(verdict.item_id)
+            value, reason = self.shaping.reward(verdict.results, requests[index].response)
+            rewards[index] = Reward(value, reason, verdict)
+        return rewards  # type: ignore[return-value]
+
+    def score(self, requests: Sequence[RewardRequest]) -> list[Reward]:
+        return run_sync(self.ascore(requests))
+
+
+def build_scorer(
+    model: str | Judge | Any | None = None,
+    *,
+    rubric: RubricValue = None,
+    shaping: Shaping | dict[str, Any] | None = None,
+    cache: bool | str = False,
+    judge_options: dict[str, Any] | None = None,
+    **backend_options: Any,
+) -> RewardScorer:
+    """A scorer from a model spec ("fake:yes", "local:PATH", "openai/gpt-4o-mini"...), a
+    backend, or a ready Judge. None is the embedded default model: it runs anywhere, but a
+    135M model is a weak judge; use it to wire things up, not to train on."""
+    from judge.backends import get_backend
+    from judge.backends.default_model import DEMO_WARNING
+    from judge.cache import CachedBackend
+
+    if isinstance(shaping, dict):
+        shaping = Shaping(**shaping)
+    if isinstance(model, Judge):
+        return RewardScorer(model, rubric=rubric, shaping=shaping)
+    if model is None or isinstance(model, str):
+        if model is None:
+            import warnings
+
+            warnings.warn(DEMO_WARNING, stacklevel=2)
+        backend = get_backend(model, **backend_options)
+    else:
+        backend = model
+    if cache:
+        backend = CachedBackend(backend, None if cache is True else cache)
+    return RewardScorer(Judge(backend, **(judge_options or {})), rubric=rubric, shaping=shaping)

@@ -1,0 +1,284 @@
+"""`rubric serve`: rubric rewards over HTTP, micro-batched (Starlette on uvicorn).
+
+Endpoints
+- ``POST /score``: our format. One item ``{"prompt", "response", "rubric"|"rubric_id",
+  "reference", "id"}`` or ``{"items": [...]}``; answers the reward with per-criterion
+  evidence (``reward`` is null, with ``reason``, when it could not be computed).
+- ``POST /get_reward``: OpenRLHF's ``--remote_rm_url`` format, ``{"query": [...],
+  "prompts": [...], "labels": [...]}`` -> ``{"rewards", "scores", "extra_logs"}``. The
+  response is the query after its prompt; a label is the row's rubric (or, with
+  ``labels="reference"``, its reference answer). OpenRLHF needs a number for every row, so
+  an unscored row gets ``unscored_reward`` and is flagged in ``extra_logs.rubric_unscored``.
+- ``GET /health``, ``GET /metrics``.
+
+Every item of every request goes through one ``MicroBatcher``, so concurrent requests
+share engine calls. Errors are JSON: 400 (not JSON), 413 (too large), 422 (invalid
+request or rubric), 503 (the backend refuses every request: bad key), 500 (a bug); the
+server keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from collections import Counter, deque
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from judge.backends.base import BackendFatalError
+from judge.rl.batcher import MicroBatcher
+from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricError
+
+log = logging.getLogger("rubric.serve")
+
+
+class ServerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch: int = Field(32, ge=1, description="Items per engine call.")
+    max_wait: float = Field(0.01, ge=0, description="Seconds a lone item waits for company.")
+    slots: int = Field(4, ge=1, description="Engine calls in flight.")
+    max_request_bytes: int = Field(4 * 2**20, ge=1)
+    max_items: int = Field(4096, ge=1, description="Items per request.")
+    unscored_reward: float = Field(0.0, description="OpenRLHF rows that could not be scored get this.")
+    openrlhf_labels: Literal["rubric", "reference"] = "rubric"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
+
+
+class ScoreItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int | None = None
+    prompt: str | list[dict[str, Any]]
+    response: str
+    rubric: Any = None
+    rubric_id: str | None = None
+    reference: str | None = None
+
+
+class ScoreBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ScoreItem]
+
+
+class OpenRLHFRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # forks add fields (datasources, token ids...)
+
+    query: list[str]
+    prompts: list[str] | None = None
+    labels: list[Any] | None = None
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.requests: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.items = 0
+        self.unscored = 0
+        self.in_flight = 0
+        self.disconnected = 0
+        self.latencies: deque[float] = deque(maxlen=10_000)
+
+    def snapshot(self, batcher: MicroBatcher[Any, Any], backend: Any) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        hits, misses = getattr(backend, "hits", None), getattr(backend, "misses", None)
+        lookups = (hits or 0) + (misses or 0)
+        return {
+            "uptime_s": round(time.time() - self.started, 3),
+            "requests": dict(self.requests),
+            "responses_by_status": {str(k): v for k, v in sorted(self.statuses.items())},
+            "in_flight": self.in_flight,
+            "client_disconnects": self.disconnected,
+            "items": self.items,
+            "unscored_items": self.unscored,
+            "engine_calls": batcher.batches,
+            "mean_batch_items": round(batcher.batched_items / batcher.batches, 3) if batcher.batches else None,
+            "latency_s": {"p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99), "window": len(ordered)},
+            "cache": {"hits": hits, "misses": misses, "hit_rate": round(hits / lookups, 4) if lookups else None},
+        }
+
+
+def percentile(ordered: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of sorted values."""
+    if not ordered:
+        return None
+    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    return round(ordered[rank - 1], 6)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ApiError(400, f"the request body is not JSON: {e}") from None
+
+
+def validation_error(error: ValidationError) -> ApiError:
+    problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()[:10]]
+    return ApiError(422, f"invalid request: {problems[0]['field']}: {problems[0]['problem']}", problems=problems)
+
+
+def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Starlette:
+    config = config or ServerConfig()
+    batcher: MicroBatcher[RewardRequest, Reward] = MicroBatcher(
+        scorer.ascore, max_batch=config.max_batch, max_wait=config.max_wait, slots=config.slots
+    )
+    metrics = Metrics()
+    state = {"draining": False}
+
+    def resolved(rubric: Any, where: str) -> Any:
+        try:
+            return scorer.resolve(rubric)
+        except RubricError as e:
+            raise ApiError(422, f"{where}: {e}") from None
+
+    async def rewards_for(requests: list[RewardRequest]) -> list[Reward]:
+        if len(requests) > config.max_items:
+            raise ApiError(413, f"{len(requests)} items in one request; the limit is {config.max_items}")
+        rewards = await asyncio.gather(*(batcher.submit(r) for r in requests))
+        metrics.items += len(rewards)
+        metrics.unscored += sum(r.value is None for r in rewards)
+        return list(rewards)
+
+    async def score(request: Request) -> JSONResponse:
+        body = await read_json(request, config.max_request_bytes)
+        single = not (isinstance(body, dict) and "items" in body)
+        try:
+            items = [ScoreItem.model_validate(body)] if single else ScoreBatch.model_validate(body).items
+        except ValidationError as e:
+            raise validation_error(e) from None
+        requests = [
+            RewardRequest(
+                prompt=item.prompt,
+                response=item.response,
+                rubric=resolved(item.rubric if item.rubric is not None else item.rubric_id, "rubric" if single else f"items[{i}].rubric"),
+                reference=item.reference,
+            )
+            for i, item in enumerate(items)
+        ]
+        rewards = await rewards_for(requests)
+        results = [{"id": item.id, **reward.details()} for item, reward in zip(items, rewards)]
+        return JSONResponse(results[0] if single else {"results": results})
+
+    async def get_reward(request: Request) -> JSONResponse:
+        body = await read_json(request, config.max_request_bytes)
+        try:
+            parsed = OpenRLHFRequest.model_validate(body)
+        except ValidationError as e:
+            raise validation_error(e) from None
+        n = len(parsed.query)
+        prompts = parsed.prompts if parsed.prompts is not None else [""] * n
+        labels = parsed.labels if parsed.labels is not None else [None] * n
+        if len(prompts) != n or len(labels) != n:
+            raise ApiError(422, f"query, prompts and labels differ in length ({n}, {len(prompts)}, {len(labels)})")
+        as_rubric = config.openrlhf_labels == "rubric"
+        requests = [
+            RewardRequest(
+                prompt=prompt,
+                response=query[len(prompt):] if prompt and query.startswith(prompt) else query,
+                rubric=resolved(label if as_rubric else None, f"labels[{i}]"),
+                reference=None if as_rubric or label is None else str(label),
+            )
+            for i, (query, prompt, label) in enumerate(zip(parsed.query, prompts, labels))
+        ]
+        rewards = await rewards_for(requests)
+        values = [r.value if r.value is not None else config.unscored_reward for r in rewards]
+        return JSONResponse(
+            {
+                "rewards": values,
+                "scores": [min(1.0, max(0.0, v)) for v in values],
+                "extra_logs": {"rubric_unscored": [float(r.value is None) for r in rewards]},
+            }
+        )
+
+    async def health(request: Request) -> JSONResponse:
+        status = "draining" if state["draining"] else "ok"
+        return JSONResponse({"status": status, "model": scorer.judge.model_label}, status_code=503 if state["draining"] else 200)
+
+    async def metrics_endpoint(request: Request) -> JSONResponse:
+        return JSONResponse(metrics.snapshot(batcher, scorer.judge.backend))
+
+    def timed(handler: Any, name: str) -> Any:
+        async def endpoint(request: Request) -> JSONResponse:
+            metrics.requests[name] += 1
+            metrics.in_flight += 1
+            start = time.perf_counter()
+            try:
+                response = await handler(request)
+            except ApiError as e:
+                response = JSONResponse({"error": e.message, **e.extra}, status_code=e.status)
+            except BackendFatalError as e:
+                response = JSONResponse({"error": f"the judge backend refuses requests: {e}"}, status_code=503)
+            except ClientDisconnect:
+                metrics.disconnected += 1
+                response = JSONResponse({"error": "client disconnected"}, status_code=499)
+            except Exception as e:  # noqa: BLE001 - a bug answers 500 and the server keeps serving
+                log.exception("request failed")
+                response = JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
+            finally:
+                metrics.in_flight -= 1
+            metrics.statuses[response.status_code] += 1
+            if response.status_code == 200:
+                metrics.latencies.append(time.perf_counter() - start)
+            return response
+
+        return endpoint
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        state["draining"] = True
+        await batcher.aclose()  # in-flight requests have finished (uvicorn waited for them)
+
+    routes = [
+        Route("/score", timed(score, "score"), methods=["POST"]),
+        Route("/get_reward", timed(get_reward, "get_reward"), methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.batcher = batcher
+    app.state.metrics = metrics
+    return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: any free port), so the address is known before serving."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def make_server(app: Starlette, *, graceful_timeout: float = 60.0, log_level: str = "warning") -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout, access_log=False, lifespan="on")
+    return uvicorn.Server(config)

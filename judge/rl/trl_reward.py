@@ -1,0 +1,115 @@
+"""Rubric rewards as TRL reward functions (GRPOTrainer's ``reward_funcs``).
+
+TRL calls a reward function with keyword arguments: ``prompts``, ``completions``,
+``completion_ids``, every other dataset column as a list (one value per completion), and
+``trainer_state``, ``log_extra``, ``log_metric``. It expects one float per completion, or
+None where the function does not apply, which TRL turns into NaN and leaves out of the
+advantage. Async functions (an ``async def __call__``) run on TRL's own event loop,
+concurrently with other async reward functions.
+
+The whole batch is judged in one engine call; GRPO's group of completions for a prompt
+sits together, so a local model reuses the shared instructions-and-prompt prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricValue, build_scorer
+from judge.rl.shaping import Shaping
+
+
+def completion_text(completion: Any) -> Any:
+    """A plain-string completion as is; a conversational one (a list of messages) as the
+    text of its assistant messages. Anything else is returned for the scorer to refuse."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and all(isinstance(m, dict) for m in completion):
+        parts = []
+        for message in completion:
+            if message.get("role", "assistant") != "assistant":
+                continue
+            content = message.get("content")
+            if isinstance(content, list):  # content blocks: keep the text ones
+                content = "".join(block.get("text", "") for block in content if isinstance(block, dict) and block.get("type") == "text")
+            if isinstance(content, str):
+                parts.append(content)
+        return "\n".join(parts)
+    return completion
+
+
+class _RubricRewardBase:
+    """Shared by the sync and async forms: rows -> requests, rewards -> floats and logs."""
+
+    def __init__(
+        self,
+        scorer: RewardScorer,
+        *,
+        name: str = "rubric_reward",
+        rubric_column: str | None = "rubric",
+        reference_column: str | None = None,
+    ):
+        self.scorer = scorer
+        self.__name__ = name  # TRL logs the reward under this name
+        self.rubric_column = rubric_column
+        self.reference_column = reference_column
+        self.last_rewards: list[Reward] = []  # the latest batch, with verdicts, for inspection
+
+    def _requests(self, prompts: Sequence[Any], completions: Sequence[Any], columns: dict[str, Any]) -> list[RewardRequest]:
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts for {len(completions)} completions")
+        rubrics = columns.get(self.rubric_column) if self.rubric_column else None
+        references = columns.get(self.reference_column) if self.reference_column else None
+        return [
+            RewardRequest(
+                prompt=prompt if isinstance(prompt, (str, list)) else str(prompt),
+                response=completion_text(completion),
+                rubric=rubrics[i] if rubrics is not None else None,
+                reference=references[i] if references is not None else None,
+            )
+            for i, (prompt, completion) in enumerate(zip(prompts, completions))
+        ]
+
+    def _finish(self, rewards: list[Reward], columns: dict[str, Any]) -> list[float | None]:
+        self.last_rewards = rewards
+        unscored = [r.reason or "unscored" for r in rewards if r.value is None]
+        if callable(log_metric := columns.get("log_metric")) and rewards:
+            log_metric(f"{self.__name__}/unscored_fraction", len(unscored) / len(rewards))
+        if callable(log_extra := columns.get("log_extra")):
+            log_extra(f"{self.__name__}_unscored_reason", [r.reason if r.value is None else "" for r in rewards])
+        return [r.value for r in rewards]
+
+
+class RubricReward(_RubricRewardBase):
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        return self._finish(self.scorer.score(self._requests(prompts, completions, columns)), columns)
+
+
+class AsyncRubricReward(_RubricRewardBase):
+    async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        return self._finish(await self.scorer.ascore(self._requests(prompts, completions, columns)), columns)
+
+
+def rubric_reward(
+    model: Any = None,
+    *,
+    rubric: RubricValue = None,
+    rubric_column: str | None = "rubric",
+    reference_column: str | None = None,
+    name: str = "rubric_reward",
+    shaping: Shaping | dict[str, Any] | None = None,
+    asynchronous: bool = False,
+    **scorer_options: Any,
+) -> RubricReward | AsyncRubricReward:
+    """A GRPOTrainer reward function judging each completion against a rubric.
+
+    model: a model spec, backend or Judge (see ``build_scorer``). rubric: the fixed rubric
+    (a Rubric, a library name, a rubric file, a list of principles), used for rows whose
+    ``rubric_column`` is missing or empty; the column holds inline rubric JSON, a rubric id
+    or a list of principles. reference_column: a column with reference answers.
+    asynchronous: an ``async`` function, which TRL runs on its event loop.
+    """
+    scorer = build_scorer(model, rubric=rubric, shaping=shaping, **scorer_options)
+    cls = AsyncRubricReward if asynchronous else RubricReward
+    return cls(scorer, name=name, rubric_column=rubric_column, reference_column=reference_column)

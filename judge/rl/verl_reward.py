@@ -1,0 +1,205 @@
+"""Rubric rewards for verl: ``custom_reward_function.path=<this file>``.
+
+verl's reward managers call, per sample (naive manager; reward loop, awaited if async)::
+
+    compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=..., **more)
+
+and, with ``reward_model.reward_manager=batch``, once per batch::
+
+    compute_score_batch(data_sources=[...], solution_strs=[...], ground_truths=[...], extra_infos=[...])
+
+Each returns a dict whose ``score`` is the reward; its other keys land in verl's
+``reward_extra_info`` (the same keys for every row, as verl requires): ``rubric_scored``
+(1.0 or 0.0), ``rubric_reason`` (why a row is unscored, else ""), ``rubric_criteria``
+(per-criterion results as JSON text). verl needs a number for every row, so an unscored
+row's ``score`` is ``unscored_reward`` (default 0.0) -- flagged, never silent: plot the mean
+of ``rubric_scored``.
+
+The prompt comes from ``extra_info["prompt"]`` (or ``"question"``); the rubric from
+``extra_info["rubric"]`` or ``["rubric_id"]``, else from ``ground_truth`` when it holds a
+rubric (an object, a list of principles, or their JSON text), else the configured default
+rubric with ``ground_truth`` as the reference answer.
+
+Configuration: ``extra_info["rubric_judge"]`` (a dict) over the environment variables
+RUBRIC_JUDGE_MODEL (a model spec; default: the embedded demo model), RUBRIC_JUDGE_RUBRIC
+(default rubric: a library name or file), RUBRIC_JUDGE_SERVER (the URL of a running
+``rubric serve``: judge there instead of loading a model in every reward worker),
+RUBRIC_JUDGE_UNSCORED_REWARD, RUBRIC_JUDGE_CACHE (a cache directory), RUBRIC_JUDGE_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from judge.engine import run_sync
+from judge.rl.batcher import MicroBatcher
+from judge.rl.scorer import RewardRequest, build_scorer
+
+SETTINGS = {  # key in extra_info["rubric_judge"]: environment variable
+    "model": "RUBRIC_JUDGE_MODEL",
+    "rubric": "RUBRIC_JUDGE_RUBRIC",
+    "server": "RUBRIC_JUDGE_SERVER",
+    "unscored_reward": "RUBRIC_JUDGE_UNSCORED_REWARD",
+    "cache": "RUBRIC_JUDGE_CACHE",
+    "timeout": "RUBRIC_JUDGE_TIMEOUT",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None
+    rubric: str | None = None
+    server: str | None = None
+    unscored_reward: float = 0.0
+    cache: str | None = None
+    timeout: float = 600.0
+
+    @classmethod
+    def of(cls, extra_info: Any) -> Settings:
+        given = extra_info.get("rubric_judge") if isinstance(extra_info, dict) else None
+        given = given if isinstance(given, dict) else {}
+        unknown = sorted(set(given) - set(SETTINGS))
+        if unknown:
+            raise ValueError(f"extra_info['rubric_judge'] has unknown keys {unknown}; known: {sorted(SETTINGS)}")
+        values = {key: given.get(key, os.environ.get(env) or None) for key, env in SETTINGS.items()}
+        values = {k: v for k, v in values.items() if v is not None}
+        for key in ("unscored_reward", "timeout"):
+            if key in values:
+                values[key] = float(values[key])
+        return cls(**values)
+
+
+def _looks_like_rubric(value: Any) -> bool:
+    if isinstance(value, (dict, list)) or hasattr(value, "tolist"):
+        return True
+    return isinstance(value, str) and value.strip()[:1] in ("{", "[")
+
+
+def to_request(solution_str: str, ground_truth: Any, extra_info: Any) -> RewardRequest:
+    info = extra_info if isinstance(extra_info, dict) else {}
+    prompt = info.get("prompt", info.get("question", ""))
+    rubric = info.get("rubric", info.get("rubric_id"))
+    reference = None
+    if rubric is None and _looks_like_rubric(ground_truth):
+        rubric = ground_truth
+    elif ground_truth is not None:
+        reference = str(ground_truth)
+    return RewardRequest(prompt=prompt, response=solution_str, rubric=rubric, reference=reference)
+
+
+def to_verl(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    reward = detail.get("reward")
+    return {
+        "score": float(reward) if reward is not None else settings.unscored_reward,
+        "rubric_scored": 1.0 if reward is not None else 0.0,
+        "rubric_reason": (detail.get("reason") or "unscored") if reward is None else "",
+        "rubric_criteria": json.dumps(detail.get("criteria", []), ensure_ascii=False),
+    }
+
+
+class _Local:
+    """Judges in this process."""
+
+    def __init__(self, settings: Settings):
+        self.scorer = build_scorer(settings.model, rubric=settings.rubric, cache=settings.cache or False)
+
+    async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
+        return [reward.details() for reward in await self.scorer.ascore(requests)]
+
+
+class _Remote:
+    """Judges on a `rubric serve` server (POST /score with {"items": [...]})."""
+
+    def __init__(self, settings: Settings):
+        self.url = settings.server.rstrip("/") + "/score"  # type: ignore[union-attr]
+        self.timeout = settings.timeout
+
+    async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
+        import httpx
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+        body = {"items": [{"prompt": r.prompt, "response": r.response, "rubric": r.rubric, "reference": r.reference} for r in requests]}
+
+        def retryable(error: BaseException) -> bool:
+            if isinstance(error, httpx.HTTPStatusError):
+                return error.response.status_code in (429, 502, 503, 504)
+            return isinstance(error, httpx.TransportError)
+
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception(retryable), stop=stop_after_attempt(4), wait=wait_exponential_jitter(0.5, 8), reraise=True
+                ):
+                    with attempt:
+                        response = await client.post(self.url, json=body)
+                        response.raise_for_status()
+            return response.json()["results"]
+        except Exception as e:  # noqa: BLE001 - the rows become unscored, with the reason
+            if isinstance(e, httpx.HTTPStatusError):
+                try:
+                    reason = e.response.json().get("error", e.response.text)
+                except ValueError:
+                    reason = e.response.text
+                reason = f"reward server answered {e.response.status_code}: {reason}"
+            else:
+                reason = f"reward server {self.url}: {type(e).__name__}: {e}"
+            return [{"reward": None, "reason": reason, "criteria": []} for _ in requests]
+
+
+@lru_cache(maxsize=8)
+def _judge_for(settings: Settings) -> _Local | _Remote:
+    return _Remote(settings) if settings.server else _Local(settings)
+
+
+def _grouped(extra_infos: Sequence[Any]) -> dict[Settings, list[int]]:
+    """Row indices by their configuration (usually one group: the whole batch)."""
+    groups: dict[Settings, list[int]] = {}
+    for index, info in enumerate(extra_infos):
+        groups.setdefault(Settings.of(info), []).append(index)
+    return groups
+
+
+async def acompute_score_batch(
+    data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any] | None = None, **_: Any
+) -> list[dict[str, Any]]:
+    extra_infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+    results: list[dict[str, Any] | None] = [None] * len(solution_strs)
+    for settings, indices in _grouped(extra_infos).items():
+        requests = [to_request(solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
+        for index, detail in zip(indices, await _judge_for(settings).details(requests)):
+            results[index] = to_verl(detail, settings)
+    return results  # type: ignore[return-value]
+
+
+def compute_score_batch(
+    data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any] | None = None, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """For ``reward_model.reward_manager=batch``: the whole batch in one engine call."""
+    return run_sync(acompute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, **kwargs))
+
+
+def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """For the naive manager: one sample per call (prefer the batch manager for a model judge)."""
+    return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info], **kwargs)[0]
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, MicroBatcher[Any, Any]]] = weakref.WeakKeyDictionary()
+
+
+async def acompute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """For verl's reward loop, which awaits one call per sample concurrently: the calls are
+    micro-batched into engine calls (or server requests)."""
+    settings = Settings.of(extra_info)
+    per_loop = _batchers.setdefault(asyncio.get_running_loop(), {})
+    if settings not in per_loop:
+        judge = _judge_for(settings)
+        per_loop[settings] = MicroBatcher(judge.details, max_batch=64, max_wait=0.01, slots=4)
+    detail = await per_loop[settings].submit(to_request(solution_str, ground_truth, extra_info))
+    return to_verl(detail, settings)

@@ -1,0 +1,213 @@
+"""Rubric rewards for trainers: shaping, rubric resolution, the scorer, TRL and verl adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import pytest
+
+from judge.backends.base import YesNoScore
+from judge.backends.fake import FakeBackend
+from judge.engine import Judge
+from judge.rl import RewardRequest, RewardScorer, RubricError, Shaping, rubric_reward
+from judge.rl.scorer import RubricResolver
+from judge.rl.trl_reward import completion_text
+from judge.verdict import CriterionResult
+from rubrics.model import Criterion, Rubric
+
+
+def result(criterion_id, p_yes, *, weight=1.0, kind="principle", status="scored"):
+    met = None if p_yes is None else p_yes >= 0.5
+    return CriterionResult(criterion_id=criterion_id, kind=kind, weight=weight, status=status, p_yes=p_yes, met=met)
+
+
+# -- shaping ---------------------------------------------------------------------------------
+def test_soft_and_hard_weighted_rewards_with_a_pitfall():
+    results = [result("a", 0.9, weight=3), result("b", 0.4, weight=1), result("pit", 0.8, weight=-2)]
+    assert Shaping().reward(results, "x")[0] == pytest.approx((3 * 0.9 + 0.4 - 2 * 0.8) / 4)
+    assert Shaping(score="hard").reward(results, "x")[0] == pytest.approx((3 + 0 - 2) / 4)
+
+
+def test_gate_caps_a_failed_hard_rule_and_refuses_an_undecided_one():
+    failed = [result("rule", 0.1, kind="hard_rule"), result("a", 1.0, weight=3)]
+    assert Shaping().reward(failed, "x")[0] == pytest.approx(0.1 / 4 + 0.75)  # raw: no gate
+    assert Shaping(gate=True, gate_cap=0.2).reward(failed, "x") == (0.2, None)
+    undecided = [result("rule", None, kind="hard_rule", status="unscored"), result("a", 1.0)]
+    value, reason = Shaping(gate=True).reward(undecided, "x")
+    assert value is None and "gate is undecided" in reason
+    assert Shaping().reward(undecided, "x") == (1.0, None)  # without the gate the rule just drops out
+
+
+def test_length_penalty_is_zero_then_linear_then_flat():
+    shaping = Shaping(length_limit=100, length_buffer=50, length_coef=0.4)
+    assert shaping.length_penalty("x" * 50) == 0.0
+    assert shaping.length_penalty("x" * 75) == pytest.approx(0.2)
+    assert shaping.length_penalty("x" * 100) == pytest.approx(0.4)
+    assert shaping.length_penalty("x" * 10_000) == pytest.approx(0.4)
+    assert shaping.reward([result("a", 1.0)], "x" * 75)[0] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="length_buffer"):
+        Shaping(length_limit=10, length_buffer=50)
+
+
+def test_no_scored_criterion_gives_no_reward():
+    value, reason = Shaping().reward([result("a", None, status="unscored")], "x")
+    assert value is None and "no positive-weight criterion" in reason
+
+
+# -- rubric values ---------------------------------------------------------------------------
+def test_rubric_values_in_every_accepted_form():
+    resolve = RubricResolver("helpfulness")
+    assert resolve(None).id == "helpfulness" and resolve("  ").id == "helpfulness"
+    assert resolve("harmlessness").id == "harmlessness"  # a library id
+    inline = {"id": "mine", "criteria": [{"id": "c", "text": "Is it right?"}]}
+    assert resolve(json.dumps(inline)).id == "mine"
+    assert resolve(inline).criteria[0].id == "c"
+    assert [c.text for c in resolve(["Is short.", "Is kind."]).criteria] == ["Is short.", "Is kind."]
+    assert [c.text for c in resolve(json.dumps(["Is short."])).criteria] == ["Is short."]
+    numpy = pytest.importorskip("numpy")
+    assert len(resolve(numpy.array(["Is short.", "Is kind."])).criteria) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("no-such-rubric", "unknown rubric id 'no-such-rubric'"),
+        ({"id": "x", "criteria": []}, "invalid rubric at criteria"),
+        (42, "must be a rubric object"),
+    ],
+)
+def test_bad_rubric_values_name_the_problem(value, message):
+    with pytest.raises(RubricError, match=message):
+        RubricResolver("helpfulness")(value)
+
+
+def test_no_rubric_anywhere_is_an_error():
+    with pytest.raises(RubricError, match="no rubric"):
+        RubricResolver(None)(None)
+
+
+# -- scorer ----------------------------------------------------------------------------------
+RUBRIC = Rubric(id="r", criteria=[Criterion(id="good", text="Is it good?", weight=2), Criterion(id="kind", text="Is it kind?")])
+
+
+def by_criterion(p_good, p_kind):
+    return lambda q: p_good if "Is it good?" in q.messages[-1]["content"] else p_kind
+
+
+def test_scorer_rewards_rows_and_explains_the_ones_it_cannot():
+    backend = FakeBackend(lambda q: None if "BROKEN" in q.messages[-1]["content"] else by_criterion(0.8, 0.2)(q))
+    scorer = RewardScorer(Judge(backend), rubric=RUBRIC)
+    rewards = scorer.score(
+        [
+            RewardRequest("q", "a fine answer"),
+            RewardRequest("q", "   "),  # content-free: decided without the judge, reward 0 with the reason
+            RewardRequest("q", "BROKEN answer"),  # the backend gives no score
+            RewardRequest("q", "x", rubric="{oops"),
+            RewardRequest("q", ["not", "text"]),  # type: ignore[arg-type]
+            RewardRequest("q", "another", rubric=["Is it good?"]),
+        ]
+    )
+    assert rewards[0].value == pytest.approx((2 * 0.8 + 0.2) / 3)
+    assert rewards[1].value == 0.0 and "decided without the judge" in rewards[1].verdict.results[0].reason
+    assert rewards[2].value is None and rewards[2].reason == "no positive-weight criterion was scored"
+    assert rewards[2].details()["criteria"][0]["reason"] == "scripted: no answer"
+    assert rewards[3].value is None and rewards[3].reason.startswith("rubric: not valid JSON")
+    assert rewards[4].value is None and "not text" in rewards[4].reason
+    assert rewards[5].value == pytest.approx(0.8)
+    details = rewards[0].details()
+    assert details["status"] == "scored" and [c["id"] for c in details["criteria"]] == ["good", "kind"]
+
+
+def test_scorer_judges_the_batch_in_one_engine_call():
+    backend = FakeBackend(0.7)
+    calls = []
+    original = backend.p_yes
+
+    async def counted(questions):
+        calls.append(len(questions))
+        return await original(questions)
+
+    backend.p_yes = counted  # type: ignore[method-assign]
+    RewardScorer(Judge(backend, batch_size=64), rubric=RUBRIC).score([RewardRequest("q", f"answer {i}") for i in range(8)])
+    assert calls == [16]  # 8 responses x 2 criteria, one backend call
+
+
+# -- TRL -------------------------------------------------------------------------------------
+def test_completion_text_reads_plain_and_conversational_completions():
+    assert completion_text("plain") == "plain"
+    assert completion_text([{"role": "assistant", "content": "hi"}]) == "hi"
+    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]}]) == "ab"
+    assert completion_text([{"role": "tool", "content": "ignored"}, {"role": "assistant", "content": "kept"}]) == "kept"
+
+
+def test_trl_reward_function_contract():
+    metrics, extra = {}, {}
+    reward = rubric_reward(FakeBackend(by_criterion(1.0, 0.0)), rubric=RUBRIC, name="rubric_quality")
+    assert reward.__name__ == "rubric_quality"
+    values = reward(
+        prompts=["p1", "p1", [{"role": "user", "content": "p2"}]],
+        completions=["one", [{"role": "assistant", "content": "two"}], [{"role": "assistant", "content": "three"}]],
+        completion_ids=[[1], [2], [3]],
+        rubric=[None, "{bad json", json.dumps(["Is it good?"])],
+        trainer_state=object(),
+        log_metric=metrics.__setitem__,
+        log_extra=extra.__setitem__,
+    )
+    assert values[0] == pytest.approx(2 / 3) and values[1] is None and values[2] == 1.0
+    assert metrics == {"rubric_quality/unscored_fraction": pytest.approx(1 / 3)}
+    assert extra["rubric_quality_unscored_reason"][0] == "" and "not valid JSON" in extra["rubric_quality_unscored_reason"][1]
+
+
+def test_async_trl_reward_is_recognised_as_async_by_trl():
+    trl_utils = pytest.importorskip("trl.trainer.utils")
+    reward = rubric_reward(FakeBackend(0.9), rubric=["Is it good?"], asynchronous=True)
+    assert trl_utils.is_async_callable(reward) and trl_utils.get_callable_name(reward) == "rubric_reward"
+    assert asyncio.run(reward(prompts=["p"], completions=["c"])) == [pytest.approx(0.9)]
+    sync_reward = rubric_reward(FakeBackend(0.9), rubric=["Is it good?"])
+    assert not trl_utils.is_async_callable(sync_reward)
+
+    async def called_inside_a_loop():
+        sync_reward(prompts=["p"], completions=["c"])
+
+    with pytest.raises(RuntimeError, match="use the async form"):
+        asyncio.run(called_inside_a_loop())
+
+
+def test_grpo_trainer_logs_our_rewards(tmp_path, tiny_llama, smollm2_tokenizer):
+    """TRL's real GRPOTrainer, two steps on a tiny random policy, judged by a tiny random judge."""
+    pytest.importorskip("trl")
+    import torch
+    from datasets import Dataset
+    from transformers import LlamaForCausalLM
+    from trl import GRPOConfig, GRPOTrainer
+
+    from judge.backends.local import LocalBackend
+
+    reward = rubric_reward(LocalBackend(tiny_llama, smollm2_tokenizer, model_id="tiny-random-llama"), rubric="helpfulness", name="rubric_reward")
+    dataset = Dataset.from_dict(
+        {
+            "prompt": ["Say hello.", "Name a colour.", "Count to three.", "Greet me politely."],
+            "rubric": [json.dumps(["The answer greets the user."]), "", "{not a rubric", None],
+        }
+    )
+    torch.manual_seed(1)
+    policy = LlamaForCausalLM(tiny_llama.config)
+    args = GRPOConfig(
+        output_dir=str(tmp_path), per_device_train_batch_size=8, num_generations=4, max_completion_length=8,
+        max_steps=2, logging_steps=1, report_to="none", use_cpu=True, save_strategy="no", bf16=False, seed=0,
+    )
+    trainer = GRPOTrainer(model=policy, reward_funcs=reward, args=args, train_dataset=dataset, processing_class=smollm2_tokenizer)
+    trainer.train()
+
+    steps = [h for h in trainer.state.log_history if "rewards/rubric_reward/mean" in h]
+    assert len(steps) == 2
+    assert all(math.isfinite(h["rewards/rubric_reward/mean"]) and h["rewards/rubric_reward/std"] > 0 for h in steps)
+    assert all("rubric_reward/unscored_fraction" in h for h in steps)
+    last = reward.last_rewards
+    assert len(last) == 8
+    scored = [r.value for r in last if r.value is not None]
+    assert len(set(scored)) > 1  # the values vary across completions
+    assert all(r.reason.startswith("rubric: not valid JSON") for r in last if r.value is None)
