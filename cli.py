@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -275,7 +276,14 @@ def run_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    make_server(create_app(scorer, config), graceful_timeout=args.graceful_timeout).run(sockets=[sock])
+    # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal:
+    # with these handlers that ends in a clean exit instead of death by signal.
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        make_server(create_app(scorer, config), graceful_timeout=args.graceful_timeout).run(sockets=[sock])
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     print("rubric serve: stopped", file=sys.stderr)
     return EXIT_OK
 

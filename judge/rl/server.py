@@ -12,8 +12,9 @@ Endpoints
 - ``GET /health``, ``GET /metrics``.
 
 Every item of every request goes through one ``MicroBatcher``, so concurrent requests
-share engine calls. Errors are JSON: 400 (not JSON), 413 (too large), 422 (invalid
-request or rubric), 503 (the backend refuses every request: bad key), 500 (a bug); the
+share engine calls. In a batch (``items``, or OpenRLHF's lists) a row whose rubric cannot be
+read is unscored with the reason; the other rows are judged. Errors are JSON: 400 (not JSON), 413 (too large), 422 (invalid
+request; a single item's bad rubric), 503 (the backend refuses every request: bad key), 500 (a bug); the
 server keeps serving.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import socket
 import time
 from collections import Counter, deque
@@ -118,7 +120,7 @@ def percentile(ordered: list[float], q: float) -> float | None:
     """Nearest-rank percentile of sorted values."""
     if not ordered:
         return None
-    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
     return round(ordered[rank - 1], 6)
 
 
@@ -151,11 +153,11 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
     metrics = Metrics()
     state = {"draining": False}
 
-    def resolved(rubric: Any, where: str) -> Any:
+    def resolved(rubric: Any) -> Any:
         try:
             return scorer.resolve(rubric)
         except RubricError as e:
-            raise ApiError(422, f"{where}: {e}") from None
+            raise ApiError(422, f"rubric: {e}") from None
 
     async def rewards_for(requests: list[RewardRequest]) -> list[Reward]:
         if len(requests) > config.max_items:
@@ -176,10 +178,11 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
             RewardRequest(
                 prompt=item.prompt,
                 response=item.response,
-                rubric=resolved(item.rubric if item.rubric is not None else item.rubric_id, "rubric" if single else f"items[{i}].rubric"),
+                rubric=resolved(rubric) if single else rubric,  # in a batch, a bad rubric fails its own row only
                 reference=item.reference,
             )
-            for i, item in enumerate(items)
+            for item in items
+            for rubric in [item.rubric if item.rubric is not None else item.rubric_id]
         ]
         rewards = await rewards_for(requests)
         results = [{"id": item.id, **reward.details()} for item, reward in zip(items, rewards)]
@@ -201,10 +204,10 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
             RewardRequest(
                 prompt=prompt,
                 response=query[len(prompt):] if prompt and query.startswith(prompt) else query,
-                rubric=resolved(label if as_rubric else None, f"labels[{i}]"),
+                rubric=label if as_rubric else None,  # a bad rubric fails its own row only
                 reference=None if as_rubric or label is None else str(label),
             )
-            for i, (query, prompt, label) in enumerate(zip(parsed.query, prompts, labels))
+            for query, prompt, label in zip(parsed.query, prompts, labels)
         ]
         rewards = await rewards_for(requests)
         values = [r.value if r.value is not None else config.unscored_reward for r in rewards]

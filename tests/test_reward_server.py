@@ -1,0 +1,333 @@
+"""The reward server on 127.0.0.1 (real uvicorn, real HTTP), its micro-batcher, and verl's entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from judge.backends.base import BackendFatalError
+from judge.backends.fake import FakeBackend, seeded_p_yes
+from judge.engine import Judge
+from judge.rl import RewardRequest, RewardScorer
+from judge.rl.batcher import MicroBatcher
+from judge.rl.server import ServerConfig, bind, create_app, make_server, percentile
+from tests.conftest import ROOT
+
+PRINCIPLES = ["The answer is correct.", "The answer is polite."]
+
+
+class RunningServer:
+    def __init__(self, scorer: RewardScorer, config: ServerConfig | None = None):
+        self.app = create_app(scorer, config)
+        self.sock = bind("127.0.0.1", 0)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.server = make_server(self.app, graceful_timeout=5)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> RunningServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def metrics(self) -> dict:
+        return httpx.get(self.url + "/metrics").json()
+
+
+def serve(backend, *, rubric=PRINCIPLES, **config) -> RunningServer:
+    return RunningServer(RewardScorer(Judge(backend, batch_size=256), rubric=rubric), ServerConfig(**config))
+
+
+def test_our_format_single_and_batch_with_evidence():
+    backend = FakeBackend(seeded_p_yes(5))
+    reference = RewardScorer(Judge(FakeBackend(seeded_p_yes(5))), rubric=PRINCIPLES)
+    with serve(backend) as running:
+        one = httpx.post(running.url + "/score", json={"id": "r1", "prompt": "Say hi", "response": "Hello!"}).json()
+        expected = reference.score([RewardRequest("Say hi", "Hello!")])[0]
+        assert one["id"] == "r1" and one["status"] == "scored" and one["reward"] == pytest.approx(expected.value)
+        assert [c["id"] for c in one["criteria"]] == [c["id"] for c in expected.details()["criteria"]]
+
+        items = [
+            {"id": 1, "prompt": "q", "response": "a", "rubric": ["Is it short?"]},
+            {"id": 2, "prompt": [{"role": "user", "content": "q"}], "response": "b", "rubric_id": "harmlessness"},
+            {"id": 3, "prompt": "q", "response": "", "reference": "42"},
+        ]
+        results = httpx.post(running.url + "/score", json={"items": items}).json()["results"]
+        assert [r["id"] for r in results] == [1, 2, 3]
+        assert results[1]["rubric_id"] == "harmlessness"
+        assert results[2]["reward"] == 0.0 and "decided without the judge" in results[2]["criteria"][0]["reason"]
+        bad_row = [{"prompt": "q", "response": "fine"}, {"prompt": "q", "response": "fine", "rubric": "nope"}]
+        results = httpx.post(running.url + "/score", json={"items": bad_row}).json()["results"]
+        assert results[0]["status"] == "scored"  # a bad rubric fails its own row only
+        assert results[1]["reward"] is None and results[1]["reason"].startswith("rubric: unknown rubric id 'nope'")
+
+
+def test_openrlhf_format():
+    with serve(FakeBackend(lambda q: None if "UNJUDGEABLE" in q.messages[-1]["content"] else 0.75)) as running:
+        body = {
+            "query": ["<user>Hi<assistant>Hello there", "<user>Sum?<assistant>UNJUDGEABLE", "no prompt prefix here", "<u>x<a>y"],
+            "prompts": ["<user>Hi<assistant>", "<user>Sum?<assistant>", "<user>other", "<u>x<a>"],
+            "labels": ["", json.dumps(["The answer adds correctly."]), json.dumps({"id": "k", "criteria": [{"id": "kind", "text": "Is it kind?"}]}), "{bad"],
+            "datasources": ["a", "b", "c", "d"],  # forks add fields: accepted and ignored
+        }
+        answer = httpx.post(running.url + "/get_reward", json=body).json()
+        assert answer["rewards"] == [0.75, 0.0, 0.75, 0.0]  # unscored rows get unscored_reward ...
+        assert answer["extra_logs"]["rubric_unscored"] == [0.0, 1.0, 0.0, 1.0]  # ... and are flagged
+        assert answer["scores"] == answer["rewards"]
+        assert running.metrics()["unscored_items"] == 2
+
+
+def test_openrlhf_labels_as_references_and_the_response_cut():
+    seen = []
+
+    def script(question):
+        seen.append(question.messages[-1]["content"])
+        return 1.0
+
+    backend = FakeBackend(script)
+    with serve(backend, openrlhf_labels="reference", unscored_reward=-1.0) as running:
+        body = {"query": ["PROMPT: 2+2? ANSWER: 4"], "prompts": ["PROMPT: 2+2? ANSWER:"], "labels": ["4"]}
+        assert httpx.post(running.url + "/get_reward", json=body).json()["rewards"] == [1.0]
+    assert all("2+2?" in text for text in seen)
+    assert not any("ANSWER: 4" in text for text in seen)  # the response was cut after its prompt
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/score", b"not json", 400, "not JSON"),
+        ("/score", b'{"prompt": "q"}', 422, "response"),
+        ("/score", b'{"prompt": "q", "response": "a", "rubric": "{oops"}', 422, "rubric: not valid JSON"),
+        ("/score", b'{"prompt": "q", "response": "a", "surprise": 1}', 422, "surprise"),
+        ("/get_reward", b'{"query": ["a", "b"], "prompts": ["a"]}', 422, "differ in length"),
+        ("/get_reward", b'{"prompts": ["a"]}', 422, "query"),
+        ("/score", b"x" * 5000, 413, "over the limit"),
+    ],
+)
+def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(path, body, status, message):
+    with serve(FakeBackend(1.0), max_request_bytes=4096) as running:
+        answer = httpx.post(running.url + path, content=body, headers={"content-type": "application/json"})
+        assert answer.status_code == status
+        assert message in answer.json()["error"]
+        assert httpx.post(running.url + "/score", json={"prompt": "q", "response": "a"}).json()["reward"] == 1.0
+        assert running.metrics()["responses_by_status"] == {str(status): 1, "200": 1}
+
+
+def test_oversize_body_without_content_length_is_refused_while_streaming():
+    with serve(FakeBackend(1.0), max_request_bytes=1000) as running:
+
+        def chunks():
+            for _ in range(10):
+                yield b"y" * 500
+
+        answer = httpx.post(running.url + "/score", content=chunks())
+        assert answer.status_code == 413 and "over the limit" in answer.json()["error"]
+
+
+def test_too_many_items_and_a_backend_that_refuses_everything():
+    class Refusing(FakeBackend):
+        async def p_yes(self, questions):
+            raise BackendFatalError("401: invalid API key")
+
+    with serve(FakeBackend(1.0), max_items=2) as running:
+        items = [{"prompt": "q", "response": "a"}] * 3
+        answer = httpx.post(running.url + "/score", json={"items": items})
+        assert answer.status_code == 413 and "limit is 2" in answer.json()["error"]
+    with serve(Refusing()) as running:
+        answer = httpx.post(running.url + "/score", json={"prompt": "q", "response": "a"})
+        assert answer.status_code == 503 and "invalid API key" in answer.json()["error"]
+        assert httpx.get(running.url + "/health").json()["status"] == "ok"
+
+
+def test_concurrent_requests_share_engine_calls():
+    with serve(FakeBackend(0.5, delay=0.05), max_batch=64, max_wait=0.02, slots=1) as running:
+
+        async def fire():
+            async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+                bodies = [{"id": i, "prompt": "q", "response": f"answer {i}"} for i in range(24)]
+                return await asyncio.gather(*(client.post("/score", json=b) for b in bodies))
+
+        answers = asyncio.run(fire())
+        assert sorted(a.json()["id"] for a in answers) == list(range(24))  # each answered once
+        metrics = running.metrics()
+        assert metrics["items"] == 24 and metrics["requests"]["score"] == 24
+        assert metrics["engine_calls"] < 24 and metrics["mean_batch_items"] > 1
+        assert metrics["latency_s"]["p50"] is not None and metrics["in_flight"] == 0
+
+
+def test_client_gone_mid_request_does_not_disturb_the_others():
+    with serve(FakeBackend(1.0, delay=0.3)) as running:
+        port = int(running.url.rsplit(":", 1)[1])
+        body = json.dumps({"prompt": "q", "response": "a"}).encode()
+        for cut in (b"", body[:10]):  # gone while the judge works; gone halfway through the body
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                head = f"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                raw.sendall(head.encode() + (body if not cut else cut))
+        assert httpx.post(running.url + "/score", json={"prompt": "q", "response": "b"}, timeout=10).json()["reward"] == 1.0
+        time.sleep(0.5)
+        assert httpx.get(running.url + "/health").status_code == 200
+
+
+def test_rubric_serve_finishes_in_flight_requests_on_sigterm(rubric_exe):
+    process = subprocess.Popen(
+        [rubric_exe, "serve", "--model", "fake:yes?delay=1.0", "--no-cache", "--port", "0", "--rubric", "helpfulness"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = process.stderr.readline()
+        url = re.search(r"http://[\d.]+:\d+", line).group(0)
+        answers = []
+        client = threading.Thread(target=lambda: answers.append(httpx.post(url + "/score", json={"prompt": "q", "response": "a"}, timeout=30)))
+        client.start()
+        deadline = time.monotonic() + 10
+        while httpx.get(url + "/metrics").json()["in_flight"] == 0:  # the request is being judged
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        client.join(30)
+        assert answers and answers[0].status_code == 200 and answers[0].json()["reward"] == pytest.approx(0.8)  # all yes: (10 - 2 for the pitfall) / 10
+        assert process.wait(30) == 0
+        assert "stopped" in process.stderr.read()
+    finally:
+        process.kill()
+
+
+# -- the micro-batcher ------------------------------------------------------------------------
+def test_batcher_respects_max_batch_and_answers_each_caller():
+    sizes = []
+
+    async def double(items):
+        sizes.append(len(items))
+        await asyncio.sleep(0.01)
+        return [2 * x for x in items]
+
+    async def run():
+        batcher = MicroBatcher(double, max_batch=5, max_wait=0.05, slots=1)
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(23)))
+        await batcher.aclose()
+        return results, batcher
+
+    results, batcher = asyncio.run(run())
+    assert results == [2 * i for i in range(23)]
+    assert max(sizes) == 5 and sum(sizes) == 23 and batcher.batches == len(sizes) < 23
+
+
+def test_batcher_failures_reach_every_caller_of_the_batch_and_cancelled_callers_are_dropped():
+    seen = []
+
+    async def handle(items):
+        seen.append(list(items))
+        if "boom" in items:
+            raise ValueError("boom")
+        if "short" in items:
+            return []
+        return items
+
+    async def run():
+        batcher = MicroBatcher(handle, max_batch=10, max_wait=0.05, slots=1)
+        failed = await asyncio.gather(batcher.submit("boom"), batcher.submit("x"), return_exceptions=True)
+        mismatched = await asyncio.gather(batcher.submit("short"), return_exceptions=True)
+        gone = asyncio.ensure_future(batcher.submit("gone"))
+        await asyncio.sleep(0)
+        gone.cancel()
+        kept = await batcher.submit("kept")
+        await batcher.aclose()
+        return failed, mismatched, kept
+
+    failed, mismatched, kept = asyncio.run(run())
+    assert all(isinstance(f, ValueError) for f in failed)
+    assert "returned 0 results for 1 items" in str(mismatched[0])
+    assert kept == "kept" and ["kept"] in seen and not any("gone" in batch for batch in seen)
+
+
+def test_percentile_nearest_rank():
+    assert percentile([], 0.5) is None
+    values = sorted(float(i) for i in range(1, 101))
+    assert percentile(values, 0.5) == 50.0 and percentile(values, 0.99) == 99.0 and percentile([3.0], 0.99) == 3.0
+
+
+# -- verl ---------------------------------------------------------------------------------------
+@pytest.fixture
+def verl_env(monkeypatch):
+    from judge.rl import verl_reward
+
+    monkeypatch.setenv("RUBRIC_JUDGE_MODEL", "fake:random:7")
+    monkeypatch.setenv("RUBRIC_JUDGE_RUBRIC", "helpfulness")
+    monkeypatch.delenv("RUBRIC_JUDGE_SERVER", raising=False)
+    verl_reward._judge_for.cache_clear()
+    yield verl_reward
+    verl_reward._judge_for.cache_clear()
+
+
+def test_verl_compute_score_as_verl_calls_it(verl_env):
+    keys = {"score", "rubric_scored", "rubric_reason", "rubric_criteria"}
+    # the naive manager: keyword arguments; the reward loop adds its own keywords
+    one = verl_env.compute_score(
+        data_source="chat", solution_str="Paris.", ground_truth="Paris", extra_info={"question": "Capital of France?", "index": 3},
+        reward_router_address=None, reward_model_tokenizer=None,
+    )
+    assert set(one) == keys and one["rubric_scored"] == 1.0 and 0.0 <= one["score"] <= 1.0
+    assert [c["id"] for c in json.loads(one["rubric_criteria"])][0] == "addresses-request"
+    # the batch manager: lists (numpy arrays in verl)
+    numpy = pytest.importorskip("numpy")
+    batch = verl_env.compute_score_batch(
+        data_sources=numpy.array(["a", "b", "c"], dtype=object),
+        solution_strs=["Paris.", "Lyon.", "x"],
+        ground_truths=[json.dumps(["Names the capital."]), None, "ref"],
+        extra_infos=numpy.array([{"prompt": "q"}, {"prompt": "q", "rubric": "{bad"}, None], dtype=object),
+    )
+    assert [set(row) for row in batch] == [keys] * 3  # the same keys on every row, as verl needs
+    assert json.loads(batch[0]["rubric_criteria"])[0]["id"].startswith("c-")  # the rubric came from ground_truth
+    assert batch[1]["rubric_scored"] == 0.0 and batch[1]["score"] == 0.0 and "not valid JSON" in batch[1]["rubric_reason"]
+    assert batch[2]["rubric_scored"] == 1.0
+
+
+def test_verl_settings_come_from_extra_info_over_the_environment(verl_env):
+    row = verl_env.compute_score("d", "text", None, {"prompt": "q", "rubric_judge": {"model": "fake:no", "unscored_reward": -1}})
+    assert row["score"] == 0.0 and row["rubric_scored"] == 1.0
+    with pytest.raises(ValueError, match="unknown keys"):
+        verl_env.compute_score("d", "text", None, {"rubric_judge": {"modle": "fake:no"}})
+
+
+def test_verl_async_calls_are_micro_batched(verl_env):
+    async def run():
+        rows = [verl_env.acompute_score("d", f"answer {i}", None, {"prompt": "q"}) for i in range(12)]
+        return await asyncio.gather(*rows)
+
+    rows = asyncio.run(run())
+    expected = verl_env.compute_score_batch(["d"] * 12, [f"answer {i}" for i in range(12)], [None] * 12, [{"prompt": "q"}] * 12)
+    assert [r["score"] for r in rows] == pytest.approx([r["score"] for r in expected])
+
+
+def test_verl_through_a_reward_server_and_with_the_server_down(verl_env, monkeypatch):
+    with serve(FakeBackend(0.6), rubric="helpfulness") as running:
+        monkeypatch.setenv("RUBRIC_JUDGE_SERVER", running.url)
+        answers = ["Paris is the capital of France.", "Lyon."]
+        rows = verl_env.compute_score_batch(["d", "d"], answers, [None, None], [{"prompt": "q"}, {"prompt": "q", "rubric": "nope"}])
+    # helpfulness: positive weights 10, a pitfall of -2, every P(yes) 0.6
+    assert rows[0]["score"] == pytest.approx((0.6 * 10 - 0.6 * 2) / 10) and rows[0]["rubric_scored"] == 1.0
+    assert rows[1]["rubric_scored"] == 0.0 and rows[1]["rubric_reason"].startswith("rubric: unknown rubric id")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setenv("RUBRIC_JUDGE_SERVER", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("RUBRIC_JUDGE_TIMEOUT", "2")
+    down = verl_env.compute_score("d", "a", None, {"prompt": "q"})
+    assert down["rubric_scored"] == 0.0 and "ConnectError" in down["rubric_reason"]
