@@ -50,11 +50,47 @@ def test_shell_example(command, rubric_exe, tmp_path):
         return run_against_local_provider(argv, rubric_exe, tmp_path)
     if not model.startswith("fake:"):
         pytest.skip("names a real model that this offline machine cannot download")
+    if argv[0] == "serve":
+        return run_server_with_curl_examples(argv, rubric_exe)
     result = subprocess.run([rubric_exe, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
 
 
 API_PREFIXES = ("openai/", "anthropic/", "litellm/")
+
+
+def curl_commands():
+    for block in blocks("bash"):
+        for command in block.splitlines():
+            if command.strip().startswith("curl "):
+                yield command.strip()
+
+
+def run_server_with_curl_examples(argv, rubric_exe):
+    """`rubric serve` as written (on a free port), then the README's curl lines against it,
+    then SIGTERM: the server must stop cleanly."""
+    import json
+    import re
+    import shutil
+    import signal
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    argv = [("0" if previous == "--port" else arg) for previous, arg in zip([None, *argv], argv)]
+    process = subprocess.Popen([rubric_exe, *argv], stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        address = re.search(r"http://([\d.]+:\d+)", process.stderr.readline()).group(1)
+        commands = list(curl_commands())
+        assert len(commands) >= 3
+        for command in commands:
+            words = [word.replace("localhost:8000", address) for word in shlex.split(command)]
+            answer = json.loads(subprocess.run(words, capture_output=True, text=True, timeout=60, check=True).stdout)
+            assert "error" not in answer, (command, answer)
+            assert {"reward", "results", "rewards", "requests"} & set(answer), (command, answer)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        process.kill()
 
 
 def run_against_local_provider(argv, rubric_exe, tmp_path):

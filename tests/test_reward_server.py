@@ -331,3 +331,10 @@ def test_verl_through_a_reward_server_and_with_the_server_down(verl_env, monkeyp
     monkeypatch.setenv("RUBRIC_JUDGE_TIMEOUT", "2")
     down = verl_env.compute_score("d", "a", None, {"prompt": "q"})
     assert down["rubric_scored"] == 0.0 and "ConnectError" in down["rubric_reason"]
+
+
+def test_listening_socket_lets_asyncio_turn_off_nagle():
+    # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; with 0, every
+    # answer on a kept-alive connection waited ~40 ms for a delayed ACK.
+    with bind("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP

@@ -273,7 +273,9 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket (port 0: any free port), so the address is known before serving."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and
+    # without it a kept-alive connection waits ~40 ms (Nagle against delayed ACKs) per answer.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
