@@ -130,6 +130,14 @@ def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(path, body, 
         assert running.metrics()["responses_by_status"] == {str(status): 1, "200": 1}
 
 
+def test_a_single_item_without_any_rubric_is_a_422():
+    with serve(FakeBackend(1.0), rubric=None) as running:
+        answer = httpx.post(running.url + "/score", json={"prompt": "q", "response": "a"})
+        assert answer.status_code == 422 and "no default rubric" in answer.json()["error"]
+        rows = httpx.post(running.url + "/get_reward", json={"query": ["qa"], "prompts": ["q"]}).json()
+        assert rows["rewards"] == [0.0] and rows["extra_logs"]["rubric_unscored"] == [1.0]
+
+
 def test_oversize_body_without_content_length_is_refused_while_streaming():
     with serve(FakeBackend(1.0), max_request_bytes=1000) as running:
 

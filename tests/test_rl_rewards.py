@@ -85,7 +85,7 @@ def test_bad_rubric_values_name_the_problem(value, message):
 
 
 def test_no_rubric_anywhere_is_an_error():
-    with pytest.raises(RubricError, match="no rubric"):
+    with pytest.raises(RubricError, match="names no rubric and no default rubric is set"):
         RubricResolver(None)(None)
 
 

@@ -82,7 +82,9 @@ class RubricResolver:
             if isinstance(value, Rubric):
                 return value
             if value is None or (isinstance(value, str) and not value.strip()):
-                return self.source(None, None)
+                if self.source.default is None:
+                    raise RubricError("the row names no rubric and no default rubric is set")
+                return self.source.default
             if isinstance(value, str):
                 text = value.strip()
                 return self._parse_json(text) if text[0] in "{[" else self.source(None, text)
