@@ -40,6 +40,18 @@ exit status: 0 all judged; 1 some lines malformed or some criteria unscored;
 """
 
 
+GENERATE_EPILOG = """\
+input layouts (detected per record):
+  {"id", "prompt", "chosen", "rejected"}   or   {"id", "prompt", "responses": [best, ..., worst]}
+  LLMBar {"input", "output_1", "output_2", "label": 1|2}
+  PandaLM {"instruction", "input", "response1", "response2", "annotator1".."annotator3"} (majority; ties skipped)
+  HH-RLHF {"chosen", "rejected"} dialogues (the prompt is the shared dialogue before the last answer)
+Records that make no pair (identical or empty responses, missing fields, labels out of range)
+are skipped and counted. exit status: 0 done; 1 some pairs failed (the model gave no usable
+rubric) or no rubric was kept; 2 bad arguments or set-up.
+"""
+
+
 SERVE_EPILOG = """\
 our format (POST /score), one item or {"items": [...]}:
   {"id": "r1", "prompt": "...", "response": "...", "rubric": {...} | [principles] | "library-name",
@@ -142,6 +154,33 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--to", dest="target_format", default="native", choices=["native", "healthbench", "rar"])
     schema = rubric_commands.add_parser("schema", help="print the JSON Schema of rubric files")
     schema.add_argument("--output", type=Path, help="write it to a file instead")
+
+    generate = commands.add_parser(
+        "generate",
+        help="generate rubrics from preference pairs (contrastive: OpenRubrics CRG; auto: Auto-Rubric Theme-Tips)",
+        description="Generate rubrics from preference pairs. contrastive: one rubric (hard rules + principles) per "
+        "pair, kept only if judging the pair with it reproduces the label (both orders). auto: per-pair rubrics by "
+        "propose-evaluate-revise, a compact core set by coding-rate selection, organised into one general "
+        "Theme-Tips rubric (written first) followed by the per-pair rubrics. Progress goes to OUTPUT.log.jsonl; "
+        "rerunning the same command resumes.",
+        epilog=GENERATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    generate.add_argument("--method", choices=["contrastive", "auto"], required=True)
+    generate.add_argument("--input", required=True, type=Path, help="preference pairs (.jsonl, .jsonl.gz or a .json list)")
+    generate.add_argument("--output", required=True, type=Path, help="rubrics (.jsonl, .json or .yaml)")
+    add_model_options(generate)
+    generate.add_argument("--limit", type=int, help="use only the first N usable pairs")
+    generate.add_argument("--tau", type=float, default=0.5, help="consistency threshold: share of induced pairs judged right (default 0.5)")
+    generate.add_argument("--max-tries", type=int, default=3, help="contrastive: rubrics sampled per pair before rejecting it (default 3)")
+    generate.add_argument("--rounds", type=int, default=3, help="auto: propose-evaluate-revise rounds per pair (default 3)")
+    generate.add_argument("--max-rubrics", type=int, default=5, help="auto: rubrics proposed per pair (default 5)")
+    generate.add_argument("--max-core", type=int, default=20, help="auto: size cap of the core set (default 20)")
+    generate.add_argument("--min-gain", type=float, default=0.05, help="auto: stop the core set when the coding-rate gain falls below this")
+    generate.add_argument("--embedding-model", help="auto: sentence-transformers model id or path (default: the bundled all-MiniLM-L6-v2)")
+    generate.add_argument("--name", default="auto-rubric-general", help="auto: id of the general rubric")
+    generate.add_argument("--concurrency", type=int, default=4, help="pairs worked on at once (default 4)")
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     serve = commands.add_parser(
         "serve",
@@ -248,6 +287,60 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return EXIT_OK
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from judge.engine import run_sync
+    from judge.pairwise import PairwiseJudge
+    from rubrics.generation import OutcomeLog, log_path_for, run_generation
+    from rubrics.io import save_rubrics
+    from rubrics.pairs import LoadReport, load_pairs
+
+    if not args.input.is_file():
+        return fail(f"{args.input}: no such input file")
+    report = LoadReport()
+    pairs = list(load_pairs(args.input, report))[: args.limit]
+    print(f"input: {report.describe()}" + (f"; using the first {len(pairs)}" if args.limit else ""), file=sys.stderr)
+    if not pairs:
+        return fail(f"{args.input}: no usable preference pair")
+    backend = make_backend(args)
+    judge = PairwiseJudge(backend)
+    if args.method == "contrastive":
+        from rubrics.contrastive import ContrastiveGenerator, ContrastiveSettings
+
+        generator = ContrastiveGenerator(backend, judge, ContrastiveSettings(tau=args.tau, max_tries=args.max_tries))
+    else:
+        from rubrics.auto_rubric import AutoRubricGenerator, AutoSettings
+
+        settings = AutoSettings(
+            tau=args.tau, max_rounds=args.rounds, max_rubrics=args.max_rubrics, max_core=args.max_core, min_gain=args.min_gain, name=args.name
+        )
+        generator = AutoRubricGenerator(backend, judge, settings)
+    log = OutcomeLog(log_path_for(args.output))
+    try:
+        counts = run_sync(run_generation(pairs, generator, log, concurrency=args.concurrency, progress=False if args.quiet else None))
+    finally:
+        log.close()
+    outcomes = [log.outcomes[p.id] for p in pairs]
+    rubrics = [o.rubric for o in outcomes if o.status == "kept" and o.rubric is not None]
+    general = None
+    if args.method == "auto" and rubrics:
+        from rubrics.auto_rubric import DEFAULT_EMBEDDING_MODEL, sentence_embedder
+
+        embed = sentence_embedder(args.embedding_model)
+        general = run_sync(generator.generalise(rubrics, embed, embedding_model=args.embedding_model or DEFAULT_EMBEDDING_MODEL))
+    save_rubrics(([general] if general else []) + rubrics, args.output)
+    print(f"model: {judge.model_label}  method: {args.method}  pairs: {len(pairs)}")
+    print(f"kept {counts['kept']}, rejected {counts['rejected']} (label not reproduced), failed {counts['failed']} (no usable rubric)")
+    if general is not None:
+        themes = general.provenance.params.get("themes", 0)
+        print(f"general rubric {general.id!r}: {len(general.criteria)} criteria in {themes} themes, from a core set of "
+              f"{general.provenance.params['core']} of {general.provenance.params['candidates']} rubrics")
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            print(f"  failed {outcome.pair_id}: {outcome.reason}")
+    print(f"rubrics: {args.output} ({len(rubrics) + bool(general)}); per-pair log: {log.path}")
+    return EXIT_OK if rubrics and not counts["failed"] else EXIT_FAILURES
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -373,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve}
+    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate}
     try:
         return handlers[args.command](args)
     except BackendFatalError as e:

@@ -28,6 +28,43 @@ def seeded_p_yes(seed: int) -> Callable[[YesNoQuestion], float]:
     return script
 
 
+def load_script(path: str) -> tuple[Callable[[YesNoQuestion], Answer], Callable[[Sequence[Message]], str]]:
+    """A scripted judge from a JSON or YAML file, for end-to-end runs without a model::
+
+        generate: [{match: REGEX, text: "..."}, ...]   # generated text
+        p_yes: [{match: REGEX, p_yes: 0.9}, ...]       # P(yes) of yes/no questions
+        default_text: ""
+        default_p_yes: 0.5
+
+    The first rule whose regex is found in the request (all messages' text) answers.
+    """
+    import re
+
+    import yaml
+
+    try:
+        script = yaml.safe_load(open(path, encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"fake:script:{path}: cannot read the script: {e}") from None
+    if not isinstance(script, dict):
+        raise ValueError(f"fake:script:{path}: expected a mapping with 'generate' and/or 'p_yes' rules")
+
+    def rules(key: str, value_key: str) -> list[tuple[re.Pattern[str], Any]]:
+        entries = script.get(key) or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "match" in e and value_key in e for e in entries):
+            raise ValueError(f"fake:script:{path}: '{key}' must be a list of {{match, {value_key}}} rules")
+        return [(re.compile(e["match"], re.DOTALL), e[value_key]) for e in entries]
+
+    generate, p_yes = rules("generate", "text"), rules("p_yes", "p_yes")
+    default_text, default_p_yes = str(script.get("default_text", "")), script.get("default_p_yes", 0.5)
+
+    def first(table: list[tuple[re.Pattern[str], Any]], messages: Sequence[Message], default: Any) -> Any:
+        text = "\n".join(m["content"] for m in messages)
+        return next((value for pattern, value in table if pattern.search(text)), default)
+
+    return (lambda q: first(p_yes, q.messages, default_p_yes)), (lambda messages: str(first(generate, messages, default_text)))
+
+
 class FakeBackend:
     name = "fake"
     context_window: int | None = None
@@ -53,7 +90,10 @@ class FakeBackend:
         if kind == "random":
             number = int(seed or 0)
             return cls(seeded_p_yes(number), "", label=f"random:{number}", delay=delay)
-        raise ValueError(f"unknown fake backend {rest!r}; use fake:yes, fake:no or fake:random[:SEED]")
+        if kind == "script":
+            p_yes, text = load_script(seed)
+            return cls(p_yes, text, label=f"script:{seed}", delay=delay)
+        raise ValueError(f"unknown fake backend {rest!r}; use fake:yes, fake:no, fake:random[:SEED] or fake:script:FILE")
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_id}

@@ -1,0 +1,213 @@
+"""What the rubric generators share: structured calls with bounded re-asks, the
+preference-label consistency check, a resumable per-pair log, and the run loop.
+
+A generator is an async function ``pair -> PairOutcome``. ``run_generation`` runs it over
+the pairs a few at a time, appends each outcome to the log as it arrives (so an interrupted
+run resumes where it stopped), and shows progress on a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+import prompts
+from judge.backends.base import Backend, BackendFatalError, GenerationError, Message
+from judge.pairwise import PairItem, PairwiseJudge
+from rubrics.model import Rubric
+from rubrics.pairs import PreferencePair
+
+T = TypeVar("T", bound=BaseModel)
+Status = Literal["kept", "rejected", "failed"]
+
+
+def slug(text: str) -> str:
+    """An id-safe form of a pair id."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.:\-]+", "-", text).strip("-.")
+    return cleaned if cleaned and cleaned[0].isalnum() else f"p{cleaned}"
+
+
+def clean_criteria(texts: Iterable[Any], limit: int) -> list[str]:
+    """Non-empty, de-duplicated (case-insensitively) criterion texts, at most limit."""
+    seen, kept = set(), []
+    for text in texts:
+        if not isinstance(text, str) or not (stripped := " ".join(text.split())):
+            continue
+        if stripped.lower() not in seen:
+            seen.add(stripped.lower())
+            kept.append(stripped)
+    return kept[:limit]
+
+
+async def generate_structured(
+    backend: Backend,
+    messages: Sequence[Message],
+    schema: type[T],
+    *,
+    reasks: int = 2,
+    temperature: float = 0.0,
+    max_tokens: int = 1024,
+    check: Callable[[T], str | None] = lambda _: None,
+) -> T:
+    """A schema instance from the backend. Invalid output (unparseable, or refused by
+    ``check``, which returns what is wrong) is shown back to the model with the problem, up
+    to ``reasks`` times; then GenerationError names the last problem."""
+    asked = list(messages)
+    problem = "no attempt"
+    for _ in range(reasks + 1):
+        text: str | None = None
+        try:
+            result = await backend.generate(asked, schema=schema, max_tokens=max_tokens, temperature=temperature)
+            if not isinstance(result, schema):
+                raise GenerationError(f"expected {schema.__name__}, got {type(result).__name__}")
+            problem = check(result) or ""
+            if not problem:
+                return result
+            text = result.model_dump_json()
+        except BackendFatalError:
+            raise
+        except (GenerationError, ValidationError, ValueError) as e:
+            problem, text = str(e).splitlines()[0], getattr(e, "text", None)
+        asked = [
+            *messages,
+            {"role": "assistant", "content": text or "(unreadable output)"},
+            {"role": "user", "content": f"That answer is not usable: {problem}. Answer again with only the JSON object asked for."},
+        ]
+    raise GenerationError(f"no usable {schema.__name__} after {reasks + 1} attempts: {problem}")
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """How well a rubric makes a judge reproduce a preference label."""
+
+    accuracy: float  # share of induced pairs (better, worse) the judge gets right
+    explained_correct: bool  # the pair being explained (best vs worst) is right
+    pairs: int
+    ties: int
+
+    def passes(self, tau: float) -> bool:
+        return self.accuracy >= tau and self.explained_correct
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accuracy": self.accuracy, "explained_correct": self.explained_correct, "pairs": self.pairs, "ties": self.ties}
+
+
+async def consistency(judge: PairwiseJudge, pair: PreferencePair, criteria: Sequence[str]) -> Consistency:
+    """Judge every induced pair of the ranking with the criteria in context (both orders,
+    so position bias cancels); a tie or an unscored pair counts as wrong."""
+    last = len(pair.responses) - 1
+    items = [
+        PairItem(f"{i}>{j}", pair.prompt, pair.responses[i], pair.responses[j], tuple(criteria))
+        for i in range(len(pair.responses))
+        for j in range(i + 1, len(pair.responses))
+    ]
+    verdicts = {v.item_id: v async for v in judge.acompare_many(items)}
+    correct = {key: v.status == "scored" and v.preferred == "A" for key, v in verdicts.items()}
+    ties = sum(v.preferred == "tie" for v in verdicts.values())
+    return Consistency(sum(correct.values()) / len(items), correct[f"0>{last}"], len(items), ties)
+
+
+@dataclass
+class PairOutcome:
+    pair_id: str
+    status: Status
+    rubric: Rubric | None = None  # kept: the rubric; rejected: the last candidate
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "pair_id": self.pair_id,
+            "status": self.status,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "rubric": self.rubric.model_dump(mode="json", exclude_defaults=True) if self.rubric else None,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PairOutcome:
+        rubric = Rubric.model_validate(record["rubric"]) if record.get("rubric") else None
+        return cls(record["pair_id"], record["status"], rubric, record.get("attempts", []), record.get("reason"))
+
+
+class OutcomeLog:
+    """Append-only JSONL of pair outcomes: what a rerun skips. A partial last line (an
+    interrupted write) is dropped."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.outcomes: dict[str, PairOutcome] = {}
+        if self.path.exists():
+            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            if lines and not lines[-1].endswith("\n"):
+                lines = lines[:-1]
+                self.path.write_text("".join(lines), encoding="utf-8")
+            for line in lines:
+                try:
+                    outcome = PairOutcome.from_record(json.loads(line))
+                except (ValueError, KeyError, ValidationError):
+                    continue
+                self.outcomes[outcome.pair_id] = outcome
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("a", encoding="utf-8")
+
+    def write(self, outcome: PairOutcome) -> None:
+        self.outcomes[outcome.pair_id] = outcome
+        self._handle.write(json.dumps(outcome.record(), ensure_ascii=False) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def log_path_for(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".log.jsonl")
+
+
+async def run_generation(
+    pairs: Sequence[PreferencePair],
+    generate: Callable[[PreferencePair], Awaitable[PairOutcome]],
+    log: OutcomeLog,
+    *,
+    concurrency: int = 4,
+    progress: bool | None = None,
+    unit: str = "pair",
+) -> Counter[str]:
+    """Run the generator over the pairs not yet in the log; count outcomes by status."""
+    import sys
+
+    from tqdm import tqdm
+
+    todo = [p for p in pairs if p.id not in log.outcomes]
+    gate = asyncio.Semaphore(max(1, concurrency))
+    bar = tqdm(total=len(todo), unit=unit, file=sys.stderr, disable=None if progress is None else not progress)  # None: a TTY only
+
+    async def one(pair: PreferencePair) -> None:
+        async with gate:
+            try:
+                outcome = await generate(pair)
+            except BackendFatalError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a pair that breaks is recorded, the run goes on
+                outcome = PairOutcome(pair.id, "failed", reason=f"{type(e).__name__}: {e}")
+        log.write(outcome)
+        bar.update()
+
+    try:
+        await asyncio.gather(*(one(p) for p in todo))
+    finally:
+        bar.close()
+    return Counter(log.outcomes[p.id].status for p in pairs if p.id in log.outcomes)
+
+
+def render(template: str, **variables: Any) -> list[Message]:
+    return prompts.render_messages(template, **variables)

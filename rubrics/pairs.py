@@ -1,0 +1,154 @@
+"""Preference data -> ranked responses per prompt, whatever the file layout.
+
+Layouts read (one record per line in .jsonl/.jsonl.gz, or a JSON list in .json):
+- ours: ``{"id", "prompt", "chosen", "rejected"}`` or ``{"id", "prompt", "responses": [best, ..., worst]}``
+- LLMBar and its processed sets: ``{"input", "output_1", "output_2", "label": 1|2}``
+- PandaLM: ``{"instruction", "input", "response1", "response2", "annotator1".."annotator3"}``
+  (0 tie, 1, 2; the majority decides, and a tie or a split vote is skipped)
+- HH-RLHF: ``{"chosen", "rejected"}`` whole dialogues (``\\n\\nHuman:`` / ``\\n\\nAssistant:``);
+  the prompt is the shared dialogue up to the last assistant turn.
+
+Records that cannot make a pair are skipped with a counted reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    id: str
+    prompt: str
+    responses: tuple[str, ...]  # best first
+
+    @property
+    def chosen(self) -> str:
+        return self.responses[0]
+
+    @property
+    def rejected(self) -> str:
+        return self.responses[-1]
+
+
+@dataclass
+class LoadReport:
+    read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def describe(self) -> str:
+        kept = self.read - sum(self.skipped.values())
+        reasons = ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
+        return f"{kept} pairs from {self.read} records" + (f" (skipped: {reasons})" if reasons else "")
+
+
+class Skip(Exception):
+    """This record makes no pair; the message is the counted reason."""
+
+
+def _records(path: Path) -> Iterator[tuple[int, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        if path.name.endswith((".jsonl", ".jsonl.gz")):
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except json.JSONDecodeError:
+                        yield number, Skip("not JSON")
+            return
+        data = json.load(handle)
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON list of records (or a .jsonl file)")
+    yield from enumerate(data, start=1)
+
+
+def _text(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if value is None:
+        raise Skip(f"missing field {key!r}")
+    if not isinstance(value, str):
+        raise Skip(f"field {key!r} is not text")
+    if not value.strip():
+        raise Skip("empty response" if key != "prompt" else "empty prompt")
+    return value
+
+
+def split_dialogue(dialogue: str) -> tuple[str, str]:
+    marker = "\n\nAssistant:"
+    cut = dialogue.rfind(marker)
+    if cut < 0:
+        raise Skip("dialogue without an assistant turn")
+    return dialogue[:cut].strip(), dialogue[cut + len(marker):].strip()
+
+
+def _pair(record: Any, default_id: str) -> PreferencePair:
+    if isinstance(record, Skip):
+        raise record
+    if not isinstance(record, dict):
+        raise Skip("record is not an object")
+    pair_id = str(record.get("id", record.get("idx", default_id)))
+    if "responses" in record:
+        responses = record["responses"]
+        if not isinstance(responses, list) or len(responses) < 2 or not all(isinstance(r, str) for r in responses):
+            raise Skip("'responses' is not a list of two or more texts")
+        if not all(r.strip() for r in responses):
+            raise Skip("empty response")
+        prompt, ranked = _text(record, "prompt"), responses
+    elif "output_1" in record:  # LLMBar
+        label = str(record.get("label"))
+        if label not in ("1", "2"):
+            raise Skip("label out of range")
+        first, second = _text(record, "output_1"), _text(record, "output_2")
+        prompt, ranked = _text(record, "input"), [first, second] if label == "1" else [second, first]
+    elif "response1" in record:  # PandaLM
+        votes = Counter(str(record.get(f"annotator{i}")) for i in (1, 2, 3))
+        if not set(votes) <= {"0", "1", "2"}:
+            raise Skip("label out of range")
+        label, count = votes.most_common(1)[0]
+        if count < 2 or label == "0":
+            raise Skip("tie or split vote")
+        first, second = _text(record, "response1"), _text(record, "response2")
+        instruction = _text(record, "instruction")
+        prompt = instruction + (f"\n\n{record['input']}" if isinstance(record.get("input"), str) and record["input"].strip() else "")
+        ranked = [first, second] if label == "1" else [second, first]
+    elif "chosen" in record and "prompt" not in record:  # HH-RLHF dialogues
+        chosen_prompt, chosen = split_dialogue(_text(record, "chosen"))
+        rejected_prompt, rejected = split_dialogue(_text(record, "rejected"))
+        if chosen_prompt != rejected_prompt:
+            raise Skip("chosen and rejected dialogues differ before the last turn")
+        if not chosen or not rejected:
+            raise Skip("empty response")
+        prompt, ranked = chosen_prompt, [chosen, rejected]
+    elif "chosen" in record:
+        prompt, ranked = _text(record, "prompt"), [_text(record, "chosen"), _text(record, "rejected")]
+    else:
+        raise Skip("unknown layout (no chosen/rejected, responses, output_1/output_2 or response1/response2)")
+    if len({r.strip() for r in ranked}) < len(ranked):
+        raise Skip("identical responses")
+    return PreferencePair(pair_id, prompt, tuple(ranked))
+
+
+def load_pairs(path: str | Path, report: LoadReport | None = None) -> Iterator[PreferencePair]:
+    """The file's preference pairs, in order; skipped records are counted in ``report``."""
+    path = Path(path)
+    report = report if report is not None else LoadReport()
+    seen: set[str] = set()
+    for number, record in _records(path):
+        report.read += 1
+        try:
+            pair = _pair(record, f"{path.stem}-{number}")
+        except Skip as e:
+            report.skipped[str(e)] += 1
+            continue
+        if pair.id in seen:
+            report.skipped["duplicate id"] += 1
+            continue
+        seen.add(pair.id)
+        yield pair
