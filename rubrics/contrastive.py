@@ -34,6 +34,7 @@ class ContrastiveSettings:
     resample_temperature: float = 0.8
     max_hard_rules: int = 4
     max_principles: int = 6
+    max_tokens: int = 600  # ten criteria of ~25 tokens fit with room to spare
 
     def params(self) -> dict[str, float | int]:
         return {"tau": self.tau, "max_tries": self.max_tries, "resample_temperature": self.resample_temperature}
@@ -76,7 +77,9 @@ class ContrastiveGenerator:
             "contrastive_rubric", prompt=prompt, responses=responses, ranked=ranked,
             max_hard_rules=s.max_hard_rules, max_principles=s.max_principles,
         )
-        generated = await generate_structured(self.backend, messages, GeneratedRubric, reasks=s.reasks, temperature=temperature, check=_usable(s))
+        generated = await generate_structured(
+            self.backend, messages, GeneratedRubric, reasks=s.reasks, temperature=temperature, max_tokens=s.max_tokens, check=_usable(s)
+        )
         return to_rubric(pair_id, prompt, generated, s, self.model)
 
     async def __call__(self, pair: PreferencePair) -> PairOutcome:

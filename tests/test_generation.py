@@ -279,3 +279,20 @@ def test_rubric_generate_end_to_end_on_llmbar_with_a_scripted_judge(method, rubr
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)  # resumes: nothing left to do
     assert again.returncode == 0 and load_rubrics(output) == rubrics
     assert len((tmp_path / f"{method}.jsonl.log.jsonl").read_text().splitlines()) == 2
+
+
+def test_readme_shows_the_rubric_the_example_command_produces(rubric_exe, tmp_path):
+    import yaml
+
+    from rubrics.model import Rubric
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL) if b.startswith("id: crg-haiku"))
+    output = tmp_path / "crg.jsonl"
+    command = [rubric_exe, "generate", "--method", "contrastive", "--input", "examples/pairs.jsonl", "--output", str(output),
+               "--model", "fake:script:examples/scripted_judge.yaml", "--no-cache", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "input: 2 pairs from 3 records (skipped: 1 identical responses)" in result.stderr
+    assert "kept 1, rejected 1 (label not reproduced), failed 0" in result.stdout
+    assert load_rubrics(output) == [Rubric.model_validate(yaml.safe_load(shown))]
