@@ -36,7 +36,7 @@ from judge.backends.base import GenerationError  # noqa: E402
 from judge.cache import CachedBackend  # noqa: E402
 from judge.pairwise import PairItem, PairwiseJudge  # noqa: E402
 from rubrics.auto_rubric import AutoRubricGenerator, AutoSettings, sentence_embedder  # noqa: E402
-from rubrics.contrastive import ContrastiveGenerator  # noqa: E402
+from rubrics.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
 from rubrics.pairs import PreferencePair, load_pairs  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -98,7 +98,7 @@ async def run(dataset: str, args: argparse.Namespace, backend) -> None:
     async def generic(pair, a, b):
         return helpfulness
 
-    crg = ContrastiveGenerator(backend, judge)
+    crg = ContrastiveGenerator(backend, judge, ContrastiveSettings(reasks=args.reasks))
     failures = {"crg": 0}
 
     async def contrastive(pair, a, b):
@@ -109,7 +109,7 @@ async def run(dataset: str, args: argparse.Namespace, backend) -> None:
             return []  # no rubric: judged plainly, and counted
         return [c.text for c in rubric.criteria]
 
-    auto = AutoRubricGenerator(backend, judge, AutoSettings(max_rounds=args.rounds))
+    auto = AutoRubricGenerator(backend, judge, AutoSettings(max_rounds=args.rounds, reasks=args.reasks))
     outcomes = await asyncio.gather(*(auto(pair) for pair in train))
     kept = [o.rubric for o in outcomes if o.status == "kept" and o.rubric is not None]
     statuses = {s: sum(o.status == s for o in outcomes) for s in ("kept", "rejected", "failed")}
@@ -140,6 +140,7 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=70)
     parser.add_argument("--test", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="Auto-Rubric propose-evaluate-revise rounds")
+    parser.add_argument("--reasks", type=int, default=2, help="re-asks after invalid generated output (0 saves time with weak models)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cache", action="store_true")
     args = parser.parse_args()
