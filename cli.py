@@ -155,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     schema = rubric_commands.add_parser("schema", help="print the JSON Schema of rubric files")
     schema.add_argument("--output", type=Path, help="write it to a file instead")
 
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure a judge on labelled preference benchmarks (accuracy, ties, length bias, intervals)",
+        description="Judge labelled pairs and report accuracy with 95%% bootstrap intervals, judge ties, position "
+        "consistency (pairwise) or equal scores (pointwise), and accuracy split by whether the better response is "
+        "the longer one. Per-pair records go to OUTPUT.pairs.jsonl as they are judged; rerunning resumes.",
+    )
+    evaluate.add_argument("--benchmark", action="append", required=True, metavar="NAME|FILE",
+                          help="llmbar, llmbar-natural, llmbar-adversarial, mt-bench, faireval, llmeval2, pandalm, "
+                          "hh-rlhf-harmless, or a file of labelled pairs; repeatable")
+    evaluate.add_argument("--mode", choices=["pairwise", "pointwise"], default="pairwise",
+                          help="pairwise: compare the two, both orders (default); pointwise: score each with --rubric")
+    evaluate.add_argument("--rubric", metavar="FILE|NAME", default="helpfulness", help="pointwise: the rubric (default helpfulness)")
+    add_model_options(evaluate)
+    evaluate.add_argument("--limit", type=int, help="at most N pairs per benchmark, stratified by source and label")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed")
+    evaluate.add_argument("--data-dir", type=Path, help="the shared data folder (default ../shared/data or $RUBRIC_JUDGE_DATA)")
+    evaluate.add_argument("--output", required=True, type=Path, help="results (JSON)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+
     generate = commands.add_parser(
         "generate",
         help="generate rubrics from preference pairs (contrastive: OpenRubrics CRG; auto: Auto-Rubric Theme-Tips)",
@@ -286,6 +306,48 @@ def run_audit(args: argparse.Namespace) -> int:
     print(audit.format_report(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from judge import evaluate
+    from judge.engine import Judge
+    from judge.pairwise import PairwiseJudge
+    from judge.run import RubricSource, open_log, write_all
+    from rubrics.pairs import LoadReport
+
+    chosen, loaded = {}, {}
+    for name in args.benchmark:
+        report = LoadReport()
+        pairs = evaluate.load_benchmark(name, report, args.data_dir)
+        chosen[name] = evaluate.stratified_sample(pairs, args.limit, args.seed)
+        loaded[name] = report
+        print(f"{name}: {report.describe()}" + (f"; sampled {len(chosen[name])}" if args.limit else ""), file=sys.stderr)
+    rubric = RubricSource.from_option(args.rubric).default if args.mode == "pointwise" else None
+    if args.mode == "pointwise" and rubric is None:
+        return fail(f"{args.rubric} holds several rubrics; name one file or library rubric")
+    backend = make_backend(args)
+    log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr))
+    previous = {r["item_id"]: r for r in log.previous}
+    if any(r.get("mode") != args.mode for r in previous.values()):
+        log.close()
+        return fail(f"{log.path} holds records of another mode; pass another --output")
+    todo = [p for pairs in chosen.values() for p in pairs if evaluate.item_id(p) not in previous]
+    pairwise = PairwiseJudge(backend) if args.mode == "pairwise" else None
+    judge = Judge(backend) if args.mode == "pointwise" else None
+    records = evaluate.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric)
+    new = {r["item_id"]: r for r in write_all(records, log, len(todo), "pair", False if args.quiet else None)}
+    every = {**previous, **new}
+    model = pairwise.model_label if pairwise else judge.model_label  # type: ignore[union-attr]
+    results: dict = {"model": model, "mode": args.mode, "rubric": rubric.id if rubric else None, "seed": args.seed, "benchmarks": {}}
+    for name, pairs in chosen.items():
+        records_here = [every[evaluate.item_id(p)] for p in pairs]
+        summary = evaluate.summarise_by_source(records_here, seed=args.seed)
+        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, **summary}
+        print(f"\n{name} ({args.mode}, model {model}{', rubric ' + rubric.id if rubric else ''})")
+        print(evaluate.format_table(summary))
+    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults: {args.output}; per-pair records: {log.path}")
     return EXIT_OK
 
 
@@ -466,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate}
+    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval}
     try:
         return handlers[args.command](args)
     except BackendFatalError as e:

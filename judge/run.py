@@ -78,14 +78,17 @@ def open_log(output_path: str | Path, warn: Callable[[str], None]) -> VerdictLog
     return log
 
 
-def write_all(verdicts: AsyncIterator[BaseModel], log: VerdictLog, total: int, unit: str, progress: bool | None) -> list[dict[str, Any]]:
-    """Write each verdict to the log as it arrives (progress bar on a terminal); close the log."""
+def write_all(
+    verdicts: AsyncIterator[BaseModel | dict[str, Any]], log: VerdictLog, total: int, unit: str, progress: bool | None
+) -> list[dict[str, Any]]:
+    """Write each verdict (a model or a plain record) to the log as it arrives (progress
+    bar on a terminal); close the log."""
     new: list[dict[str, Any]] = []
 
     async def run() -> None:
         with tqdm(total=total, unit=unit, file=sys.stderr, disable=None if progress is None else not progress) as bar:
             async for verdict in verdicts:
-                record = verdict.model_dump(mode="json")
+                record = verdict.model_dump(mode="json") if isinstance(verdict, BaseModel) else verdict
                 log.write(record)
                 new.append(record)
                 bar.update()

@@ -9,7 +9,6 @@ run resumes where it stopped), and shows progress on a terminal.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -139,33 +138,28 @@ class PairOutcome:
 
 
 class OutcomeLog:
-    """Append-only JSONL of pair outcomes: what a rerun skips. A partial last line (an
-    interrupted write) is dropped."""
+    """Pair outcomes in an append-only JSONL file (judge.jsonl.VerdictLog: a partial last
+    line from an interrupted write is dropped): what a rerun skips."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        from judge.jsonl import VerdictLog
+
+        self._log = VerdictLog(path)
+        self.path = self._log.path
         self.outcomes: dict[str, PairOutcome] = {}
-        if self.path.exists():
-            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-            if lines and not lines[-1].endswith("\n"):
-                lines = lines[:-1]
-                self.path.write_text("".join(lines), encoding="utf-8")
-            for line in lines:
-                try:
-                    outcome = PairOutcome.from_record(json.loads(line))
-                except (ValueError, KeyError, ValidationError):
-                    continue
-                self.outcomes[outcome.pair_id] = outcome
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("a", encoding="utf-8")
+        for record in self._log.previous:
+            try:
+                outcome = PairOutcome.from_record(record)
+            except (ValueError, KeyError, ValidationError):
+                continue
+            self.outcomes[outcome.pair_id] = outcome
 
     def write(self, outcome: PairOutcome) -> None:
         self.outcomes[outcome.pair_id] = outcome
-        self._handle.write(json.dumps(outcome.record(), ensure_ascii=False) + "\n")
-        self._handle.flush()
+        self._log.write({"item_id": outcome.pair_id, **outcome.record()})
 
     def close(self) -> None:
-        self._handle.close()
+        self._log.close()
 
 
 def log_path_for(output: str | Path) -> Path:

@@ -4,7 +4,7 @@ Layouts read (one record per line in .jsonl/.jsonl.gz, or a JSON list in .json):
 - ours: ``{"id", "prompt", "chosen", "rejected"}`` or ``{"id", "prompt", "responses": [best, ..., worst]}``
 - LLMBar and its processed sets: ``{"input", "output_1", "output_2", "label": 1|2}``
 - PandaLM: ``{"instruction", "input", "response1", "response2", "annotator1".."annotator3"}``
-  (0 tie, 1, 2; the majority decides, and a tie or a split vote is skipped)
+  (0 tie, 1, 2; the majority decides; a split vote is skipped, and so is a tie when ranking)
 - HH-RLHF: ``{"chosen", "rejected"}`` whole dialogues (``\\n\\nHuman:`` / ``\\n\\nAssistant:``);
   the prompt is the shared dialogue up to the last assistant turn.
 
@@ -88,36 +88,55 @@ def split_dialogue(dialogue: str) -> tuple[str, str]:
     return dialogue[:cut].strip(), dialogue[cut + len(marker):].strip()
 
 
-def _pair(record: Any, default_id: str) -> PreferencePair:
+@dataclass(frozen=True)
+class LabelledPair:
+    """Two responses in the file's order and which is better: "A", "B" or "tie"."""
+
+    id: str
+    prompt: str
+    response_a: str
+    response_b: str
+    label: str
+    source: str = ""
+
+
+LABELS = {"a": "A", "b": "B", "1": "A", "2": "B", "tie": "tie", "0": "tie"}
+
+
+def _read(record: Any, default_id: str) -> tuple[str, str, list[str], int | None]:
+    """(id, prompt, responses in file order, index of the better one or None for a tie)."""
     if isinstance(record, Skip):
         raise record
     if not isinstance(record, dict):
         raise Skip("record is not an object")
     pair_id = str(record.get("id", record.get("idx", default_id)))
+    better: int | None = 0
     if "responses" in record:
         responses = record["responses"]
         if not isinstance(responses, list) or len(responses) < 2 or not all(isinstance(r, str) for r in responses):
             raise Skip("'responses' is not a list of two or more texts")
         if not all(r.strip() for r in responses):
             raise Skip("empty response")
-        prompt, ranked = _text(record, "prompt"), responses
-    elif "output_1" in record:  # LLMBar
-        label = str(record.get("label"))
-        if label not in ("1", "2"):
-            raise Skip("label out of range")
-        first, second = _text(record, "output_1"), _text(record, "output_2")
-        prompt, ranked = _text(record, "input"), [first, second] if label == "1" else [second, first]
+        prompt = _text(record, "prompt")
+    elif "output_1" in record or "response_a" in record:  # LLMBar, or ours: {prompt, response_a, response_b, label}
+        first_key, second_key = ("output_1", "output_2") if "output_1" in record else ("response_a", "response_b")
+        label = LABELS.get(str(record.get("label")).lower())
+        if label is None:
+            raise Skip("label out of range" if record.get("label") is not None else "missing label")
+        prompt = _text(record, "input" if "input" in record and "prompt" not in record else "prompt")
+        responses = [_text(record, first_key), _text(record, second_key)]
+        better = {"A": 0, "B": 1, "tie": None}[label]
     elif "response1" in record:  # PandaLM
         votes = Counter(str(record.get(f"annotator{i}")) for i in (1, 2, 3))
         if not set(votes) <= {"0", "1", "2"}:
             raise Skip("label out of range")
         label, count = votes.most_common(1)[0]
-        if count < 2 or label == "0":
-            raise Skip("tie or split vote")
-        first, second = _text(record, "response1"), _text(record, "response2")
+        if count < 2:
+            raise Skip("split vote")
+        responses = [_text(record, "response1"), _text(record, "response2")]
         instruction = _text(record, "instruction")
         prompt = instruction + (f"\n\n{record['input']}" if isinstance(record.get("input"), str) and record["input"].strip() else "")
-        ranked = [first, second] if label == "1" else [second, first]
+        better = {"1": 0, "2": 1, "0": None}[label]
     elif "chosen" in record and "prompt" not in record:  # HH-RLHF dialogues
         chosen_prompt, chosen = split_dialogue(_text(record, "chosen"))
         rejected_prompt, rejected = split_dialogue(_text(record, "rejected"))
@@ -125,25 +144,39 @@ def _pair(record: Any, default_id: str) -> PreferencePair:
             raise Skip("chosen and rejected dialogues differ before the last turn")
         if not chosen or not rejected:
             raise Skip("empty response")
-        prompt, ranked = chosen_prompt, [chosen, rejected]
+        prompt, responses = chosen_prompt, [chosen, rejected]
     elif "chosen" in record:
-        prompt, ranked = _text(record, "prompt"), [_text(record, "chosen"), _text(record, "rejected")]
+        prompt, responses = _text(record, "prompt"), [_text(record, "chosen"), _text(record, "rejected")]
     else:
-        raise Skip("unknown layout (no chosen/rejected, responses, output_1/output_2 or response1/response2)")
-    if len({r.strip() for r in ranked}) < len(ranked):
+        raise Skip("unknown layout (no chosen/rejected, responses, output_1/output_2, response_a/response_b or response1/response2)")
+    if len({r.strip() for r in responses}) < len(responses):
         raise Skip("identical responses")
+    return pair_id, prompt, responses, better
+
+
+def _pair(record: Any, default_id: str) -> PreferencePair:
+    pair_id, prompt, responses, better = _read(record, default_id)
+    if better is None:
+        raise Skip("label is a tie")
+    ranked = [responses[better], *(r for i, r in enumerate(responses) if i != better)]
     return PreferencePair(pair_id, prompt, tuple(ranked))
 
 
-def load_pairs(path: str | Path, report: LoadReport | None = None) -> Iterator[PreferencePair]:
-    """The file's preference pairs, in order; skipped records are counted in ``report``."""
+def _labelled(record: Any, default_id: str, source: str) -> LabelledPair:
+    pair_id, prompt, responses, better = _read(record, default_id)
+    if len(responses) != 2:
+        raise Skip("more than two responses")
+    return LabelledPair(pair_id, prompt, responses[0], responses[1], {0: "A", 1: "B", None: "tie"}[better], source)
+
+
+def _load(path: str | Path, report: LoadReport | None, make: Any) -> Iterator[Any]:
     path = Path(path)
     report = report if report is not None else LoadReport()
     seen: set[str] = set()
     for number, record in _records(path):
         report.read += 1
         try:
-            pair = _pair(record, f"{path.stem}-{number}")
+            pair = make(record, f"{path.stem}-{number}")
         except Skip as e:
             report.skipped[str(e)] += 1
             continue
@@ -152,3 +185,14 @@ def load_pairs(path: str | Path, report: LoadReport | None = None) -> Iterator[P
             continue
         seen.add(pair.id)
         yield pair
+
+
+def load_labelled_pairs(path: str | Path, report: LoadReport | None = None, source: str | None = None) -> Iterator[LabelledPair]:
+    """Two-response records with their label (ties kept as "tie"), in the file's A/B order."""
+    name = source or Path(path).stem
+    return _load(path, report, lambda record, default_id: _labelled(record, default_id, name))
+
+
+def load_pairs(path: str | Path, report: LoadReport | None = None) -> Iterator[PreferencePair]:
+    """The file's preference pairs, best response first; skipped records (ties too) are counted in ``report``."""
+    return _load(path, report, _pair)

@@ -1,0 +1,205 @@
+"""Meta-evaluation: how well does a judge configuration pick the better response?
+
+Benchmarks are labelled pairs (rubrics/pairs.py reads the layouts). Two modes:
+- ``pairwise``: the judge compares the two responses, asked in both orders; a verdict that
+  flips with the order is a tie. Reported: accuracy, ties, position consistency.
+- ``pointwise``: each response is scored against a rubric on its own; the higher score is
+  preferred, equal scores are a tie. Reported: accuracy and the rate of equal scores.
+Accuracy counts a judge's tie or an unscored pair as wrong; pairs labelled a tie are
+counted apart and left out of accuracy. Every figure comes with a 95% bootstrap interval,
+and accuracy is split by whether the labelled-better response is the longer one (a judge
+that just likes length scores high on one side and low on the other).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from judge.engine import Judge, JudgeItem
+from judge.pairwise import PairItem, PairwiseJudge
+from rubrics.model import Rubric
+from rubrics.pairs import LabelledPair, LoadReport, load_labelled_pairs
+
+Mode = Literal["pairwise", "pointwise"]
+# The shared third-party data, beside the project checkout (or RUBRIC_JUDGE_DATA).
+DATA = Path(os.environ.get("RUBRIC_JUDGE_DATA", "../shared/data"))
+LLMBAR_SETS = ["Natural", "Adversarial_Neighbor", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual"]
+BENCHMARKS: dict[str, list[str]] = {
+    "llmbar": [f"llmbar/LLMBar_{s}.json" for s in LLMBAR_SETS],
+    "llmbar-natural": ["llmbar/LLMBar_Natural.json"],
+    "llmbar-adversarial": [f"llmbar/LLMBar_{s}.json" for s in LLMBAR_SETS[1:]],
+    "mt-bench": ["llmbar/Processed_MT-Bench.json"],
+    "faireval": ["llmbar/Processed_FairEval.json"],
+    "llmeval2": ["llmbar/Processed_LLMEval2.json"],
+    "pandalm": ["pandalm_testset/testset-v1.json"],
+    "hh-rlhf-harmless": ["hh_rlhf_harmless_test/harmless-base_test.jsonl.gz"],
+}
+
+
+def benchmark_files(name: str, data_dir: Path | None = None) -> list[Path]:
+    """A benchmark's files: a known name (under the shared data folder) or a file path."""
+    if name in BENCHMARKS:
+        root = data_dir or DATA
+        files = [root / f for f in BENCHMARKS[name]]
+        missing = [str(f) for f in files if not f.exists()]
+        if missing:
+            raise FileNotFoundError(f"benchmark {name!r}: missing {missing[0]} (set --data-dir to the shared data folder)")
+        return files
+    if Path(name).is_file():
+        return [Path(name)]
+    raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}, or a file path")
+
+
+def load_benchmark(name: str, report: LoadReport, data_dir: Path | None = None) -> list[LabelledPair]:
+    pairs: list[LabelledPair] = []
+    for path in benchmark_files(name, data_dir):
+        source = path.name.split(".")[0]
+        pairs += [p for p in load_labelled_pairs(path, report, source)]
+    return pairs
+
+
+def stratified_sample(pairs: Sequence[LabelledPair], limit: int | None, seed: int = 0) -> list[LabelledPair]:
+    """At most ``limit`` pairs, each (source, label) stratum in proportion to its size."""
+    if limit is None or limit >= len(pairs):
+        return list(pairs)
+    strata: dict[tuple[str, str], list[LabelledPair]] = defaultdict(list)
+    for pair in pairs:
+        strata[(pair.source, pair.label)].append(pair)
+    rng = random.Random(seed)
+    quotas = {key: limit * len(members) / len(pairs) for key, members in strata.items()}
+    counts = {key: int(q) for key, q in quotas.items()}
+    for key in sorted(quotas, key=lambda k: quotas[k] - counts[k], reverse=True)[: limit - sum(counts.values())]:
+        counts[key] += 1
+    chosen: list[LabelledPair] = []
+    for key in sorted(strata):
+        members = strata[key][:]
+        rng.shuffle(members)
+        chosen += members[: counts[key]]
+    order = {id(p): i for i, p in enumerate(pairs)}
+    return sorted(chosen, key=lambda p: order[id(p)])
+
+
+def item_id(pair: LabelledPair) -> str:
+    return f"{pair.source}:{pair.id}"
+
+
+def _record(pair: LabelledPair, mode: Mode, status: str, preferred: str | None, **extra: Any) -> dict[str, Any]:
+    longer = "A" if len(pair.response_a) > len(pair.response_b) else "B" if len(pair.response_b) > len(pair.response_a) else "same"
+    return {
+        "item_id": item_id(pair),
+        "source": pair.source,
+        "mode": mode,
+        "label": pair.label,
+        "status": status,
+        "preferred": preferred,
+        "correct": None if pair.label == "tie" else status == "scored" and preferred == pair.label,
+        "longer": longer,
+        **extra,
+    }
+
+
+async def judge_pairs(
+    mode: Mode, pairs: Iterable[LabelledPair], *, pairwise: PairwiseJudge | None = None, judge: Judge | None = None, rubric: Rubric | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """One record per pair, in completion order."""
+    pairs = list(pairs)
+    by_id = {item_id(p): p for p in pairs}
+    if mode == "pairwise":
+        assert pairwise is not None
+        items = [PairItem(item_id(p), p.prompt, p.response_a, p.response_b) for p in pairs]
+        async for v in pairwise.acompare_many(items):
+            yield _record(by_id[v.item_id], mode, v.status, v.preferred, p_a=v.p_a, position_consistent=v.position_consistent, reason=v.reason)
+        return
+    assert judge is not None and rubric is not None
+    items = [JudgeItem(f"{item_id(p)}#{side}", p.prompt, text, rubric) for p in pairs for side, text in (("A", p.response_a), ("B", p.response_b))]
+    halves: dict[str, dict[str, Any]] = defaultdict(dict)
+    async for verdict in judge.aevaluate_many(items):
+        key, side = verdict.item_id.rsplit("#", 1)
+        halves[key][side] = verdict
+        if len(halves[key]) == 2:
+            both = halves.pop(key)
+            yield _pointwise_record(by_id[key], both["A"], both["B"])
+
+
+def _pointwise_record(pair: LabelledPair, a: Any, b: Any) -> dict[str, Any]:
+    if a.score is None or b.score is None:
+        reason = a.reason if a.score is None else b.reason
+        return _record(pair, "pointwise", "unscored", None, score_a=a.score, score_b=b.score, reason=reason)
+    preferred = "A" if a.score > b.score else "B" if b.score > a.score else "tie"
+    return _record(pair, "pointwise", "scored", preferred, score_a=a.score, score_b=b.score, equal_scores=preferred == "tie")
+
+
+def bootstrap_interval(values: Sequence[float], *, resamples: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+    """95% percentile interval of the mean, by resampling the values with replacement."""
+    if not values:
+        return None
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    return means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]
+
+
+def _rate(flags: Sequence[bool], seed: int) -> dict[str, Any]:
+    values = [float(f) for f in flags]
+    interval = bootstrap_interval(values, seed=seed)
+    return {"n": len(values), "value": sum(values) / len(values) if values else None, "ci95": list(interval) if interval else None}
+
+
+def summarise(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
+    """Accuracy (with intervals), ties, unscored, position consistency or equal scores, and
+    the length-bias split, for the records given."""
+    labelled = [r for r in records if r["label"] != "tie"]
+    scored = [r for r in records if r["status"] == "scored"]
+    summary: dict[str, Any] = {
+        "pairs": len(records),
+        "label_ties": len(records) - len(labelled),
+        "accuracy": _rate([bool(r["correct"]) for r in labelled], seed),
+        "judge_ties": _rate([r["preferred"] == "tie" for r in labelled], seed),
+        "unscored": sum(r["status"] == "unscored" for r in records),
+        "length_bias": {
+            "better_is_longer": _rate([bool(r["correct"]) for r in labelled if r["longer"] == r["label"]], seed),
+            "better_is_shorter": _rate([bool(r["correct"]) for r in labelled if r["longer"] not in (r["label"], "same")], seed),
+        },
+    }
+    if any(r["mode"] == "pairwise" for r in records):
+        summary["position_consistency"] = _rate([bool(r.get("position_consistent")) for r in scored if r["mode"] == "pairwise"], seed)
+    if any(r["mode"] == "pointwise" for r in records):
+        summary["equal_scores"] = _rate([bool(r.get("equal_scores")) for r in scored if r["mode"] == "pointwise"], seed)
+    return summary
+
+
+def summarise_by_source(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
+    sources: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        sources[record["source"]].append(record)
+    return {"overall": summarise(records, seed=seed), "by_source": {name: summarise(rs, seed=seed) for name, rs in sorted(sources.items())}}
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The printed table: one row per source, then overall."""
+
+    def cell(rate: dict[str, Any] | None) -> str:
+        if not rate or rate["value"] is None:
+            return "-"
+        low, high = rate["ci95"]
+        return f"{rate['value']:.3f} [{low:.2f},{high:.2f}]"
+
+    header = f"{'source':<28} {'pairs':>5} {'accuracy [95% CI]':>20} {'judge ties':>10} {'consistent/equal':>17} {'better longer':>20} {'better shorter':>20}"
+    lines = [header, "-" * len(header)]
+    rows = list(results["by_source"].items()) + [("overall", results["overall"])]
+    for name, s in rows:
+        second = (s.get("position_consistency") or s.get("equal_scores") or {}).get("value")
+        ties = s["judge_ties"]["value"]
+        lines.append(
+            f"{name:<28} {s['pairs']:>5} {cell(s['accuracy']):>20} {(f'{ties:.1%}' if ties is not None else '-'):>10} "
+            f"{(f'{second:.1%}' if second is not None else '-'):>17} "
+            f"{cell(s['length_bias']['better_is_longer']):>20} {cell(s['length_bias']['better_is_shorter']):>20}"
+        )
+    overall = results["overall"]
+    lines.append(f"label ties left out of accuracy: {overall['label_ties']}; unscored pairs (counted wrong): {overall['unscored']}")
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""`rubric eval`: scripted judges with known behaviour must get exactly the accuracies
+that behaviour implies on the real benchmark files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+
+import pytest
+
+from judge import evaluate
+from judge.backends.fake import FakeBackend
+from judge.engine import Judge
+from judge.pairwise import PairwiseJudge
+from rubrics.model import Rubric
+from rubrics.pairs import LabelledPair, LoadReport
+from tests.conftest import ROOT, SHARED_DATA
+
+
+def shown(content: str, tag: str) -> str:
+    return re.search(rf"<{tag}-\w+>\n(.*?)\n</{tag}-\w+>", content, flags=re.DOTALL).group(1)
+
+
+def longer_first(question):
+    content = question.messages[-1]["content"]
+    return 1.0 if len(shown(content, "response_1")) > len(shown(content, "response_2")) else 0.0
+
+
+def oracle(pairs):
+    from prompts import neutralise
+
+    # keyed by prompt too: one response text can be the better in one pair and the worse in another
+    better = {(neutralise(p.prompt).strip(), neutralise(p.response_a if p.label == "A" else p.response_b).strip()) for p in pairs if p.label != "tie"}
+
+    def script(question):
+        content = question.messages[-1]["content"]
+        return 1.0 if (shown(content, "prompt").strip(), shown(content, "response_1").strip()) in better else 0.0
+
+    return script
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    pairs = []
+    for name in ("llmbar", "pandalm"):
+        report = LoadReport()
+        pairs += evaluate.stratified_sample(evaluate.load_benchmark(name, report, SHARED_DATA), 150, seed=1)
+    return pairs
+
+
+def run(mode, backend, pairs, rubric=None):
+    async def collect():
+        judge_kw = {"pairwise": PairwiseJudge(backend, guard=False)} if mode == "pairwise" else {"judge": Judge(backend, guard=False), "rubric": rubric}
+        return [r async for r in evaluate.judge_pairs(mode, pairs, **judge_kw)]
+
+    return evaluate.summarise(asyncio.run(collect()))
+
+
+def expected_longer(pairs):
+    labelled = [p for p in pairs if p.label != "tie"]
+    return sum((len(p.response_a) > len(p.response_b)) == (p.label == "A") and len(p.response_a) != len(p.response_b) for p in labelled) / len(labelled)
+
+
+def test_always_first_judge_ties_everything(benchmark):
+    summary = run("pairwise", FakeBackend(1.0), benchmark)
+    assert summary["accuracy"]["value"] == 0.0 and summary["judge_ties"]["value"] == 1.0
+    assert summary["position_consistency"]["value"] == 0.0
+
+
+def test_always_longer_judge_scores_exactly_the_share_of_longer_better_responses(benchmark):
+    summary = run("pairwise", FakeBackend(longer_first), benchmark)
+    assert summary["accuracy"]["value"] == pytest.approx(expected_longer(benchmark))
+    assert summary["length_bias"]["better_is_longer"]["value"] == 1.0
+    assert summary["length_bias"]["better_is_shorter"]["value"] == 0.0
+    unequal = sum(len(p.response_a) != len(p.response_b) for p in benchmark) / len(benchmark)
+    assert unequal < 1 and summary["position_consistency"]["value"] == pytest.approx(unequal)  # equal lengths flip: ties
+    low, high = summary["accuracy"]["ci95"]
+    assert low < summary["accuracy"]["value"] < high
+
+
+def test_oracle_judge_is_always_right_and_label_ties_are_counted_apart(benchmark):
+    # The oracle sees only the question: leave out pairs whose response is the better one
+    # for a prompt in one pair and the worse for that same prompt in another (LLMBar reuses them).
+    roles: dict[tuple[str, str], set[bool]] = {}
+    for p in benchmark:
+        for text, is_better in ((p.response_a, p.label == "A"), (p.response_b, p.label == "B")):
+            roles.setdefault((p.prompt, text), set()).add(is_better)
+    benchmark = [p for p in benchmark if len(roles[(p.prompt, p.response_a)]) == len(roles[(p.prompt, p.response_b)]) == 1]
+    summary = run("pairwise", FakeBackend(oracle(benchmark)), benchmark)
+    ties = sum(p.label == "tie" for p in benchmark)
+    assert ties > 0 and summary["label_ties"] == ties
+    assert summary["accuracy"] == {"n": len(benchmark) - ties, "value": 1.0, "ci95": [1.0, 1.0]}
+
+
+def test_pointwise_length_judge_prefers_the_longer_and_reports_equal_scores():
+    rubric = Rubric.from_principles(["The response is good."], "r")
+    pairs = [
+        LabelledPair("1", "q", "a longer answer", "short", "A", "s"),
+        LabelledPair("2", "q", "short", "a longer answer", "A", "s"),
+        LabelledPair("3", "q", "same!", "same?", "B", "s"),
+        LabelledPair("4", "q", "xx", "yyyy", "tie", "s"),
+    ]
+
+    def by_length(question):
+        return len(shown(question.messages[-1]["content"], "response")) / 100
+
+    summary = run("pointwise", FakeBackend(by_length), pairs, rubric)
+    assert summary["accuracy"]["value"] == pytest.approx(1 / 3) and summary["accuracy"]["n"] == 3
+    assert summary["equal_scores"]["value"] == pytest.approx(1 / 4) and summary["label_ties"] == 1
+
+
+def test_stratified_sample_keeps_proportions_and_is_seeded(benchmark):
+    report = LoadReport()
+    pairs = evaluate.load_benchmark("llmbar", report, SHARED_DATA)
+    sample = evaluate.stratified_sample(pairs, 100, seed=3)
+    assert len(sample) == 100 and sample == evaluate.stratified_sample(pairs, 100, seed=3)
+    by_source = {s: sum(p.source == s for p in sample) for s in {p.source for p in pairs}}
+    assert by_source["LLMBar_Natural"] == round(100 * 100 / 419)
+    assert evaluate.stratified_sample(pairs, None) == pairs
+
+
+def test_unknown_benchmark_lists_the_known_ones():
+    with pytest.raises(ValueError, match="known: faireval, hh-rlhf-harmless, llmbar"):
+        evaluate.benchmark_files("llmbars")
+
+
+def test_bootstrap_interval_is_exact_for_constant_values_and_brackets_the_mean():
+    assert evaluate.bootstrap_interval([1.0] * 10) == (1.0, 1.0)
+    low, high = evaluate.bootstrap_interval([0.0, 1.0] * 50)
+    assert low < 0.5 < high and high - low < 0.3
+    assert evaluate.bootstrap_interval([]) is None
+
+
+def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
+    output = tmp_path / "eval.json"
+    command = [rubric_exe, "eval", "--benchmark", "llmbar-natural", "--benchmark", "pandalm", "--model", "fake:yes", "--limit", "20",
+               "--data-dir", str(SHARED_DATA), "--output", str(output), "--no-cache", "--quiet"]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert first.returncode == 0, first.stderr
+    results = json.loads(output.read_text())
+    assert results["mode"] == "pairwise" and set(results["benchmarks"]) == {"llmbar-natural", "pandalm"}
+    panda = results["benchmarks"]["pandalm"]
+    assert panda["input"]["skipped"]["empty response"] == 55 and panda["overall"]["pairs"] == 20
+    assert "overall" in first.stdout and "label ties left out of accuracy" in first.stdout
+    lines = (tmp_path / "eval.json.pairs.jsonl").read_text().splitlines()
+    assert len(lines) == 40
+    # fake:yes says yes in both orders: a tie, unless the guard decided (a content-free response loses)
+    records = [json.loads(line) for line in lines]
+    assert all(r["preferred"] == "tie" or r["reason"].startswith("decided without the judge") for r in records)
+    assert panda["overall"]["judge_ties"]["value"] < 1.0
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert again.returncode == 0 and len((tmp_path / "eval.json.pairs.jsonl").read_text().splitlines()) == 40
+    assert json.loads(output.read_text()) == results
+    other_mode = subprocess.run([*command, "--mode", "pointwise"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert other_mode.returncode == 2 and "another mode" in other_mode.stderr
+    unknown = subprocess.run([rubric_exe, "eval", "--benchmark", "nope", "--output", str(output), "--model", "fake:yes"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "known: faireval" in unknown.stderr
