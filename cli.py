@@ -352,7 +352,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if any(r.get("mode") != args.mode for r in previous.values()):
         log.close()
         return fail(f"{log.path} holds records of another mode; pass another --output")
-    todo = [p for pairs in chosen.values() for p in pairs if evaluate.item_id(p) not in previous]
+    # one judgement per pair, even when two benchmarks share a file (llmbar and llmbar-natural)
+    todo = list({evaluate.item_id(p): p for pairs in chosen.values() for p in pairs if evaluate.item_id(p) not in previous}.values())
     pairwise = PairwiseJudge(backend) if args.mode == "pairwise" else None
     judge = Judge(backend) if args.mode == "pointwise" else None
     records = evaluate.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric)
