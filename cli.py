@@ -165,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--benchmark", action="append", required=True, metavar="NAME|FILE",
                           help="llmbar, llmbar-natural, llmbar-adversarial, mt-bench, faireval, llmeval2, pandalm, "
                           "hh-rlhf-harmless, or a file of labelled pairs; repeatable")
-    evaluate.add_argument("--mode", choices=["pairwise", "pointwise"], default="pairwise",
-                          help="pairwise: compare the two, both orders (default); pointwise: score each with --rubric")
+    evaluate.add_argument("--mode", choices=["pairwise", "pointwise", "graded"], default="pairwise",
+                          help="pairwise: compare the two, both orders (default); pointwise: score each with --rubric; "
+                          "graded: HealthBench-style rows, each response graded with its own rubric (points, tags)")
     evaluate.add_argument("--rubric", metavar="FILE|NAME", default="helpfulness", help="pointwise: the rubric (default helpfulness)")
     add_model_options(evaluate)
     evaluate.add_argument("--limit", type=int, help="at most N pairs per benchmark, stratified by source and label")
@@ -333,9 +334,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from judge import evaluate
     from judge.engine import Judge
     from judge.pairwise import PairwiseJudge
-    from judge.run import RubricSource, open_log, write_all
+    from judge.run import RubricSource
     from rubrics.pairs import LoadReport
 
+    if args.mode == "graded":
+        return run_graded_eval(args)
     chosen, loaded = {}, {}
     for name in args.benchmark:
         report = LoadReport()
@@ -347,18 +350,13 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.mode == "pointwise" and rubric is None:
         return fail(f"{args.rubric} holds several rubrics; name one file or library rubric")
     backend = make_backend(args)
-    log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr))
-    previous = {r["item_id"]: r for r in log.previous}
-    if any(r.get("mode") != args.mode for r in previous.values()):
-        log.close()
-        return fail(f"{log.path} holds records of another mode; pass another --output")
-    # one judgement per pair, even when two benchmarks share a file (llmbar and llmbar-natural)
-    todo = list({evaluate.item_id(p): p for pairs in chosen.values() for p in pairs if evaluate.item_id(p) not in previous}.values())
     pairwise = PairwiseJudge(backend) if args.mode == "pairwise" else None
     judge = Judge(backend) if args.mode == "pointwise" else None
-    records = evaluate.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric)
-    new = {r["item_id"]: r for r in write_all(records, log, len(todo), "pair", False if args.quiet else None)}
-    every = {**previous, **new}
+    # one judgement per pair, even when two benchmarks share a file (llmbar and llmbar-natural)
+    items = {evaluate.item_id(p): p for pairs in chosen.values() for p in pairs}
+    every, log_path = judge_resumably(
+        args, items, lambda todo: evaluate.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric), "pair"
+    )
     model = pairwise.model_label if pairwise else judge.model_label  # type: ignore[union-attr]
     results: dict = {"model": model, "mode": args.mode, "rubric": rubric.id if rubric else None, "seed": args.seed, "benchmarks": {}}
     for name, pairs in chosen.items():
@@ -368,8 +366,58 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"\n{name} ({args.mode}, model {model}{', rubric ' + rubric.id if rubric else ''})")
         print(evaluate.format_table(summary))
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nresults: {args.output}; per-pair records: {log.path}")
+    print(f"\nresults: {args.output}; per-pair records: {log_path}")
     return EXIT_OK
+
+
+class ModeMismatch(ValueError):
+    """The per-item log of an eval holds records of another mode."""
+
+
+def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str) -> tuple[dict, Path]:
+    """Records for every item (id -> item): those in OUTPUT.pairs.jsonl from an earlier run,
+    the rest judged now and appended as they come. ``judged(items)`` yields records."""
+    from judge.run import open_log, write_all
+
+    log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr))
+    previous = {r["item_id"]: r for r in log.previous}
+    if any(r.get("mode") != args.mode for r in previous.values()):
+        log.close()
+        raise ModeMismatch(f"{log.path} holds records of another mode; pass another --output")
+    todo = [item for key, item in items.items() if key not in previous]
+    new = write_all(judged(todo), log, len(todo), unit, False if args.quiet else None)
+    return {**previous, **{r["item_id"]: r for r in new}}, log.path
+
+
+def run_graded_eval(args: argparse.Namespace) -> int:
+    import random
+
+    from judge import graded
+    from judge.engine import Judge
+    from rubrics.pairs import LoadReport
+
+    chosen, loaded = {}, {}
+    for name in args.benchmark:
+        if not Path(name).is_file():
+            return fail(f"{name}: graded mode reads files of HealthBench-style rows; no such file")
+        report = LoadReport()
+        examples = graded.load_graded(name, report)
+        if args.limit is not None and args.limit < len(examples):
+            examples = sorted(random.Random(args.seed).sample(examples, args.limit), key=examples.index)
+        chosen[name], loaded[name] = examples, report
+        print(f"{name}: {report.describe().replace('pairs', 'examples')}" + (f"; sampled {len(examples)}" if args.limit else ""), file=sys.stderr)
+    judge = Judge(make_backend(args), gate=False)  # HealthBench scores have no hard-rule gate
+    items = {e.id: e for examples in chosen.values() for e in examples}
+    every, log_path = judge_resumably(args, items, lambda todo: graded.grade(judge, todo), "example")
+    results: dict = {"model": judge.model_label, "mode": "graded", "seed": args.seed, "benchmarks": {}}
+    for name, examples in chosen.items():
+        summary = graded.summarise_graded([every[e.id] for e in examples], seed=args.seed)
+        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, "graded": summary}
+        print(f"\n{name} (rubric-graded, model {judge.model_label})")
+        print(graded.format_graded(summary))
+    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults: {args.output}; per-example records: {log_path}")
+    return EXIT_OK if not any(b["graded"]["unscored_examples"] for b in results["benchmarks"].values()) else EXIT_FAILURES
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -554,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except BackendFatalError as e:
         return fail(f"{e}; verdicts written so far are kept, rerun the same command to resume")
-    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError) as e:
+    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError, FileNotFoundError) as e:
         return fail(str(e).strip("'\""))
     except BrokenPipeError:  # the reader went away (`rubric library list | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -107,9 +107,13 @@ def verdicts_context(records: list[dict[str, Any]], malformed: int) -> dict[str,
 def eval_context(results: dict[str, Any]) -> dict[str, Any]:
     benchmarks = []
     for name, data in results["benchmarks"].items():
+        if "graded" in data:
+            benchmarks.append({"name": name, "graded": data["graded"], "input": data.get("input", {}), "chart": None})
+            continue
         rows = [(source, s) for source, s in data["by_source"].items()] + [("overall", data["overall"])]
         chart_rows = [(source, s["accuracy"]["value"], s["accuracy"]["ci95"]) for source, s in rows if s["accuracy"]["value"] is not None]
-        benchmarks.append({"name": name, "rows": rows, "input": data.get("input", {}), "chart": accuracy_chart(chart_rows) if chart_rows else None})
+        chart = accuracy_chart(chart_rows) if chart_rows else None
+        benchmarks.append({"name": name, "graded": None, "rows": rows, "input": data.get("input", {}), "chart": chart})
     return {"kind": "eval", "results": results, "benchmarks": benchmarks}
 
 
@@ -206,9 +210,20 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 {% else %}
 <section id="summary"><h2>Summary</h2>
 <table><tr><th>model</th><td>{{ results.model }}</td></tr><tr><th>mode</th><td>{{ results.mode }}</td></tr>
-{% if results.rubric %}<tr><th>rubric</th><td>{{ results.rubric }}</td></tr>{% endif %}</table></section>
+{% if results.get("rubric") %}<tr><th>rubric</th><td>{{ results.rubric }}</td></tr>{% endif %}</table></section>
 {% for benchmark in benchmarks %}
 <section class="benchmark" id="benchmark-{{ benchmark.name }}"><h2>{{ benchmark.name }}</h2>
+{% if benchmark.graded %}
+{% set g = benchmark.graded %}
+<table><tr><th>examples</th><td class="num">{{ g.examples }}</td></tr>
+<tr><th>score (met points / positive points, mean clipped to [0, 1]) [95% CI]</th><td class="num">{{ g.score | interval }}</td></tr>
+<tr><th>bootstrap standard error</th><td class="num">{{ g.score.se | pct }}</td></tr>
+<tr><th>soft score (P(yes)-weighted)</th><td class="num">{{ g.soft_score | interval }}</td></tr>
+<tr><th>unscored examples / criteria</th><td class="num">{{ g.unscored_examples }} / {{ g.unscored_criteria }}</td></tr></table>
+{% if g.tags %}<table><tr><th>tag</th><th>examples</th><th>score [95% CI]</th><th>SE</th></tr>
+{% for tag, b in g.tags.items() %}<tr><td>{{ tag }}</td><td class="num">{{ b.n }}</td><td class="num">{{ b | interval }}</td><td class="num">{{ b.se | pct }}</td></tr>
+{% endfor %}</table>{% endif %}
+{% else %}
 {% if benchmark.chart %}{{ benchmark.chart | safe }}{% endif %}
 <table><tr><th>source</th><th>pairs</th><th>accuracy [95% CI]</th><th>judge ties</th><th>{{ "position consistency" if results.mode == "pairwise" else "equal scores" }}</th><th>better is longer</th><th>better is shorter</th><th>label ties</th><th>unscored</th></tr>
 {% for source, s in benchmark.rows %}
@@ -218,6 +233,7 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 <td class="num">{{ s.label_ties }}</td><td class="num">{{ s.unscored }}</td></tr>
 {% endfor %}
 </table>
+{% endif %}
 {% if benchmark.input.skipped %}<p class="muted">Input: {{ benchmark.input.records }} records; skipped {% for why, n in benchmark.input.skipped.items() %}{{ n }} ({{ why }}){{ ", " if not loop.last }}{% endfor %}.</p>{% endif %}
 </section>
 {% endfor %}

@@ -42,7 +42,7 @@ class RubricSource:
 
     def __call__(self, inline: Any, rubric_id: str | None) -> Rubric:
         if inline is not None:
-            return self._inline(inline, rubric_id or "inline")
+            return self.inline(inline, rubric_id or "inline")
         if rubric_id is not None:
             if rubric_id not in self.by_id:
                 if rubric_id not in rubric_library.names():
@@ -56,7 +56,8 @@ class RubricSource:
         return self.default
 
     @staticmethod
-    def _inline(inline: Any, rubric_id: str) -> Rubric:
+    def inline(inline: Any, rubric_id: str) -> Rubric:
+        """A rubric written on a line: an object, a list of principles, HealthBench or RaR items."""
         if isinstance(inline, list) and inline and all(isinstance(p, str) for p in inline):
             return Rubric.from_principles(inline, rubric_id)
         if interchange.looks_like_healthbench(inline):

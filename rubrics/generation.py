@@ -9,7 +9,6 @@ run resumes where it stopped), and shows progress on a terminal.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,16 +21,11 @@ import prompts
 from judge.backends.base import Backend, BackendFatalError, GenerationError, Message
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
+from rubrics.model import id_safe as slug  # noqa: F401 - the generators name rubrics after pairs
 from rubrics.pairs import PreferencePair
 
 T = TypeVar("T", bound=BaseModel)
 Status = Literal["kept", "rejected", "failed"]
-
-
-def slug(text: str) -> str:
-    """An id-safe form of a pair id."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.:\-]+", "-", text).strip("-.")
-    return cleaned if cleaned and cleaned[0].isalnum() else f"p{cleaned}"
 
 
 def clean_criteria(texts: Iterable[Any], limit: int) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,12 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
 def derive_id(text: str, prefix: str = "c") -> str:
     """A stable id from content, so an id-less criterion keeps its id across runs."""
     return f"{prefix}-{hashlib.sha1(text.strip().encode('utf-8')).hexdigest()[:10]}"
+
+
+def id_safe(text: str) -> str:
+    """A form of text that is a valid id (ID_PATTERN)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.:\-]+", "-", text).strip("-.")
+    return cleaned if cleaned and cleaned[0].isalnum() else f"x{cleaned}"
 
 
 class Criterion(BaseModel):

@@ -52,7 +52,7 @@ class Skip(Exception):
     """This record makes no pair; the message is the counted reason."""
 
 
-def _records(path: Path) -> Iterator[tuple[int, Any]]:
+def read_records(path: Path) -> Iterator[tuple[int, Any]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
         if path.name.endswith((".jsonl", ".jsonl.gz")):
@@ -173,7 +173,7 @@ def _load(path: str | Path, report: LoadReport | None, make: Any) -> Iterator[An
     path = Path(path)
     report = report if report is not None else LoadReport()
     seen: set[str] = set()
-    for number, record in _records(path):
+    for number, record in read_records(path):
         report.read += 1
         try:
             pair = make(record, f"{path.stem}-{number}")

@@ -157,3 +157,70 @@ def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
     assert other_mode.returncode == 2 and "another mode" in other_mode.stderr
     unknown = subprocess.run([rubric_exe, "eval", "--benchmark", "nope", "--output", str(output), "--model", "fake:yes"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "known: faireval" in unknown.stderr
+
+
+# -- rubric-graded (HealthBench convention) -----------------------------------------------------
+HEALTHBENCH_ROWS = ROOT / "examples" / "healthbench_rows.jsonl"
+MET = {
+    "Advises calling emergency services immediately.",
+    "Mentions aspirin with an allergy caveat.",
+    "States that the combination is safe without caveats.",
+    "Gives a reasonable daily range.",
+}
+
+
+def met_oracle(question):
+    content = question.messages[-1]["content"]
+    return 1.0 if any(text in content for text in MET) else 0.0
+
+
+def test_graded_scores_follow_healthbench_arithmetic():
+    from judge import graded
+
+    report = LoadReport()
+    examples = graded.load_graded(HEALTHBENCH_ROWS, report)
+    assert [e.id for e in examples] == ["hb-1", "hb-2", "hb-3"]
+    assert report.skipped == {"no rubric items": 1, "missing field 'response' (or 'completion')": 1}
+
+    async def collect():
+        return [r async for r in graded.grade(Judge(FakeBackend(met_oracle), gate=False), examples)]
+
+    records = {r["item_id"]: r for r in asyncio.run(collect())}
+    assert records["hb-1"]["score"] == 1.0  # 15 of 15 points; the pitfall not met
+    assert records["hb-2"]["score"] == pytest.approx(-9 / 13)  # only the pitfall met
+    assert records["hb-3"]["score"] == 1.0
+    assert records["hb-2"]["tag_scores"] == {"axis:accuracy": -1.0, "axis:completeness": 0.0, "theme:emergency": 0.0}
+    summary = graded.summarise_graded(list(records.values()))
+    assert summary["score"]["value"] == pytest.approx((2 - 9 / 13) / 3)
+    assert summary["tags"]["axis:accuracy"]["value"] == pytest.approx(1 / 3)
+    assert summary["tags"]["axis:completeness"]["value"] == 0.5 and summary["tags"]["theme:emergency"]["n"] == 2
+    low, high = summary["score"]["ci95"]
+    assert low <= summary["score"]["value"] <= high and summary["score"]["se"] > 0
+
+
+def test_graded_mean_is_clipped_and_the_bootstrap_of_a_constant_is_exact():
+    from judge import graded
+
+    assert graded.clipped_mean([-1.0, -0.5]) == 0.0 and graded.clipped_mean([0.5, 0.7]) == pytest.approx(0.6)
+    assert graded.bootstrap([0.4] * 5) == {"n": 5, "value": 0.4, "se": 0.0, "ci95": [0.4, 0.4]}
+    assert graded.bootstrap([])["value"] is None
+
+
+def test_graded_eval_command_and_report(rubric_exe, tmp_path):
+    from judge.report import build_report
+
+    output = tmp_path / "graded.json"
+    command = [rubric_exe, "eval", "--mode", "graded", "--benchmark", str(HEALTHBENCH_ROWS), "--model", "fake:yes",
+               "--output", str(output), "--no-cache", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "3 examples from 5 records (skipped: 1 no rubric items" in result.stderr
+    summary = json.loads(output.read_text())["benchmarks"][str(HEALTHBENCH_ROWS)]["graded"]
+    # fake:yes meets every criterion, pitfalls included: (15-8)/15, (13-9)/13, 5/5
+    assert summary["score"]["value"] == pytest.approx((7 / 15 + 4 / 13 + 1) / 3)
+    assert "axis:accuracy" in result.stdout and "bootstrap SE" in result.stdout
+    html = build_report(output)
+    assert f"{summary['score']['value']:.3f} [" in html and "theme:emergency" in html and "bootstrap standard error" in html
+    wrong = subprocess.run([rubric_exe, "eval", "--mode", "graded", "--benchmark", "llmbar", "--output", str(tmp_path / "x.json"), "--model", "fake:yes"],
+                           capture_output=True, text=True)
+    assert wrong.returncode == 2 and "graded mode reads files" in wrong.stderr

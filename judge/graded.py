@@ -1,0 +1,167 @@
+"""Rubric-graded evaluation, the HealthBench convention.
+
+Each example carries its own rubric (criteria with points, negative points for pitfalls,
+and tags) and a response to grade. An example's score is the points of the criteria met
+over the positive points available (so pitfalls can push it below 0); the benchmark score
+is the mean clipped to [0, 1], with a bootstrap standard error and 95% interval. Per-tag
+sub-scores restrict every example to its criteria with that tag (examples without a
+positive-point criterion of the tag are left out of that tag).
+
+Rows (JSONL, or a JSON list): HealthBench's ``{"prompt_id", "prompt": [messages],
+"completion" | "response", "rubrics": [{"criterion", "points", "tags"}]}`` or ours,
+``{"id", "prompt", "response", "rubric": <any inline rubric>}``.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from judge.engine import Judge, JudgeItem
+from judge.run import RubricSource
+from judge.scoring import weighted_score
+from judge.verdict import CriterionResult
+from rubrics.model import Rubric, id_safe
+from rubrics.pairs import LoadReport, Skip, read_records
+
+
+@dataclass(frozen=True)
+class GradedExample:
+    id: str
+    prompt: str | list[dict[str, str]]
+    response: str
+    rubric: Rubric
+    source: str
+
+
+def _example(record: Any, default_id: str, source: str) -> GradedExample:
+    if isinstance(record, Skip):
+        raise record
+    if not isinstance(record, dict):
+        raise Skip("record is not an object")
+    example_id = str(record.get("id", record.get("prompt_id", default_id)))
+    response = record.get("response", record.get("completion"))
+    if not isinstance(response, str):
+        raise Skip("missing field 'response' (or 'completion')")
+    prompt = record.get("prompt")
+    if not (isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(m, dict) for m in prompt))):
+        raise Skip("missing field 'prompt' (text or messages)")
+    inline = record.get("rubrics", record.get("rubric"))
+    if not inline:
+        raise Skip("no rubric items")
+    try:
+        rubric = RubricSource.inline(inline, id_safe(f"rubric-{example_id}"))
+    except (ValueError, ValidationError) as e:
+        raise Skip(f"invalid rubric: {str(e).splitlines()[0]}") from None
+    return GradedExample(example_id, prompt, response, rubric, source)
+
+
+def load_graded(path: str | Path, report: LoadReport | None = None) -> list[GradedExample]:
+    path = Path(path)
+    report = report if report is not None else LoadReport()
+    examples, seen = [], set()
+    for number, record in read_records(path):
+        report.read += 1
+        try:
+            example = _example(record, f"{path.stem}-{number}", path.name.split(".")[0])
+        except Skip as e:
+            report.skipped[str(e)] += 1
+            continue
+        if example.id in seen:
+            report.skipped["duplicate id"] += 1
+            continue
+        seen.add(example.id)
+        examples.append(example)
+    return examples
+
+
+def example_score(results: Sequence[CriterionResult], tags: dict[str, list[str]] | None = None, tag: str | None = None) -> float | None:
+    """HealthBench's score of one example (met criteria's points over positive points),
+    over the criteria with ``tag`` when one is given."""
+    if tag is not None:
+        results = [r for r in results if tag in (tags or {}).get(r.criterion_id, [])]
+    return weighted_score(results, soft=False, gate=False).value
+
+
+async def grade(judge: Judge, examples: Sequence[GradedExample]) -> AsyncIterator[dict[str, Any]]:
+    """One record per example, in completion order."""
+    by_id = {e.id: e for e in examples}
+    items = [JudgeItem(e.id, e.prompt, e.response, e.rubric) for e in examples]
+    async for verdict in judge.aevaluate_many(items):
+        example = by_id[verdict.item_id]
+        tags = {c.id: list(c.tags) for c in example.rubric.criteria}
+        every_tag = sorted({t for ts in tags.values() for t in ts})
+        score = example_score(verdict.results)
+        yield {
+            "item_id": example.id,
+            "source": example.source,
+            "mode": "graded",
+            "status": "scored" if score is not None else "unscored",
+            "score": score,
+            "soft_score": weighted_score(verdict.results, soft=True, gate=False).value,
+            "n_unscored": verdict.n_unscored,
+            "reason": verdict.reason,
+            "tag_scores": {t: example_score(verdict.results, tags, t) for t in every_tag},
+            "results": [r.model_dump(mode="json") for r in verdict.results],
+        }
+
+
+def clipped_mean(values: Sequence[float]) -> float:
+    return min(1.0, max(0.0, sum(values) / len(values)))
+
+
+def bootstrap(values: Sequence[float], *, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Clipped mean, its bootstrap standard error and 95% percentile interval."""
+    if not values:
+        return {"n": 0, "value": None, "se": None, "ci95": None}
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(clipped_mean([values[rng.randrange(n)] for _ in range(n)]) for _ in range(resamples))
+    return {
+        "n": n,
+        "value": clipped_mean(values),
+        "se": statistics.pstdev(means),
+        "ci95": [means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]],
+    }
+
+
+def summarise_graded(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
+    scored = [r for r in records if r["score"] is not None]
+    by_tag: dict[str, list[float]] = defaultdict(list)
+    for record in scored:
+        for tag, value in record["tag_scores"].items():
+            if value is not None:
+                by_tag[tag].append(value)
+    return {
+        "examples": len(records),
+        "unscored_examples": len(records) - len(scored),
+        "unscored_criteria": sum(r["n_unscored"] for r in records),
+        "score": bootstrap([r["score"] for r in scored], seed=seed),
+        "soft_score": bootstrap([r["soft_score"] for r in scored if r["soft_score"] is not None], seed=seed),
+        "tags": {tag: bootstrap(values, seed=seed) for tag, values in sorted(by_tag.items())},
+    }
+
+
+def format_graded(summary: dict[str, Any]) -> str:
+    def cell(b: dict[str, Any]) -> str:
+        if b["value"] is None:
+            return "-"
+        return f"{b['value']:.3f} ± {b['se']:.3f} [{b['ci95'][0]:.2f},{b['ci95'][1]:.2f}]"
+
+    lines = [
+        f"examples: {summary['examples']}; unscored examples: {summary['unscored_examples']}; unscored criteria: {summary['unscored_criteria']}",
+        f"score (met points / positive points, mean clipped to [0, 1], ± bootstrap SE [95% CI]): {cell(summary['score'])}",
+        f"soft score (P(yes)-weighted): {cell(summary['soft_score'])}",
+    ]
+    if summary["tags"]:
+        width = max(len(t) for t in summary["tags"])
+        lines += ["", f"{'tag':<{width}}  {'examples':>8}  score"]
+        lines += [f"{tag:<{width}}  {b['n']:>8}  {cell(b)}" for tag, b in summary["tags"].items()]
+    return "\n".join(lines)
