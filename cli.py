@@ -165,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--benchmark", action="append", required=True, metavar="NAME|FILE",
                           help="llmbar, llmbar-natural, llmbar-adversarial, mt-bench, faireval, llmeval2, pandalm, "
                           "hh-rlhf-harmless, or a file of labelled pairs; repeatable")
-    evaluate.add_argument("--mode", choices=["pairwise", "pointwise", "graded"], default="pairwise",
+    evaluate.add_argument("--mode", choices=["pairwise", "pointwise", "graded", "scored"], default="pairwise",
                           help="pairwise: compare the two, both orders (default); pointwise: score each with --rubric; "
-                          "graded: HealthBench-style rows, each response graded with its own rubric (points, tags)")
+                          "graded: HealthBench-style rows, each response graded with its own rubric (points, tags); "
+                          "scored: 1-5 score rubrics (prometheus-vicuna, prometheus-mt-bench, biggen) against reference grades")
     evaluate.add_argument("--rubric", metavar="FILE|NAME", default="helpfulness", help="pointwise: the rubric (default helpfulness)")
     add_model_options(evaluate)
     evaluate.add_argument("--limit", type=int, help="at most N pairs per benchmark, stratified by source and label")
@@ -339,6 +340,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.mode == "graded":
         return run_graded_eval(args)
+    if args.mode == "scored":
+        return run_scored_eval(args)
     chosen, loaded = {}, {}
     for name in args.benchmark:
         report = LoadReport()
@@ -418,6 +421,36 @@ def run_graded_eval(args: argparse.Namespace) -> int:
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nresults: {args.output}; per-example records: {log_path}")
     return EXIT_OK if not any(b["graded"]["unscored_examples"] for b in results["benchmarks"].values()) else EXIT_FAILURES
+
+
+def run_scored_eval(args: argparse.Namespace) -> int:
+    from judge import score_rubric
+    from judge.engine import Judge
+    from judge.evaluate import benchmark_files
+    from rubrics.pairs import LoadReport
+
+    chosen, loaded = {}, {}
+    for name in args.benchmark:
+        report = LoadReport()
+        examples = [e for path in benchmark_files(name, args.data_dir, score_rubric.BENCHMARKS) for e in score_rubric.load_scored(path, report)]
+        if args.limit is not None and args.limit < len(examples):
+            import random
+
+            examples = sorted(random.Random(args.seed).sample(examples, args.limit), key=examples.index)
+        chosen[name], loaded[name] = examples, report
+        print(f"{name}: {report.describe().replace('pairs', 'examples')}" + (f"; sampled {len(examples)}" if args.limit else ""), file=sys.stderr)
+    judge = Judge(make_backend(args), gate=False)
+    items = {e.id: e for examples in chosen.values() for e in examples}
+    every, log_path = judge_resumably(args, items, lambda todo: score_rubric.grade_scored(judge, todo), "example")
+    results: dict = {"model": judge.model_label, "mode": "scored", "seed": args.seed, "benchmarks": {}}
+    for name, examples in chosen.items():
+        summary = score_rubric.summarise_scored([every[e.id] for e in examples])
+        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, "scored": summary}
+        print(f"\n{name} (1-5 score rubric as four level questions, model {judge.model_label})")
+        print(score_rubric.format_scored(summary))
+    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults: {args.output}; per-example records: {log_path}")
+    return EXIT_OK
 
 
 def run_generate(args: argparse.Namespace) -> int:

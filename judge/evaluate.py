@@ -41,18 +41,19 @@ BENCHMARKS: dict[str, list[str]] = {
 }
 
 
-def benchmark_files(name: str, data_dir: Path | None = None) -> list[Path]:
+def benchmark_files(name: str, data_dir: Path | None = None, known: dict[str, list[str]] | None = None) -> list[Path]:
     """A benchmark's files: a known name (under the shared data folder) or a file path."""
-    if name in BENCHMARKS:
+    known = BENCHMARKS if known is None else known
+    if name in known:
         root = data_dir or DATA
-        files = [root / f for f in BENCHMARKS[name]]
+        files = [root / f for f in known[name]]
         missing = [str(f) for f in files if not f.exists()]
         if missing:
             raise FileNotFoundError(f"benchmark {name!r}: missing {missing[0]} (set --data-dir to the shared data folder)")
         return files
     if Path(name).is_file():
         return [Path(name)]
-    raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}, or a file path")
+    raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(known))}, or a file path")
 
 
 def load_benchmark(name: str, report: LoadReport, data_dir: Path | None = None) -> list[LabelledPair]:

@@ -107,13 +107,13 @@ def verdicts_context(records: list[dict[str, Any]], malformed: int) -> dict[str,
 def eval_context(results: dict[str, Any]) -> dict[str, Any]:
     benchmarks = []
     for name, data in results["benchmarks"].items():
-        if "graded" in data:
-            benchmarks.append({"name": name, "graded": data["graded"], "input": data.get("input", {}), "chart": None})
+        if "graded" in data or "scored" in data:
+            benchmarks.append({"name": name, "graded": data.get("graded"), "scored": data.get("scored"), "input": data.get("input", {}), "chart": None})
             continue
         rows = [(source, s) for source, s in data["by_source"].items()] + [("overall", data["overall"])]
         chart_rows = [(source, s["accuracy"]["value"], s["accuracy"]["ci95"]) for source, s in rows if s["accuracy"]["value"] is not None]
         chart = accuracy_chart(chart_rows) if chart_rows else None
-        benchmarks.append({"name": name, "graded": None, "rows": rows, "input": data.get("input", {}), "chart": chart})
+        benchmarks.append({"name": name, "graded": None, "scored": None, "rows": rows, "input": data.get("input", {}), "chart": chart})
     return {"kind": "eval", "results": results, "benchmarks": benchmarks}
 
 
@@ -213,7 +213,16 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 {% if results.get("rubric") %}<tr><th>rubric</th><td>{{ results.rubric }}</td></tr>{% endif %}</table></section>
 {% for benchmark in benchmarks %}
 <section class="benchmark" id="benchmark-{{ benchmark.name }}"><h2>{{ benchmark.name }}</h2>
-{% if benchmark.graded %}
+{% if benchmark.scored %}
+{% set g = benchmark.scored %}
+<table><tr><th>examples (with a reference grade)</th><td class="num">{{ g.examples }} ({{ g.with_gold }})</td></tr>
+<tr><th>mean score (reference)</th><td class="num">{{ g.mean_score | pct }} ({{ g.mean_gold | pct }})</td></tr>
+<tr><th>exact agreement / within one</th><td class="num">{{ g.exact_agreement | pct }} / {{ g.within_one | pct }}</td></tr>
+<tr><th>Pearson / Spearman / Kendall</th><td class="num">{{ g.correlation.pearson | pct }} / {{ g.correlation.spearman | pct }} / {{ g.correlation.kendall | pct }}</td></tr>
+<tr><th>the same with the soft score</th><td class="num">{{ g.soft_correlation.pearson | pct }} / {{ g.soft_correlation.spearman | pct }} / {{ g.soft_correlation.kendall | pct }}</td></tr>
+<tr><th>scores 1-5</th><td class="num">{% for k, n in g.score_distribution.items() %}{{ k }}: {{ n }}{{ ", " if not loop.last }}{% endfor %}</td></tr>
+<tr><th>unscored</th><td class="num">{{ g.unscored }}</td></tr></table>
+{% elif benchmark.graded %}
 {% set g = benchmark.graded %}
 <table><tr><th>examples</th><td class="num">{{ g.examples }}</td></tr>
 <tr><th>score (met points / positive points, mean clipped to [0, 1]) [95% CI]</th><td class="num">{{ g.score | interval }}</td></tr>

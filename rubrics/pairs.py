@@ -53,20 +53,31 @@ class Skip(Exception):
 
 
 def read_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """(number, record) of a file: JSON lines (whatever the file is called: some datasets ship
+    JSONL as .json), a JSON list, or a JSON object of records keyed by id. A line that is not
+    JSON comes out as a Skip."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        if path.name.endswith((".jsonl", ".jsonl.gz")):
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield number, json.loads(line)
-                    except json.JSONDecodeError:
-                        yield number, Skip("not JSON")
+        text = handle.read()
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None  # more than one value: JSON lines
+        if isinstance(data, list):
+            yield from enumerate(data, start=1)
             return
-        data = json.load(handle)
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of records (or a .jsonl file)")
-    yield from enumerate(data, start=1)
+        if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
+            yield from enumerate(data.values(), start=1)
+            return
+        if data is not None:
+            raise ValueError(f"{path}: expected JSON lines, a JSON list of records, or an object of records")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError:
+                yield number, Skip("not JSON")
 
 
 def _text(record: dict[str, Any], key: str) -> str:

@@ -224,3 +224,60 @@ def test_graded_eval_command_and_report(rubric_exe, tmp_path):
     wrong = subprocess.run([rubric_exe, "eval", "--mode", "graded", "--benchmark", "llmbar", "--output", str(tmp_path / "x.json"), "--model", "fake:yes"],
                            capture_output=True, text=True)
     assert wrong.returncode == 2 and "graded mode reads files" in wrong.stderr
+
+
+# -- 1-5 score rubrics (Prometheus, BiGGen) ------------------------------------------------------
+PROMETHEUS = SHARED_DATA / "prometheus_eval_rubrics" / "vicuna_eval.json"
+
+
+def test_prometheus_prompts_and_biggen_rubrics_are_read():
+    from judge import score_rubric
+
+    report = LoadReport()
+    examples = score_rubric.load_scored(PROMETHEUS, report)
+    assert len(examples) == 320 and report.skipped == {}  # JSON lines under a .json name
+    first = examples[0]
+    assert first.prompt == "How can I improve my time management skills?" and first.gold == 5.0
+    assert first.response.startswith("Improving your time management skills") and first.reference.startswith("To improve")
+    assert first.rubric.criterion.startswith("Does the response provide detailed and actionable steps")
+    assert sorted(first.rubric.levels) == [1, 2, 3, 4, 5] and first.rubric.levels[3].startswith("The response has some detailed")
+    assert [c.id for c in first.rubric.to_rubric("x").criteria] == ["level-2", "level-3", "level-4", "level-5"]
+    biggen = score_rubric.load_scored(SHARED_DATA / "biggen_bench_rubrics" / "sample_responses.json")
+    assert len(biggen) == 765 and all(e.gold == 5.0 and e.response != "Hello World!" for e in biggen)
+
+
+def test_scored_mode_reads_the_level_questions_exactly():
+    from judge import score_rubric
+
+    examples = score_rubric.load_scored(PROMETHEUS)[:60]
+    gold_of = {e.response.strip(): round(e.gold) for e in examples}
+
+    def levels_up_to_gold(question):  # yes for the levels at or below the reference grade
+        content = question.messages[-1]["content"]
+        level = int(re.search(r"level-(\d) description", content).group(1))
+        return 1.0 if level <= gold_of[shown(content, "response").strip()] else 0.0
+
+    def always_three(question):
+        return 1.0 if re.search(r"level-[23] description", question.messages[-1]["content"]) else 0.0
+
+    async def collect(script):
+        return [r async for r in score_rubric.grade_scored(Judge(FakeBackend(script), gate=False, guard=False), examples)]
+
+    oracle = score_rubric.summarise_scored(asyncio.run(collect(levels_up_to_gold)))
+    assert oracle["exact_agreement"] == 1.0 and oracle["within_one"] == 1.0 and oracle["unscored"] == 0
+    assert oracle["correlation"]["spearman"] > 0.9
+    flat = score_rubric.summarise_scored(asyncio.run(collect(always_three)))
+    assert flat["score_distribution"] == {"1": 0, "2": 0, "3": 60, "4": 0, "5": 0}
+    assert flat["exact_agreement"] == pytest.approx(sum(round(e.gold) == 3 for e in examples) / 60)
+    assert flat["correlation"] == {"pearson": None, "spearman": None, "kendall": None}  # a constant score has none
+
+
+def test_scored_eval_command(rubric_exe, tmp_path):
+    output = tmp_path / "scored.json"
+    command = [rubric_exe, "eval", "--mode", "scored", "--benchmark", "prometheus-vicuna", "--model", "fake:yes", "--limit", "12",
+               "--data-dir", str(SHARED_DATA), "--output", str(output), "--no-cache", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(output.read_text())["benchmarks"]["prometheus-vicuna"]["scored"]
+    assert summary["score_distribution"]["5"] == 12  # yes to every level
+    assert "Kendall" in result.stdout
