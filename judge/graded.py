@@ -29,7 +29,7 @@ from judge.run import RubricSource
 from judge.scoring import weighted_score
 from judge.verdict import CriterionResult
 from rubrics.model import Rubric, id_safe
-from rubrics.pairs import LoadReport, Skip, read_records
+from rubrics.pairs import LoadReport, Skip, load_records
 
 
 @dataclass(frozen=True)
@@ -64,22 +64,8 @@ def _example(record: Any, default_id: str, source: str) -> GradedExample:
 
 
 def load_graded(path: str | Path, report: LoadReport | None = None) -> list[GradedExample]:
-    path = Path(path)
-    report = report if report is not None else LoadReport()
-    examples, seen = [], set()
-    for number, record in read_records(path):
-        report.read += 1
-        try:
-            example = _example(record, f"{path.stem}-{number}", path.name.split(".")[0])
-        except Skip as e:
-            report.skipped[str(e)] += 1
-            continue
-        if example.id in seen:
-            report.skipped["duplicate id"] += 1
-            continue
-        seen.add(example.id)
-        examples.append(example)
-    return examples
+    source = Path(path).name.split(".")[0]
+    return list(load_records(path, report, lambda record, default_id: _example(record, default_id, source)))
 
 
 def example_score(results: Sequence[CriterionResult], tags: dict[str, list[str]] | None = None, tag: str | None = None) -> float | None:

@@ -28,7 +28,7 @@ from typing import Any
 from judge.engine import Judge, JudgeItem
 from judge.verdict import CriterionResult
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
-from rubrics.pairs import LoadReport, Skip, read_records
+from rubrics.pairs import LoadReport, Skip, load_records
 
 LEVELS = (2, 3, 4, 5)
 BENCHMARKS = {  # under the shared data folder
@@ -124,34 +124,21 @@ def _biggen(record: dict[str, Any], default_id: str, source: str) -> ScoredExamp
     return ScoredExample(str(record.get("id", default_id)), source, prompt, reference, None, ScoreRubric(criterion, levels), 5.0)
 
 
+def _scored(record: Any, default_id: str, source: str) -> ScoredExample:
+    if isinstance(record, Skip):
+        raise record
+    if not isinstance(record, dict):
+        raise Skip("record is not an object")
+    if "score_rubric" in record:
+        return _biggen(record, default_id, source)
+    if "instruction" in record and "###Score Rubrics" in str(record["instruction"]):
+        return _prometheus(record, default_id, source)
+    raise Skip("unknown layout (no Prometheus prompt, no BiGGen score_rubric)")
+
+
 def load_scored(path: str | Path, report: LoadReport | None = None) -> list[ScoredExample]:
-    path = Path(path)
-    report = report if report is not None else LoadReport()
-    source = path.name.split(".")[0]
-    records = read_records(path)
-    examples, seen = [], set()
-    for number, record in records:
-        report.read += 1
-        try:
-            if isinstance(record, Skip):
-                raise record
-            if not isinstance(record, dict):
-                raise Skip("record is not an object")
-            if "score_rubric" in record:
-                example = _biggen(record, f"{source}-{number}", source)
-            elif "instruction" in record and "###Score Rubrics" in str(record["instruction"]):
-                example = _prometheus(record, f"{source}-{number}", source)
-            else:
-                raise Skip("unknown layout (no Prometheus prompt, no BiGGen score_rubric)")
-        except Skip as e:
-            report.skipped[str(e)] += 1
-            continue
-        if example.id in seen:
-            report.skipped["duplicate id"] += 1
-            continue
-        seen.add(example.id)
-        examples.append(example)
-    return examples
+    source = Path(path).name.split(".")[0]
+    return list(load_records(path, report, lambda record, default_id: _scored(record, default_id, source)))
 
 
 async def grade_scored(judge: Judge, examples: Sequence[ScoredExample]) -> AsyncIterator[dict[str, Any]]:

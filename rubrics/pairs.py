@@ -180,7 +180,9 @@ def _labelled(record: Any, default_id: str, source: str) -> LabelledPair:
     return LabelledPair(pair_id, prompt, responses[0], responses[1], {0: "A", 1: "B", None: "tie"}[better], source)
 
 
-def _load(path: str | Path, report: LoadReport | None, make: Any) -> Iterator[Any]:
+def load_records(path: str | Path, report: LoadReport | None, make: Any) -> Iterator[Any]:
+    """``make(record, default_id)`` over a file's records (read_records); a Skip it raises is
+    counted in ``report`` by its reason, and so is a repeated ``.id``."""
     path = Path(path)
     report = report if report is not None else LoadReport()
     seen: set[str] = set()
@@ -201,9 +203,9 @@ def _load(path: str | Path, report: LoadReport | None, make: Any) -> Iterator[An
 def load_labelled_pairs(path: str | Path, report: LoadReport | None = None, source: str | None = None) -> Iterator[LabelledPair]:
     """Two-response records with their label (ties kept as "tie"), in the file's A/B order."""
     name = source or Path(path).stem
-    return _load(path, report, lambda record, default_id: _labelled(record, default_id, name))
+    return load_records(path, report, lambda record, default_id: _labelled(record, default_id, name))
 
 
 def load_pairs(path: str | Path, report: LoadReport | None = None) -> Iterator[PreferencePair]:
     """The file's preference pairs, best response first; skipped records (ties too) are counted in ``report``."""
-    return _load(path, report, _pair)
+    return load_records(path, report, _pair)
