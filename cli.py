@@ -393,64 +393,60 @@ def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str) ->
 
 
 def run_graded_eval(args: argparse.Namespace) -> int:
-    import random
-
     from judge import graded
-    from judge.engine import Judge
-    from rubrics.pairs import LoadReport
 
-    chosen, loaded = {}, {}
-    for name in args.benchmark:
+    def load(name, report):
         if not Path(name).is_file():
-            return fail(f"{name}: graded mode reads files of HealthBench-style rows; no such file")
-        report = LoadReport()
-        examples = graded.load_graded(name, report)
-        if args.limit is not None and args.limit < len(examples):
-            examples = sorted(random.Random(args.seed).sample(examples, args.limit), key=examples.index)
-        chosen[name], loaded[name] = examples, report
-        print(f"{name}: {report.describe().replace('pairs', 'examples')}" + (f"; sampled {len(examples)}" if args.limit else ""), file=sys.stderr)
-    judge = Judge(make_backend(args), gate=False)  # HealthBench scores have no hard-rule gate
-    items = {e.id: e for examples in chosen.values() for e in examples}
-    every, log_path = judge_resumably(args, items, lambda todo: graded.grade(judge, todo), "example")
-    results: dict = {"model": judge.model_label, "mode": "graded", "seed": args.seed, "benchmarks": {}}
-    for name, examples in chosen.items():
-        summary = graded.summarise_graded([every[e.id] for e in examples], seed=args.seed)
-        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, "graded": summary}
-        print(f"\n{name} (rubric-graded, model {judge.model_label})")
-        print(graded.format_graded(summary))
-    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nresults: {args.output}; per-example records: {log_path}")
-    return EXIT_OK if not any(b["graded"]["unscored_examples"] for b in results["benchmarks"].values()) else EXIT_FAILURES
+            raise ValueError(f"{name}: graded mode reads files of HealthBench-style rows; no such file")
+        return graded.load_graded(name, report)
+
+    return run_example_eval(
+        args, load, graded.grade, lambda records: graded.summarise_graded(records, seed=args.seed), graded.format_graded,
+        "rubric-graded", failed=lambda summary: bool(summary["unscored_examples"]),
+    )
 
 
 def run_scored_eval(args: argparse.Namespace) -> int:
     from judge import score_rubric
-    from judge.engine import Judge
     from judge.evaluate import benchmark_files
+
+    def load(name, report):
+        return [e for path in benchmark_files(name, args.data_dir, score_rubric.BENCHMARKS) for e in score_rubric.load_scored(path, report)]
+
+    return run_example_eval(
+        args, load, score_rubric.grade_scored, score_rubric.summarise_scored, score_rubric.format_scored,
+        "1-5 score rubric as four level questions", failed=lambda summary: False,
+    )
+
+
+def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe, heading: str, *, failed) -> int:
+    """The per-example eval modes (graded, scored): each benchmark's examples judged once
+    with their own rubric (no hard-rule gate), summarised and printed; exit 1 when ``failed``."""
+    import random
+
+    from judge.engine import Judge
     from rubrics.pairs import LoadReport
 
     chosen, loaded = {}, {}
     for name in args.benchmark:
         report = LoadReport()
-        examples = [e for path in benchmark_files(name, args.data_dir, score_rubric.BENCHMARKS) for e in score_rubric.load_scored(path, report)]
+        examples = load(name, report)
         if args.limit is not None and args.limit < len(examples):
-            import random
-
             examples = sorted(random.Random(args.seed).sample(examples, args.limit), key=examples.index)
         chosen[name], loaded[name] = examples, report
         print(f"{name}: {report.describe().replace('pairs', 'examples')}" + (f"; sampled {len(examples)}" if args.limit else ""), file=sys.stderr)
-    judge = Judge(make_backend(args), gate=False)
+    judge = Judge(make_backend(args), gate=False)  # HealthBench and 1-5 rubrics have no hard-rule gate
     items = {e.id: e for examples in chosen.values() for e in examples}
-    every, log_path = judge_resumably(args, items, lambda todo: score_rubric.grade_scored(judge, todo), "example")
-    results: dict = {"model": judge.model_label, "mode": "scored", "seed": args.seed, "benchmarks": {}}
+    every, log_path = judge_resumably(args, items, lambda todo: grade(judge, todo), "example")
+    results: dict = {"model": judge.model_label, "mode": args.mode, "seed": args.seed, "benchmarks": {}}
     for name, examples in chosen.items():
-        summary = score_rubric.summarise_scored([every[e.id] for e in examples])
-        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, "scored": summary}
-        print(f"\n{name} (1-5 score rubric as four level questions, model {judge.model_label})")
-        print(score_rubric.format_scored(summary))
+        summary = summarise([every[e.id] for e in examples])
+        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, args.mode: summary}
+        print(f"\n{name} ({heading}, model {judge.model_label})")
+        print(describe(summary))
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nresults: {args.output}; per-example records: {log_path}")
-    return EXIT_OK
+    return EXIT_FAILURES if any(failed(b[args.mode]) for b in results["benchmarks"].values()) else EXIT_OK
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from judge.backends.base import Backend, GenerationError
 from judge.pairwise import PairwiseJudge
 from rubrics.coding_rate import greedy_select
-from rubrics.generation import PairOutcome, clean_criteria, consistency, generate_structured, render, slug
-from rubrics.model import Criterion, Provenance, Rubric, Theme
+from rubrics.generation import PairOutcome, clean_criteria, consistency, generate_structured, render
+from rubrics.model import Criterion, Provenance, Rubric, Theme, id_safe
 from rubrics.pairs import PreferencePair
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
@@ -125,7 +125,7 @@ class AutoRubricGenerator:
 
     def _rubric(self, pair: PreferencePair, texts: list[str], rounds: int, result: dict[str, Any]) -> Rubric:
         return Rubric(
-            id=f"auto-{slug(pair.id)}",
+            id=f"auto-{id_safe(pair.id)}",
             task=pair.prompt,
             criteria=[Criterion(id=f"r{i}", text=t) for i, t in enumerate(texts, 1)],
             provenance=Provenance(

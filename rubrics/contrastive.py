@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
 from judge.pairwise import PairwiseJudge
-from rubrics.generation import PairOutcome, clean_criteria, consistency, generate_structured, render, slug
-from rubrics.model import Criterion, Provenance, Rubric
+from rubrics.generation import PairOutcome, clean_criteria, consistency, generate_structured, render
+from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.pairs import PreferencePair
 
 
@@ -46,7 +46,7 @@ def to_rubric(pair_id: str, prompt: str, generated: GeneratedRubric, settings: C
     criteria = [Criterion(id=f"rule-{i}", text=t, kind="hard_rule") for i, t in enumerate(rules, 1)]
     criteria += [Criterion(id=f"principle-{i}", text=t) for i, t in enumerate(principles, 1)]
     return Rubric(
-        id=f"crg-{slug(pair_id)}",
+        id=f"crg-{id_safe(pair_id)}",
         task=prompt,
         criteria=criteria,
         provenance=Provenance(method="contrastive", model=model, params=settings.params(), sources=[pair_id]),

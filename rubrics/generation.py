@@ -21,7 +21,6 @@ import prompts
 from judge.backends.base import Backend, BackendFatalError, GenerationError, Message
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
-from rubrics.model import id_safe as slug  # noqa: F401 - the generators name rubrics after pairs
 from rubrics.pairs import PreferencePair
 
 T = TypeVar("T", bound=BaseModel)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -22,7 +20,6 @@ from judge.engine import Judge
 from judge.rl import RewardRequest, RewardScorer
 from judge.rl.batcher import MicroBatcher
 from judge.rl.server import ServerConfig, bind, create_app, make_server, percentile
-from tests.conftest import ROOT
 
 PRINCIPLES = ["The answer is correct.", "The answer is polite."]
 

@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from judge.backends.base import YesNoScore
 from judge.backends.fake import FakeBackend
 from judge.engine import Judge
 from judge.rl import RewardRequest, RewardScorer, RubricError, Shaping, rubric_reward
