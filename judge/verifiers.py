@@ -60,3 +60,9 @@ def reference_answer(response: str, reference: str | None, spec: dict[str, Any])
 CHECKS: dict[str, Callable[[str, str | None, dict[str, Any]], CheckOutcome]] = {
     "reference_answer": reference_answer,
 }
+
+# Instruction constraints (IFEval families) are checks too; imported last because that
+# module uses CheckOutcome from this one.
+from judge.constraint_checks import TYPES as _CONSTRAINT_TYPES, check_constraint  # noqa: E402
+
+CHECKS.update({name: check_constraint for name in _CONSTRAINT_TYPES})
