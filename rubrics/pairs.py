@@ -41,11 +41,13 @@ class PreferencePair:
 class LoadReport:
     read: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    unit: str = "pairs"
+    problems: list[str] = field(default_factory=list)  # where, for skips worth naming (file and line)
 
     def describe(self) -> str:
         kept = self.read - sum(self.skipped.values())
         reasons = ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
-        return f"{kept} pairs from {self.read} records" + (f" (skipped: {reasons})" if reasons else "")
+        return f"{kept} {self.unit} from {self.read} records" + (f" (skipped: {reasons})" if reasons else "")
 
 
 class Skip(Exception):

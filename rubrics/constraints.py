@@ -1,0 +1,153 @@
+"""ACE-RL constraint rubrics: an instruction -> the constraints a response must meet.
+
+Two sources, one rubric:
+- the deterministic extractor (rubrics/constraint_extraction.py) finds what code can verify
+  (word counts, keywords, JSON, ...); those criteria carry a ``check`` spec, so the judge
+  engine decides them in code and never asks a model;
+- an LLM decomposes the instruction into explicit and implicit constraints (content,
+  structure, style), each a weighted yes/no criterion for the judge model.
+
+Sentences that sound like a constraint but that the extractor could not parse are recorded
+in the provenance; with no model (or when the model fails) each becomes a criterion
+verbatim, so a judge model still decides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from judge.backends.base import Backend, BackendFatalError, GenerationError
+from judge.constraint_checks import TYPES, describe
+from rubrics.constraint_extraction import extract
+from rubrics.generation import PairOutcome, generate_structured, render
+from rubrics.model import Criterion, Provenance, Rubric, id_safe
+from rubrics.pairs import LoadReport, Skip, load_records
+
+INSTRUCTION_FIELDS = ("instruction", "prompt", "query", "question")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    id: str
+    text: str
+
+
+def _instruction(record: Any, default_id: str) -> Instruction:
+    if isinstance(record, Skip):
+        raise record
+    if not isinstance(record, dict):
+        raise Skip("not a JSON object")
+    text = next((record[k] for k in INSTRUCTION_FIELDS if isinstance(record.get(k), str)), None)
+    if text is None:
+        raise Skip(f"missing field {' / '.join(INSTRUCTION_FIELDS)}")
+    if not text.strip():
+        raise Skip("empty instruction")
+    raw_id = record.get("id", record.get("key", record.get("index")))
+    return Instruction(id_safe(str(raw_id)) if raw_id is not None else default_id, text)
+
+
+def load_instructions(path: str | Path, report: LoadReport | None = None) -> list[Instruction]:
+    """Instructions from JSONL/JSON records with an instruction, prompt, query or question
+    field (id from id, key or index)."""
+    if report is not None:
+        report.unit = "instructions"
+    return list(load_records(path, report, _instruction))
+
+
+class DecomposedConstraint(BaseModel):
+    text: str = Field(min_length=1)
+    category: Literal["content", "structure", "style"] = "content"
+    weight: float = Field(1.0, ge=1, le=3)
+
+
+class Decomposition(BaseModel):
+    constraints: list[DecomposedConstraint]
+
+
+@dataclass
+class ConstraintSettings:
+    max_constraints: int = 8
+    reasks: int = 2
+    use_model: bool = True  # False: the extractor only (unparsed sentences become criteria verbatim)
+
+
+def checked_criteria(specs: list[dict[str, Any]]) -> list[Criterion]:
+    """One criterion per extracted spec; the engine checks it in code."""
+    criteria = []
+    for number, spec in enumerate(specs, 1):
+        family = spec["type"].split(":")[-1]
+        criteria.append(Criterion(
+            id=f"check-{number}-{id_safe(family)}", text=describe(spec), kind="constraint",
+            weight=2.0, tags=["checked-in-code", spec["type"]], check=spec,
+        ))
+    return criteria
+
+
+def verbatim_criteria(sentences: list[str]) -> list[Criterion]:
+    return [
+        Criterion(id=f"stated-{number}", text=f"The response follows this part of the instruction: {sentence}", kind="constraint", tags=["unparsed"])
+        for number, sentence in enumerate(sentences, 1)
+    ]
+
+
+def restates_checked(text: str, checked_types: set[str]) -> bool:
+    """A model-written constraint that says what a code check already covers."""
+    return bool(extract(text).types() & checked_types)
+
+
+@dataclass
+class ConstraintGenerator:
+    """``await generator(instruction) -> PairOutcome`` (the shared generation log's record)."""
+
+    backend: Backend | None
+    settings: ConstraintSettings = field(default_factory=ConstraintSettings)
+    model_label: str = "none"
+
+    async def decompose(self, instruction: Instruction, checked: list[Criterion]) -> list[DecomposedConstraint]:
+        assert self.backend is not None
+        messages = render("constraint_decompose", instruction=instruction.text, checked=[c.text for c in checked],
+                          max_constraints=self.settings.max_constraints)
+        result = await generate_structured(
+            self.backend, messages, Decomposition, reasks=self.settings.reasks,
+            check=lambda d: None if d.constraints else "the constraint list is empty",
+        )
+        return result.constraints[: self.settings.max_constraints]
+
+    async def __call__(self, instruction: Instruction) -> PairOutcome:
+        extraction = extract(instruction.text)
+        checked = checked_criteria(extraction.specs)
+        checked_types = {spec["type"] for spec in extraction.specs}
+        criteria, model_error, dropped = list(checked), None, 0
+        if self.backend is not None and self.settings.use_model:
+            try:
+                for number, item in enumerate(await self.decompose(instruction, checked), 1):
+                    if restates_checked(item.text, checked_types):
+                        dropped += 1
+                        continue
+                    criteria.append(Criterion(id=f"{item.category}-{number}", text=item.text, kind="constraint", weight=item.weight, tags=[item.category]))
+            except BackendFatalError:
+                raise
+            except GenerationError as e:
+                model_error = str(e)
+        if self.backend is None or not self.settings.use_model or model_error:
+            criteria += verbatim_criteria(extraction.unparsed)
+        params = {
+            "checked_in_code": len(checked), "families": sorted(checked_types), "unparsed": extraction.unparsed,
+            "model_constraints": len(criteria) - len(checked) if model_error is None and self.backend else 0,
+            "restating_checks_dropped": dropped, "model_error": model_error,
+        }
+        if not criteria:
+            return PairOutcome(instruction.id, "failed", reason=model_error or "no constraint found in the instruction", attempts=[params])
+        rubric = Rubric(
+            id=f"constraints-{instruction.id}", task=instruction.text, criteria=criteria,
+            provenance=Provenance(method="ace-rl-constraints", model=self.model_label, sources=[instruction.id], params=params),
+        )
+        return PairOutcome(instruction.id, "kept", rubric, attempts=[params], reason=model_error)
+
+
+def known_types() -> list[str]:
+    return sorted(TYPES)
