@@ -47,8 +47,16 @@ input layouts (detected per record):
   PandaLM {"instruction", "input", "response1", "response2", "annotator1".."annotator3"} (majority; ties skipped)
   HH-RLHF {"chosen", "rejected"} dialogues (the prompt is the shared dialogue before the last answer)
 Records that make no pair (identical or empty responses, missing fields, labels out of range)
-are skipped and counted. exit status: 0 done; 1 some pairs failed (the model gave no usable
-rubric) or no rubric was kept; 2 bad arguments or set-up.
+are skipped and counted.
+nuggets: --input questions {"id", "question"} and --corpus (a folder of .txt/.md files, or a
+  JSONL of {"id", "title", "text"} documents; chunked, searched with BM25). A question with no
+  retrieved passage gets no rubric ("no evidence" in the log), never an invented nugget.
+constraints: --input instructions {"id", "instruction" | "prompt" | "query"}. Constraints code
+  can check (word counts, keywords, JSON, case, ...) become criteria with a check spec that the
+  judge decides in code; the model adds content/structure/style constraints (--extract-only:
+  no model; sentences the extractor could not parse then become criteria verbatim).
+exit status: 0 done; 1 some items failed (the model gave no usable rubric) or no rubric was
+kept; 2 bad arguments or set-up.
 """
 
 
@@ -189,17 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser(
         "generate",
-        help="generate rubrics from preference pairs (contrastive: OpenRubrics CRG; auto: Auto-Rubric Theme-Tips)",
+        help="generate rubrics: from preference pairs (contrastive, auto), from retrieved passages (nuggets), from instructions (constraints)",
         description="Generate rubrics from preference pairs. contrastive: one rubric (hard rules + principles) per "
         "pair, kept only if judging the pair with it reproduces the label (both orders). auto: per-pair rubrics by "
         "propose-evaluate-revise, a compact core set by coding-rate selection, organised into one general "
-        "Theme-Tips rubric (written first) followed by the per-pair rubrics. Progress goes to OUTPUT.log.jsonl; "
+        "Theme-Tips rubric (written first) followed by the per-pair rubrics. nuggets: Search-Gen-V nugget rubrics "
+        "from passages of a corpus. constraints: ACE-RL constraint rubrics, code-checkable constraints checked in code. "
+        "Progress goes to OUTPUT.log.jsonl; "
         "rerunning the same command resumes.",
         epilog=GENERATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    generate.add_argument("--method", choices=["contrastive", "auto"], required=True)
-    generate.add_argument("--input", required=True, type=Path, help="preference pairs (.jsonl, .jsonl.gz or a .json list)")
+    generate.add_argument("--method", choices=["contrastive", "auto", "nuggets", "constraints"], required=True)
+    generate.add_argument("--input", required=True, type=Path, help="preference pairs, questions (nuggets) or instructions (constraints): .jsonl or a .json list")
     generate.add_argument("--output", required=True, type=Path, help="rubrics (.jsonl, .json or .yaml)")
     add_model_options(generate)
     generate.add_argument("--limit", type=int, help="use only the first N usable pairs")
@@ -211,7 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--min-gain", type=float, default=0.05, help="auto: stop the core set when the coding-rate gain falls below this")
     generate.add_argument("--embedding-model", help="auto: sentence-transformers model id or path (default: the bundled all-MiniLM-L6-v2)")
     generate.add_argument("--name", default="auto-rubric-general", help="auto: id of the general rubric")
-    generate.add_argument("--concurrency", type=int, default=4, help="pairs worked on at once (default 4)")
+    generate.add_argument("--corpus", type=Path, help="nuggets: a folder of .txt/.md files or a JSONL of documents")
+    generate.add_argument("--passages", type=int, default=8, help="nuggets: passages shown to the model per question (default 8)")
+    generate.add_argument("--rerank", action="store_true", help="nuggets: re-rank BM25 hits by embedding similarity (--embedding-model)")
+    generate.add_argument("--unweighted", action="store_true", help="nuggets: every nugget weight 1 (default: vital 1, okay 0.5)")
+    generate.add_argument("--extract-only", action="store_true", help="constraints: no model; only what the extractor finds, plus unparsed sentences verbatim")
+    generate.add_argument("--concurrency", type=int, default=4, help="items worked on at once (default 4)")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     serve = commands.add_parser(
@@ -450,6 +465,8 @@ def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe,
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    if args.method in ("nuggets", "constraints"):
+        return run_generate_from_text(args)
     from judge.engine import run_sync
     from judge.pairwise import PairwiseJudge
     from rubrics.generation import OutcomeLog, log_path_for, run_generation
@@ -500,6 +517,72 @@ def run_generate(args: argparse.Namespace) -> int:
         if outcome.status == "failed":
             print(f"  failed {outcome.pair_id}: {outcome.reason}")
     print(f"rubrics: {args.output} ({len(rubrics) + bool(general)}); per-pair log: {log.path}")
+    return EXIT_OK if rubrics and not counts["failed"] else EXIT_FAILURES
+
+
+def run_generate_from_text(args: argparse.Namespace) -> int:
+    """nuggets (questions + corpus) and constraints (instructions): one rubric per input item."""
+    from judge.engine import run_sync
+    from rubrics.generation import OutcomeLog, log_path_for, run_generation
+    from rubrics.io import save_rubrics
+    from rubrics.pairs import LoadReport
+
+    if not args.input.is_file():
+        return fail(f"{args.input}: no such input file")
+    report = LoadReport()
+    backend, label = None, "none"
+    if args.method == "constraints":
+        from rubrics.constraints import ConstraintGenerator, ConstraintSettings, load_instructions
+
+        items = load_instructions(args.input, report)[: args.limit]
+        if not args.extract_only:
+            backend = make_backend(args)
+            label = backend.identity().get("model", backend.name)
+        generator = ConstraintGenerator(backend, ConstraintSettings(use_model=not args.extract_only), model_label=label)
+    else:
+        from rubrics.auto_rubric import sentence_embedder
+        from rubrics.nuggets import NuggetGenerator, NuggetSettings, load_questions
+        from rubrics.retrieval import StaticCorpus
+
+        if args.corpus is None:
+            return fail("--method nuggets needs --corpus (a folder of .txt/.md files or a JSONL of documents)")
+        corpus_report = LoadReport(unit="documents")
+        embed = sentence_embedder(args.embedding_model)
+        try:
+            corpus = StaticCorpus.load(args.corpus, corpus_report, embed=embed if args.rerank else None)
+        except ValueError as e:
+            return fail(str(e))
+        print(f"corpus: {corpus_report.describe()}, {len(corpus.passages)} passages", file=sys.stderr)
+        for problem in corpus_report.problems[:10]:
+            print(f"  skipped {problem}", file=sys.stderr)
+        items = load_questions(args.input, report)[: args.limit]
+        backend = make_backend(args)
+        label = backend.identity().get("model", backend.name)
+        settings = NuggetSettings(max_passages=args.passages, weighted=not args.unweighted)
+        generator = NuggetGenerator(backend, corpus, embed, settings, model_label=label)
+    print(f"input: {report.describe()}" + (f"; using the first {len(items)}" if args.limit else ""), file=sys.stderr)
+    if not items:
+        return fail(f"{args.input}: nothing usable")
+    log = OutcomeLog(log_path_for(args.output))
+    try:
+        counts = run_sync(run_generation(items, generator, log, concurrency=args.concurrency, progress=False if args.quiet else None, unit="item"))
+    finally:
+        log.close()
+    outcomes = [log.outcomes[item.id] for item in items]
+    rubrics = [o.rubric for o in outcomes if o.status == "kept" and o.rubric is not None]
+    save_rubrics(rubrics, args.output)
+    print(f"model: {label}  method: {args.method}  items: {len(items)}")
+    print(f"kept {counts['kept']}, no evidence or nothing found {counts['rejected']}, failed {counts['failed']}")
+    if args.method == "constraints":
+        checked = sum(o.attempts[0].get("checked_in_code", 0) for o in outcomes if o.attempts)
+        unparsed = sum(len(o.attempts[0].get("unparsed", [])) for o in outcomes if o.attempts)
+        model_errors = sum(bool(o.attempts[0].get("model_error")) for o in outcomes if o.attempts)
+        print(f"constraints checked in code: {checked}; sentences the extractor left to the model: {unparsed}; "
+              f"model decompositions failed: {model_errors}")
+    for outcome in outcomes:
+        if outcome.status != "kept" or outcome.reason:
+            print(f"  {outcome.status} {outcome.pair_id}: {outcome.reason}")
+    print(f"rubrics: {args.output} ({len(rubrics)}); per-item log: {log.path}")
     return EXIT_OK if rubrics and not counts["failed"] else EXIT_FAILURES
 
 

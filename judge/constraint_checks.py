@@ -53,6 +53,12 @@ def count_words(text: str) -> int:
     return len(re.findall(r"\w+", text))
 
 
+def count_characters(text: str) -> int:
+    """Length as Chinese/Japanese writers count it (字数): each CJK character counts one, and
+    each run of other letters or digits counts one."""
+    return len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]|[^\W\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]+", text))
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of the text: one ends at [.!?] followed by a space, or at a blank line
     (a verse line or a heading without a full stop does not end one)."""
@@ -122,6 +128,11 @@ def _no_comma(text: str) -> tuple[bool, str]:
 def _number_words(text: str, num_words: int, relation: str) -> tuple[bool, str]:
     n = count_words(text)
     return _compare(n, relation, num_words), f"{n} words"
+
+
+def _number_characters(text: str, num_characters: int, relation: str) -> tuple[bool, str]:
+    n = count_characters(text)
+    return _compare(n, relation, num_characters), f"{n} characters (字)"
 
 
 def _number_sentences(text: str, num_sentences: int, relation: str) -> tuple[bool, str]:
@@ -286,6 +297,8 @@ TYPES: dict[str, ConstraintType] = {t.id: t for t in [
     ConstraintType("punctuation:no_comma", _no_comma, lambda **_: "The response contains no commas."),
     ConstraintType("length_constraints:number_words", _number_words,
                    lambda num_words, relation, **_: f"The response has {_rel(relation, num_words, 'words')}.", ("num_words", "relation")),
+    ConstraintType("length_constraints:number_characters", _number_characters,
+                   lambda num_characters, relation, **_: f"The response has {_rel(relation, num_characters, 'characters (字)')}.", ("num_characters", "relation")),
     ConstraintType("length_constraints:number_sentences", _number_sentences,
                    lambda num_sentences, relation, **_: f"The response has {_rel(relation, num_sentences, 'sentences')}.", ("num_sentences", "relation")),
     ConstraintType("length_constraints:number_paragraphs", _number_paragraphs,
@@ -302,11 +315,11 @@ TYPES: dict[str, ConstraintType] = {t.id: t for t in [
     ConstraintType("keywords:forbidden_words", _forbidden_words,
                    lambda forbidden_words, **_: "The response does not use the words " + ", ".join(repr(w) for w in forbidden_words) + ".", ("forbidden_words",)),
     ConstraintType("keywords:frequency", _keyword_frequency,
-                   lambda keyword, frequency, relation, **_: f"The word '{keyword}' appears {_rel(relation, frequency, 'times')}.", ("keyword", "frequency", "relation")),
+                   lambda keyword, frequency, relation, **_: f"The response uses the word '{keyword}' {_rel(relation, frequency, 'times')}.", ("keyword", "frequency", "relation")),
     ConstraintType("keywords:letter_frequency", _letter_frequency,
-                   lambda letter, let_frequency, let_relation, **_: f"The letter '{letter}' appears {_rel(let_relation, let_frequency, 'times')}.", ("letter", "let_frequency", "let_relation")),
+                   lambda letter, let_frequency, let_relation, **_: f"The response uses the letter '{letter}' {_rel(let_relation, let_frequency, 'times')}.", ("letter", "let_frequency", "let_relation")),
     ConstraintType("change_case:capital_word_frequency", _capital_word_frequency,
-                   lambda capital_frequency, capital_relation, **_: f"Words in all capital letters appear {_rel(capital_relation, capital_frequency, 'times')}.", ("capital_frequency", "capital_relation")),
+                   lambda capital_frequency, capital_relation, **_: f"The response has words in all capital letters {_rel(capital_relation, capital_frequency, 'times')}.", ("capital_frequency", "capital_relation")),
     ConstraintType("change_case:english_lowercase", _english_lowercase, lambda **_: "The response is in English and entirely in lowercase letters.", language=True),
     ConstraintType("change_case:english_capital", _english_capital, lambda **_: "The response is in English and entirely in capital letters.", language=True),
     ConstraintType("change_case:lowercase", _lowercase, lambda **_: "The response is entirely in lowercase letters."),

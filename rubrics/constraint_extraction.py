@@ -480,6 +480,31 @@ def _repeat(text: str, found: Extraction) -> bool:
     return True
 
 
+def _chinese_length(text: str, found: Extraction) -> bool:
+    """字数: "3000-5000字", "不少于2000字", "3000字以上", "2000字以内", "1000字左右" (about: within 20%)."""
+    kind, key = "length_constraints:number_characters", "num_characters"
+    m = re.search(r"(\d+)\s*(?:-|~|～|–|到|至)\s*(\d+)\s*(?:个)?字", text)
+    if m:
+        found.add(kind, relation="at least", **{key: int(m.group(1))})
+        found.add(kind, relation="at most", **{key: int(m.group(2))})
+        return True
+    m = re.search(r"(?:不少于|至少|不低于|不得少于)\s*(\d+)\s*(?:个)?字|(\d+)\s*(?:个)?字以上", text)
+    if m:
+        found.add(kind, relation="at least", **{key: int(m.group(1) or m.group(2))})
+        return True
+    m = re.search(r"(?:不超过|不多于|少于|不得超过)\s*(\d+)\s*(?:个)?字|(\d+)\s*(?:个)?字(?:以内|以下|之内)", text)
+    if m:
+        found.add(kind, relation="at most", **{key: int(m.group(1) or m.group(2))})
+        return True
+    m = re.search(r"(\d+)\s*(?:个)?字(?:左右)?", text)
+    if m and re.search(r"字数|篇幅|全文|字左右|\d\s*字的", text):
+        n = int(m.group(1))
+        found.add(kind, relation="at least", **{key: round(n * 0.8)})
+        found.add(kind, relation="at most", **{key: round(n * 1.2)})
+        return True
+    return False
+
+
 SENTENCE_RULES = (_lengths, _no_comma, _capital_words, _keyword_frequency, _letter_frequency, _forbidden, _existence, _language, _bullets, _highlights, _placeholders, _postscript)
 TEXT_SENTENCE_RULES = (_case, _formats, _sections, _paragraphs)
 
@@ -488,7 +513,7 @@ def extract(instruction: str) -> Extraction:
     """Typed constraint specs stated in the instruction, and the constraint-like sentences
     no rule understood."""
     found = Extraction()
-    whole = (_repeat, _end_phrase, _start_phrase)
+    whole = (_repeat, _end_phrase, _start_phrase, _chinese_length)
     claimed_text = [rule(instruction, found) for rule in whole]
     del claimed_text
     for sentence in sentences_of(instruction):

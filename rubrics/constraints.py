@@ -141,7 +141,8 @@ class ConstraintGenerator:
             "restating_checks_dropped": dropped, "model_error": model_error,
         }
         if not criteria:
-            return PairOutcome(instruction.id, "failed", reason=model_error or "no constraint found in the instruction", attempts=[params])
+            status = "failed" if model_error else "rejected"
+            return PairOutcome(instruction.id, status, reason=model_error or "no constraint found in the instruction", attempts=[params])
         rubric = Rubric(
             id=f"constraints-{instruction.id}", task=instruction.text, criteria=criteria,
             provenance=Provenance(method="ace-rl-constraints", model=self.model_label, sources=[instruction.id], params=params),
