@@ -405,7 +405,6 @@ def _paragraphs(sentence: str, found: Extraction, text: str) -> bool:
     m = re.search(COUNT + r"[\s-]+paragraphs?\b", sentence, re.IGNORECASE)
     if not m:
         return False
-    two_newlines = re.search(r"two new ?lines|double line breaks|\\n\\n|2 new lines|two line breaks|new lines", text, re.IGNORECASE)
     first = re.search(
         r"(?:(?:the\s+)?(?:very\s+)?(?P<ord>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(?:st|nd|rd|th))\s+paragraph|paragraph\s+(?P<num>\d+))"
         r"\s+(?:must|should|will|to)?\s*(?:start|begin)s?\s+with\s+(?:the\s+)?(?:word\s+)?[\"“'‘]?(?P<word>[\w'-]+)",
@@ -425,7 +424,7 @@ def _paragraphs(sentence: str, found: Extraction, text: str) -> bool:
             found.add("length_constraints:number_paragraphs", num_paragraphs=n,
                       **({} if relation == "exactly" else {"relation": relation}), **({} if separator == "***" else {"separator": separator}))
         return True
-    return bool(two_newlines and False)
+    return False
 
 
 def _end_phrase(text: str, found: Extraction) -> bool:
@@ -514,8 +513,8 @@ def extract(instruction: str) -> Extraction:
     no rule understood."""
     found = Extraction()
     whole = (_repeat, _end_phrase, _start_phrase, _chinese_length)
-    claimed_text = [rule(instruction, found) for rule in whole]
-    del claimed_text
+    for rule in whole:
+        rule(instruction, found)
     for sentence in sentences_of(instruction):
         hit = False
         for rule in SENTENCE_RULES:
