@@ -537,7 +537,7 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
         items = load_instructions(args.input, report)[: args.limit]
         if not args.extract_only:
             backend = make_backend(args)
-            label = backend.identity().get("model", backend.name)
+            label = f"{backend.name}:{backend.model_id}"
         generator = ConstraintGenerator(backend, ConstraintSettings(use_model=not args.extract_only), model_label=label)
     else:
         from rubrics.auto_rubric import sentence_embedder
@@ -557,7 +557,7 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
             print(f"  skipped {problem}", file=sys.stderr)
         items = load_questions(args.input, report)[: args.limit]
         backend = make_backend(args)
-        label = backend.identity().get("model", backend.name)
+        label = f"{backend.name}:{backend.model_id}"
         settings = NuggetSettings(max_passages=args.passages, weighted=not args.unweighted)
         generator = NuggetGenerator(backend, corpus, embed, settings, model_label=label)
     print(f"input: {report.describe()}" + (f"; using the first {len(items)}" if args.limit else ""), file=sys.stderr)

@@ -17,6 +17,7 @@ Definitions (written from what the instructions ask):
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Callable
@@ -112,9 +113,7 @@ def _detect_language(text: str) -> str | None:
 
 
 def _language_needed() -> str | None:
-    try:
-        import langdetect  # noqa: F401
-    except ModuleNotFoundError:
+    if importlib.util.find_spec("langdetect") is None:
         return "this check needs the langdetect package: pip install 'rubric-judge[verify]'"
     return None
 

@@ -136,10 +136,10 @@ def _number_of_rule(sentence: str, unit: str, kind: str, number_key: str, found:
 
 
 def _lengths(sentence: str, found: Extraction) -> bool:
-    hit = _count_rule(sentence, "words?", "length_constraints:number_words", "num_words", "at least", found)
-    hit |= _number_of_rule(sentence, "words", "length_constraints:number_words", "num_words", found) if not hit else False
-    hit_s = _count_rule(sentence, "sentences?", "length_constraints:number_sentences", "num_sentences", "exactly", found)
-    hit_s |= _number_of_rule(sentence, "sentences", "length_constraints:number_sentences", "num_sentences", found) if not hit_s else False
+    hit = (_count_rule(sentence, "words?", "length_constraints:number_words", "num_words", "at least", found)
+           or _number_of_rule(sentence, "words", "length_constraints:number_words", "num_words", found))
+    hit_s = (_count_rule(sentence, "sentences?", "length_constraints:number_sentences", "num_sentences", "exactly", found)
+             or _number_of_rule(sentence, "sentences", "length_constraints:number_sentences", "num_sentences", found))
     if not hit_s and re.search(r"\b(?:one|a single)[- ]sentence (?:response|answer|reply)|\bexactly one sentence", sentence, re.IGNORECASE):
         found.add("length_constraints:number_sentences", relation="exactly", num_sentences=1)
         hit_s = True
@@ -350,13 +350,20 @@ def _formats(sentence: str, found: Extraction, text: str) -> bool:
     return hit
 
 
-def _bullets(sentence: str, found: Extraction) -> bool:
-    m = re.search(COUNT + r"\s+(?:very\s+short\s+|short\s+|markdown\s+)?bullet(?:\s+points?|s)\b", sentence, re.IGNORECASE)
+def _stated_count(sentence: str, pattern: str, kind: str, key: str, default: str, found: Extraction) -> bool:
+    """A count of things ("exactly 3 bullet points"); the relation is stored only when it is
+    not the family's usual one."""
+    m = re.search(COUNT + pattern, sentence, re.IGNORECASE)
     if not m:
         return False
-    for relation, n in counts(m, "exactly"):
-        found.add("detectable_format:number_bullet_lists", num_bullets=n, **({} if relation == "exactly" else {"relation": relation}))
+    for relation, n in counts(m, default):
+        found.add(kind, **{key: n}, **({} if relation == default else {"relation": relation}))
     return True
+
+
+def _bullets(sentence: str, found: Extraction) -> bool:
+    pattern = r"\s+(?:very\s+short\s+|short\s+|markdown\s+)?bullet(?:\s+points?|s)\b"
+    return _stated_count(sentence, pattern, "detectable_format:number_bullet_lists", "num_bullets", "exactly", found)
 
 
 def _highlights(sentence: str, found: Extraction) -> bool:
@@ -385,12 +392,7 @@ def _sections(sentence: str, found: Extraction, text: str) -> bool:
 
 
 def _placeholders(sentence: str, found: Extraction) -> bool:
-    m = re.search(COUNT + r"\s+placeholders?", sentence, re.IGNORECASE)
-    if not m:
-        return False
-    for relation, n in counts(m, "at least"):
-        found.add("detectable_content:number_placeholders", num_placeholders=n, **({} if relation == "at least" else {"relation": relation}))
-    return True
+    return _stated_count(sentence, r"\s+placeholders?", "detectable_content:number_placeholders", "num_placeholders", "at least", found)
 
 
 def _postscript(sentence: str, found: Extraction) -> bool:

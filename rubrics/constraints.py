@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from judge.backends.base import Backend, BackendFatalError, GenerationError
-from judge.constraint_checks import TYPES, describe
+from judge.backends.base import Backend, GenerationError
+from judge.constraint_checks import describe
 from rubrics.constraint_extraction import extract
 from rubrics.generation import PairOutcome, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
-from rubrics.pairs import LoadReport, Skip, load_records
+from rubrics.pairs import LoadReport, load_records, text_record
 
 INSTRUCTION_FIELDS = ("instruction", "prompt", "query", "question")
 
@@ -37,17 +37,7 @@ class Instruction:
 
 
 def _instruction(record: Any, default_id: str) -> Instruction:
-    if isinstance(record, Skip):
-        raise record
-    if not isinstance(record, dict):
-        raise Skip("not a JSON object")
-    text = next((record[k] for k in INSTRUCTION_FIELDS if isinstance(record.get(k), str)), None)
-    if text is None:
-        raise Skip(f"missing field {' / '.join(INSTRUCTION_FIELDS)}")
-    if not text.strip():
-        raise Skip("empty instruction")
-    raw_id = record.get("id", record.get("key", record.get("index")))
-    return Instruction(id_safe(str(raw_id)) if raw_id is not None else default_id, text)
+    return Instruction(*text_record(record, default_id, INSTRUCTION_FIELDS, ("id", "key", "index"), "instruction"))
 
 
 def load_instructions(path: str | Path, report: LoadReport | None = None) -> list[Instruction]:
@@ -129,8 +119,6 @@ class ConstraintGenerator:
                         dropped += 1
                         continue
                     criteria.append(Criterion(id=f"{item.category}-{number}", text=item.text, kind="constraint", weight=item.weight, tags=[item.category]))
-            except BackendFatalError:
-                raise
             except GenerationError as e:
                 model_error = str(e)
         if self.backend is None or not self.settings.use_model or model_error:
@@ -149,6 +137,3 @@ class ConstraintGenerator:
         )
         return PairOutcome(instruction.id, "kept", rubric, attempts=[params], reason=model_error)
 
-
-def known_types() -> list[str]:
-    return sorted(TYPES)

@@ -25,10 +25,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from judge.backends.base import Backend, BackendFatalError, GenerationError
+from judge.backends.base import Backend, GenerationError
 from rubrics.generation import PairOutcome, clean_criteria, generate_structured, render
-from rubrics.model import Criterion, Provenance, Rubric, id_safe
-from rubrics.pairs import LoadReport, Skip, load_records
+from rubrics.model import Criterion, Provenance, Rubric
+from rubrics.pairs import LoadReport, load_records, text_record
 from rubrics.retrieval import Embedder, Passage, PassageSource, deduplicate
 
 Label = Literal["support", "partial_support", "not_support"]
@@ -48,17 +48,8 @@ class Question:
 
 
 def _question(record: Any, default_id: str) -> Question:
-    if isinstance(record, Skip):
-        raise record
-    if not isinstance(record, dict):
-        raise Skip("not a JSON object")
-    text = next((record[k] for k in ("question", "query", "prompt", "text") if isinstance(record.get(k), str)), None)
-    if text is None:
-        raise Skip("missing field question / query / prompt / text")
-    if not text.strip():
-        raise Skip("empty question")
-    raw_id = record.get("id", record.get("qid"))
-    return Question(id_safe(str(raw_id)) if raw_id is not None else default_id, text.strip())
+    question_id, text = text_record(record, default_id, ("question", "query", "prompt", "text"), ("id", "qid"), "question")
+    return Question(question_id, text.strip())
 
 
 def load_questions(path: Any, report: LoadReport | None = None) -> list[Question]:
@@ -154,10 +145,7 @@ class NuggetGenerator:
             bad = [n.passage for n in result.nuggets if not 1 <= n.passage <= len(passages)]
             return f"nuggets cite passages that do not exist: {bad}" if bad else None
 
-        try:
-            extracted = await generate_structured(self.backend, messages, ExtractedNuggets, reasks=self.settings.reasks, max_tokens=1536, check=cited_passages_exist)
-        except BackendFatalError:
-            raise
+        extracted = await generate_structured(self.backend, messages, ExtractedNuggets, reasks=self.settings.reasks, max_tokens=1536, check=cited_passages_exist)
         nuggets = [n for n in extracted.nuggets if n.text.strip()][: self.settings.max_nuggets]
         if extracted.short_form and nuggets:
             nuggets = sorted(nuggets, key=lambda n: n.importance != "vital")[:1]
@@ -251,8 +239,6 @@ class LLMNuggetVerifier:
 
         try:
             result = await generate_structured(self.backend, messages, NuggetLabels, reasks=self.reasks, max_tokens=40 * len(nuggets) + 64, check=complete)
-        except BackendFatalError:
-            raise
         except GenerationError as e:
             return str(e)
         by_number = {item.nugget: item.label for item in result.labels}

@@ -182,6 +182,24 @@ def _labelled(record: Any, default_id: str, source: str) -> LabelledPair:
     return LabelledPair(pair_id, prompt, responses[0], responses[1], {0: "A", 1: "B", None: "tie"}[better], source)
 
 
+def text_record(record: Any, default_id: str, fields: tuple[str, ...], id_fields: tuple[str, ...], what: str) -> tuple[str, str]:
+    """(id, text) of a record holding one text under the first of ``fields`` (instructions,
+    questions); the id is the first of ``id_fields`` present, made id-safe."""
+    from rubrics.model import id_safe
+
+    if isinstance(record, Skip):
+        raise record
+    if not isinstance(record, dict):
+        raise Skip("not a JSON object")
+    text = next((record[k] for k in fields if isinstance(record.get(k), str)), None)
+    if text is None:
+        raise Skip(f"missing field {' / '.join(fields)}")
+    if not text.strip():
+        raise Skip(f"empty {what}")
+    raw_id = next((record[k] for k in id_fields if record.get(k) is not None), None)
+    return (id_safe(str(raw_id)) if raw_id is not None else default_id), text
+
+
 def load_records(path: str | Path, report: LoadReport | None, make: Any) -> Iterator[Any]:
     """``make(record, default_id)`` over a file's records (read_records); a Skip it raises is
     counted in ``report`` by its reason, and so is a repeated ``.id``."""

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rubrics.pairs import LoadReport
+from rubrics.pairs import LoadReport, read_records
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 TEXT_FIELDS = ("text", "contents", "content", "body", "passage")
@@ -86,8 +86,6 @@ def read_documents(path: Path, report: LoadReport) -> list[tuple[str, str, str]]
                 continue
             documents.append((str(file.relative_to(path)), file.stem, text))
         return documents
-    from rubrics.pairs import read_records
-
     for number, record in read_records(path):
         report.read += 1
         if isinstance(record, Exception):
