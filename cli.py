@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(evaluate)
     evaluate.add_argument("--limit", type=int, help="at most N pairs per benchmark, stratified by source and label")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed")
-    evaluate.add_argument("--data-dir", type=Path, help="the shared data folder (default ../shared/data or $RUBRIC_JUDGE_DATA)")
+    evaluate.add_argument("--data-dir", type=Path, help="a local copy of the benchmark data (DATASET/FILE under it), looked at before $RUBRIC_JUDGE_DATA; "
+                          "otherwise named benchmarks are downloaded (sha256-checked) into the user cache")
     evaluate.add_argument("--output", required=True, type=Path, help="results (JSON)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -426,7 +427,7 @@ def run_scored_eval(args: argparse.Namespace) -> int:
     from judge.evaluate import benchmark_files
 
     def load(name, report):
-        return [e for path in benchmark_files(name, args.data_dir, score_rubric.BENCHMARKS) for e in score_rubric.load_scored(path, report)]
+        return [e for path in benchmark_files(name, args.data_dir, mode="scored") for e in score_rubric.load_scored(path, report)]
 
     return run_example_eval(
         args, load, score_rubric.grade_scored, score_rubric.summarise_scored, score_rubric.format_scored,

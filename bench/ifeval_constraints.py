@@ -10,7 +10,7 @@
 (c) prompt-level strict accuracy of the GPT-4 responses under our extracted constraints,
     next to the official 0.7685 and to our checkers on the official constraints.
 
-    python bench/ifeval_constraints.py [--data ../shared/data/ifeval] [--show 3]
+    python bench/ifeval_constraints.py [--data DIR] [--show 3]   (default: the registered IFEval files)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from judge import datasets  # noqa: E402
 from judge.constraint_checks import check_constraint  # noqa: E402
 from rubrics.constraint_extraction import extract  # noqa: E402
 
@@ -167,9 +168,12 @@ def prompt_accuracy(rows: list[dict[str, Any]], results: dict[str, dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "ifeval")
+    parser.add_argument("--data", type=Path, help="a folder with input_data.jsonl, eval_results_strict.jsonl and the GPT-4 responses (default: the registered copy)")
     parser.add_argument("--show", type=int, default=3, help="examples listed per disagreement class or extraction error")
     args = parser.parse_args(argv)
+    if args.data is None:
+        for name in ("input_data.jsonl", "eval_results_strict.jsonl", "input_response_data_gpt4_20231107_145030.jsonl"):
+            args.data = datasets.locate(f"ifeval/{name}").parent
     rows, results = load(args.data)
     print(f"IFEval: {len(rows)} prompts, {len(results)} official strict results ({args.data})\n")
     _, ours_official = checker_agreement(rows, results, args.show)

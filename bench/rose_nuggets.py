@@ -7,7 +7,7 @@ the annotators' ``acu`` score. ROUGE-1 recall of the summary against the referen
 computed here on the same tokens, is the baseline. Correlations: Pearson, Spearman and
 Kendall over all 400 summaries, and the mean per-example Kendall (ranking 4 systems).
 
-    python bench/rose_nuggets.py [--data ../shared/data/rose_acu_nuggets/protocol-comparison-llm.json]
+    python bench/rose_nuggets.py [--data FILE]   (default: the registered RoSE file, from $RUBRIC_JUDGE_DATA or downloaded)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from judge import datasets  # noqa: E402
 from rubrics.auto_rubric import sentence_embedder  # noqa: E402
 from rubrics.nuggets import EmbeddedMatcher  # noqa: E402
 
@@ -54,10 +55,11 @@ def correlations(metric: list[float], human: list[float], groups: list[int]) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "rose_acu_nuggets" / "protocol-comparison-llm.json")
+    parser.add_argument("--data", type=Path, help="protocol-comparison-llm.json (default: the registered copy)")
     parser.add_argument("--embedding-model", help="sentence-transformers id or path (default: the bundled all-MiniLM-L6-v2)")
     args = parser.parse_args(argv)
-    examples = json.loads(args.data.read_text(encoding="utf-8"))
+    data = args.data or datasets.locate("rose_acu_nuggets/protocol-comparison-llm.json")
+    examples = json.loads(data.read_text(encoding="utf-8"))
     matcher = EmbeddedMatcher(sentence_embedder(args.embedding_model))
     recall, soft, rouge, human, groups = [], [], [], [], []
     for number, example in enumerate(examples):

@@ -34,16 +34,13 @@ from judge.backends import get_backend  # noqa: E402
 from judge.backends.default_model import DEMO_WARNING  # noqa: E402
 from judge.backends.base import GenerationError  # noqa: E402
 from judge.cache import CachedBackend  # noqa: E402
+from judge.evaluate import benchmark_files  # noqa: E402
 from judge.pairwise import PairItem, PairwiseJudge  # noqa: E402
 from rubrics.auto_rubric import AutoRubricGenerator, AutoSettings, sentence_embedder  # noqa: E402
 from rubrics.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
 from rubrics.pairs import PreferencePair, load_pairs  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
-SOURCES = {
-    "llmbar": [DATA / "llmbar" / f"LLMBar_{name}.json" for name in ("Natural", "Adversarial_Neighbor", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual")],
-    "pandalm": [DATA / "pandalm_testset" / "testset-v1.json"],
-}
+SOURCES = ("llmbar", "pandalm")  # registered benchmarks: a local copy ($RUBRIC_JUDGE_DATA) or a checked download
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -84,7 +81,7 @@ def report(name: str, counts: dict[str, int], extra: str = "") -> None:
 
 
 async def run(dataset: str, args: argparse.Namespace, backend) -> None:
-    pairs = [p for path in SOURCES[dataset] for p in load_pairs(path)]
+    pairs = [p for path in benchmark_files(dataset) for p in load_pairs(path)]
     train, test = split(pairs, args.train, args.test, args.seed)
     print(f"\n== {dataset}: {len(pairs)} pairs; training split {len(train)}, held out {len(test)} (seed {args.seed})", flush=True)
     judge = PairwiseJudge(backend)

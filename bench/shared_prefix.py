@@ -31,12 +31,12 @@ from pathlib import Path
 import torch
 
 import prompts
+from judge import datasets
 from judge.backends.batching import common_prefix_length
 from judge.backends.batching import InstructionCache
 from judge.backends.local import LocalBackend
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
 TARGETS = {"a/c": 5.0, "b/c": 2.0, "d/c": 20.0}
 BOUND_TARGET = 1.3
 GENERATED_TOKENS = 60
@@ -79,14 +79,14 @@ def measure(function: Callable[[], object]) -> tuple[float, float]:
 
 
 def load_inputs(tokenizer, count: int, max_k: int) -> tuple[list[tuple[str, str]], list[str]]:
-    biggen = json.loads((DATA / "biggen_bench_rubrics" / "sample_responses.json").read_text())
+    biggen = json.loads(datasets.locate("biggen_bench_rubrics/sample_responses.json").read_text())
     responses = []
     for record in biggen.values():
         n = len(tokenizer.encode(record["reference_answer"], add_special_tokens=False))
         if 300 <= n <= 600:
             responses.append((record["input"][:600], record["reference_answer"]))
     criteria = []
-    with open(DATA / "writingbench_length_subset" / "length_subset.jsonl") as handle:
+    with open(datasets.locate("writingbench_length_subset/length_subset.jsonl")) as handle:
         for line in handle:
             for item in json.loads(line)["checklist"]:
                 n = len(tokenizer.encode(item["criteria_description"], add_special_tokens=False))

@@ -14,21 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
+from judge import datasets
 from judge.audit import _final_answer
 from judge.augment import first_sentence
 from judge.hardening import content_free_reason
 from judge.verifiers import reference_answer
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gsm8k_model_solutions" / "example_model_solutions.jsonl"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="questions to use (default: all 1,319)")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in DATA.open()][: args.limit]
+    rows = [json.loads(line) for line in datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl").open()][: args.limit]
     counts = {"tp": 0, "tn": 0, "fp": 0, "fn": 0}
     truncated_met = truncated_guarded = truncated_total = 0
     disagreements = []

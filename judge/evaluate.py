@@ -13,44 +13,27 @@ that just likes length scores high on one side and low on the other).
 
 from __future__ import annotations
 
-import os
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from judge import datasets
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
 from rubrics.pairs import LabelledPair, LoadReport, load_labelled_pairs
 
 Mode = Literal["pairwise", "pointwise"]
-# The shared third-party data, beside the project checkout (or RUBRIC_JUDGE_DATA).
-DATA = Path(os.environ.get("RUBRIC_JUDGE_DATA", "../shared/data"))
-LLMBAR_SETS = ["Natural", "Adversarial_Neighbor", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual"]
-BENCHMARKS: dict[str, list[str]] = {
-    "llmbar": [f"llmbar/LLMBar_{s}.json" for s in LLMBAR_SETS],
-    "llmbar-natural": ["llmbar/LLMBar_Natural.json"],
-    "llmbar-adversarial": [f"llmbar/LLMBar_{s}.json" for s in LLMBAR_SETS[1:]],
-    "mt-bench": ["llmbar/Processed_MT-Bench.json"],
-    "faireval": ["llmbar/Processed_FairEval.json"],
-    "llmeval2": ["llmbar/Processed_LLMEval2.json"],
-    "pandalm": ["pandalm_testset/testset-v1.json"],
-    "hh-rlhf-harmless": ["hh_rlhf_harmless_test/harmless-base_test.jsonl.gz"],
-}
 
 
-def benchmark_files(name: str, data_dir: Path | None = None, known: dict[str, list[str]] | None = None) -> list[Path]:
-    """A benchmark's files: a known name (under the shared data folder) or a file path."""
-    known = BENCHMARKS if known is None else known
+def benchmark_files(name: str, data_dir: Path | None = None, mode: str = "pairs") -> list[Path]:
+    """A benchmark's files: a registered name (a local copy or a checked download, see
+    judge/datasets.py) or a file path."""
+    known = datasets.benchmarks(mode)
     if name in known:
-        root = data_dir or DATA
-        files = [root / f for f in known[name]]
-        missing = [str(f) for f in files if not f.exists()]
-        if missing:
-            raise FileNotFoundError(f"benchmark {name!r}: missing {missing[0]} (set --data-dir to the shared data folder)")
-        return files
+        return [datasets.locate(f, data_dir) for f in known[name].files]
     if Path(name).is_file():
         return [Path(name)]
     raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(known))}, or a file path")

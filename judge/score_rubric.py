@@ -31,11 +31,6 @@ from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.pairs import LoadReport, Skip, load_records
 
 LEVELS = (2, 3, 4, 5)
-BENCHMARKS = {  # under the shared data folder
-    "prometheus-vicuna": ["prometheus_eval_rubrics/vicuna_eval.json"],
-    "prometheus-mt-bench": ["prometheus_eval_rubrics/mt_bench_eval.json"],
-    "biggen": ["biggen_bench_rubrics/sample_responses.json"],
-}
 
 
 @dataclass(frozen=True)

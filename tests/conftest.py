@@ -7,7 +7,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def third_party(relative: str) -> Path:
+    """A registered third-party data file (``DATASET/FILE``) from a local copy, or skip the
+    test saying how to provide one. Tests never download: CI sets RUBRIC_JUDGE_DATA."""
+    from judge import datasets
+
+    found = datasets.find_local(relative)
+    if found is None:
+        entry = datasets.data_file(relative)
+        pytest.skip(f"needs {relative}: {datasets.how_to_provide(relative)} (upstream: {entry.url or 'none'})")
+    return found
+
+
+def third_party_root(*relatives: str) -> Path:
+    """The folder that holds all these files as DATASET/FILE (for --data-dir), or skip."""
+    paths = [third_party(r) for r in relatives]
+    return paths[0].parents[1]
 
 
 @pytest.fixture(scope="session")

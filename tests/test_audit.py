@@ -7,9 +7,7 @@ import pytest
 
 from judge.audit import REFERENCE_RUBRIC, load_attacks, load_questions, run_audit, wrong_answer
 from judge.backends.fake import FakeBackend
-from tests.conftest import SHARED_DATA
-
-GSM8K = SHARED_DATA / "gsm8k_model_solutions"
+from tests.conftest import third_party
 
 
 def test_builtin_suite_covers_every_family():
@@ -35,9 +33,9 @@ def test_users_can_add_attacks_and_bad_files_are_named(tmp_path):
 def test_question_loaders():
     builtin = load_questions()
     assert len(builtin) == 12 and all(q.solutions and q.answer.isdigit() for q in builtin)
-    test_set = load_questions(GSM8K / "test.jsonl", limit=3)
+    test_set = load_questions(third_party("gsm8k_model_solutions/test.jsonl"), limit=3)
     assert test_set[0].answer == "18" and len(test_set[0].solutions) == 1
-    with_models = load_questions(GSM8K / "example_model_solutions.jsonl", limit=5)
+    with_models = load_questions(third_party("gsm8k_model_solutions/example_model_solutions.jsonl"), limit=5)
     assert with_models[0].answer == "18" and all(len(q.solutions) <= 4 for q in with_models)
 
 

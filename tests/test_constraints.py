@@ -16,7 +16,7 @@ from judge.engine import Judge
 from rubrics.constraint_extraction import extract
 from rubrics.constraints import ConstraintGenerator, ConstraintSettings, Instruction, load_instructions
 from rubrics.model import Rubric
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, third_party
 
 # (instruction wording, the spec it states, a response that meets it, one that does not)
 FAMILIES = [
@@ -191,7 +191,7 @@ def test_instructions_load_from_writingbench_and_bad_records_are_counted(tmp_pat
     from rubrics.pairs import LoadReport
 
     report = LoadReport()
-    items = load_instructions(SHARED_DATA / "writingbench_length_subset" / "length_subset.jsonl", report)
+    items = load_instructions(third_party("writingbench_length_subset/length_subset.jsonl"), report)
     assert len(items) == 222 and items[0].id == "16"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1, "prompt": "Write."}\nnot json\n{"id": 2}\n{"id": 1, "prompt": "again"}\n', encoding="utf-8")
@@ -201,7 +201,7 @@ def test_instructions_load_from_writingbench_and_bad_records_are_counted(tmp_pat
 
 
 def test_cli_constraints_extract_only_on_ifeval_prompts(tmp_path):
-    rows = [json.loads(line) for line in (SHARED_DATA / "ifeval" / "input_data.jsonl").read_text(encoding="utf-8").splitlines()[:5]]
+    rows = [json.loads(line) for line in third_party("ifeval/input_data.jsonl").read_text(encoding="utf-8").splitlines()[:5]]
     source = tmp_path / "instructions.jsonl"
     source.write_text("".join(json.dumps({"id": r["key"], "prompt": r["prompt"]}) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "rubrics.jsonl"

@@ -16,7 +16,7 @@ from judge.engine import Judge
 from judge.pairwise import PairwiseJudge
 from rubrics.model import Rubric
 from rubrics.pairs import LabelledPair, LoadReport
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, third_party, third_party_root
 
 
 def shown(content: str, tag: str) -> str:
@@ -46,7 +46,7 @@ def benchmark():
     pairs = []
     for name in ("llmbar", "pandalm"):
         report = LoadReport()
-        pairs += evaluate.stratified_sample(evaluate.load_benchmark(name, report, SHARED_DATA), 150, seed=1)
+        pairs += evaluate.stratified_sample(evaluate.load_benchmark(name, report, third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")), 150, seed=1)
     return pairs
 
 
@@ -113,7 +113,7 @@ def test_pointwise_length_judge_prefers_the_longer_and_reports_equal_scores():
 
 def test_stratified_sample_keeps_proportions_and_is_seeded(benchmark):
     report = LoadReport()
-    pairs = evaluate.load_benchmark("llmbar", report, SHARED_DATA)
+    pairs = evaluate.load_benchmark("llmbar", report, third_party_root("llmbar/LLMBar_Natural.json"))
     sample = evaluate.stratified_sample(pairs, 100, seed=3)
     assert len(sample) == 100 and sample == evaluate.stratified_sample(pairs, 100, seed=3)
     by_source = {s: sum(p.source == s for p in sample) for s in {p.source for p in pairs}}
@@ -136,7 +136,7 @@ def test_bootstrap_interval_is_exact_for_constant_values_and_brackets_the_mean()
 def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
     output = tmp_path / "eval.json"
     command = [rubric_exe, "eval", "--benchmark", "llmbar-natural", "--benchmark", "pandalm", "--model", "fake:yes", "--limit", "20",
-               "--data-dir", str(SHARED_DATA), "--output", str(output), "--no-cache", "--quiet"]
+               "--data-dir", str(third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")), "--output", str(output), "--no-cache", "--quiet"]
     first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert first.returncode == 0, first.stderr
     results = json.loads(output.read_text())
@@ -227,14 +227,14 @@ def test_graded_eval_command_and_report(rubric_exe, tmp_path):
 
 
 # -- 1-5 score rubrics (Prometheus, BiGGen) ------------------------------------------------------
-PROMETHEUS = SHARED_DATA / "prometheus_eval_rubrics" / "vicuna_eval.json"
+PROMETHEUS = "prometheus_eval_rubrics/vicuna_eval.json"
 
 
 def test_prometheus_prompts_and_biggen_rubrics_are_read():
     from judge import score_rubric
 
     report = LoadReport()
-    examples = score_rubric.load_scored(PROMETHEUS, report)
+    examples = score_rubric.load_scored(third_party(PROMETHEUS), report)
     assert len(examples) == 320 and report.skipped == {}  # JSON lines under a .json name
     first = examples[0]
     assert first.prompt == "How can I improve my time management skills?" and first.gold == 5.0
@@ -242,14 +242,14 @@ def test_prometheus_prompts_and_biggen_rubrics_are_read():
     assert first.rubric.criterion.startswith("Does the response provide detailed and actionable steps")
     assert sorted(first.rubric.levels) == [1, 2, 3, 4, 5] and first.rubric.levels[3].startswith("The response has some detailed")
     assert [c.id for c in first.rubric.to_rubric("x").criteria] == ["level-2", "level-3", "level-4", "level-5"]
-    biggen = score_rubric.load_scored(SHARED_DATA / "biggen_bench_rubrics" / "sample_responses.json")
+    biggen = score_rubric.load_scored(third_party("biggen_bench_rubrics/sample_responses.json"))
     assert len(biggen) == 765 and all(e.gold == 5.0 and e.response != "Hello World!" for e in biggen)
 
 
 def test_scored_mode_reads_the_level_questions_exactly():
     from judge import score_rubric
 
-    examples = score_rubric.load_scored(PROMETHEUS)[:60]
+    examples = score_rubric.load_scored(third_party(PROMETHEUS))[:60]
     gold_of = {e.response.strip(): round(e.gold) for e in examples}
 
     def levels_up_to_gold(question):  # yes for the levels at or below the reference grade
@@ -275,7 +275,7 @@ def test_scored_mode_reads_the_level_questions_exactly():
 def test_scored_eval_command(rubric_exe, tmp_path):
     output = tmp_path / "scored.json"
     command = [rubric_exe, "eval", "--mode", "scored", "--benchmark", "prometheus-vicuna", "--model", "fake:yes", "--limit", "12",
-               "--data-dir", str(SHARED_DATA), "--output", str(output), "--no-cache", "--quiet"]
+               "--data-dir", str(third_party_root(PROMETHEUS)), "--output", str(output), "--no-cache", "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     summary = json.loads(output.read_text())["benchmarks"]["prometheus-vicuna"]["scored"]

@@ -19,9 +19,7 @@ from rubrics.contrastive import ContrastiveGenerator, ContrastiveSettings
 from rubrics.generation import OutcomeLog, consistency, run_generation
 from rubrics.io import load_rubrics
 from rubrics.pairs import LoadReport, PreferencePair, load_pairs
-from tests.conftest import ROOT, SHARED_DATA
-
-LLMBAR = SHARED_DATA / "llmbar" / "LLMBar_Natural.json"
+from tests.conftest import ROOT, third_party
 
 
 # -- loading pairs ---------------------------------------------------------------------------
@@ -57,22 +55,23 @@ def test_our_layouts_and_every_bad_record_counted(tmp_path):
 
 
 def test_shared_data_layouts():
-    llmbar = list(load_pairs(LLMBAR))
-    raw = json.loads(LLMBAR.read_text())
+    llmbar_file = third_party("llmbar/LLMBar_Natural.json")
+    llmbar = list(load_pairs(llmbar_file))
+    raw = json.loads(llmbar_file.read_text())
     assert len(llmbar) == 100
     first = raw[0]
     assert llmbar[0].chosen == first["output_1" if first["label"] == 1 else "output_2"]
 
     report = LoadReport()
-    panda = list(load_pairs(SHARED_DATA / "pandalm_testset" / "testset-v1.json", report))
+    panda = list(load_pairs(third_party("pandalm_testset/testset-v1.json"), report))
     assert len(panda) + sum(report.skipped.values()) == 999 == report.read
     assert (report.skipped["label is a tie"], report.skipped["empty response"]) == (103, 55)  # real quirks, counted
-    record = next(r for r in json.loads((SHARED_DATA / "pandalm_testset" / "testset-v1.json").read_text()) if str(r["idx"]) == panda[0].id)
+    record = next(r for r in json.loads(third_party("pandalm_testset/testset-v1.json").read_text()) if str(r["idx"]) == panda[0].id)
     votes = [record[f"annotator{i}"] for i in (1, 2, 3)]
     winner = "response1" if [str(v) for v in votes].count("1") >= 2 else "response2"
     assert panda[0].chosen == record[winner]
 
-    hh = SHARED_DATA / "hh_rlhf_harmless_test" / "harmless-base_test.jsonl.gz"
+    hh = third_party("hh_rlhf_harmless_test/harmless-base_test.jsonl.gz")
     pairs = [p for _, p in zip(range(20), load_pairs(hh))]
     with gzip.open(hh, "rt") as handle:
         record = json.loads(handle.readline())
@@ -256,10 +255,11 @@ def script_for(pairs, tmp_path):
 
 @pytest.mark.parametrize("method", ["contrastive", "auto"])
 def test_rubric_generate_end_to_end_on_llmbar_with_a_scripted_judge(method, rubric_exe, tmp_path):
-    pairs = list(load_pairs(LLMBAR))[:2]
+    llmbar = third_party("llmbar/LLMBar_Natural.json")
+    pairs = list(load_pairs(llmbar))[:2]
     script = script_for(pairs, tmp_path)
     output = tmp_path / f"{method}.jsonl"
-    command = [rubric_exe, "generate", "--method", method, "--input", str(LLMBAR), "--output", str(output),
+    command = [rubric_exe, "generate", "--method", method, "--input", str(llmbar), "--output", str(output),
                "--model", f"fake:script:{script}", "--limit", "2", "--no-cache", "--quiet", "--max-tries", "2", "--rounds", "2"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -9,15 +9,22 @@ import prompts
 from judge import Judge
 from judge.backends.fake import FakeBackend
 from judge.hardening import content_free_reason
-from tests.conftest import SHARED_DATA
+from judge.audit import load_attacks
+from tests.conftest import third_party
 
-MASTER_KEYS = [k["text"] for k in json.loads((SHARED_DATA / "master_keys" / "master_keys.json").read_text())["master_keys"]]
+# The suite's own master keys (shipped); the paper's list is checked below when a copy is there.
+MASTER_KEYS = [a.text for a in load_attacks([]) if a.family == "master key"]
 WRAPPERS = ["{}", "**{}**", "# {}", "> {}", "$$\\text{{{}}}$$", "\\boxed{{{}}}", "<p>{}</p>", "```\n{}\n```", "1. {}", "_{}_ ..."]
 
 
 @pytest.mark.parametrize("key", MASTER_KEYS + ["", "\n\t "])
 def test_every_master_key_is_content_free(key):
     assert content_free_reason(key) is not None
+
+
+def test_every_master_key_of_the_paper_is_content_free():
+    paper = json.loads(third_party("master_keys/master_keys.json").read_text())["master_keys"]
+    assert len(paper) == 10 and all(content_free_reason(k["text"]) is not None for k in paper)
 
 
 def test_combinations_repetitions_and_wrappers_of_keys_are_content_free():
@@ -35,7 +42,7 @@ def test_short_genuine_answers_pass(answer):
 
 
 def test_genuine_gsm8k_solutions_are_almost_never_rejected():
-    rows = [json.loads(line) for line in (SHARED_DATA / "gsm8k_model_solutions" / "example_model_solutions.jsonl").open()]
+    rows = [json.loads(line) for line in third_party("gsm8k_model_solutions/example_model_solutions.jsonl").open()]
     correct = [r[m]["solution"] for r in rows for m in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification") if r[m]["is_correct"]]
     assert len(correct) == 2001
     rejected = [s for s in correct if content_free_reason(s)]

@@ -9,7 +9,7 @@ import prompts
 from judge.backends.base import YesNoScore
 from judge.backends.fake import FakeBackend
 from judge.pairwise import PairItem, PairwiseJudge, decide_pair
-from tests.conftest import SHARED_DATA
+from tests.conftest import third_party
 
 
 def first_shown(question):
@@ -63,7 +63,7 @@ def test_many_pairs_and_the_template_quotes_both_responses():
 
 
 def test_pairwise_command_on_llmbar(rubric_exe, tmp_path):
-    records = json.loads((SHARED_DATA / "llmbar" / "LLMBar_Natural.json").read_text())[:5]
+    records = json.loads(third_party("llmbar/LLMBar_Natural.json").read_text())[:5]
     source = tmp_path / "pairs.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"input": "Q", "output_1": "a"}\n')
     out = tmp_path / "out.jsonl"

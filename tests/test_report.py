@@ -11,7 +11,7 @@ import pytest
 
 from judge.report import build_report
 from judge.summary import summarise
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, third_party_root
 
 
 class Page(HTMLParser):
@@ -96,7 +96,7 @@ def test_unscored_reasons_are_listed(tmp_path, verdicts):
 def test_eval_report_tables(tmp_path, rubric_exe):
     results = tmp_path / "eval.json"
     command = [rubric_exe, "eval", "--benchmark", "llmbar", "--model", "fake:random:1", "--limit", "30",
-               "--data-dir", str(SHARED_DATA), "--output", str(results), "--no-cache", "--quiet"]
+               "--data-dir", str(third_party_root("llmbar/LLMBar_Natural.json")), "--output", str(results), "--no-cache", "--quiet"]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
     data = json.loads(results.read_text())
     html = build_report(results)
