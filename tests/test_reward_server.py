@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -302,6 +304,29 @@ def test_verl_compute_score_as_verl_calls_it(verl_env):
     assert json.loads(batch[0]["rubric_criteria"])[0]["id"].startswith("c-")  # the rubric came from ground_truth
     assert batch[1]["rubric_scored"] == 0.0 and batch[1]["score"] == 0.0 and "not valid JSON" in batch[1]["rubric_reason"]
     assert batch[2]["rubric_scored"] == 1.0
+
+
+VERL_LIKE_LOADER = """
+import importlib.util, json, sys
+# as verl's custom_reward_function.path loader does it: by path, not registered in sys.modules
+spec = importlib.util.spec_from_file_location("custom_module", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+row = getattr(module, "compute_score")("chat", "Paris.", "Paris", {"question": "Capital of France?"})
+print(json.dumps(row))
+"""
+
+
+def test_verl_loads_the_reward_file_by_path_as_verl_does(verl_env, tmp_path):
+    import judge.rl.verl_reward as by_package  # what pkg://judge.rl.verl_reward imports
+
+    loader = tmp_path / "load.py"
+    loader.write_text(VERL_LIKE_LOADER)
+    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", str(loader), by_package.__file__],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "RUBRIC_JUDGE_MODEL": "fake:yes"})
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["rubric_scored"] == 1.0 and row["score"] == pytest.approx(0.8)  # helpfulness: (10 - 2) / 10
 
 
 def test_verl_settings_come_from_extra_info_over_the_environment(verl_env):

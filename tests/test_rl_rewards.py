@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 
@@ -160,13 +161,18 @@ def test_trl_reward_function_contract():
     assert extra["rubric_quality_unscored_reason"][0] == "" and "not valid JSON" in extra["rubric_quality_unscored_reason"][1]
 
 
-def test_async_trl_reward_is_recognised_as_async_by_trl():
-    trl_utils = pytest.importorskip("trl.trainer.utils")
-    reward = rubric_reward(FakeBackend(0.9), rubric=["Is it good?"], asynchronous=True)
-    assert trl_utils.is_async_callable(reward) and trl_utils.get_callable_name(reward) == "rubric_reward"
-    assert asyncio.run(reward(prompts=["p"], completions=["c"])) == [pytest.approx(0.9)]
+def test_async_trl_reward_is_recognised_as_async_by_old_and_new_trl():
+    reward = rubric_reward(FakeBackend(0.9), rubric=["Is it good?"], asynchronous=True, name="rubric_async")
     sync_reward = rubric_reward(FakeBackend(0.9), rubric=["Is it good?"])
-    assert not trl_utils.is_async_callable(sync_reward)
+    # TRL <= 1.13 (GRPOTrainer): inspect.iscoroutinefunction(func), and func.__name__ for logging
+    assert inspect.iscoroutinefunction(reward) and reward.__name__ == "rubric_async"
+    assert not inspect.iscoroutinefunction(sync_reward) and not inspect.iscoroutinefunction(sync_reward.__call__)
+    assert asyncio.run(reward(prompts=["p"], completions=["c"])) == [pytest.approx(0.9)]
+    assert len(reward.last_rewards) == 1 and reward.last_rewards[0].value == pytest.approx(0.9)
+    trl_utils = pytest.importorskip("trl.trainer.utils")
+    if hasattr(trl_utils, "is_async_callable"):  # TRL >= 1.14
+        assert trl_utils.is_async_callable(reward) and not trl_utils.is_async_callable(sync_reward)
+        assert trl_utils.get_callable_name(reward) == "rubric_async"
 
     async def called_inside_a_loop():
         sync_reward(prompts=["p"], completions=["c"])
@@ -175,7 +181,8 @@ def test_async_trl_reward_is_recognised_as_async_by_trl():
         asyncio.run(called_inside_a_loop())
 
 
-def test_grpo_trainer_logs_our_rewards(tmp_path, tiny_llama, smollm2_tokenizer):
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_grpo_trainer_logs_our_rewards(tmp_path, tiny_llama, smollm2_tokenizer, asynchronous):
     """TRL's real GRPOTrainer, two steps on a tiny random policy, judged by a tiny random judge."""
     pytest.importorskip("trl")
     import torch
@@ -185,7 +192,8 @@ def test_grpo_trainer_logs_our_rewards(tmp_path, tiny_llama, smollm2_tokenizer):
 
     from judge.backends.local import LocalBackend
 
-    reward = rubric_reward(LocalBackend(tiny_llama, smollm2_tokenizer, model_id="tiny-random-llama"), rubric="helpfulness", name="rubric_reward")
+    reward = rubric_reward(LocalBackend(tiny_llama, smollm2_tokenizer, model_id="tiny-random-llama"), rubric="helpfulness", name="rubric_reward",
+                           asynchronous=asynchronous)
     dataset = Dataset.from_dict(
         {
             "prompt": ["Say hello.", "Name a colour.", "Count to three.", "Greet me politely."],

@@ -4,8 +4,11 @@ TRL calls a reward function with keyword arguments: ``prompts``, ``completions``
 ``completion_ids``, every other dataset column as a list (one value per completion), and
 ``trainer_state``, ``log_extra``, ``log_metric``. It expects one float per completion, or
 None where the function does not apply, which TRL turns into NaN and leaves out of the
-advantage. Async functions (an ``async def __call__``) run on TRL's own event loop,
-concurrently with other async reward functions.
+advantage. Async reward functions run on TRL's own event loop, concurrently with other
+async reward functions. TRL up to 1.13 recognises them with
+``inspect.iscoroutinefunction(func)`` (an object with ``async def __call__`` fails that
+test and would be called synchronously), so the async form is a real ``async def``
+function carrying ``__name__``, ``scorer`` and ``last_rewards`` as attributes.
 
 The whole batch is judged in one engine call; GRPO's group of completions for a prompt
 sits together, so a local model reuses the shared instructions-and-prompt prefix.
@@ -13,7 +16,7 @@ sits together, so a local model reuses the shared instructions-and-prompt prefix
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricValue, build_scorer
@@ -86,9 +89,18 @@ class RubricReward(_RubricRewardBase):
         return self._finish(self.scorer.score(self._requests(prompts, completions, columns)), columns)
 
 
-class AsyncRubricReward(_RubricRewardBase):
-    async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        return self._finish(await self.scorer.ascore(self._requests(prompts, completions, columns)), columns)
+def async_rubric_reward(core: _RubricRewardBase) -> Callable[..., Awaitable[list[float | None]]]:
+    """The async form: an ``async def`` function (what every TRL version detects as async)."""
+
+    async def reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        values = core._finish(await core.scorer.ascore(core._requests(prompts, completions, columns)), columns)
+        reward.last_rewards = core.last_rewards  # type: ignore[attr-defined]
+        return values
+
+    reward.__name__ = reward.__qualname__ = core.__name__
+    reward.scorer = core.scorer  # type: ignore[attr-defined]
+    reward.last_rewards = core.last_rewards  # type: ignore[attr-defined]
+    return reward
 
 
 def rubric_reward(
@@ -101,15 +113,15 @@ def rubric_reward(
     shaping: Shaping | dict[str, Any] | None = None,
     asynchronous: bool = False,
     **scorer_options: Any,
-) -> RubricReward | AsyncRubricReward:
+) -> RubricReward | Callable[..., Awaitable[list[float | None]]]:
     """A GRPOTrainer reward function judging each completion against a rubric.
 
     model: a model spec, backend or Judge (see ``build_scorer``). rubric: the fixed rubric
     (a Rubric, a library name, a rubric file, a list of principles), used for rows whose
     ``rubric_column`` is missing or empty; the column holds inline rubric JSON, a rubric id
     or a list of principles. reference_column: a column with reference answers.
-    asynchronous: an ``async`` function, which TRL runs on its event loop.
+    asynchronous: an ``async def`` function, which TRL runs on its event loop.
     """
     scorer = build_scorer(model, rubric=rubric, shaping=shaping, **scorer_options)
-    cls = AsyncRubricReward if asynchronous else RubricReward
-    return cls(scorer, name=name, rubric_column=rubric_column, reference_column=reference_column)
+    core = RubricReward(scorer, name=name, rubric_column=rubric_column, reference_column=reference_column)
+    return async_rubric_reward(core) if asynchronous else core

@@ -27,8 +27,10 @@ RUBRIC_JUDGE_MODEL (a model spec; default: the embedded demo model), RUBRIC_JUDG
 RUBRIC_JUDGE_UNSCORED_REWARD, RUBRIC_JUDGE_CACHE (a cache directory), RUBRIC_JUDGE_TIMEOUT.
 """
 
-from __future__ import annotations
 
+# No `from __future__ import annotations` here: verl loads this file by path (exec_module
+# without registering it in sys.modules), and dataclasses then cannot resolve string
+# annotations. Annotations stay real objects, so the file loads either way.
 import asyncio
 import json
 import os
@@ -62,7 +64,7 @@ class Settings:
     timeout: float = 600.0
 
     @classmethod
-    def of(cls, extra_info: Any) -> Settings:
+    def of(cls, extra_info: Any) -> "Settings":
         given = extra_info.get("rubric_judge") if isinstance(extra_info, dict) else None
         given = given if isinstance(given, dict) else {}
         unknown = sorted(set(given) - set(SETTINGS))
@@ -123,7 +125,7 @@ class _Remote:
 
     async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
         import httpx
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
         body = {"items": [{"prompt": r.prompt, "response": r.response, "rubric": r.rubric, "reference": r.reference} for r in requests]}
 
@@ -135,7 +137,7 @@ class _Remote:
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 async for attempt in AsyncRetrying(
-                    retry=retry_if_exception(retryable), stop=stop_after_attempt(4), wait=wait_exponential_jitter(0.5, 8), reraise=True
+                    retry=retry_if_exception(retryable), stop=stop_after_attempt(4), wait=wait_random_exponential(multiplier=0.5, max=8), reraise=True
                 ):
                     with attempt:
                         response = await client.post(self.url, json=body)
