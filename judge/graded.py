@@ -4,8 +4,13 @@ Each example carries its own rubric (criteria with points, negative points for p
 and tags) and a response to grade. An example's score is the points of the criteria met
 over the positive points available (so pitfalls can push it below 0); the benchmark score
 is the mean clipped to [0, 1], with a bootstrap standard error and 95% interval. Per-tag
-sub-scores restrict every example to its criteria with that tag (examples without a
-positive-point criterion of the tag are left out of that tag).
+sub-scores, as simple-evals reports them: a row's ``example_tags`` (HealthBench's
+``theme:*`` and ``physician_agreed_category:*``) each get the example's overall score; a
+rubric-item tag (``axis:*``, ``cluster:*``) restricts the example to its criteria with that
+tag, and examples without a positive-point criterion of the tag are left out of it. Two
+items of the same text are graded as two criteria. A row whose items are all pitfalls is
+graded too, but its score is undefined (no positive points): it is counted apart, not
+scored (simple-evals asserts it never happens).
 
 Rows (JSONL, or a JSON list): HealthBench's ``{"prompt_id", "prompt": [messages],
 "completion" | "response", "rubrics": [{"criterion", "points", "tags"}]}`` or ours,
@@ -28,6 +33,7 @@ from judge.engine import Judge, JudgeItem
 from judge.run import RubricSource
 from judge.scoring import weighted_score
 from judge.verdict import CriterionResult
+from rubrics.interchange import from_healthbench, looks_like_healthbench
 from rubrics.model import Rubric, id_safe
 from rubrics.pairs import LoadReport, Skip, load_records
 
@@ -39,6 +45,7 @@ class GradedExample:
     response: str
     rubric: Rubric
     source: str
+    example_tags: tuple[str, ...] = ()
 
 
 def _example(record: Any, default_id: str, source: str) -> GradedExample:
@@ -56,11 +63,18 @@ def _example(record: Any, default_id: str, source: str) -> GradedExample:
     inline = record.get("rubrics", record.get("rubric"))
     if not inline:
         raise Skip("no rubric items")
+    example_tags = record.get("example_tags") or []
+    if not isinstance(example_tags, list) or not all(isinstance(t, str) for t in example_tags):
+        raise Skip("'example_tags' is not a list of strings")
+    rubric_id = id_safe(f"rubric-{example_id}")
     try:
-        rubric = RubricSource.inline(inline, id_safe(f"rubric-{example_id}"))
+        if looks_like_healthbench(inline):
+            rubric = from_healthbench(inline, rubric_id, allow_no_positive=True)
+        else:
+            rubric = RubricSource.inline(inline, rubric_id)
     except (ValueError, ValidationError) as e:
         raise Skip(f"invalid rubric: {str(e).splitlines()[0]}") from None
-    return GradedExample(example_id, prompt, response, rubric, source)
+    return GradedExample(example_id, prompt, response, rubric, source, tuple(dict.fromkeys(example_tags)))
 
 
 def load_graded(path: str | Path, report: LoadReport | None = None) -> list[GradedExample]:
@@ -85,16 +99,22 @@ async def grade(judge: Judge, examples: Sequence[GradedExample]) -> AsyncIterato
         tags = {c.id: list(c.tags) for c in example.rubric.criteria}
         every_tag = sorted({t for ts in tags.values() for t in ts})
         score = example_score(verdict.results)
+        undefined = example.rubric.positive_weight <= 0
+        status = "undefined" if undefined else "scored" if score is not None else "unscored"
+        # simple-evals: example tags carry the overall score, then rubric-item tags override
+        tag_scores = {t: score for t in example.example_tags} if score is not None else {}
+        tag_scores.update({t: example_score(verdict.results, tags, t) for t in every_tag})
         yield {
             "item_id": example.id,
             "source": example.source,
             "mode": "graded",
-            "status": "scored" if score is not None else "unscored",
+            "status": status,
             "score": score,
             "soft_score": weighted_score(verdict.results, soft=True, gate=False).value,
             "n_unscored": verdict.n_unscored,
-            "reason": verdict.reason,
-            "tag_scores": {t: example_score(verdict.results, tags, t) for t in every_tag},
+            "reason": "no positive-point criterion: the HealthBench score is undefined" if undefined else verdict.reason,
+            "example_tags": list(example.example_tags),
+            "tag_scores": tag_scores,
             "results": [r.model_dump(mode="json") for r in verdict.results],
         }
 
@@ -120,6 +140,7 @@ def bootstrap(values: Sequence[float], *, resamples: int = 1000, seed: int = 0) 
 
 def summarise_graded(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
     scored = [r for r in records if r["score"] is not None]
+    undefined = sum(r.get("status") == "undefined" for r in records)
     by_tag: dict[str, list[float]] = defaultdict(list)
     for record in scored:
         for tag, value in record["tag_scores"].items():
@@ -127,7 +148,8 @@ def summarise_graded(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dic
                 by_tag[tag].append(value)
     return {
         "examples": len(records),
-        "unscored_examples": len(records) - len(scored),
+        "unscored_examples": len(records) - len(scored) - undefined,
+        "undefined_examples": undefined,
         "unscored_criteria": sum(r["n_unscored"] for r in records),
         "score": bootstrap([r["score"] for r in scored], seed=seed),
         "soft_score": bootstrap([r["soft_score"] for r in scored if r["soft_score"] is not None], seed=seed),
@@ -142,7 +164,8 @@ def format_graded(summary: dict[str, Any]) -> str:
         return f"{b['value']:.3f} ± {b['se']:.3f} [{b['ci95'][0]:.2f},{b['ci95'][1]:.2f}]"
 
     lines = [
-        f"examples: {summary['examples']}; unscored examples: {summary['unscored_examples']}; unscored criteria: {summary['unscored_criteria']}",
+        f"examples: {summary['examples']}; unscored examples: {summary['unscored_examples']}; unscored criteria: {summary['unscored_criteria']}"
+        + (f"; without positive points (score undefined): {summary['undefined_examples']}" if summary.get("undefined_examples") else ""),
         f"score (met points / positive points, mean clipped to [0, 1], ± bootstrap SE [95% CI]): {cell(summary['score'])}",
         f"soft score (P(yes)-weighted): {cell(summary['soft_score'])}",
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rubrics.model import Criterion, Provenance, Rubric, derive_id
+from rubrics.model import ALLOW_NO_POSITIVE_WEIGHT, Criterion, Provenance, Rubric, derive_id
 
 # RaR's named importance levels, used when a weight is given as a word.
 RAR_LEVELS = {"essential": 5.0, "important": 3.0, "optional": 1.0, "pitfall": -1.0}
@@ -26,19 +26,24 @@ def _all_dicts_with(items: Any, keys: set[str]) -> bool:
     return isinstance(items, list) and bool(items) and all(isinstance(i, dict) and keys <= i.keys() for i in items)
 
 
-def from_healthbench(items: list[dict[str, Any]], rubric_id: str, task: str | None = None) -> Rubric:
-    criteria = []
+def from_healthbench(
+    items: list[dict[str, Any]], rubric_id: str, task: str | None = None, *, allow_no_positive: bool = False
+) -> Rubric:
+    """HealthBench items as a rubric. Two items of the same text are two criteria (simple-evals
+    grades both): the second id gets a ``-2`` suffix. ``allow_no_positive``: accept a rubric
+    of pitfalls only (its score is undefined; graded evaluation still records the verdicts)."""
+    criteria, seen = [], set()
     for item in items:
         text = item["criterion"]
-        criteria.append(
-            Criterion(
-                id=item.get("id") or derive_id(text),
-                text=text,
-                weight=float(item["points"]),
-                tags=list(item.get("tags") or []),
-            )
-        )
-    return Rubric(id=rubric_id, task=task, criteria=criteria, provenance=Provenance(method="import:healthbench"))
+        base = item.get("id") or derive_id(text)
+        criterion_id, k = base, 1
+        while criterion_id in seen:
+            k += 1
+            criterion_id = f"{base}-{k}"
+        seen.add(criterion_id)
+        criteria.append(Criterion(id=criterion_id, text=text, weight=float(item["points"]), tags=list(item.get("tags") or [])))
+    data = {"id": rubric_id, "task": task, "criteria": criteria, "provenance": Provenance(method="import:healthbench")}
+    return Rubric.model_validate(data, context={ALLOW_NO_POSITIVE_WEIGHT: allow_no_positive})
 
 
 def to_healthbench(rubric: Rubric) -> list[dict[str, Any]]:

@@ -6,11 +6,12 @@ import hashlib
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 CriterionKind = Literal["hard_rule", "principle", "nugget", "constraint"]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+ALLOW_NO_POSITIVE_WEIGHT = "allow_no_positive_weight"  # validation context key
 
 
 def derive_id(text: str, prefix: str = "c") -> str:
@@ -103,13 +104,16 @@ class Rubric(BaseModel):
     provenance: Provenance = Field(default_factory=Provenance)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Rubric:
+    def _consistent(self, info: ValidationInfo) -> Rubric:
         seen: set[str] = set()
         for criterion in self.criteria:
             if criterion.id in seen:
                 raise ValueError(f"duplicate criterion id {criterion.id!r}")
             seen.add(criterion.id)
-        if not any(c.weight > 0 for c in self.criteria):
+        # HealthBench rows whose items are all pitfalls are graded (their score is undefined,
+        # as in simple-evals); that reader passes this context. Elsewhere such a rubric is an error.
+        allow = bool(info.context and info.context.get(ALLOW_NO_POSITIVE_WEIGHT))
+        if not allow and not any(c.weight > 0 for c in self.criteria):
             raise ValueError(
                 "no criterion has a positive weight, so the score (normalised by the "
                 "sum of positive weights) would be undefined"

@@ -189,13 +189,46 @@ def test_graded_scores_follow_healthbench_arithmetic():
     assert records["hb-1"]["score"] == 1.0  # 15 of 15 points; the pitfall not met
     assert records["hb-2"]["score"] == pytest.approx(-9 / 13)  # only the pitfall met
     assert records["hb-3"]["score"] == 1.0
-    assert records["hb-2"]["tag_scores"] == {"axis:accuracy": -1.0, "axis:completeness": 0.0, "theme:emergency": 0.0}
+    # rubric-item tags score their own criteria; example tags (theme:) carry the overall score
+    assert records["hb-2"]["tag_scores"] == {"axis:accuracy": -1.0, "axis:completeness": 0.0, "theme:emergency": pytest.approx(-9 / 13)}
+    assert records["hb-1"]["tag_scores"]["physician_agreed_category:emergent"] == 1.0
     summary = graded.summarise_graded(list(records.values()))
     assert summary["score"]["value"] == pytest.approx((2 - 9 / 13) / 3)
     assert summary["tags"]["axis:accuracy"]["value"] == pytest.approx(1 / 3)
     assert summary["tags"]["axis:completeness"]["value"] == 0.5 and summary["tags"]["theme:emergency"]["n"] == 2
+    assert summary["tags"]["theme:emergency"]["value"] == pytest.approx((1 - 9 / 13) / 2)
     low, high = summary["score"]["ci95"]
     assert low <= summary["score"]["value"] <= high and summary["score"]["se"] > 0
+
+
+def test_graded_rows_as_simple_evals_grades_them(tmp_path):
+    """Two items of the same text are two criteria; a row of pitfalls only is graded, its
+    score undefined and counted apart; example tags are per-example breakdowns."""
+    from judge import graded
+
+    rows = tmp_path / "rows.jsonl"
+    same = {"criterion": "Mentions hydration.", "points": 3, "tags": ["axis:completeness"]}
+    rows.write_text("\n".join(json.dumps(r) for r in [
+        {"prompt_id": "dup", "prompt": "q", "completion": "Drink water.", "example_tags": ["theme:hydration"], "rubrics": [same, same]},
+        {"prompt_id": "pitfalls", "prompt": "q", "completion": "Fine.", "example_tags": ["theme:hydration"],
+         "rubrics": [{"criterion": "Gives a dangerous dose.", "points": -5, "tags": ["axis:accuracy"]}]},
+    ]) + "\n")
+    report = LoadReport()
+    examples = graded.load_graded(rows, report)
+    assert [e.id for e in examples] == ["dup", "pitfalls"] and report.skipped == {}
+    assert len(examples[0].rubric.criteria) == 2 and len({c.id for c in examples[0].rubric.criteria}) == 2
+
+    async def collect():
+        return [r async for r in graded.grade(Judge(FakeBackend(1.0), gate=False), examples)]
+
+    records = {r["item_id"]: r for r in asyncio.run(collect())}
+    assert records["dup"]["score"] == 1.0 and len(records["dup"]["results"]) == 2
+    assert records["pitfalls"]["status"] == "undefined" and records["pitfalls"]["score"] is None
+    assert len(records["pitfalls"]["results"]) == 1 and records["pitfalls"]["results"][0]["met"] is True
+    summary = graded.summarise_graded(list(records.values()))
+    assert (summary["examples"], summary["unscored_examples"], summary["undefined_examples"]) == (2, 0, 1)
+    assert summary["tags"]["theme:hydration"] == {"n": 1, "value": 1.0, "se": 0.0, "ci95": [1.0, 1.0]}
+    assert "axis:accuracy" not in summary["tags"]  # no positive point under it
 
 
 def test_graded_mean_is_clipped_and_the_bootstrap_of_a_constant_is_exact():
