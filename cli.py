@@ -362,6 +362,8 @@ def run_eval(args: argparse.Namespace) -> int:
     for name in args.benchmark:
         report = LoadReport()
         pairs = evaluate.load_benchmark(name, report, args.data_dir)
+        if (problem := report.unusable()) is not None:
+            return fail(f"{name}: {problem}")
         chosen[name] = evaluate.stratified_sample(pairs, args.limit, args.seed)
         loaded[name] = report
         print(f"{name}: {report.describe()}" + (f"; sampled {len(chosen[name])}" if args.limit else ""), file=sys.stderr)
@@ -447,6 +449,8 @@ def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe,
     for name in args.benchmark:
         report = LoadReport()
         examples = load(name, report)
+        if (problem := report.unusable()) is not None:
+            return fail(f"{name}: {problem}")
         if args.limit is not None and args.limit < len(examples):
             examples = sorted(random.Random(args.seed).sample(examples, args.limit), key=examples.index)
         chosen[name], loaded[name] = examples, report
@@ -479,8 +483,8 @@ def run_generate(args: argparse.Namespace) -> int:
     report = LoadReport()
     pairs = list(load_pairs(args.input, report))[: args.limit]
     print(f"input: {report.describe()}" + (f"; using the first {len(pairs)}" if args.limit else ""), file=sys.stderr)
-    if not pairs:
-        return fail(f"{args.input}: no usable preference pair")
+    if (problem := report.unusable()) is not None:
+        return fail(f"{args.input}: {problem}")
     backend = make_backend(args)
     judge = PairwiseJudge(backend)
     if args.method == "contrastive":
@@ -562,8 +566,8 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
         settings = NuggetSettings(max_passages=args.passages, weighted=not args.unweighted)
         generator = NuggetGenerator(backend, corpus, embed, settings, model_label=label)
     print(f"input: {report.describe()}" + (f"; using the first {len(items)}" if args.limit else ""), file=sys.stderr)
-    if not items:
-        return fail(f"{args.input}: nothing usable")
+    if (problem := report.unusable()) is not None:
+        return fail(f"{args.input}: {problem}")
     log = OutcomeLog(log_path_for(args.output))
     try:
         counts = run_sync(run_generation(items, generator, log, concurrency=args.concurrency, progress=False if args.quiet else None, unit="item"))

@@ -92,33 +92,6 @@ def parse_line(raw: bytes, number: int, lookup: RubricLookup) -> JudgeItem | Lin
     return JudgeItem(str(item_id), data["prompt"], data["response"], rubric, reference)
 
 
-LABELS = {"A": "A", "B": "B", "1": "A", "2": "B", "tie": "tie", "0": "tie"}
-
-
-def parse_pair_line(raw: bytes, number: int) -> tuple[Any, str | None] | LineError:
-    """A pairwise item and its label ('A', 'B', 'tie' or None). Accepts {prompt, response_a,
-    response_b} and LLMBar's {input, output_1, output_2, label}."""
-    from judge.pairwise import PairItem
-
-    data = decode_object(raw, number)
-    if isinstance(data, LineError):
-        return data
-    prompt = data.get("prompt", data.get("input"))
-    first, second = data.get("response_a", data.get("output_1")), data.get("response_b", data.get("output_2"))
-    if (problem := _check_prompt(prompt)) is not None:
-        return LineError(number, problem.replace("'prompt'", "'prompt' (or 'input')"))
-    if not isinstance(first, str) or not isinstance(second, str):
-        return LineError(number, "needs string fields 'response_a' and 'response_b' (or 'output_1' and 'output_2')")
-    criteria = data.get("criteria", [])
-    if not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria):
-        return LineError(number, "'criteria' must be a list of strings")
-    label = data.get("label")
-    if label is not None and str(label) not in LABELS:
-        return LineError(number, f"'label' must be one of {sorted(LABELS)}")
-    item = PairItem(str(data.get("id", f"line-{number}")), prompt, first, second, tuple(criteria))
-    return item, LABELS[str(label)] if label is not None else None
-
-
 def read_items(path: str | Path, lookup: RubricLookup, skip_ids: set[str] = frozenset()) -> Iterator[JudgeItem | LineError]:  # type: ignore[assignment]
     """Items of an input file in order; bad lines come out as LineError, never as exceptions."""
     seen: dict[str, int] = {}

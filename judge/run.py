@@ -12,12 +12,15 @@ from tqdm import tqdm
 
 import rubric_library
 from judge.engine import Judge, run_sync
-from judge.jsonl import LineError, VerdictLog, count_lines, parse_pair_line, read_items
-from judge.pairwise import PairwiseJudge
+from judge.jsonl import LineError, VerdictLog, count_lines, read_items
+from judge.pairwise import PairItem, PairwiseJudge
 from judge.summary import RunSummary, summarise
 from rubrics import interchange
 from rubrics.io import SUFFIXES, load_rubrics
 from rubrics.model import Rubric
+from rubrics.pairs import LoadReport, load_labelled_pairs
+
+MAX_WARNINGS = 10  # per kind of input problem; the rest are counted in the summary
 
 
 class RubricSource:
@@ -138,33 +141,22 @@ def compare_file(
     warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Judge every pair of input_path not yet in output_path, both orders; returns a summary."""
+    """Judge every pair of input_path not yet in output_path, both orders; returns a summary.
+    Pairs are read by the one pair reader (rubrics.pairs): ours, LLMBar, JudgeBench, chosen/rejected."""
+    report = LoadReport()
+    pairs = list(load_labelled_pairs(input_path, report, require_label=False))
+    for problem in report.problems[:MAX_WARNINGS]:
+        warn(f"{problem} (record skipped)")
+    if len(report.problems) > MAX_WARNINGS or sum(report.skipped.values()) > MAX_WARNINGS:
+        warn(f"{input_path}: {report.describe()}")
+    if (problem := report.unusable()) is not None:
+        raise ValueError(f"{input_path}: {problem}")
+    labels = {p.id: p.label for p in pairs}
     log = open_log(output_path, warn)
     done = log.done_ids
-    labels: dict[str, str | None] = {}
-    malformed = 0
-
-    def pairs():
-        nonlocal malformed
-        with open(input_path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                parsed = parse_pair_line(raw, number)
-                if isinstance(parsed, LineError):
-                    malformed += 1
-                    warn(f"{input_path}:{parsed.line}: {parsed.message} (line skipped)")
-                    continue
-                item, label = parsed
-                if item.id in labels:
-                    malformed += 1
-                    warn(f"{input_path}:{number}: duplicate id {item.id!r} (line skipped)")
-                    continue
-                labels[item.id] = label
-                if item.id not in done:
-                    yield item
-
-    new = write_all(judge.acompare_many(pairs()), log, max(0, count_lines(input_path) - len(done)), "pair", progress)
+    todo = [PairItem(p.id, p.prompt, p.response_a, p.response_b, p.criteria) for p in pairs if p.id not in done]
+    new = write_all(judge.acompare_many(iter(todo)), log, len(todo), "pair", progress)
+    malformed = sum(report.skipped.values())
     records = [r for r in log.previous + new if str(r["item_id"]) in labels]
     scored = [r for r in records if r["status"] == "scored"]
     labelled = [r for r in scored if labels[str(r["item_id"])] is not None]

@@ -3,11 +3,15 @@
 Layouts read (one record per line in .jsonl/.jsonl.gz, or a JSON list in .json):
 - ours: ``{"id", "prompt", "chosen", "rejected"}`` or ``{"id", "prompt", "responses": [best, ..., worst]}``
 - LLMBar and its processed sets: ``{"input", "output_1", "output_2", "label": 1|2}``
+- ours for two responses: ``{"id", "prompt", "response_a", "response_b", "label": "A"|"B"|"tie", "criteria"?}``
+- JudgeBench: ``{"pair_id", "question", "response_A", "response_B", "label": "A>B"|"B>A", "source"}``
+  (a record's ``source`` becomes the pair's source, for per-source breakdowns)
 - PandaLM: ``{"instruction", "input", "response1", "response2", "annotator1".."annotator3"}``
   (0 tie, 1, 2; the majority decides; a split vote is skipped, and so is a tie when ranking)
 - HH-RLHF: ``{"chosen", "rejected"}`` whole dialogues (``\\n\\nHuman:`` / ``\\n\\nAssistant:``);
   the prompt is the shared dialogue up to the last assistant turn.
 
+Field names are read case-insensitively (layouts that differ only in case are one layout).
 Records that cannot make a pair are skipped with a counted reason, never a crash.
 """
 
@@ -42,12 +46,31 @@ class LoadReport:
     read: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     unit: str = "pairs"
-    problems: list[str] = field(default_factory=list)  # where, for skips worth naming (file and line)
+    problems: list[str] = field(default_factory=list)  # "file:line: reason" of the first skips
+    max_problems: int = 20
+
+    def skip(self, reason: str, where: str, detail: str | None = None) -> None:
+        """Count a skipped record under ``reason``; remember where, for the first few."""
+        self.skipped[reason] += 1
+        if len(self.problems) < self.max_problems:
+            self.problems.append(f"{where}: {detail or reason}")
+
+    @property
+    def kept(self) -> int:
+        return self.read - sum(self.skipped.values())
 
     def describe(self) -> str:
-        kept = self.read - sum(self.skipped.values())
         reasons = ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
-        return f"{kept} {self.unit} from {self.read} records" + (f" (skipped: {reasons})" if reasons else "")
+        return f"{self.kept} {self.unit} from {self.read} records" + (f" (skipped: {reasons})" if reasons else "")
+
+    def unusable(self) -> str | None:
+        """Why a run should not go on with this input: nothing usable, or most records
+        skipped (a layout we do not read, most likely); None when it is fine."""
+        if self.kept == 0:
+            return f"no usable {self.unit}: {self.describe()}"
+        if sum(self.skipped.values()) > self.read / 2:
+            return f"most records were skipped, so the layout is probably not one we read: {self.describe()}"
+        return None
 
 
 class Skip(Exception):
@@ -93,6 +116,16 @@ def _text(record: dict[str, Any], key: str) -> str:
     return value
 
 
+def _prompt(record: dict[str, Any], key: str) -> Any:
+    """A prompt: text, or a non-empty list of {role, content} chat messages."""
+    value = record.get(key)
+    if isinstance(value, list) and value and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+    ):
+        return value
+    return _text(record, key)
+
+
 def split_dialogue(dialogue: str) -> tuple[str, str]:
     marker = "\n\nAssistant:"
     cut = dialogue.rfind(marker)
@@ -106,23 +139,39 @@ class LabelledPair:
     """Two responses in the file's order and which is better: "A", "B" or "tie"."""
 
     id: str
-    prompt: str
+    prompt: str | list[dict[str, str]]
     response_a: str
     response_b: str
-    label: str
+    label: str | None  # None: unlabelled (only where labels are optional)
     source: str = ""
+    criteria: tuple[str, ...] = ()  # extra criteria for the pairwise judge, if the record has them
 
 
-LABELS = {"a": "A", "b": "B", "1": "A", "2": "B", "tie": "tie", "0": "tie"}
+LABELS = {"a": "A", "b": "B", "1": "A", "2": "B", "tie": "tie", "0": "tie", "a>b": "A", "b>a": "B", "a=b": "tie"}
 
 
-def _read(record: Any, default_id: str) -> tuple[str, str, list[str], int | None]:
-    """(id, prompt, responses in file order, index of the better one or None for a tie)."""
+def _lower_keys(record: dict[str, Any]) -> dict[str, Any]:
+    lowered: dict[str, Any] = {}
+    for key, value in record.items():
+        lowered.setdefault(key.lower() if isinstance(key, str) else key, value)
+    return lowered
+
+
+UNLABELLED = -1  # _read's "better" for a record without a label, where labels are optional
+
+
+def _read(record: Any, default_id: str, require_label: bool = True) -> tuple[str, str, list[str], int | None]:
+    """(id, prompt, responses in file order, index of the better one, None for a tie, or
+    UNLABELLED)."""
     if isinstance(record, Skip):
         raise record
     if not isinstance(record, dict):
         raise Skip("record is not an object")
-    pair_id = str(record.get("id", record.get("idx", default_id)))
+    record = _lower_keys(record)
+    raw_id = next((record[k] for k in ("id", "pair_id", "idx") if record.get(k) is not None), default_id)
+    if isinstance(raw_id, (dict, list, bool)):
+        raise Skip("'id' is not a string or a number")
+    pair_id = str(raw_id)
     better: int | None = 0
     if "responses" in record:
         responses = record["responses"]
@@ -131,14 +180,18 @@ def _read(record: Any, default_id: str) -> tuple[str, str, list[str], int | None
         if not all(r.strip() for r in responses):
             raise Skip("empty response")
         prompt = _text(record, "prompt")
-    elif "output_1" in record or "response_a" in record:  # LLMBar, or ours: {prompt, response_a, response_b, label}
+    elif "output_1" in record or "response_a" in record:  # LLMBar, JudgeBench, or ours
         first_key, second_key = ("output_1", "output_2") if "output_1" in record else ("response_a", "response_b")
-        label = LABELS.get(str(record.get("label")).lower())
-        if label is None:
-            raise Skip("label out of range" if record.get("label") is not None else "missing label")
-        prompt = _text(record, "input" if "input" in record and "prompt" not in record else "prompt")
+        prompt_key = next((k for k in ("prompt", "input", "question") if k in record), "prompt")
+        prompt = _prompt(record, prompt_key)
         responses = [_text(record, first_key), _text(record, second_key)]
-        better = {"A": 0, "B": 1, "tie": None}[label]
+        if record.get("label") is None and not require_label:
+            better = UNLABELLED
+        else:
+            label = LABELS.get(str(record.get("label")).strip().lower())
+            if label is None:
+                raise Skip("label out of range" if record.get("label") is not None else "missing label")
+            better = {"A": 0, "B": 1, "tie": None}[label]
     elif "response1" in record:  # PandaLM
         votes = Counter(str(record.get(f"annotator{i}")) for i in (1, 2, 3))
         if not set(votes) <= {"0", "1", "2"}:
@@ -175,11 +228,17 @@ def _pair(record: Any, default_id: str) -> PreferencePair:
     return PreferencePair(pair_id, prompt, tuple(ranked))
 
 
-def _labelled(record: Any, default_id: str, source: str) -> LabelledPair:
-    pair_id, prompt, responses, better = _read(record, default_id)
+def _labelled(record: Any, default_id: str, source: str, require_label: bool = True) -> LabelledPair:
+    pair_id, prompt, responses, better = _read(record, default_id, require_label)
     if len(responses) != 2:
         raise Skip("more than two responses")
-    return LabelledPair(pair_id, prompt, responses[0], responses[1], {0: "A", 1: "B", None: "tie"}[better], source)
+    fields = _lower_keys(record)
+    criteria = fields.get("criteria") or []
+    if not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria):
+        raise Skip("'criteria' is not a list of texts")
+    own_source = fields.get("source")
+    label = {0: "A", 1: "B", None: "tie", UNLABELLED: None}[better]
+    return LabelledPair(pair_id, prompt, responses[0], responses[1], label, own_source if isinstance(own_source, str) and own_source else source, tuple(criteria))
 
 
 def text_record(record: Any, default_id: str, fields: tuple[str, ...], id_fields: tuple[str, ...], what: str) -> tuple[str, str]:
@@ -211,19 +270,22 @@ def load_records(path: str | Path, report: LoadReport | None, make: Any) -> Iter
         try:
             pair = make(record, f"{path.stem}-{number}")
         except Skip as e:
-            report.skipped[str(e)] += 1
+            report.skip(str(e), f"{path}:{number}")
             continue
         if pair.id in seen:
-            report.skipped["duplicate id"] += 1
+            report.skip("duplicate id", f"{path}:{number}", f"duplicate id {pair.id!r}")
             continue
         seen.add(pair.id)
         yield pair
 
 
-def load_labelled_pairs(path: str | Path, report: LoadReport | None = None, source: str | None = None) -> Iterator[LabelledPair]:
-    """Two-response records with their label (ties kept as "tie"), in the file's A/B order."""
+def load_labelled_pairs(
+    path: str | Path, report: LoadReport | None = None, source: str | None = None, *, require_label: bool = True
+) -> Iterator[LabelledPair]:
+    """Two-response records with their label (ties kept as "tie"), in the file's A/B order;
+    with ``require_label=False`` a record without a label comes with label None."""
     name = source or Path(path).stem
-    return load_records(path, report, lambda record, default_id: _labelled(record, default_id, name))
+    return load_records(path, report, lambda record, default_id: _labelled(record, default_id, name, require_label))
 
 
 def load_pairs(path: str | Path, report: LoadReport | None = None) -> Iterator[PreferencePair]:

@@ -159,6 +159,33 @@ def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
     assert unknown.returncode == 2 and "known: faireval" in unknown.stderr
 
 
+def test_judgebench_rows_with_a_breakdown_by_source_and_unreadable_files_fail(rubric_exe, tmp_path):
+    rows = tmp_path / "judgebench.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"pair_id": f"jb-{n}", "question": f"Question {n}?", "response_A": f"Answer {n}, long and detailed.", "response_B": f"No {n}.",
+         "label": "A>B" if n % 2 else "B>A", "source": "mmlu-pro" if n < 4 else "livebench-math"}
+        for n in range(6)
+    ]))
+    output = tmp_path / "jb.json"
+    result = subprocess.run([rubric_exe, "eval", "--benchmark", str(rows), "--model", "fake:random:3", "--output", str(output), "--no-cache", "--quiet"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    bench = json.loads(output.read_text())["benchmarks"][str(rows)]
+    assert bench["input"]["skipped"] == {} and bench["overall"]["pairs"] == 6
+    assert set(bench["by_source"]) == {"mmlu-pro", "livebench-math"} and bench["by_source"]["mmlu-pro"]["pairs"] == 4
+
+    unknown = tmp_path / "unknown.jsonl"
+    unknown.write_text("".join(json.dumps({"q": "x", "first": "a", "second": "b"}) + "\n" for _ in range(5)))
+    failed = subprocess.run([rubric_exe, "eval", "--benchmark", str(unknown), "--model", "fake:yes", "--output", str(tmp_path / "u.json"), "--no-cache"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert failed.returncode == 2 and "no usable pairs: 0 pairs from 5 records (skipped: 5 unknown layout" in failed.stderr
+    mostly = tmp_path / "mostly.jsonl"
+    mostly.write_text(rows.read_text().splitlines()[0] + "\n" + unknown.read_text())
+    failed = subprocess.run([rubric_exe, "eval", "--benchmark", str(mostly), "--model", "fake:yes", "--output", str(tmp_path / "m.json"), "--no-cache"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert failed.returncode == 2 and "most records were skipped" in failed.stderr and "1 pairs from 6 records" in failed.stderr
+
+
 # -- rubric-graded (HealthBench convention) -----------------------------------------------------
 HEALTHBENCH_ROWS = ROOT / "examples" / "healthbench_rows.jsonl"
 MET = {

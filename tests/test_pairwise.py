@@ -9,7 +9,7 @@ import prompts
 from judge.backends.base import YesNoScore
 from judge.backends.fake import FakeBackend
 from judge.pairwise import PairItem, PairwiseJudge, decide_pair
-from tests.conftest import third_party
+from tests.conftest import ROOT, third_party
 
 
 def first_shown(question):
@@ -69,8 +69,29 @@ def test_pairwise_command_on_llmbar(rubric_exe, tmp_path):
     out = tmp_path / "out.jsonl"
     args = [rubric_exe, "pairwise", "--input", str(source), "--output", str(out), "--model", "fake:random:1", "--no-cache"]
     first = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    assert first.returncode == 1 and "pairs.jsonl:6: needs string fields 'response_a'" in first.stderr
+    assert first.returncode == 1 and "pairs.jsonl:6: missing field 'output_2'" in first.stderr
     assert "pairs: 5 (5 judged now)" in first.stdout and "accuracy against labels" in first.stdout
     again = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert "pairs: 5 (0 judged now)" in again.stdout
     assert len(out.read_text().splitlines()) == 5
+
+
+def test_pairwise_reads_what_eval_and_generate_read(rubric_exe, tmp_path):
+    """One pair reader: our chosen/rejected examples, LLMBar's .json list, JudgeBench rows."""
+    judgebench = tmp_path / "judgebench.jsonl"
+    judgebench.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"pair_id": "jb-1", "question": "2+2?", "response_A": "4", "response_B": "5", "label": "A>B", "source": "mmlu-pro"},
+        {"pair_id": "jb-2", "question": "Capital of France?", "response_A": "Lyon", "response_B": "Paris", "label": "B>A", "source": "knowledge"},
+    ]))
+    inputs = [ROOT / "examples" / "pairs.jsonl", judgebench]
+    expected = {"pairs.jsonl": 2, "judgebench.jsonl": 2}
+    for source in inputs:
+        out = tmp_path / f"{source.stem}.out.jsonl"
+        result = subprocess.run([rubric_exe, "pairwise", "--input", str(source), "--output", str(out), "--model", "fake:random:1", "--no-cache"],
+                                capture_output=True, text=True, timeout=60)
+        assert f"pairs: {expected[source.name]} (" in result.stdout, result.stderr
+        assert result.stderr.count("record skipped") <= 1
+    llmbar = third_party("llmbar/LLMBar_Natural.json")
+    result = subprocess.run([rubric_exe, "pairwise", "--input", str(llmbar), "--output", str(tmp_path / "llmbar.out.jsonl"),
+                             "--model", "fake:random:1", "--no-cache", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "pairs: 100 (100 judged now)" in result.stdout, result.stderr
