@@ -68,7 +68,12 @@ our format (POST /score), one item or {"items": [...]}:
 OpenRLHF (POST /get_reward, pass --remote_rm_url http://HOST:PORT/get_reward):
   {"query": [prompt+response], "prompts": [prompt], "labels": [rubric]}
   ->  {"rewards": [...], "scores": [...], "extra_logs": {"rubric_unscored": [0|1, ...]}}
-Stop with Ctrl-C or SIGTERM: in-flight requests are finished first.
+  the response is the query after its prompt (matched even when OpenRLHF truncated the
+  prompt or decoding changed it), without trailing end-of-turn/padding tokens.
+Security: --api-key (or RUBRIC_JUDGE_API_KEY) makes every request but GET /health carry
+  "Authorization: Bearer KEY"; without it, keep --host on loopback (the default).
+Stop with Ctrl-C or SIGTERM: in-flight requests are finished first; a client that leaves
+  early has its work cancelled.
 """
 
 
@@ -260,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--unscored-reward", type=float, default=0.0, help="OpenRLHF rows that could not be scored get this (flagged in extra_logs)")
     limits.add_argument("--openrlhf-labels", choices=["rubric", "reference"], default="rubric", help="what OpenRLHF's labels hold")
     limits.add_argument("--graceful-timeout", type=float, default=60.0, help="seconds to finish in-flight requests on shutdown")
+    limits.add_argument("--max-criteria-per-item", type=int, default=256, help="criteria in one item's rubric (default 256; more: 422)")
+    limits.add_argument("--max-criteria", type=int, default=16384, help="criteria over one request's items (default 16384; more: 413)")
+    limits.add_argument("--strip-token", action="append", default=[], metavar="TOKEN",
+                        help="OpenRLHF: another special token to strip from the end of responses (repeatable; "
+                        "common end-of-turn and padding tokens are stripped already)")
+    limits.add_argument("--api-key", default=os.environ.get("RUBRIC_JUDGE_API_KEY"),
+                        help="require 'Authorization: Bearer KEY' on every request but /health (default $RUBRIC_JUDGE_API_KEY)")
 
     library = commands.add_parser("library", help="the curated rubrics that ship with rubric-judge")
     library_commands = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
@@ -594,7 +606,8 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from judge.engine import Judge
     from judge.rl.scorer import RewardScorer
-    from judge.rl.server import ServerConfig, bind, create_app, make_server
+    from judge.rl.openrlhf import SPECIAL_TOKENS
+    from judge.rl.server import ServerConfig, bind, create_app, is_loopback, make_server
     from judge.rl.shaping import Shaping
 
     shaping = Shaping(
@@ -604,8 +617,12 @@ def run_serve(args: argparse.Namespace) -> int:
     config = ServerConfig(
         max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000, slots=args.slots,
         max_request_bytes=int(args.max_request_mb * 2**20), unscored_reward=args.unscored_reward,
-        openrlhf_labels=args.openrlhf_labels,
+        openrlhf_labels=args.openrlhf_labels, max_criteria_per_item=args.max_criteria_per_item, max_criteria=args.max_criteria,
+        api_key=args.api_key or None, strip_tokens=(*SPECIAL_TOKENS, *args.strip_token),
     )
+    if not args.api_key and not is_loopback(args.host):
+        print(f"rubric serve: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
+              "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)", file=sys.stderr)
     backend = make_backend(args)
     judge = Judge(backend, batch_size=args.batch_size, concurrency=args.slots, request_shape=args.request_shape.replace("-", "_"))
     scorer = RewardScorer(judge, rubric=args.rubric, shaping=shaping)

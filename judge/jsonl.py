@@ -24,7 +24,8 @@ class LineError:
     message: str
 
 
-def _unpaired_surrogate(value: Any) -> bool:
+def has_unpaired_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone UTF-16 surrogate (valid JSON, not text)."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -32,9 +33,9 @@ def _unpaired_surrogate(value: Any) -> bool:
             return True
         return False
     if isinstance(value, list):
-        return any(_unpaired_surrogate(v) for v in value)
+        return any(has_unpaired_surrogate(v) for v in value)
     if isinstance(value, dict):
-        return any(_unpaired_surrogate(v) for v in value.values())
+        return any(has_unpaired_surrogate(v) for v in value.values())
     return False
 
 
@@ -58,7 +59,7 @@ def decode_object(raw: bytes, number: int) -> dict[str, Any] | LineError:
         return LineError(number, f"not valid JSON: {e.msg} (column {e.colno})")
     if not isinstance(data, dict):
         return LineError(number, "a line must be a JSON object")
-    if _unpaired_surrogate(data):
+    if has_unpaired_surrogate(data):
         return LineError(number, "holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
     return data
 

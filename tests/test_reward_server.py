@@ -216,6 +216,26 @@ def test_rubric_serve_finishes_in_flight_requests_on_sigterm(rubric_exe):
         process.kill()
 
 
+def test_rubric_serve_warns_beyond_loopback_without_a_key_and_takes_one_from_the_environment(rubric_exe):
+    from judge.rl.server import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+    command = [rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", "--rubric", "helpfulness"]
+    for host, env, warned in (("0.0.0.0", {}, True), ("127.0.0.1", {"RUBRIC_JUDGE_API_KEY": "k3y"}, False)):
+        process = subprocess.Popen([*command, "--host", host], stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+        try:
+            first = process.stderr.readline()
+            assert ("without --api-key" in first) is warned
+            if not warned:
+                url = re.search(r"http://[\d.]+:\d+", first).group(0)
+                item = {"prompt": "q", "response": "a"}
+                assert httpx.post(url + "/score", json=item).status_code == 401
+                assert httpx.post(url + "/score", json=item, headers={"Authorization": "Bearer k3y"}).status_code == 200
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
 # -- the micro-batcher ------------------------------------------------------------------------
 def test_batcher_respects_max_batch_and_answers_each_caller():
     sizes = []
@@ -262,6 +282,84 @@ def test_batcher_failures_reach_every_caller_of_the_batch_and_cancelled_callers_
     assert all(isinstance(f, ValueError) for f in failed)
     assert "returned 0 results for 1 items" in str(mismatched[0])
     assert kept == "kept" and ["kept"] in seen and not any("gone" in batch for batch in seen)
+
+
+@pytest.mark.parametrize("query, prompt, expected", [
+    ("PROMPT: 2+2? ANSWER: 4<|im_end|>", "PROMPT: 2+2? ANSWER:", " 4"),  # special token left in by OpenRLHF
+    ("7 is prime.<|im_end|><|endoftext|><|endoftext|>", "", "7 is prime."),  # EOS then padding
+    ("<s>[INST] Is 7 prime? [/INST] Yes.</s>", "<s>[INST] Is 7 prime? [/INST]", " Yes."),
+    # decode(encode(prompt)) not byte-identical: a double space came back single
+    ("<|im_start|>user\nIs 7 prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\nYes, it is.<|im_end|>",
+     "<|im_start|>user\nIs 7 prime?  Answer briefly.<|im_end|>\n<|im_start|>assistant\n", "Yes, it is."),
+    # the prompt was truncated on the left to fit prompt_max_len
+    ("prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\nYes.<|eot_id|>",
+     "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nIs 7 prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\n", "Yes."),
+    # a multi-turn prompt: the split is after its last turn, not an earlier assistant header
+    ("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye <|im_end|>\n<|im_start|>assistant\nBye!",
+     "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye  <|im_end|>\n<|im_start|>assistant\n", "Bye!"),
+])
+def test_openrlhf_response_is_cut_from_the_query(query, prompt, expected):
+    from judge.rl.openrlhf import split_query
+
+    assert split_query(query, prompt) == expected
+
+
+def test_openrlhf_judges_the_response_without_its_special_tokens():
+    seen = []
+
+    def script(question):
+        seen.append(question.messages[-1]["content"])
+        return 1.0
+
+    with serve(FakeBackend(script)) as running:
+        body = {"query": ["<|im_start|>user\nIs 7 prime?<|im_end|>\n<|im_start|>assistant\n7 is prime.<|im_end|>"],
+                "prompts": ["<|im_start|>user\nIs 7 prime?<|im_end|>\n<|im_start|>assistant\n"], "labels": [""]}
+        assert httpx.post(running.url + "/get_reward", json=body).json()["rewards"] == [1.0]
+    assert seen and all("7 is prime." in text and "7 is prime.<|im_end|>" not in text and "7 is prime.\u2039|im_end" not in text for text in seen)
+
+
+def test_request_limits_nesting_and_surrogates():
+    with serve(FakeBackend(0.5), max_criteria_per_item=3, max_criteria=5) as running:
+        four = {"prompt": "q", "response": "a", "rubric": [f"Criterion {i}?" for i in range(4)]}
+        answer = httpx.post(running.url + "/score", json=four)
+        assert answer.status_code == 422 and "4 criteria; the limit is 3 per item" in answer.json()["error"]
+        three = {**four, "rubric": four["rubric"][:3]}
+        answer = httpx.post(running.url + "/score", json={"items": [three, three]})
+        assert answer.status_code == 413 and "6 criteria in one request; the limit is 5" in answer.json()["error"]
+        openrlhf = {"query": ["qa", "qa"], "prompts": ["q", "q"], "labels": [json.dumps(three["rubric"])] * 2}
+        assert httpx.post(running.url + "/get_reward", json=openrlhf).status_code == 413
+        nested = b'{"items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        answer = httpx.post(running.url + "/score", content=nested)
+        assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"]
+        surrogate = b'{"prompt": "q", "response": "bad \\ud800 text"}'
+        answer = httpx.post(running.url + "/score", content=surrogate)
+        assert answer.status_code == 422 and "unpaired UTF-16 surrogate" in answer.json()["error"]
+        assert running.metrics()["responses_by_status"] == {"400": 1, "413": 2, "422": 2}
+
+
+def test_bearer_token_is_required_when_set():
+    with serve(FakeBackend(0.5), api_key="s3cret") as running:
+        item = {"prompt": "q", "response": "a"}
+        assert httpx.post(running.url + "/score", json=item).status_code == 401
+        assert httpx.post(running.url + "/score", json=item, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(running.url + "/metrics").status_code == 401
+        assert httpx.get(running.url + "/health").status_code == 200  # load balancers probe without a token
+        good = {"Authorization": "Bearer s3cret"}
+        assert httpx.post(running.url + "/score", json=item, headers=good).json()["status"] == "scored"
+        assert httpx.get(running.url + "/metrics", headers=good).json()["responses_by_status"] == {"200": 1, "401": 3}
+
+
+def test_a_client_that_leaves_has_its_work_cancelled_and_counted_apart():
+    backend = FakeBackend(0.5, delay=1.0)
+    with serve(backend, max_wait=0.0) as running:
+        with pytest.raises(httpx.TimeoutException):
+            httpx.post(running.url + "/score", json={"prompt": "q", "response": "a"}, timeout=0.2)
+        deadline = time.monotonic() + 5
+        while (metrics := running.metrics())["client_disconnects"] < 1:
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.05)
+        assert metrics["responses_by_status"] == {} and metrics["items"] == 0 and metrics["in_flight"] == 0
+        assert metrics["abandoned_engine_calls"] == 1  # the judging itself was stopped, not finished for nobody
 
 
 def test_percentile_nearest_rank():

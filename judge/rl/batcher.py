@@ -36,6 +36,7 @@ class MicroBatcher(Generic[T, R]):
         self.slots = slots
         self.batches = 0  # calls made
         self.batched_items = 0
+        self.abandoned = 0  # calls cancelled because every caller of the batch had gone
         self._pending: deque[tuple[T, asyncio.Future[R]]] = deque()
         self._arrived = asyncio.Event()
         self._free = asyncio.Semaphore(slots)
@@ -80,10 +81,23 @@ class MicroBatcher(Generic[T, R]):
                 return
             self.batches += 1
             self.batched_items += len(live)
+            handling = asyncio.ensure_future(self.handle([item for item, _ in live]))
+
+            def abandon_when_nobody_waits(_: asyncio.Future[R]) -> None:
+                if all(future.cancelled() for _, future in live) and not handling.done():
+                    self.abandoned += 1
+                    handling.cancel()  # every caller has gone: stop judging for nobody
+
+            for _, future in live:
+                future.add_done_callback(abandon_when_nobody_waits)
             try:
-                results = await self.handle([item for item, _ in live])
+                results = await handling
                 if len(results) != len(live):
                     raise RuntimeError(f"the batch handler returned {len(results)} results for {len(live)} items")
+            except asyncio.CancelledError:
+                if all(future.cancelled() for _, future in live):
+                    return  # abandoned above: nobody to answer
+                raise
             except BaseException as e:  # noqa: BLE001 - every waiting caller gets the failure
                 failure = e if isinstance(e, Exception) else RuntimeError("the batch was cancelled")
                 for _, future in live:

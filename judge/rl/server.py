@@ -13,14 +13,20 @@ Endpoints
 
 Every item of every request goes through one ``MicroBatcher``, so concurrent requests
 share engine calls. In a batch (``items``, or OpenRLHF's lists) a row whose rubric cannot be
-read is unscored with the reason; the other rows are judged. Errors are JSON: 400 (not JSON), 413 (too large), 422 (invalid
-request; a single item's bad rubric), 503 (the backend refuses every request: bad key), 500 (a bug); the
-server keeps serving.
+read is unscored with the reason; the other rows are judged. Errors are JSON: 400 (not JSON,
+or nested too deeply), 401 (a bearer token is set and the request lacks it), 413 (too large:
+bytes, items, criteria per request), 422 (invalid request; a single item's bad rubric; too
+many criteria in one item; text with an unpaired surrogate, which the CLI refuses too), 503
+(the backend refuses every request: bad key), 500 (a bug); the server keeps serving. A
+client that disconnects (or times out) before its answer has its work cancelled and is
+counted under ``client_disconnects``, not as an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
 import logging
 import math
@@ -37,8 +43,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from judge.backends.base import BackendFatalError
+from judge.jsonl import has_unpaired_surrogate
 from judge.rl.batcher import MicroBatcher
+from judge.rl.openrlhf import SPECIAL_TOKENS, split_query
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricError
+from rubrics.model import Rubric
 
 log = logging.getLogger("rubric.serve")
 
@@ -51,6 +60,10 @@ class ServerConfig(BaseModel):
     slots: int = Field(4, ge=1, description="Engine calls in flight.")
     max_request_bytes: int = Field(4 * 2**20, ge=1)
     max_items: int = Field(4096, ge=1, description="Items per request.")
+    max_criteria_per_item: int = Field(256, ge=1, description="Criteria in one item's rubric.")
+    max_criteria: int = Field(16384, ge=1, description="Criteria over all items of one request.")
+    api_key: str | None = Field(None, description="Bearer token every request but /health must carry.")
+    strip_tokens: tuple[str, ...] = Field(SPECIAL_TOKENS, description="Special tokens stripped from OpenRLHF responses.")
     unscored_reward: float = Field(0.0, description="OpenRLHF rows that could not be scored get this.")
     openrlhf_labels: Literal["rubric", "reference"] = "rubric"
 
@@ -110,6 +123,7 @@ class Metrics:
             "items": self.items,
             "unscored_items": self.unscored,
             "engine_calls": batcher.batches,
+            "abandoned_engine_calls": batcher.abandoned,
             "mean_batch_items": round(batcher.batched_items / batcher.batches, 3) if batcher.batches else None,
             "latency_s": {"p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99), "window": len(ordered)},
             "cache": {"hits": hits, "misses": misses, "hit_rate": round(hits / lookups, 4) if lookups else None},
@@ -135,9 +149,14 @@ async def read_json(request: Request, limit: int) -> Any:
             raise ApiError(413, f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
+        body = json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"the request body is not JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply") from None
+    if has_unpaired_surrogate(body):
+        raise ApiError(422, "the request holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
+    return body
 
 
 def validation_error(error: ValidationError) -> ApiError:
@@ -153,22 +172,34 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
     metrics = Metrics()
     state = {"draining": False}
 
-    def resolved(rubric: Any) -> Any:
+    def resolved(rubric: Any, single: bool) -> Any:
+        """The rubric as a Rubric, so its size is known; in a batch a bad one stays as it is
+        and fails its own row in the scorer."""
         try:
             return scorer.resolve(rubric)
         except RubricError as e:
-            raise ApiError(422, f"rubric: {e}") from None
+            if single:
+                raise ApiError(422, f"rubric: {e}") from None
+            return rubric
 
-    async def rewards_for(requests: list[RewardRequest]) -> list[Reward]:
+    def check_size(requests: list[RewardRequest]) -> None:
         if len(requests) > config.max_items:
             raise ApiError(413, f"{len(requests)} items in one request; the limit is {config.max_items}")
+        sizes = [len(r.rubric.criteria) if isinstance(r.rubric, Rubric) else 0 for r in requests]
+        for index, size in enumerate(sizes):
+            if size > config.max_criteria_per_item:
+                raise ApiError(422, f"item {index} has {size} criteria; the limit is {config.max_criteria_per_item} per item")
+        if sum(sizes) > config.max_criteria:
+            raise ApiError(413, f"{sum(sizes)} criteria in one request; the limit is {config.max_criteria}")
+
+    async def rewards_for(requests: list[RewardRequest]) -> list[Reward]:
+        check_size(requests)
         rewards = await asyncio.gather(*(batcher.submit(r) for r in requests))
         metrics.items += len(rewards)
         metrics.unscored += sum(r.value is None for r in rewards)
         return list(rewards)
 
-    async def score(request: Request) -> JSONResponse:
-        body = await read_json(request, config.max_request_bytes)
+    async def score(body: Any) -> JSONResponse:
         single = not (isinstance(body, dict) and "items" in body)
         try:
             items = [ScoreItem.model_validate(body)] if single else ScoreBatch.model_validate(body).items
@@ -178,7 +209,7 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
             RewardRequest(
                 prompt=item.prompt,
                 response=item.response,
-                rubric=resolved(rubric) if single else rubric,  # in a batch, a bad rubric fails its own row only
+                rubric=resolved(rubric, single),
                 reference=item.reference,
             )
             for item in items
@@ -188,8 +219,7 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         results = [{"id": item.id, **reward.details()} for item, reward in zip(items, rewards)]
         return JSONResponse(results[0] if single else {"results": results})
 
-    async def get_reward(request: Request) -> JSONResponse:
-        body = await read_json(request, config.max_request_bytes)
+    async def get_reward(body: Any) -> JSONResponse:
         try:
             parsed = OpenRLHFRequest.model_validate(body)
         except ValidationError as e:
@@ -203,8 +233,8 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         requests = [
             RewardRequest(
                 prompt=prompt,
-                response=query[len(prompt):] if prompt and query.startswith(prompt) else query,
-                rubric=label if as_rubric else None,  # a bad rubric fails its own row only
+                response=split_query(query, prompt, config.strip_tokens),
+                rubric=resolved(label if as_rubric else None, single=False),
                 reference=None if as_rubric or label is None else str(label),
             )
             for query, prompt, label in zip(parsed.query, prompts, labels)
@@ -226,20 +256,59 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
     async def metrics_endpoint(request: Request) -> JSONResponse:
         return JSONResponse(metrics.snapshot(batcher, scorer.judge.backend))
 
+    def authorised(request: Request) -> bool:
+        if config.api_key is None:
+            return True
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {config.api_key}".encode())
+
+    async def until_disconnected(request: Request) -> None:
+        """Returns when the client goes away (the body has been read: only a disconnect is left)."""
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    async def answer(handler: Any, request: Request) -> JSONResponse:
+        """Read the body, then run the handler while watching the connection: a client that
+        leaves has its work cancelled (its items drop out of the micro-batches)."""
+        body = await read_json(request, config.max_request_bytes)
+        work = asyncio.ensure_future(handler(body))
+        watcher = asyncio.ensure_future(until_disconnected(request))
+        try:
+            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+        if not work.done():
+            work.cancel()
+            raise ClientDisconnect()
+        return work.result()
+
+    def refused() -> JSONResponse:
+        metrics.statuses[401] += 1
+        return JSONResponse({"error": "missing or wrong bearer token (Authorization: Bearer ...)"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    def protected(handler: Any) -> Any:
+        async def endpoint(request: Request) -> JSONResponse:
+            return await handler(request) if authorised(request) else refused()
+
+        return endpoint
+
     def timed(handler: Any, name: str) -> Any:
         async def endpoint(request: Request) -> JSONResponse:
+            if not authorised(request):
+                return refused()
             metrics.requests[name] += 1
             metrics.in_flight += 1
             start = time.perf_counter()
             try:
-                response = await handler(request)
+                response = await answer(handler, request)
             except ApiError as e:
                 response = JSONResponse({"error": e.message, **e.extra}, status_code=e.status)
             except BackendFatalError as e:
                 response = JSONResponse({"error": f"the judge backend refuses requests: {e}"}, status_code=503)
-            except ClientDisconnect:
+            except ClientDisconnect:  # nobody is listening: counted apart, not as an answer
                 metrics.disconnected += 1
-                response = JSONResponse({"error": "client disconnected"}, status_code=499)
+                return JSONResponse({"error": "client disconnected"}, status_code=499)
             except Exception as e:  # noqa: BLE001 - a bug answers 500 and the server keeps serving
                 log.exception("request failed")
                 response = JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
@@ -262,12 +331,22 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         Route("/score", timed(score, "score"), methods=["POST"]),
         Route("/get_reward", timed(get_reward, "get_reward"), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/metrics", protected(metrics_endpoint), methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.batcher = batcher
     app.state.metrics = metrics
     return app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
