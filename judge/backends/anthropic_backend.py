@@ -1,7 +1,9 @@
 """Anthropic's messages API (``--model anthropic/claude-...``, key from ANTHROPIC_API_KEY).
 
 Anthropic gives no logprobs, so P(yes) comes from structured verdicts validated by
-instructor: one at temperature 0, or the yes share of ``samples`` verdicts.
+instructor: one verdict, or the yes share of ``samples`` verdicts. Recent SDKs no longer
+take ``temperature`` (the model's default applies); with those, verdicts are sampled at
+the provider's default and the cache identity says so instead of claiming temperature 0.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ def _tokens(usage: Any) -> TokenCounts:
     return getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
 
 
-def sampling(client: Any, temperature: float) -> dict[str, float]:
+def sdk_takes_temperature() -> bool:
     """Recent SDKs dropped `temperature` from messages.create (the model's default applies); older ones take it."""
-    return {"temperature": temperature} if "temperature" in inspect.signature(client.messages.create).parameters else {}
+    from anthropic.resources.messages import AsyncMessages
+
+    return "temperature" in inspect.signature(AsyncMessages.create).parameters
 
 
 def split_system(messages: list[Message]) -> tuple[dict[str, str], list[Message]]:
@@ -43,6 +47,7 @@ class AnthropicBackend(ApiBackend):
     def __init__(self, model: str, options: ApiOptions):
         self.key = api_key(self.name, options.api_key_env or self.default_key_env, options.base_url)
         super().__init__(model, options, mode="structured" if options.mode == "auto" else options.mode)
+        self.sends_temperature = sdk_takes_temperature()
 
     def _endpoints(self) -> list[tuple[str, Endpoint]]:
         endpoints = []
@@ -63,15 +68,14 @@ class AnthropicBackend(ApiBackend):
             messages=turns,
             response_model=schema,
             max_retries=reasks(self.options.reasks),
-            max_tokens=max_tokens,
-            **sampling(endpoint.raw, temperature),
+            **self.request_parameters(max_tokens, temperature),
         )
         return value, _tokens(getattr(completion, "usage", None))
 
     async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
         system, turns = split_system(messages)
         message = await endpoint.raw.messages.create(
-            model=self.model_id, messages=turns, **system, max_tokens=max_tokens, **sampling(endpoint.raw, temperature)
+            model=self.model_id, messages=turns, **system, **self.request_parameters(max_tokens, temperature)
         )
         text = "".join(block.text for block in message.content if getattr(block, "type", None) == "text")
         return text, _tokens(message.usage)

@@ -4,6 +4,7 @@ limits, retries, replicas and usage. A provider module adds only its three calls
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -41,7 +42,12 @@ class ApiOptions(BaseModel):
     mode: Mode = "auto"
     samples: int = Field(1, ge=1, le=64, description="structured verdicts per criterion; P(yes) = share of yes")
     sample_temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_logprobs: int = Field(20, ge=1, le=100)
+    top_logprobs: int = Field(20, description="alternatives read per answer token: 1 to 20 (OpenAI's and vLLM's default limit)")
+    chat_template_kwargs: dict[str, Any] | None = Field(
+        None, description='passed to the server\'s chat template (vLLM, SGLang), e.g. {"enable_thinking": false}; JSON in a spec'
+    )
+    reasoning: bool | None = Field(None, description="an OpenAI reasoning model (o-series, gpt-5): no temperature, no logprobs; default: by name")
+    reasoning_tokens: int = Field(4096, ge=0, description="reasoning models: completion tokens allowed for reasoning on top of the answer")
     reasks: int = Field(2, ge=0, le=10, description="re-asks after invalid structured output")
     concurrency: int = Field(16, ge=1, description="requests in flight")
     rpm: float | None = Field(None, gt=0)
@@ -53,6 +59,23 @@ class ApiOptions(BaseModel):
     price_in: float | None = Field(None, ge=0, description="USD per 1M prompt tokens")
     price_out: float | None = Field(None, ge=0, description="USD per 1M completion tokens")
     router_config: str | None = None  # litellm only
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def top_logprobs_in_range(cls, value: int) -> int:
+        if not 1 <= value <= 20:
+            raise ValueError(f"top_logprobs={value}: OpenAI and vLLM (by default) return at most 20 alternatives; give 1 to 20")
+        return value
+
+    @field_validator("chat_template_kwargs", mode="before")
+    @classmethod
+    def json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"not a JSON object ({e.msg})") from None
+        return value
 
     @field_validator("base_url", mode="before")
     @classmethod
@@ -191,8 +214,24 @@ class ApiBackend:
         if self.mode == "logprobs":
             identity["top_logprobs"] = self.options.top_logprobs
         else:
-            identity.update(samples=self.samples, temperature=self.options.sample_temperature if self.samples > 1 else 0.0)
+            identity.update(samples=self.samples, temperature=self.verdict_temperature)
+        if self.options.chat_template_kwargs:
+            identity["chat_template_kwargs"] = self.options.chat_template_kwargs
         return identity
+
+    # -- request parameters the provider accepts ----------------------------------------------
+    sends_temperature: bool = True  # False: the provider's default temperature applies
+
+    @property
+    def verdict_temperature(self) -> float | str:
+        """The temperature structured verdicts are sampled at, as recorded in the cache identity."""
+        if not self.sends_temperature:
+            return "provider default"
+        return self.options.sample_temperature if self.samples > 1 else 0.0
+
+    def request_parameters(self, max_tokens: int, temperature: float) -> dict[str, Any]:
+        """Length and sampling parameters of a generation request, as this provider takes them."""
+        return {"max_tokens": max_tokens, **({"temperature": temperature} if self.sends_temperature else {})}
 
     def count_tokens(self, messages: Sequence[Message]) -> int | None:
         return None
@@ -245,7 +284,8 @@ class ApiBackend:
             return YesNoScore(None, reason=describe(e))
 
     async def _sampled_verdict(self, messages: list[Message]) -> YesNoScore:
-        """P(yes) from structured verdicts: one at temperature 0, or the yes share of k samples."""
+        """P(yes) from structured verdicts: one at temperature 0 (where the provider takes a
+        temperature), or the yes share of k samples."""
         asked = with_instruction(messages, STRUCTURED_INSTRUCTION)
         temperature = 0.0 if self.samples == 1 else self.options.sample_temperature
         outcomes = await asyncio.gather(
@@ -261,7 +301,7 @@ class ApiBackend:
             return YesNoScore(None, reason=f"no valid structured verdict: {describe(failures[0])}")
         notes = [f"{len(failures)} of {self.samples} samples failed: {describe(failures[0])}"] if failures else []
         if self.samples > 1:
-            notes.append(f"P(yes) from {len(verdicts)} sampled verdicts at temperature {temperature}")
+            notes.append(f"P(yes) from {len(verdicts)} sampled verdicts at temperature {self.verdict_temperature}")
         share = sum(v.satisfied for v in verdicts) / len(verdicts)
         return YesNoScore(share, notes=tuple(notes), explanation=verdicts[0].reasoning or None)
 

@@ -4,11 +4,20 @@
 ``--base-url http://host:8000/v1``; several base URLs are replicas of one model and share
 the load. P(yes) comes from the answer token's top logprobs; ``mode=structured`` asks for
 an instructor-validated verdict instead (for models without logprobs).
+
+Reasoning models (o1/o3/o4..., gpt-5 but its chat variants; ``reasoning=true|false``
+overrides the name) take neither logprobs nor a temperature and count their reasoning in
+``max_completion_tokens``: they get structured verdicts, no temperature, and
+``reasoning_tokens`` more completion tokens. OpenAI itself gets ``max_completion_tokens``
+(``max_tokens`` is deprecated there); OpenAI-compatible servers get ``max_tokens``, which
+they all take, and ``chat_template_kwargs`` when set (vLLM, SGLang: e.g.
+``{"enable_thinking": false}`` for a thinking judge).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import instructor
@@ -16,7 +25,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
-from judge.backends.api import ApiBackend, ApiOptions, reasks, Endpoint, TokenCounts, api_key
+from judge.backends.api import ApiBackend, ApiOptions, BackendConfigError, reasks, Endpoint, TokenCounts, api_key
 from judge.backends.base import Message
 from judge.backends.logprobs import first_token_alternatives
 
@@ -46,10 +55,17 @@ async def structured_chat(
         messages=messages,
         response_model=schema,
         max_retries=reasks(backend.options.reasks),
-        max_tokens=max_tokens,
-        temperature=temperature,
+        **backend.request_parameters(max_tokens, temperature),
     )
     return value, _tokens(getattr(completion, "usage", None))
+
+
+REASONING_MODEL = re.compile(r"^(ft:)?(o\d+([-.].*)?|gpt-5(?!-chat)([-.].*)?)$")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI's reasoning models by name: o1, o3-mini, o4-mini-2025-04-16, gpt-5, gpt-5-mini..."""
+    return bool(REASONING_MODEL.match(model.lower()))
 
 
 class OpenAIBackend(ApiBackend):
@@ -59,7 +75,26 @@ class OpenAIBackend(ApiBackend):
     def __init__(self, model: str, options: ApiOptions):
         self.urls = options.base_url or ([os.environ["OPENAI_BASE_URL"]] if os.environ.get("OPENAI_BASE_URL") else [])
         self.key = api_key(self.name, options.api_key_env or self.default_key_env, self.urls)
-        super().__init__(model, options, mode=options.mode)
+        self.reasoning = options.reasoning if options.reasoning is not None else is_reasoning_model(model)
+        mode = options.mode
+        if self.reasoning:
+            if mode == "logprobs":
+                raise BackendConfigError(f"{model} is a reasoning model and gives no logprobs; use mode=structured")
+            mode = "structured"
+            self.sends_temperature = False
+        super().__init__(model, options, mode=mode)
+
+    def request_parameters(self, max_tokens: int, temperature: float) -> dict[str, Any]:
+        parameters: dict[str, Any]
+        if self.reasoning:
+            parameters = {"max_completion_tokens": max_tokens + self.options.reasoning_tokens}
+        elif self.urls:  # compatible servers: the parameter every one of them takes
+            parameters = {"max_tokens": max_tokens, "temperature": temperature}
+        else:
+            parameters = {"max_completion_tokens": max_tokens, "temperature": temperature}
+        if self.options.chat_template_kwargs:
+            parameters["extra_body"] = {"chat_template_kwargs": self.options.chat_template_kwargs}
+        return parameters
 
     def _endpoints(self) -> list[tuple[str, Endpoint]]:
         # Self-hosted servers do JSON mode more reliably than tool calls.
@@ -76,11 +111,12 @@ class OpenAIBackend(ApiBackend):
         # The SDK's create() re-walks its typed parameters on every call (about 2 ms of CPU,
         # the client's largest cost at 64 requests in flight); this body is plain JSON
         # already, so it goes through the same client's post() with the same errors.
+        parameters = self.request_parameters(max_tokens, 0.0)
         body = {
             "model": self.model_id,
             "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": 0.0,
+            **{k: v for k, v in parameters.items() if k != "extra_body"},
+            **parameters.get("extra_body", {}),
             "logprobs": True,
             "top_logprobs": self.options.top_logprobs,
         }
@@ -94,7 +130,7 @@ class OpenAIBackend(ApiBackend):
 
     async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
         completion = await endpoint.raw.chat.completions.create(
-            model=self.model_id, messages=messages, max_tokens=max_tokens, temperature=temperature
+            model=self.model_id, messages=messages, **self.request_parameters(max_tokens, temperature)
         )
         if not completion.choices:
             raise ValueError("the completion has no choices")
