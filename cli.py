@@ -88,6 +88,12 @@ def add_model_options(parser: argparse.ArgumentParser, model_help: str = "model 
     api.add_argument("--router-config", type=Path, metavar="FILE", help="litellm Router configuration (YAML with model_list)")
 
 
+def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start the output afresh; by default a rerun resumes, and stops if the output holds records "
+                        "made with other settings or for other input")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rubric",
@@ -105,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--rubric", metavar="FILE|NAME", help="rubric file (JSON, JSONL, YAML) or library rubric name")
     judge.add_argument("--input", required=True, type=Path, help="responses to judge (JSONL)")
     judge.add_argument("--output", required=True, type=Path, help="verdicts (JSONL), appended and resumable")
+    add_overwrite_option(judge)
     add_model_options(judge, "model spec (see below)")
     judge.add_argument("--threshold", type=float, default=0.5, help="P(yes) at which a criterion is met (default 0.5)")
     judge.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
@@ -129,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pairwise.add_argument("--input", required=True, type=Path)
     pairwise.add_argument("--output", required=True, type=Path)
+    add_overwrite_option(pairwise)
     add_model_options(pairwise)
     pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -189,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", type=Path, help="a local copy of the benchmark data (DATASET/FILE under it), looked at before $RUBRIC_JUDGE_DATA; "
                           "otherwise named benchmarks are downloaded (sha256-checked) into the user cache")
     evaluate.add_argument("--output", required=True, type=Path, help="results (JSON)")
+    add_overwrite_option(evaluate)
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     report = commands.add_parser(
@@ -217,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--method", choices=["contrastive", "auto", "nuggets", "constraints"], required=True)
     generate.add_argument("--input", required=True, type=Path, help="preference pairs, questions (nuggets) or instructions (constraints): .jsonl or a .json list")
     generate.add_argument("--output", required=True, type=Path, help="rubrics (.jsonl, .json or .yaml)")
+    add_overwrite_option(generate)
     add_model_options(generate)
     generate.add_argument("--limit", type=int, help="use only the first N usable pairs")
     generate.add_argument("--tau", type=float, default=0.5, help="consistency threshold: share of induced pairs judged right (default 0.5)")
@@ -306,7 +316,13 @@ def run_judge(args: argparse.Namespace) -> int:
         concurrency=chunks_in_flight,
         request_shape=args.request_shape.replace("-", "_"),
     )
-    summary = judge_file(judge, args.input, args.output, rubrics, progress=False if args.quiet else None)
+    summary = judge_file(judge, args.input, args.output, rubrics, progress=False if args.quiet else None,
+                         overwrite=args.overwrite, settings={"only_tags": sorted(tags) if tags else None})
+    if summary.items == 0:
+        return fail(f"{args.input}: no item to judge" + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else ""))
+    if tags and summary.judged_criteria == 0:
+        print(f"rubric: --only-tags {args.only_tags} matched no criterion of any rubric: nothing was judged", file=sys.stderr)
+        return EXIT_FAILURES
     if not args.quiet:
         print(f"model: {judge.model_label}  threshold: {args.threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
         print(format_summary(summary))
@@ -322,7 +338,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
     judge = PairwiseJudge(make_backend(args))
-    summary = compare_file(judge, args.input, args.output, progress=False if args.quiet else None)
+    summary = compare_file(judge, args.input, args.output, progress=False if args.quiet else None, overwrite=args.overwrite)
     preferred = summary["preferred"]
     print(f"model: {judge.model_label}  verdicts: {args.output}")
     print(f"pairs: {summary['pairs']} ({summary['judged_now']} judged now); preferred A {preferred['A']}, "
@@ -363,6 +379,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from judge import evaluate
     from judge.engine import Judge
     from judge.pairwise import PairwiseJudge
+    from judge.resume import digest
     from judge.run import RubricSource
     from rubrics.pairs import LoadReport
 
@@ -387,8 +404,11 @@ def run_eval(args: argparse.Namespace) -> int:
     judge = Judge(backend) if args.mode == "pointwise" else None
     # one judgement per pair, even when two benchmarks share a file (llmbar and llmbar-natural)
     items = {evaluate.item_id(p): p for pairs in chosen.values() for p in pairs}
+    run = {"mode": args.mode, **(pairwise or judge).settings()}  # type: ignore[union-attr]
+    if rubric is not None:
+        run["rubric"] = digest(rubric)
     every, log_path = judge_resumably(
-        args, items, lambda todo: evaluate.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric), "pair"
+        args, items, lambda todo: evaluate.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric), "pair", run
     )
     model = pairwise.model_label if pairwise else judge.model_label  # type: ignore[union-attr]
     results: dict = {"model": model, "mode": args.mode, "rubric": rubric.id if rubric else None, "seed": args.seed, "benchmarks": {}}
@@ -403,23 +423,30 @@ def run_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class ModeMismatch(ValueError):
-    """The per-item log of an eval holds records of another mode."""
-
-
-def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str) -> tuple[dict, Path]:
-    """Records for every item (id -> item): those in OUTPUT.pairs.jsonl from an earlier run,
-    the rest judged now and appended as they come. ``judged(items)`` yields records."""
+def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str, run: dict) -> tuple[dict, Path]:
+    """Records for every item (id -> item): those in OUTPUT.pairs.jsonl that an earlier run
+    with these same ``run`` settings made for this same item, the rest judged now and
+    appended as they come. ``judged(items)`` yields records."""
+    from judge.resume import digest, matching, normalised
     from judge.run import open_log, write_all
 
-    log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr))
-    previous = {r["item_id"]: r for r in log.previous}
-    if any(r.get("mode") != args.mode for r in previous.values()):
+    run = normalised(run)
+    log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr),
+                   overwrite=args.overwrite)
+    hashes = {key: digest(item) for key, item in items.items()}
+    try:
+        kept = matching(log.path, log.previous, run, hashes, what="record")
+    except BaseException:
         log.close()
-        raise ModeMismatch(f"{log.path} holds records of another mode; pass another --output")
-    todo = [item for key, item in items.items() if key not in previous]
-    new = write_all(judged(todo), log, len(todo), unit, False if args.quiet else None)
-    return {**previous, **{r["item_id"]: r for r in new}}, log.path
+        raise
+    todo = [item for key, item in items.items() if key not in kept]
+
+    async def annotated(records):
+        async for record in records:
+            yield {**record, "run": run, "input_hash": hashes[record["item_id"]]}
+
+    new = write_all(annotated(judged(todo)), log, len(todo), unit, False if args.quiet else None)
+    return {**kept, **{r["item_id"]: r for r in new}}, log.path
 
 
 def run_graded_eval(args: argparse.Namespace) -> int:
@@ -469,7 +496,7 @@ def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe,
         print(f"{name}: {report.describe().replace('pairs', 'examples')}" + (f"; sampled {len(examples)}" if args.limit else ""), file=sys.stderr)
     judge = Judge(make_backend(args), gate=False)  # HealthBench and 1-5 rubrics have no hard-rule gate
     items = {e.id: e for examples in chosen.values() for e in examples}
-    every, log_path = judge_resumably(args, items, lambda todo: grade(judge, todo), "example")
+    every, log_path = judge_resumably(args, items, lambda todo: grade(judge, todo), "example", {"mode": args.mode, **judge.settings()})
     results: dict = {"model": judge.model_label, "mode": args.mode, "seed": args.seed, "benchmarks": {}}
     for name, examples in chosen.items():
         summary = summarise([every[e.id] for e in examples])
@@ -510,7 +537,8 @@ def run_generate(args: argparse.Namespace) -> int:
             tau=args.tau, max_rounds=args.rounds, max_rubrics=args.max_rubrics, max_core=args.max_core, min_gain=args.min_gain, name=args.name
         )
         generator = AutoRubricGenerator(backend, judge, settings)
-    log = OutcomeLog(log_path_for(args.output))
+    run = {"method": args.method, **judge.settings(), "settings": generator.settings}
+    log = OutcomeLog(log_path_for(args.output), run=run, items={p.id: p for p in pairs}, overwrite=args.overwrite)
     try:
         counts = run_sync(run_generation(pairs, generator, log, concurrency=args.concurrency, progress=False if args.quiet else None))
     finally:
@@ -540,6 +568,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_generate_from_text(args: argparse.Namespace) -> int:
     """nuggets (questions + corpus) and constraints (instructions): one rubric per input item."""
     from judge.engine import run_sync
+    from judge.resume import digest
     from rubrics.generation import OutcomeLog, log_path_for, run_generation
     from rubrics.io import save_rubrics
     from rubrics.pairs import LoadReport
@@ -580,7 +609,9 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
     print(f"input: {report.describe()}" + (f"; using the first {len(items)}" if args.limit else ""), file=sys.stderr)
     if (problem := report.unusable()) is not None:
         return fail(f"{args.input}: {problem}")
-    log = OutcomeLog(log_path_for(args.output))
+    run = {"method": args.method, "model": label, "settings": generator.settings,
+           **({"corpus": digest([p.text for p in corpus.passages])} if args.method == "nuggets" else {})}
+    log = OutcomeLog(log_path_for(args.output), run=run, items={item.id: item for item in items}, overwrite=args.overwrite)
     try:
         counts = run_sync(run_generation(items, generator, log, concurrency=args.concurrency, progress=False if args.quiet else None, unit="item"))
     finally:
@@ -686,11 +717,16 @@ def run_augment(args: argparse.Namespace) -> int:
 
 
 def run_rubrics(args: argparse.Namespace) -> int:
+    from judge.verifiers import validate_checks
     from rubrics.io import load_rubrics, rubric_file_schema, save_rubrics
 
     if args.rubrics_command == "validate":
         for path in args.files:
             for rubric in load_rubrics(path):
+                try:
+                    validate_checks(rubric)
+                except ValueError as e:
+                    raise ValueError(f"{path}: {e}") from None
                 pitfalls = sum(c.is_pitfall for c in rubric.criteria)
                 print(f"{path}: {rubric.id}: {len(rubric.criteria)} criteria ({pitfalls} pitfalls), positive weight {rubric.positive_weight:g}")
         return EXIT_OK
@@ -731,16 +767,21 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
+    from judge.jsonl import OutputBusy, message_of
+
     handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "report": run_report}
     try:
         return handlers[args.command](args)
     except BackendFatalError as e:
         return fail(f"{e}; verdicts written so far are kept, rerun the same command to resume")
-    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError, FileNotFoundError) as e:
-        return fail(str(e).strip("'\""))
     except BrokenPipeError:  # the reader went away (`rubric library list | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError, OutputBusy) as e:
+        return fail(message_of(e))
+    except OSError as e:  # a path mistake (a directory, no permission, no such file): one line naming the path
+        where = f"{e.filename}: " if e.filename else ""
+        return fail(f"{where}{e.strerror or message_of(e)}")
     except KeyboardInterrupt:
         print("interrupted: verdicts written so far are kept; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -27,7 +27,7 @@ def first_sentence(text: str) -> str:
 def solutions(path: str | Path) -> Iterator[tuple[str, str, str]]:
     """(id, prompt, solution) from JSONL: {id?, prompt|question, response|solution} lines, or
     GSM8K's example_model_solutions.jsonl (one row per model solution)."""
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

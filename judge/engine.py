@@ -17,7 +17,7 @@ from judge import batched
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore
 from judge.hardening import content_free_reason
 from judge.scoring import decide, weighted_score
-from judge.verifiers import CHECKS
+from judge.verifiers import CHECKS, check_problem
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
@@ -34,6 +34,7 @@ class JudgeItem:
     response: str
     rubric: Rubric
     reference: str | None = None
+    input_id: str | int | None = None  # the id as the input file gave it (echoed in verdict lines)
 
 
 @dataclass
@@ -166,6 +167,21 @@ class Judge:
     def model_label(self) -> str:
         return f"{self.backend.name}:{self.backend.model_id}"
 
+    def settings(self) -> dict[str, Any]:
+        """Everything besides the item that shapes a verdict: what a resumed run must share."""
+        identity = getattr(self.backend, "identity", None)
+        return {
+            "model": self.model_label,
+            "backend": identity() if callable(identity) else None,
+            "threshold": self.threshold,
+            "gate": self.gate,
+            "gate_cap": self.gate_cap,
+            "guard": self.guard,
+            "checks": self.checks,
+            "template_version": self.template_version,
+            "request_shape": self.request_shape,
+        }
+
     # -- public API -----------------------------------------------------------------------
     async def aevaluate(
         self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
@@ -272,9 +288,12 @@ class Judge:
         """Decide the criteria that code can check; return the ones left for the judge."""
         left = []
         for criterion in criteria:
-            check = CHECKS.get(criterion.check["type"]) if criterion.check else None
-            if check is None:
+            if criterion.check is None:
                 left.append(criterion)
+                continue
+            check = CHECKS.get(criterion.check["type"])
+            if check is None:  # never left to the model: the rubric meant code to decide it
+                p.results[criterion.id] = self._base(criterion, "unscored", reason=check_problem(criterion.check))
                 continue
             outcome = check(item.response, item.reference, criterion.check)  # type: ignore[arg-type]
             if outcome.met is None:

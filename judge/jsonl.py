@@ -18,6 +18,13 @@ from rubrics.model import Rubric
 RubricLookup = Callable[[Any, str | None], Rubric]  # (inline rubric or None, rubric id or None) -> Rubric
 
 
+def message_of(error: BaseException) -> str:
+    """An exception's message; a KeyError's without the quotes its str() adds."""
+    if isinstance(error, KeyError) and len(error.args) == 1:
+        return str(error.args[0])
+    return str(error)
+
+
 @dataclass(frozen=True)
 class LineError:
     line: int
@@ -57,15 +64,20 @@ def decode_object(raw: bytes, number: int) -> dict[str, Any] | LineError:
         return LineError(number, f"not valid UTF-8 (byte {e.start} of the line)")
     except json.JSONDecodeError as e:
         return LineError(number, f"not valid JSON: {e.msg} (column {e.colno})")
+    return checked_object(data, number) if isinstance(data, dict) else LineError(number, "a line must be a JSON object")
+
+
+def checked_object(data: Any, number: int) -> dict[str, Any] | LineError:
+    """A decoded record as a JSON object of real text, or why it is not one."""
     if not isinstance(data, dict):
-        return LineError(number, "a line must be a JSON object")
+        return LineError(number, "a record must be a JSON object")
     if has_unpaired_surrogate(data):
         return LineError(number, "holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
     return data
 
 
-def parse_line(raw: bytes, number: int, lookup: RubricLookup) -> JudgeItem | LineError:
-    data = decode_object(raw, number)
+def parse_line(raw: bytes | dict[str, Any], number: int, lookup: RubricLookup) -> JudgeItem | LineError:
+    data = decode_object(raw, number) if isinstance(raw, bytes) else checked_object(raw, number)
     if isinstance(data, LineError):
         return data
     for name in ("prompt", "response"):
@@ -89,49 +101,101 @@ def parse_line(raw: bytes, number: int, lookup: RubricLookup) -> JudgeItem | Lin
     except ValidationError as e:
         return LineError(number, f"inline rubric: {describe_validation_error(e)}")
     except (LookupError, ValueError) as e:
-        return LineError(number, str(e).strip("'\""))
-    return JudgeItem(str(item_id), data["prompt"], data["response"], rubric, reference)
+        return LineError(number, message_of(e))
+    return JudgeItem(str(item_id), data["prompt"], data["response"], rubric, reference, data.get("id"))
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def raw_records(path: str | Path) -> Iterator[tuple[int, bytes | dict[str, Any]]]:
+    """(number, record) of an input file: its JSON lines (bytes, a UTF-8 BOM dropped), or,
+    for a ``.json`` file holding a JSON array, its elements (numbered from 1)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_bytes().removeprefix(BOM).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: a .json input must be one JSON array of items ({e})") from None
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: a .json input must be a JSON array of items, not a JSON {type(data).__name__}")
+        yield from enumerate(data, start=1)
+        return
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(BOM)
+            if raw.strip():
+                yield number, raw
+
+
+def file_shape(path: str | Path) -> str | None:
+    """What a JSON-lines input that fails to parse looks like instead, when that is clear."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096).removeprefix(BOM)
+    if b"\x00" in head:
+        return "this is a binary file, not JSON lines (text, one JSON object per line)"
+    start = head.lstrip()[:1]
+    if start == b"[":
+        return "this is a JSON array; name the file .json, or write one object per line"
+    if start == b"{" and b"\n" in head and not head.lstrip().split(b"\n", 1)[0].rstrip().endswith(b"}"):
+        return "this looks like one JSON object spread over several lines; write one object per line"
+    return None
 
 
 def read_items(path: str | Path, lookup: RubricLookup, skip_ids: set[str] = frozenset()) -> Iterator[JudgeItem | LineError]:  # type: ignore[assignment]
     """Items of an input file in order; bad lines come out as LineError, never as exceptions."""
     seen: dict[str, int] = {}
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
+    for number, raw in raw_records(path):
+        parsed = parse_line(raw, number, lookup)
+        if isinstance(parsed, JudgeItem):
+            if parsed.id in seen:
+                yield LineError(number, f"duplicate id {parsed.id!r} (first on line {seen[parsed.id]})")
                 continue
-            parsed = parse_line(raw, number, lookup)
-            if isinstance(parsed, JudgeItem):
-                if parsed.id in seen:
-                    yield LineError(number, f"duplicate id {parsed.id!r} (first on line {seen[parsed.id]})")
-                    continue
-                seen[parsed.id] = number
-                if parsed.id in skip_ids:
-                    continue
-            yield parsed
+            seen[parsed.id] = number
+            if parsed.id in skip_ids:
+                continue
+        yield parsed
 
 
-def count_lines(path: str | Path) -> int:
-    with open(path, "rb") as handle:
-        return sum(1 for raw in handle if raw.strip())
+class OutputBusy(RuntimeError):
+    """Another run holds the output file."""
 
 
 class VerdictLog:
     """An append-only JSONL file of verdicts that survives being killed mid-run.
 
-    Opening it drops a partial last line (a write cut short) and remembers the ids
-    already judged; each verdict is flushed as soon as it is written.
+    Opening it takes an exclusive lock (``PATH.lock``, so two runs never write one file),
+    drops a partial last line (a write cut short) and remembers the records already
+    written (``overwrite``: starts the file afresh instead); each verdict is flushed as
+    soon as it is written.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, overwrite: bool = False):
+        from filelock import FileLock, Timeout
+
         self.path = Path(path)
         self.previous: list[dict[str, Any]] = []
         self.dropped_partial_line = False
         self.unreadable_lines: list[int] = []
-        if self.path.exists():
-            self._recover()
+        if self.path.is_dir():
+            raise IsADirectoryError(21, "is a directory, not a file", str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "ab")
+        self._lock = FileLock(f"{self.path}.lock", timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise OutputBusy(f"{self.path}: another run is writing it (it holds {self.path}.lock); "
+                             "wait for that run to end, or pass another --output") from None
+        try:
+            if overwrite:
+                self.path.unlink(missing_ok=True)
+            if self.path.exists():
+                self._recover()
+            self._handle = open(self.path, "ab")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def _recover(self) -> None:
         data = self.path.read_bytes()
@@ -155,9 +219,11 @@ class VerdictLog:
         return {str(r["item_id"]) for r in self.previous}
 
     def write(self, record: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+        self._handle.write(json.dumps(record, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
     def close(self) -> None:
-        self._handle.close()
+        if not self._handle.closed:
+            self._handle.close()
+            self._lock.release()

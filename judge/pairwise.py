@@ -70,6 +70,11 @@ class PairwiseJudge:
         self.batch_size = max(2, batch_size)
         self.concurrency = max(1, concurrency)
 
+    def settings(self) -> dict[str, object]:
+        """Everything besides the pair that shapes a verdict: what a resumed run must share."""
+        identity = getattr(self.backend, "identity", None)
+        return {"model": self.model_label, "backend": identity() if callable(identity) else None, "template_version": self.template_version}
+
     @property
     def model_label(self) -> str:
         return f"{self.backend.name}:{self.backend.model_id}"

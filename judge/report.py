@@ -119,7 +119,7 @@ def eval_context(results: dict[str, Any]) -> dict[str, Any]:
 
 def read_verdicts(path: Path) -> tuple[list[dict[str, Any]], int]:
     records, malformed = [], 0
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
         if not line.strip():
             continue
         try:
@@ -141,7 +141,7 @@ def build_report(path: str | Path) -> str:
         context = verdicts_context(records, malformed)
     else:
         try:
-            results = json.loads(path.read_text(encoding="utf-8"))
+            results = json.loads(path.read_text(encoding="utf-8-sig"))
         except ValueError as e:
             raise ValueError(f"{path}: not JSON ({e})") from None
         if not isinstance(results, dict) or "benchmarks" not in results:

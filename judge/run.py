@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,12 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 import rubric_library
-from judge.engine import Judge, run_sync
-from judge.jsonl import LineError, VerdictLog, count_lines, read_items
+from judge.engine import Judge, JudgeItem, run_sync
+from judge.jsonl import LineError, VerdictLog, file_shape, read_items
 from judge.pairwise import PairItem, PairwiseJudge
+from judge.resume import digest, matching, normalised, refuse_same_file
 from judge.summary import RunSummary, summarise
+from judge.verifiers import validate_checks
 from rubrics import interchange
 from rubrics.io import SUFFIXES, load_rubrics
 from rubrics.model import Rubric
@@ -38,9 +41,11 @@ class RubricSource:
             return cls()
         path = Path(value)
         if path.exists() or path.suffix.lower() in SUFFIXES:
-            rubrics = load_rubrics(path)
+            if path.is_dir():
+                raise IsADirectoryError(21, "is a directory, not a rubric file", str(path))
+            rubrics = [validate_checks(r) for r in load_rubrics(path)]
             return cls(rubrics[0] if len(rubrics) == 1 else None, {r.id: r for r in rubrics})
-        rubric = rubric_library.load(value)
+        rubric = validate_checks(rubric_library.load(value))
         return cls(rubric, {rubric.id: rubric})
 
     def __call__(self, inline: Any, rubric_id: str | None) -> Rubric:
@@ -68,13 +73,13 @@ class RubricSource:
         if interchange.looks_like_rar(inline):
             return interchange.from_rar(inline, rubric_id)
         if isinstance(inline, dict):
-            return Rubric.model_validate(inline)
+            return validate_checks(Rubric.model_validate(inline))
         raise ValueError("'rubric' must be a rubric object, a list of principles, or HealthBench/RaR items")
 
 
-def open_log(output_path: str | Path, warn: Callable[[str], None]) -> VerdictLog:
-    """The output file of a resumable run, saying what an earlier, interrupted run left."""
-    log = VerdictLog(output_path)
+def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite: bool = False) -> VerdictLog:
+    """The output file of a resumable run (locked), saying what an earlier, interrupted run left."""
+    log = VerdictLog(output_path, overwrite=overwrite)
     if log.dropped_partial_line:
         warn(f"{output_path}: dropped a partial last line left by an interrupted run")
     for number in log.unreadable_lines:
@@ -104,6 +109,33 @@ def write_all(
     return new
 
 
+def item_hash(item: JudgeItem) -> str:
+    """What a verdict depends on in the item itself: prompt, response, reference, rubric."""
+    return digest([item.prompt, item.response, item.reference, item.rubric.model_dump(mode="json")])
+
+
+class Warnings:
+    """Input problems, one line each for the first MAX_WARNINGS, then a count with the
+    commonest reasons; the first says what the file looks like when that explains it."""
+
+    def __init__(self, source: str | Path, warn: Callable[[str], None]):
+        self.source, self.warn, self.count = source, warn, 0
+        self.reasons: Counter[str] = Counter()
+
+    def line(self, error: LineError) -> None:
+        self.count += 1
+        self.reasons[error.message] += 1
+        if self.count == 1 and (shape := file_shape(self.source)) is not None:
+            self.warn(f"{self.source}: {shape}")
+        if self.count <= MAX_WARNINGS:
+            self.warn(f"{self.source}:{error.line}: {error.message} (line skipped)")
+
+    def close(self) -> None:
+        if self.count > MAX_WARNINGS:
+            common = "; ".join(f"{n} x {why}" for why, n in self.reasons.most_common(3))
+            self.warn(f"{self.source}: {self.count - MAX_WARNINGS} more lines skipped, {self.count} in all (most often: {common})")
+
+
 def judge_file(
     judge: Judge,
     input_path: str | Path,
@@ -112,25 +144,49 @@ def judge_file(
     *,
     warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
     progress: bool | None = None,
+    overwrite: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Judge every line of input_path not yet in output_path; appends one verdict line per item.
+    """Judge every line of input_path not yet judged in output_path by this same run;
+    appends one verdict line per item (the input's ``id`` echoed, with the run settings and
+    the item's input hash, judge/resume.py). A resumed output made by other settings or
+    for other input stops the run (ResumeMismatch) unless ``overwrite``.
 
+    settings: what else shapes the verdicts (e.g. a criterion filter), recorded and compared.
     progress: None shows a bar only on a terminal.
     """
-    log = open_log(output_path, warn)
-    done = log.done_ids
-    errors: list[LineError] = []
-
-    def items():
-        for entry in read_items(input_path, rubrics, skip_ids=done):
+    refuse_same_file(input_path, output_path)
+    run = normalised({**judge.settings(), **(settings or {})})
+    log = open_log(output_path, warn, overwrite=overwrite)
+    warnings = Warnings(input_path, warn)
+    try:
+        hashes: dict[str, str] = {}
+        for entry in read_items(input_path, rubrics):  # what this input holds, before any judging
             if isinstance(entry, LineError):
-                errors.append(entry)
-                warn(f"{input_path}:{entry.line}: {entry.message} (line skipped)")
+                warnings.line(entry)
             else:
+                hashes[entry.id] = item_hash(entry)
+        warnings.close()
+        kept = matching(output_path, log.previous, run, hashes)
+    except BaseException:
+        log.close()
+        raise
+
+    input_ids: dict[str, Any] = {}  # items on their way: the id as the input wrote it
+
+    def todo() -> Iterator[JudgeItem]:
+        for entry in read_items(input_path, rubrics, skip_ids=set(kept)):
+            if isinstance(entry, JudgeItem):
+                input_ids[entry.id] = entry.input_id
                 yield entry
 
-    new = write_all(judge.aevaluate_many(items()), log, max(0, count_lines(input_path) - len(done)), "item", progress)
-    return summarise(log.previous + new, judged_now=len(new), malformed_lines=len(errors))
+    async def records() -> AsyncIterator[dict[str, Any]]:
+        async for verdict in judge.aevaluate_many(todo()):
+            record = verdict.model_dump(mode="json")
+            yield {"id": input_ids.pop(verdict.item_id), **record, "run": run, "input_hash": hashes[verdict.item_id]}
+
+    new = write_all(records(), log, len(hashes) - len(kept), "item", progress)
+    return summarise([*kept.values(), *new], judged_now=len(new), malformed_lines=warnings.count)
 
 
 def compare_file(
@@ -140,9 +196,12 @@ def compare_file(
     *,
     warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Judge every pair of input_path not yet in output_path, both orders; returns a summary.
-    Pairs are read by the one pair reader (rubrics.pairs): ours, LLMBar, JudgeBench, chosen/rejected."""
+    """Judge every pair of input_path not yet judged in output_path by this same run, both
+    orders; returns a summary. Pairs are read by the one pair reader (rubrics.pairs): ours,
+    LLMBar, JudgeBench, chosen/rejected. Resumes like judge_file."""
+    refuse_same_file(input_path, output_path)
     report = LoadReport()
     pairs = list(load_labelled_pairs(input_path, report, require_label=False))
     for problem in report.problems[:MAX_WARNINGS]:
@@ -152,12 +211,23 @@ def compare_file(
     if (problem := report.unusable()) is not None:
         raise ValueError(f"{input_path}: {problem}")
     labels = {p.id: p.label for p in pairs}
-    log = open_log(output_path, warn)
-    done = log.done_ids
-    todo = [PairItem(p.id, p.prompt, p.response_a, p.response_b, p.criteria) for p in pairs if p.id not in done]
-    new = write_all(judge.acompare_many(iter(todo)), log, len(todo), "pair", progress)
+    run = normalised(judge.settings())
+    hashes = {p.id: digest([p.prompt, p.response_a, p.response_b, list(p.criteria)]) for p in pairs}
+    log = open_log(output_path, warn, overwrite=overwrite)
+    try:
+        kept = matching(output_path, log.previous, run, hashes)
+    except BaseException:
+        log.close()
+        raise
+    todo = [PairItem(p.id, p.prompt, p.response_a, p.response_b, p.criteria) for p in pairs if p.id not in kept]
+
+    async def records_of(verdicts: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
+        async for verdict in verdicts:
+            yield {**verdict.model_dump(mode="json"), "run": run, "input_hash": hashes[verdict.item_id]}
+
+    new = write_all(records_of(judge.acompare_many(iter(todo))), log, len(todo), "pair", progress)
     malformed = sum(report.skipped.values())
-    records = [r for r in log.previous + new if str(r["item_id"]) in labels]
+    records = [*kept.values(), *new]
     scored = [r for r in records if r["status"] == "scored"]
     labelled = [r for r in scored if labels[str(r["item_id"])] is not None]
     return {

@@ -9,6 +9,7 @@ numerator and denominator and counted, never treated as 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -60,6 +61,8 @@ def weighted_score(
         value = r.p_yes if soft else float(bool(r.met))
         numerator += r.weight * float(value)  # type: ignore[arg-type]
     value = numerator / denominator
+    if not math.isfinite(value):  # never written as NaN or Infinity
+        return Score(None, len(scored), n_unscored, n_skipped, gate_state, "the score is not a finite number (weights too large)")
     if gate and gate_state == "failed":
         value = min(value, gate_cap)
     return Score(value, len(scored), n_unscored, n_skipped, gate_state)

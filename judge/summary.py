@@ -29,6 +29,7 @@ class RunSummary:
     malformed_lines: int = 0
     mean_score: float | None = None
     mean_hard_score: float | None = None
+    judged_criteria: int = 0  # scored or unscored, i.e. not skipped by a filter
     criteria: dict[tuple[str, str], CriterionStats] = field(default_factory=dict)
     item_rows: list[tuple[str, str, float | None, float | None, int]] = field(default_factory=list)
 
@@ -52,6 +53,7 @@ def summarise(verdicts: Sequence[dict[str, Any]], *, judged_now: int, malformed_
         for result in verdict.get("results", []):
             entry = stats[(verdict.get("rubric_id", "?"), result["criterion_id"])]
             entry.weight = result.get("weight", 0.0)
+            summary.judged_criteria += result["status"] != "skipped"
             if result["status"] == "scored":
                 entry.scored += 1
                 entry.met += bool(result.get("met"))

@@ -63,6 +63,24 @@ CHECKS: dict[str, Callable[[str, str | None, dict[str, Any]], CheckOutcome]] = {
 
 # Instruction constraints (IFEval families) are checks too; imported last because that
 # module uses CheckOutcome from this one.
-from judge.constraint_checks import TYPES as _CONSTRAINT_TYPES, check_constraint  # noqa: E402
+from judge.constraint_checks import TYPES as _CONSTRAINT_TYPES, check_constraint, spec_problem  # noqa: E402
 
 CHECKS.update({name: check_constraint for name in _CONSTRAINT_TYPES})
+
+
+def check_problem(check: dict[str, Any]) -> str | None:
+    """What makes a criterion's check spec unusable (unknown type, missing or bad
+    parameters), or None. A criterion meant to be decided in code must never fall back to
+    the model in silence: a typo would make it attackable again."""
+    kind = check.get("type")
+    if kind not in CHECKS:
+        return f"unknown check type {kind!r}; known: {', '.join(sorted(CHECKS))}"
+    return spec_problem(check) if kind in _CONSTRAINT_TYPES else None
+
+
+def validate_checks(rubric: Any) -> Any:
+    """The rubric itself, or ValueError naming the first criterion whose check is unusable."""
+    for criterion in rubric.criteria:
+        if criterion.check is not None and (problem := check_problem(criterion.check)) is not None:
+            raise ValueError(f"rubric {rubric.id!r}, criterion {criterion.id!r}: {problem}")
+    return rubric

@@ -131,16 +131,26 @@ class PairOutcome:
 
 
 class OutcomeLog:
-    """Pair outcomes in an append-only JSONL file (judge.jsonl.VerdictLog: a partial last
-    line from an interrupted write is dropped): what a rerun skips."""
+    """Pair outcomes in an append-only JSONL file (judge.jsonl.VerdictLog: locked, a partial
+    last line from an interrupted write is dropped): what a rerun skips. With ``run`` (the
+    generation's settings) and ``items`` (id -> the item), a rerun keeps only outcomes that
+    this same run made for this same item and stops on any other (judge/resume.py)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, run: dict[str, Any] | None = None, items: dict[str, Any] | None = None, overwrite: bool = False):
         from judge.jsonl import VerdictLog
+        from judge.resume import digest, matching, normalised
 
-        self._log = VerdictLog(path)
+        self._log = VerdictLog(path, overwrite=overwrite)
         self.path = self._log.path
+        self.run = normalised(run or {})
+        self.hashes = {key: digest(item) for key, item in (items or {}).items()}
         self.outcomes: dict[str, PairOutcome] = {}
-        for record in self._log.previous:
+        try:
+            previous = matching(self.path, self._log.previous, self.run, self.hashes, what="outcome").values() if items is not None else self._log.previous
+        except BaseException:
+            self._log.close()
+            raise
+        for record in previous:
             try:
                 outcome = PairOutcome.from_record(record)
             except (ValueError, KeyError, ValidationError):
@@ -149,7 +159,7 @@ class OutcomeLog:
 
     def write(self, outcome: PairOutcome) -> None:
         self.outcomes[outcome.pair_id] = outcome
-        self._log.write({"item_id": outcome.pair_id, **outcome.record()})
+        self._log.write({"item_id": outcome.pair_id, **outcome.record(), "run": self.run, "input_hash": self.hashes.get(outcome.pair_id)})
 
     def close(self) -> None:
         self._log.close()

@@ -58,7 +58,7 @@ Record = tuple[Any, int | None, list[int]]  # data, line it starts on, lines of 
 def _records(path: Path) -> list[Record]:
     """Parsed top-level records of a file, with the lines they start on where known."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise RubricFileError(path, "no such file") from None
     except UnicodeDecodeError as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from typing import Any, Literal
 
@@ -37,7 +38,7 @@ class Criterion(BaseModel):
     id: str = Field(pattern=ID_PATTERN, description="Stable id, unique within its rubric.")
     text: str = Field(min_length=1, description="The criterion, answerable yes or no.")
     kind: CriterionKind = "principle"
-    weight: float = Field(1.0, description="Signed weight; negative marks a pitfall.")
+    weight: float = Field(1.0, allow_inf_nan=False, description="Signed weight (finite); negative marks a pitfall.")
     tags: list[str] = Field(default_factory=list)
     theme: str | None = Field(None, description="Name of the Theme this criterion is a tip of.")
     sources: list[str] = Field(default_factory=list, description="Ids of what it was derived from.")
@@ -110,6 +111,8 @@ class Rubric(BaseModel):
             if criterion.id in seen:
                 raise ValueError(f"duplicate criterion id {criterion.id!r}")
             seen.add(criterion.id)
+        if not math.isfinite(sum(abs(c.weight) for c in self.criteria)):
+            raise ValueError("the weights add up to more than a float can hold; use smaller weights")
         # HealthBench rows whose items are all pitfalls are graded (their score is undefined,
         # as in simple-evals); that reader passes this context. Elsewhere such a rubric is an error.
         allow = bool(info.context and info.context.get(ALLOW_NO_POSITIVE_WEIGHT))

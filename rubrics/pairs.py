@@ -82,7 +82,7 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
     JSONL as .json), a JSON list, or a JSON object of records keyed by id. A line that is not
     JSON comes out as a Skip."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8-sig") as handle:  # type: ignore[operator]
         text = handle.read()
     if not path.name.endswith((".jsonl", ".jsonl.gz")):
         try:

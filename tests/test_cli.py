@@ -140,7 +140,7 @@ def test_setup_errors_exit_2_with_a_clear_message(rubric_exe, tmp_path):
     missing = run(rubric_exe, "judge", "--rubric", "helpfulness", "--input", tmp_path / "none.jsonl", "--output", tmp_path / "o.jsonl")
     assert missing.returncode == 2 and "no such input file" in missing.stderr
     no_rubric = run(rubric_exe, "judge", "--input", source, "--output", tmp_path / "o2.jsonl", "--model", "fake:yes", "--no-cache")
-    assert no_rubric.returncode == 1 and "no rubric: pass --rubric" in no_rubric.stderr
+    assert no_rubric.returncode == 2 and "no rubric: pass --rubric" in no_rubric.stderr and "no item to judge" in no_rubric.stderr
 
 
 def test_rubric_file_commands(rubric_exe, tmp_path):

@@ -154,7 +154,7 @@ def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
     assert again.returncode == 0 and len((tmp_path / "eval.json.pairs.jsonl").read_text().splitlines()) == 40
     assert json.loads(output.read_text()) == results
     other_mode = subprocess.run([*command, "--mode", "pointwise"], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert other_mode.returncode == 2 and "another mode" in other_mode.stderr
+    assert other_mode.returncode == 2 and "mode 'pairwise' -> 'pointwise'" in other_mode.stderr
     unknown = subprocess.run([rubric_exe, "eval", "--benchmark", "nope", "--output", str(output), "--model", "fake:yes"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "known: faireval" in unknown.stderr
 

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 import cli
-from tests.conftest import ROOT
+from tests.conftest import ROOT, third_party
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -52,11 +52,23 @@ def test_shell_example(command, rubric_exe, tmp_path):
         pytest.skip("names a real model that this offline machine cannot download")
     if argv[0] == "serve":
         return run_server_with_curl_examples(argv, rubric_exe)
+    needs_registered_data(argv)
     result = subprocess.run([rubric_exe, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
 
 
 API_PREFIXES = ("openai/", "anthropic/", "litellm/")
+
+
+def needs_registered_data(argv):
+    """A benchmark named in the example must have a local copy here (tests never download)."""
+    from judge import datasets
+
+    names = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--benchmark"]
+    for name in names:
+        if name in datasets.benchmarks():
+            for relative in datasets.benchmarks()[name].files:
+                third_party(relative)
 
 
 def curl_commands():
