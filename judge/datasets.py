@@ -120,6 +120,8 @@ def fetch(entry: DataFile, root: Path) -> Path:
     """Download one registered file into ``root/DATASET/FILE``, refusing a checksum mismatch."""
     import pooch
 
+    if not sys.stderr.isatty():  # its "Downloading ..." line is for people watching
+        pooch.get_logger().setLevel("WARNING")
     try:
         path = pooch.retrieve(
             entry.url,

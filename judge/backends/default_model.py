@@ -12,6 +12,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from judge.paths import cache_root
@@ -28,6 +30,33 @@ DEMO_WARNING = (
 
 class DefaultModelMissing(RuntimeError):
     pass
+
+
+@contextmanager
+def terminal_progress_only() -> Iterator[None]:
+    """transformers' progress bars (weight loading, shard writing, GGUF conversion) only
+    when stderr is a terminal: in CI logs and pipes they are noise."""
+    if sys.stderr.isatty():
+        yield
+        return
+    from functools import partial
+
+    from tqdm.auto import tqdm
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    plain = getattr(gguf_utils, "tqdm", None)  # the GGUF converter uses tqdm directly
+    if plain is not None:
+        gguf_utils.tqdm = partial(tqdm, disable=True)
+    try:
+        yield
+    finally:
+        if plain is not None:
+            gguf_utils.tqdm = plain
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def gguf_path() -> Path:
@@ -61,8 +90,9 @@ def ensure_converted() -> Path:
     source = gguf_path()
     print(f"Converting {source.name} to transformers weights once (about 30 s); later runs load from {target}",
           file=sys.stderr)
-    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    with terminal_progress_only():
+        model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
     # The weights are already dequantised to float32; drop the GGUF quantiser record so
     # that save_pretrained writes a plain checkpoint.
     model.hf_quantizer = None
@@ -70,8 +100,9 @@ def ensure_converted() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+        with terminal_progress_only():
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
         try:
             os.rename(staging, target)  # atomic; fails if another run got there first
         except OSError:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import inspect
 import os
-import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +26,7 @@ import torch
 from pydantic import BaseModel
 
 from judge.backends import default_model
+from judge.backends.default_model import terminal_progress_only
 from judge.backends.base import BackendError, Message, YesNoQuestion, YesNoScore
 from judge.backends.batching import InstructionCache, plan_batches, plan_sharing
 from judge.backends.structured import parse_structured
@@ -84,6 +85,9 @@ class LocalBackend:
         pack_suffixes: bool | None = None,
     ):
         self.model = model.eval()
+        # transformers 5 renamed the key/value cache argument and output `cache` (the old
+        # `past_key_values` warns and goes in 5.40); 4.x knows only the old name.
+        self._cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.revision = revision
@@ -140,10 +144,7 @@ class LocalBackend:
         **options: Any,
     ) -> LocalBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        if not sys.stderr.isatty():
-            hf_logging.disable_progress_bar()
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype is None:
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
@@ -152,8 +153,9 @@ class LocalBackend:
         if device == "cpu":
             torch.set_num_threads(os.cpu_count() or 1)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision, gguf_file=gguf_file)
-            model = AutoModelForCausalLM.from_pretrained(model_id, revision=revision, gguf_file=gguf_file, dtype=dtype)
+            with terminal_progress_only():
+                tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision, gguf_file=gguf_file)
+                model = AutoModelForCausalLM.from_pretrained(model_id, revision=revision, gguf_file=gguf_file, dtype=dtype)
         except OSError as e:
             raise BackendError(
                 f"could not load model {model_id!r}: {e}. Without network access, pass a local folder "
@@ -313,7 +315,7 @@ class LocalBackend:
             input_ids=torch.tensor([[t for s in suffixes for t in s]], device=self.device),
             attention_mask=mask[None, None].to(self.device),
             position_ids=(prefix_length + offset)[None].to(self.device),
-            past_key_values=cache,
+            **{self._cache_argument: cache},
             use_cache=True,
         )
 
@@ -329,14 +331,15 @@ class LocalBackend:
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device),
-            past_key_values=cache,
+            **{self._cache_argument: cache},
             use_cache=True,
         )
 
     def _run_prefix(self, ids: list[int], past: Any = None) -> Any:
         """The key/value cache after ids (continuing past, a cache of the tokens before them)."""
         inputs = torch.tensor([ids], device=self.device)
-        return self.model(input_ids=inputs, past_key_values=past, use_cache=True, logits_to_keep=1).past_key_values
+        output = self.model(input_ids=inputs, **{self._cache_argument: past}, use_cache=True, logits_to_keep=1)
+        return output[self._cache_argument]
 
     def _prefix_cache(self, prefix: list[int]) -> Any:
         covered, cache = self.instructions.reusable(prefix, self._run_prefix)
