@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check -q
 TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,test
 
-.PHONY: install install-demo demo test clean
+.PHONY: install install-demo demo test test-oldest-trl clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ install: install-demo
 	$(PIP) install ".[$(TEST_EXTRAS)]"
 
 demo: install-demo
-	rm -f .demo/verdicts.jsonl
 	$(BIN)/rubric judge --rubric helpfulness --input examples/sample_responses.jsonl --output .demo/verdicts.jsonl --overwrite
 
 test: install
 	$(BIN)/python -m pytest
 
+# The TRL integration against the oldest TRL that pyproject admits (trl>=1.0), beside the
+# installed one: TRL up to 1.13 detects async reward functions differently.
+OLDEST_TRL := 1.0.0
+test-oldest-trl: install
+	rm -rf .oldest-trl
+	$(PIP) install --no-deps --target .oldest-trl "trl==$(OLDEST_TRL)"
+	PYTHONPATH=.oldest-trl $(BIN)/python -m pytest -q tests/test_rl_rewards.py -k "grpo or async" -p no:cacheprovider
+
 clean:
-	rm -rf build *.egg-info .demo .pytest_cache
+	rm -rf build *.egg-info .demo .pytest_cache .oldest-trl
