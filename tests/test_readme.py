@@ -53,6 +53,10 @@ def test_shell_example(command, rubric_exe, tmp_path):
     if argv[0] == "serve":
         return run_server_with_curl_examples(argv, rubric_exe)
     needs_registered_data(argv)
+    if argv[0] == "report":  # reports what another example wrote: run that one first
+        producer = next(shlex.split(c)[1:] for c in shell_commands() if f"--output {argv[1]}" in c)
+        needs_registered_data(producer)
+        subprocess.run([rubric_exe, *producer, "--overwrite"], capture_output=True, cwd=ROOT, timeout=120, check=True)
     result = subprocess.run([rubric_exe, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
 
