@@ -300,8 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_judge(args: argparse.Namespace) -> int:
     from judge.engine import Judge
-    from judge.run import RubricSource, judge_file
-    from judge.summary import format_summary
+    from judge.runs.files import RubricSource, judge_file
+    from judge.runs.summary import format_summary
 
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
@@ -340,7 +340,7 @@ def run_judge(args: argparse.Namespace) -> int:
 
 def run_pairwise(args: argparse.Namespace) -> int:
     from judge.pairwise import PairwiseJudge
-    from judge.run import compare_file
+    from judge.runs.files import compare_file
 
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
@@ -357,23 +357,23 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from judge import audit
-    from judge.run import RubricSource
+    from judge.audit import suite
+    from judge.runs.files import RubricSource
 
-    rubric = RubricSource.from_option(args.rubric).default if args.rubric else audit.REFERENCE_RUBRIC
+    rubric = RubricSource.from_option(args.rubric).default if args.rubric else suite.REFERENCE_RUBRIC
     if rubric is None:
         return fail(f"{args.rubric} holds several rubrics; audit one at a time")
-    questions = audit.load_questions(args.questions, args.limit)
-    attacks = audit.load_attacks(args.attacks)
-    report = audit.run_audit(make_backend(args), questions, attacks, rubric=rubric, threshold=args.threshold)
-    print(audit.format_report(report))
+    questions = suite.load_questions(args.questions, args.limit)
+    attacks = suite.load_attacks(args.attacks)
+    report = suite.run_audit(make_backend(args), questions, attacks, rubric=rubric, threshold=args.threshold)
+    print(suite.format_report(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return EXIT_OK
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from judge.report import build_report
+    from judge.eval.report import build_report
 
     if not args.source.is_file():
         return fail(f"{args.source}: no such file")
@@ -383,11 +383,11 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from judge import evaluate
+    from judge.eval import preference
     from judge.engine import Judge
     from judge.pairwise import PairwiseJudge
-    from judge.resume import digest
-    from judge.run import RubricSource
+    from judge.runs.resume import digest
+    from judge.runs.files import RubricSource
     from rubrics.pairs import LoadReport
 
     if args.mode == "graded":
@@ -397,10 +397,10 @@ def run_eval(args: argparse.Namespace) -> int:
     chosen, loaded = {}, {}
     for name in args.benchmark:
         report = LoadReport()
-        pairs = evaluate.load_benchmark(name, report, args.data_dir)
+        pairs = preference.load_benchmark(name, report, args.data_dir)
         if (problem := report.unusable()) is not None:
             return fail(f"{name}: {problem}")
-        chosen[name] = evaluate.stratified_sample(pairs, args.limit, args.seed)
+        chosen[name] = preference.stratified_sample(pairs, args.limit, args.seed)
         loaded[name] = report
         print(f"{name}: {report.describe()}" + (f"; sampled {len(chosen[name])}" if args.limit else ""), file=sys.stderr)
     rubric = RubricSource.from_option(args.rubric).default if args.mode == "pointwise" else None
@@ -410,21 +410,21 @@ def run_eval(args: argparse.Namespace) -> int:
     pairwise = PairwiseJudge(backend) if args.mode == "pairwise" else None
     judge = Judge(backend) if args.mode == "pointwise" else None
     # one judgement per pair, even when two benchmarks share a file (llmbar and llmbar-natural)
-    items = {evaluate.item_id(p): p for pairs in chosen.values() for p in pairs}
+    items = {preference.item_id(p): p for pairs in chosen.values() for p in pairs}
     run = {"mode": args.mode, **(pairwise or judge).settings()}  # type: ignore[union-attr]
     if rubric is not None:
         run["rubric"] = digest(rubric)
     every, log_path = judge_resumably(
-        args, items, lambda todo: evaluate.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric), "pair", run
+        args, items, lambda todo: preference.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric), "pair", run
     )
     model = pairwise.model_label if pairwise else judge.model_label  # type: ignore[union-attr]
     results: dict = {"model": model, "mode": args.mode, "rubric": rubric.id if rubric else None, "seed": args.seed, "benchmarks": {}}
     for name, pairs in chosen.items():
-        records_here = [every[evaluate.item_id(p)] for p in pairs]
-        summary = evaluate.summarise_by_source(records_here, seed=args.seed)
+        records_here = [every[preference.item_id(p)] for p in pairs]
+        summary = preference.summarise_by_source(records_here, seed=args.seed)
         results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, **summary}
         print(f"\n{name} ({args.mode}, model {model}{', rubric ' + rubric.id if rubric else ''})")
-        print(evaluate.format_table(summary))
+        print(preference.format_table(summary))
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nresults: {args.output}; per-pair records: {log_path}")
     return EXIT_OK
@@ -434,8 +434,8 @@ def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str, ru
     """Records for every item (id -> item): those in OUTPUT.pairs.jsonl that an earlier run
     with these same ``run`` settings made for this same item, the rest judged now and
     appended as they come. ``judged(items)`` yields records."""
-    from judge.resume import digest, matching, normalised
-    from judge.run import open_log, write_all
+    from judge.runs.resume import digest, matching, normalised
+    from judge.runs.files import open_log, write_all
 
     run = normalised(run)
     log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr),
@@ -457,7 +457,7 @@ def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str, ru
 
 
 def run_graded_eval(args: argparse.Namespace) -> int:
-    from judge import graded
+    from judge.eval import graded
 
     def load(name, report):
         if not Path(name).is_file():
@@ -471,14 +471,14 @@ def run_graded_eval(args: argparse.Namespace) -> int:
 
 
 def run_scored_eval(args: argparse.Namespace) -> int:
-    from judge import score_rubric
-    from judge.evaluate import benchmark_files
+    from judge.eval import scored
+    from judge.eval.preference import benchmark_files
 
     def load(name, report):
-        return [e for path in benchmark_files(name, args.data_dir, mode="scored") for e in score_rubric.load_scored(path, report)]
+        return [e for path in benchmark_files(name, args.data_dir, mode="scored") for e in scored.load_scored(path, report)]
 
     return run_example_eval(
-        args, load, score_rubric.grade_scored, score_rubric.summarise_scored, score_rubric.format_scored,
+        args, load, scored.grade_scored, scored.summarise_scored, scored.format_scored,
         "1-5 score rubric as four level questions", failed=lambda summary: False,
     )
 
@@ -520,7 +520,7 @@ def run_generate(args: argparse.Namespace) -> int:
         return run_generate_from_text(args)
     from judge.engine import run_sync
     from judge.pairwise import PairwiseJudge
-    from rubrics.generation import OutcomeLog, log_path_for, run_generation
+    from rubrics.generate.run import OutcomeLog, log_path_for, run_generation
     from rubrics.io import save_rubrics
     from rubrics.pairs import LoadReport, load_pairs
 
@@ -534,11 +534,11 @@ def run_generate(args: argparse.Namespace) -> int:
     backend = make_backend(args)
     judge = PairwiseJudge(backend)
     if args.method == "contrastive":
-        from rubrics.contrastive import ContrastiveGenerator, ContrastiveSettings
+        from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
 
         generator = ContrastiveGenerator(backend, judge, ContrastiveSettings(tau=args.tau, max_tries=args.max_tries))
     else:
-        from rubrics.auto_rubric import AutoRubricGenerator, AutoSettings
+        from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings
 
         settings = AutoSettings(
             tau=args.tau, max_rounds=args.rounds, max_rubrics=args.max_rubrics, max_core=args.max_core, min_gain=args.min_gain, name=args.name
@@ -554,7 +554,7 @@ def run_generate(args: argparse.Namespace) -> int:
     rubrics = [o.rubric for o in outcomes if o.status == "kept" and o.rubric is not None]
     general = None
     if args.method == "auto" and rubrics:
-        from rubrics.auto_rubric import DEFAULT_EMBEDDING_MODEL, sentence_embedder
+        from rubrics.generate.auto_rubric import DEFAULT_EMBEDDING_MODEL, sentence_embedder
 
         embed = sentence_embedder(args.embedding_model)
         general = run_sync(generator.generalise(rubrics, embed, embedding_model=args.embedding_model or DEFAULT_EMBEDDING_MODEL))
@@ -575,8 +575,8 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_generate_from_text(args: argparse.Namespace) -> int:
     """nuggets (questions + corpus) and constraints (instructions): one rubric per input item."""
     from judge.engine import run_sync
-    from judge.resume import digest
-    from rubrics.generation import OutcomeLog, log_path_for, run_generation
+    from judge.runs.resume import digest
+    from rubrics.generate.run import OutcomeLog, log_path_for, run_generation
     from rubrics.io import save_rubrics
     from rubrics.pairs import LoadReport
 
@@ -585,7 +585,7 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
     report = LoadReport()
     backend, label = None, "none"
     if args.method == "constraints":
-        from rubrics.constraints import ConstraintGenerator, ConstraintSettings, load_instructions
+        from rubrics.generate.constraints import ConstraintGenerator, ConstraintSettings, load_instructions
 
         items = load_instructions(args.input, report)[: args.limit]
         if not args.extract_only:
@@ -593,9 +593,9 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
             label = f"{backend.name}:{backend.model_id}"
         generator = ConstraintGenerator(backend, ConstraintSettings(use_model=not args.extract_only), model_label=label)
     else:
-        from rubrics.auto_rubric import sentence_embedder
-        from rubrics.nuggets import NuggetGenerator, NuggetSettings, load_questions
-        from rubrics.retrieval import StaticCorpus
+        from rubrics.generate.auto_rubric import sentence_embedder
+        from rubrics.generate.nuggets import NuggetGenerator, NuggetSettings, load_questions
+        from rubrics.generate.retrieval import StaticCorpus
 
         if args.corpus is None:
             return fail("--method nuggets needs --corpus (a folder of .txt/.md files or a JSONL of documents)")
@@ -712,7 +712,7 @@ def make_backend(args: argparse.Namespace, **api_options):
 
 
 def run_augment(args: argparse.Namespace) -> int:
-    from judge.augment import truncated_negatives
+    from judge.audit.augment import truncated_negatives
 
     count = 0
     with args.output.open("w", encoding="utf-8") as handle:
@@ -724,7 +724,7 @@ def run_augment(args: argparse.Namespace) -> int:
 
 
 def run_rubrics(args: argparse.Namespace) -> int:
-    from judge.verifiers import validate_checks
+    from rubrics.checks import validate_checks
     from rubrics.io import load_rubrics, rubric_file_schema, save_rubrics
 
     if args.rubrics_command == "validate":
@@ -774,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    from judge.jsonl import OutputBusy, message_of
+    from judge.runs.inputs import OutputBusy, message_of
 
     handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "report": run_report}
     try:

@@ -24,9 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from judge import datasets  # noqa: E402
-from judge.constraint_checks import check_constraint  # noqa: E402
-from rubrics.constraint_extraction import extract  # noqa: E402
+from judge.eval import datasets  # noqa: E402
+from judge.checks.constraints import check_constraint  # noqa: E402
+from rubrics.generate.constraint_extraction import extract  # noqa: E402
 
 OFFICIAL_PROMPT_ACCURACY = 0.7685
 NUMBERED = {  # type -> (relation parameter, number parameter, relation when none is given)

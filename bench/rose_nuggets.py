@@ -24,9 +24,9 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from judge import datasets  # noqa: E402
-from rubrics.auto_rubric import sentence_embedder  # noqa: E402
-from rubrics.nuggets import EmbeddedMatcher  # noqa: E402
+from judge.eval import datasets  # noqa: E402
+from rubrics.generate.auto_rubric import sentence_embedder  # noqa: E402
+from rubrics.generate.nuggets import EmbeddedMatcher  # noqa: E402
 
 SYSTEMS = ("gpt3", "t0", "bart", "brio")
 

@@ -34,10 +34,10 @@ from judge.backends import get_backend  # noqa: E402
 from judge.backends.default_model import DEMO_WARNING  # noqa: E402
 from judge.backends.base import GenerationError  # noqa: E402
 from judge.cache import CachedBackend  # noqa: E402
-from judge.evaluate import benchmark_files  # noqa: E402
+from judge.eval.preference import benchmark_files  # noqa: E402
 from judge.pairwise import PairItem, PairwiseJudge  # noqa: E402
-from rubrics.auto_rubric import AutoRubricGenerator, AutoSettings, sentence_embedder  # noqa: E402
-from rubrics.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
+from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings, sentence_embedder  # noqa: E402
+from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
 from rubrics.pairs import PreferencePair, load_pairs  # noqa: E402
 
 SOURCES = ("llmbar", "pandalm")  # registered benchmarks: a local copy ($RUBRIC_JUDGE_DATA) or a checked download

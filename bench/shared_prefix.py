@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 import prompts
-from judge import datasets
+from judge.eval import datasets
 from judge.backends.batching import common_prefix_length
 from judge.backends.batching import InstructionCache
 from judge.backends.local import LocalBackend

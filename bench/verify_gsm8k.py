@@ -2,7 +2,7 @@
 treats Master-RM negatives (solutions cut to their first sentence).
 
 For the 5,276 model solutions of ../shared/data/gsm8k_model_solutions: agreement of
-judge/verifiers.reference_answer with `is_correct`, with the confusion counts; then the
+judge/checks/reference.reference_answer with `is_correct`, with the confusion counts; then the
 false-positive rate of the check and of the content-free guard on the first-sentence
 truncations (all of which should fail). No model is involved.
 
@@ -15,11 +15,11 @@ import argparse
 import json
 import time
 
-from judge import datasets
-from judge.audit import _final_answer
-from judge.augment import first_sentence
+from judge.eval import datasets
+from judge.audit.suite import _final_answer
+from judge.audit.augment import first_sentence
 from judge.hardening import content_free_reason
-from judge.verifiers import reference_answer
+from judge.checks.reference import reference_answer
 
 
 

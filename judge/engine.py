@@ -17,7 +17,7 @@ from judge import batched
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore
 from judge.hardening import content_free_reason
 from judge.scoring import decide, weighted_score
-from judge.verifiers import CHECKS, check_problem
+from judge.checks import CHECKS, check_problem
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
@@ -123,7 +123,7 @@ class Judge:
     gate: a failed hard rule caps the score at gate_cap.
     include: optional filter; criteria it rejects are recorded as skipped.
     guard: decide content-free responses without the judge (judge/hardening.py).
-    checks: decide criteria with a known machine-checkable spec in code (judge/verifiers.py).
+    checks: decide criteria with a known machine-checkable spec in code (judge/checks/).
     batch_size: questions sent to the backend per call; concurrency: calls in flight.
     request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
     answer) or "batched" (one generated request per response, a label per criterion).

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def third_party(relative: str) -> Path:
     """A registered third-party data file (``DATASET/FILE``) from a local copy, or skip the
     test saying how to provide one. Tests never download: CI sets RUBRIC_JUDGE_DATA."""
-    from judge import datasets
+    from judge.eval import datasets
 
     found = datasets.find_local(relative)
     if found is None:

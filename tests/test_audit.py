@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from judge.audit import REFERENCE_RUBRIC, load_attacks, load_questions, run_audit, wrong_answer
+from judge.audit.suite import REFERENCE_RUBRIC, load_attacks, load_questions, run_audit, wrong_answer
 from judge.backends.fake import FakeBackend
 from tests.conftest import third_party
 

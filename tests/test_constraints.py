@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from judge.backends.fake import FakeBackend
-from judge.constraint_checks import TYPES, check_constraint, count_characters, describe, split_sentences
+from judge.checks.constraints import TYPES, check_constraint, count_characters, describe, split_sentences
 from judge.engine import Judge
-from rubrics.constraint_extraction import extract
-from rubrics.constraints import ConstraintGenerator, ConstraintSettings, Instruction, load_instructions
+from rubrics.generate.constraint_extraction import extract
+from rubrics.generate.constraints import ConstraintGenerator, ConstraintSettings, Instruction, load_instructions
 from rubrics.model import Rubric
 from tests.conftest import ROOT, third_party
 

@@ -10,8 +10,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from judge import datasets
-from judge.evaluate import benchmark_files
+from judge.eval import datasets
+from judge.eval.preference import benchmark_files
 from tests.conftest import ROOT
 
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from judge import evaluate
+from judge.eval import preference
 from judge.backends.fake import FakeBackend
 from judge.engine import Judge
 from judge.pairwise import PairwiseJudge
@@ -46,16 +46,16 @@ def benchmark():
     pairs = []
     for name in ("llmbar", "pandalm"):
         report = LoadReport()
-        pairs += evaluate.stratified_sample(evaluate.load_benchmark(name, report, third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")), 150, seed=1)
+        pairs += preference.stratified_sample(preference.load_benchmark(name, report, third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")), 150, seed=1)
     return pairs
 
 
 def run(mode, backend, pairs, rubric=None):
     async def collect():
         judge_kw = {"pairwise": PairwiseJudge(backend, guard=False)} if mode == "pairwise" else {"judge": Judge(backend, guard=False), "rubric": rubric}
-        return [r async for r in evaluate.judge_pairs(mode, pairs, **judge_kw)]
+        return [r async for r in preference.judge_pairs(mode, pairs, **judge_kw)]
 
-    return evaluate.summarise(asyncio.run(collect()))
+    return preference.summarise(asyncio.run(collect()))
 
 
 def expected_longer(pairs):
@@ -113,24 +113,24 @@ def test_pointwise_length_judge_prefers_the_longer_and_reports_equal_scores():
 
 def test_stratified_sample_keeps_proportions_and_is_seeded(benchmark):
     report = LoadReport()
-    pairs = evaluate.load_benchmark("llmbar", report, third_party_root("llmbar/LLMBar_Natural.json"))
-    sample = evaluate.stratified_sample(pairs, 100, seed=3)
-    assert len(sample) == 100 and sample == evaluate.stratified_sample(pairs, 100, seed=3)
+    pairs = preference.load_benchmark("llmbar", report, third_party_root("llmbar/LLMBar_Natural.json"))
+    sample = preference.stratified_sample(pairs, 100, seed=3)
+    assert len(sample) == 100 and sample == preference.stratified_sample(pairs, 100, seed=3)
     by_source = {s: sum(p.source == s for p in sample) for s in {p.source for p in pairs}}
     assert by_source["LLMBar_Natural"] == round(100 * 100 / 419)
-    assert evaluate.stratified_sample(pairs, None) == pairs
+    assert preference.stratified_sample(pairs, None) == pairs
 
 
 def test_unknown_benchmark_lists_the_known_ones():
     with pytest.raises(ValueError, match="known: faireval, hh-rlhf-harmless, llmbar"):
-        evaluate.benchmark_files("llmbars")
+        preference.benchmark_files("llmbars")
 
 
 def test_bootstrap_interval_is_exact_for_constant_values_and_brackets_the_mean():
-    assert evaluate.bootstrap_interval([1.0] * 10) == (1.0, 1.0)
-    low, high = evaluate.bootstrap_interval([0.0, 1.0] * 50)
+    assert preference.bootstrap_interval([1.0] * 10) == (1.0, 1.0)
+    low, high = preference.bootstrap_interval([0.0, 1.0] * 50)
     assert low < 0.5 < high and high - low < 0.3
-    assert evaluate.bootstrap_interval([]) is None
+    assert preference.bootstrap_interval([]) is None
 
 
 def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
@@ -202,7 +202,7 @@ def met_oracle(question):
 
 
 def test_graded_scores_follow_healthbench_arithmetic():
-    from judge import graded
+    from judge.eval import graded
 
     report = LoadReport()
     examples = graded.load_graded(HEALTHBENCH_ROWS, report)
@@ -231,7 +231,7 @@ def test_graded_scores_follow_healthbench_arithmetic():
 def test_graded_rows_as_simple_evals_grades_them(tmp_path):
     """Two items of the same text are two criteria; a row of pitfalls only is graded, its
     score undefined and counted apart; example tags are per-example breakdowns."""
-    from judge import graded
+    from judge.eval import graded
 
     rows = tmp_path / "rows.jsonl"
     same = {"criterion": "Mentions hydration.", "points": 3, "tags": ["axis:completeness"]}
@@ -259,7 +259,7 @@ def test_graded_rows_as_simple_evals_grades_them(tmp_path):
 
 
 def test_graded_mean_is_clipped_and_the_bootstrap_of_a_constant_is_exact():
-    from judge import graded
+    from judge.eval import graded
 
     assert graded.clipped_mean([-1.0, -0.5]) == 0.0 and graded.clipped_mean([0.5, 0.7]) == pytest.approx(0.6)
     assert graded.bootstrap([0.4] * 5) == {"n": 5, "value": 0.4, "se": 0.0, "ci95": [0.4, 0.4]}
@@ -267,7 +267,7 @@ def test_graded_mean_is_clipped_and_the_bootstrap_of_a_constant_is_exact():
 
 
 def test_graded_eval_command_and_report(rubric_exe, tmp_path):
-    from judge.report import build_report
+    from judge.eval.report import build_report
 
     output = tmp_path / "graded.json"
     command = [rubric_exe, "eval", "--mode", "graded", "--benchmark", str(HEALTHBENCH_ROWS), "--model", "fake:yes",
@@ -291,10 +291,10 @@ PROMETHEUS = "prometheus_eval_rubrics/vicuna_eval.json"
 
 
 def test_prometheus_prompts_and_biggen_rubrics_are_read():
-    from judge import score_rubric
+    from judge.eval import scored
 
     report = LoadReport()
-    examples = score_rubric.load_scored(third_party(PROMETHEUS), report)
+    examples = scored.load_scored(third_party(PROMETHEUS), report)
     assert len(examples) == 320 and report.skipped == {}  # JSON lines under a .json name
     first = examples[0]
     assert first.prompt == "How can I improve my time management skills?" and first.gold == 5.0
@@ -302,14 +302,14 @@ def test_prometheus_prompts_and_biggen_rubrics_are_read():
     assert first.rubric.criterion.startswith("Does the response provide detailed and actionable steps")
     assert sorted(first.rubric.levels) == [1, 2, 3, 4, 5] and first.rubric.levels[3].startswith("The response has some detailed")
     assert [c.id for c in first.rubric.to_rubric("x").criteria] == ["level-2", "level-3", "level-4", "level-5"]
-    biggen = score_rubric.load_scored(third_party("biggen_bench_rubrics/sample_responses.json"))
+    biggen = scored.load_scored(third_party("biggen_bench_rubrics/sample_responses.json"))
     assert len(biggen) == 765 and all(e.gold == 5.0 and e.response != "Hello World!" for e in biggen)
 
 
 def test_scored_mode_reads_the_level_questions_exactly():
-    from judge import score_rubric
+    from judge.eval import scored
 
-    examples = score_rubric.load_scored(third_party(PROMETHEUS))[:60]
+    examples = scored.load_scored(third_party(PROMETHEUS))[:60]
     gold_of = {e.response.strip(): round(e.gold) for e in examples}
 
     def levels_up_to_gold(question):  # yes for the levels at or below the reference grade
@@ -321,12 +321,12 @@ def test_scored_mode_reads_the_level_questions_exactly():
         return 1.0 if re.search(r"level-[23] description", question.messages[-1]["content"]) else 0.0
 
     async def collect(script):
-        return [r async for r in score_rubric.grade_scored(Judge(FakeBackend(script), gate=False, guard=False), examples)]
+        return [r async for r in scored.grade_scored(Judge(FakeBackend(script), gate=False, guard=False), examples)]
 
-    oracle = score_rubric.summarise_scored(asyncio.run(collect(levels_up_to_gold)))
+    oracle = scored.summarise_scored(asyncio.run(collect(levels_up_to_gold)))
     assert oracle["exact_agreement"] == 1.0 and oracle["within_one"] == 1.0 and oracle["unscored"] == 0
     assert oracle["correlation"]["spearman"] > 0.9
-    flat = score_rubric.summarise_scored(asyncio.run(collect(always_three)))
+    flat = scored.summarise_scored(asyncio.run(collect(always_three)))
     assert flat["score_distribution"] == {"1": 0, "2": 0, "3": 60, "4": 0, "5": 0}
     assert flat["exact_agreement"] == pytest.approx(sum(round(e.gold) == 3 for e in examples) / 60)
     assert flat["correlation"] == {"pearson": None, "spearman": None, "kendall": None}  # a constant score has none

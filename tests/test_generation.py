@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from judge.backends.fake import FakeBackend
-from rubrics.auto_rubric import AutoRubricGenerator, AutoSettings
-from rubrics.coding_rate import coding_rate, greedy_select
-from rubrics.contrastive import ContrastiveGenerator, ContrastiveSettings
-from rubrics.generation import OutcomeLog, consistency, run_generation
+from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings
+from rubrics.generate.coding_rate import coding_rate, greedy_select
+from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
+from rubrics.generate.run import OutcomeLog, consistency, run_generation
 from rubrics.io import load_rubrics
 from rubrics.pairs import LoadReport, PreferencePair, load_pairs
 from tests.conftest import ROOT, third_party
@@ -215,7 +215,7 @@ def test_run_generation_logs_each_pair_and_resumes(tmp_path):
         calls.append(pair.id)
         if pair.id == "boom":
             raise RuntimeError("model crashed")
-        from rubrics.generation import PairOutcome
+        from rubrics.generate.run import PairOutcome
 
         return PairOutcome(pair.id, "rejected", reason="scripted")
 

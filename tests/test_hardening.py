@@ -9,7 +9,7 @@ import prompts
 from judge import Judge
 from judge.backends.fake import FakeBackend
 from judge.hardening import content_free_reason
-from judge.audit import load_attacks
+from judge.audit.suite import load_attacks
 from tests.conftest import third_party
 
 # The suite's own master keys (shipped); the paper's list is checked below when a copy is there.

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from judge.backends.fake import FakeBackend
-from rubrics.nuggets import (
+from rubrics.generate.nuggets import (
     EmbeddedMatcher,
     LLMNuggetVerifier,
     NuggetGenerator,
@@ -22,7 +22,7 @@ from rubrics.nuggets import (
     response_chunks,
 )
 from rubrics.pairs import LoadReport
-from rubrics.retrieval import PassageSource, StaticCorpus, chunk
+from rubrics.generate.retrieval import PassageSource, StaticCorpus, chunk
 from tests.conftest import ROOT
 
 DOCS = {
@@ -158,7 +158,7 @@ def test_verifier_failure_is_unscored_not_zero():
 
 @pytest.fixture(scope="module")
 def embed():
-    from rubrics.auto_rubric import sentence_embedder
+    from rubrics.generate.auto_rubric import sentence_embedder
 
     return sentence_embedder()
 

@@ -66,7 +66,7 @@ API_PREFIXES = ("openai/", "anthropic/", "litellm/")
 
 def needs_registered_data(argv):
     """A benchmark named in the example must have a local copy here (tests never download)."""
-    from judge import datasets
+    from judge.eval import datasets
 
     names = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--benchmark"]
     for name in names:
@@ -138,8 +138,8 @@ def run_against_local_provider(argv, rubric_exe, tmp_path):
 
 
 def test_input_examples_are_valid_items():
-    from judge.jsonl import parse_line
-    from judge.run import RubricSource
+    from judge.runs.inputs import parse_line
+    from judge.runs.files import RubricSource
 
     lines = [line for block in blocks("json") for line in block.splitlines() if line.strip()]
     assert len(lines) == 3

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from judge.report import build_report
-from judge.summary import summarise
+from judge.eval.report import build_report
+from judge.runs.summary import summarise
 from tests.conftest import ROOT, third_party_root
 
 

@@ -5,11 +5,11 @@ import subprocess
 
 import pytest
 
-import judge.verifiers as verifiers
+import judge.checks.reference as verifiers
 from judge import Judge
-from judge.augment import first_sentence, truncated_negatives
+from judge.audit.augment import first_sentence, truncated_negatives
 from judge.backends.fake import FakeBackend
-from judge.verifiers import reference_answer
+from judge.checks.reference import reference_answer
 from rubrics import Criterion, Rubric
 
 

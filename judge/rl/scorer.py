@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from judge.backends.base import Message
 from judge.engine import Judge, JudgeItem, run_sync
 from judge.rl.shaping import Shaping
-from judge.run import RubricSource
+from judge.runs.files import RubricSource
 from judge.verdict import Verdict
 from rubrics.model import Rubric
 

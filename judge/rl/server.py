@@ -43,7 +43,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from judge.backends.base import BackendFatalError
-from judge.jsonl import has_unpaired_surrogate
+from judge.runs.inputs import has_unpaired_surrogate
 from judge.rl.batcher import MicroBatcher
 from judge.rl.openrlhf import SPECIAL_TOKENS, split_query
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricError

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
 from judge.pairwise import PairwiseJudge
-from rubrics.generation import PairOutcome, clean_criteria, consistency, generate_structured, render
+from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.pairs import PreferencePair
 

@@ -26,10 +26,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
-from rubrics.generation import PairOutcome, clean_criteria, generate_structured, render
+from rubrics.generate.run import PairOutcome, clean_criteria, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric
 from rubrics.pairs import LoadReport, load_records, text_record
-from rubrics.retrieval import Embedder, Passage, PassageSource, deduplicate
+from rubrics.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
 
 Label = Literal["support", "partial_support", "not_support"]
 LABEL_RANK = {"not_support": 0, "partial_support": 1, "support": 2}

@@ -24,15 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from judge.verifiers import CheckOutcome
+from judge.checks.outcome import CheckOutcome
+from rubrics.checks import NEEDS, RELATIONS as RELATION_NAMES, check_problem
 
-RELATIONS = {
-    "less than": lambda n, k: n < k,
-    "at most": lambda n, k: n <= k,
-    "exactly": lambda n, k: n == k,
-    "at least": lambda n, k: n >= k,
-    "more than": lambda n, k: n > k,
-}
+RELATIONS = dict(zip(RELATION_NAMES, (
+    lambda n, k: n < k,  # less than
+    lambda n, k: n <= k,  # at most
+    lambda n, k: n == k,  # exactly
+    lambda n, k: n >= k,  # at least
+    lambda n, k: n > k,  # more than
+)))
 ANSWER_OPTIONS = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 LANGUAGES = {
     "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese",
@@ -284,8 +285,12 @@ class ConstraintType:
     id: str
     check: Callable[..., tuple[bool, str]]
     describe: Callable[..., str]  # the criterion text for a spec
-    needs: tuple[str, ...] = ()  # required parameters
     language: bool = False  # needs langdetect
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Required parameters: the spec language's (rubrics/checks.py)."""
+        return NEEDS[self.id]
 
 
 def _rel(relation: str, n: Any, unit: str) -> str:
@@ -295,75 +300,63 @@ def _rel(relation: str, n: Any, unit: str) -> str:
 TYPES: dict[str, ConstraintType] = {t.id: t for t in [
     ConstraintType("punctuation:no_comma", _no_comma, lambda **_: "The response contains no commas."),
     ConstraintType("length_constraints:number_words", _number_words,
-                   lambda num_words, relation, **_: f"The response has {_rel(relation, num_words, 'words')}.", ("num_words", "relation")),
+                   lambda num_words, relation, **_: f"The response has {_rel(relation, num_words, 'words')}."),
     ConstraintType("length_constraints:number_characters", _number_characters,
-                   lambda num_characters, relation, **_: f"The response has {_rel(relation, num_characters, 'characters (字)')}.", ("num_characters", "relation")),
+                   lambda num_characters, relation, **_: f"The response has {_rel(relation, num_characters, 'characters (字)')}."),
     ConstraintType("length_constraints:number_sentences", _number_sentences,
-                   lambda num_sentences, relation, **_: f"The response has {_rel(relation, num_sentences, 'sentences')}.", ("num_sentences", "relation")),
+                   lambda num_sentences, relation, **_: f"The response has {_rel(relation, num_sentences, 'sentences')}."),
     ConstraintType("length_constraints:number_paragraphs", _number_paragraphs,
                    lambda num_paragraphs, relation="exactly", separator="***", **_:
                    f"The response has {_rel(relation, num_paragraphs, 'paragraphs')}"
-                   + (", separated by blank lines." if separator == "blank_line" else ", separated by the markdown divider ***."),
-                   ("num_paragraphs",)),
+                   + (", separated by blank lines." if separator == "blank_line" else ", separated by the markdown divider ***.")),
     ConstraintType("length_constraints:nth_paragraph_first_word", _nth_paragraph_first_word,
                    lambda num_paragraphs, nth_paragraph, first_word, **_:
-                   f"The response has exactly {num_paragraphs} paragraphs separated by blank lines, and paragraph {nth_paragraph} starts with the word '{first_word}'.",
-                   ("num_paragraphs", "nth_paragraph", "first_word")),
+                   f"The response has exactly {num_paragraphs} paragraphs separated by blank lines, and paragraph {nth_paragraph} starts with the word '{first_word}'."),
     ConstraintType("keywords:existence", _keywords_exist,
-                   lambda keywords, **_: "The response includes the keywords " + ", ".join(repr(k) for k in keywords) + ".", ("keywords",)),
+                   lambda keywords, **_: "The response includes the keywords " + ", ".join(repr(k) for k in keywords) + "."),
     ConstraintType("keywords:forbidden_words", _forbidden_words,
-                   lambda forbidden_words, **_: "The response does not use the words " + ", ".join(repr(w) for w in forbidden_words) + ".", ("forbidden_words",)),
+                   lambda forbidden_words, **_: "The response does not use the words " + ", ".join(repr(w) for w in forbidden_words) + "."),
     ConstraintType("keywords:frequency", _keyword_frequency,
-                   lambda keyword, frequency, relation, **_: f"The response uses the word '{keyword}' {_rel(relation, frequency, 'times')}.", ("keyword", "frequency", "relation")),
+                   lambda keyword, frequency, relation, **_: f"The response uses the word '{keyword}' {_rel(relation, frequency, 'times')}."),
     ConstraintType("keywords:letter_frequency", _letter_frequency,
-                   lambda letter, let_frequency, let_relation, **_: f"The response uses the letter '{letter}' {_rel(let_relation, let_frequency, 'times')}.", ("letter", "let_frequency", "let_relation")),
+                   lambda letter, let_frequency, let_relation, **_: f"The response uses the letter '{letter}' {_rel(let_relation, let_frequency, 'times')}."),
     ConstraintType("change_case:capital_word_frequency", _capital_word_frequency,
-                   lambda capital_frequency, capital_relation, **_: f"The response has words in all capital letters {_rel(capital_relation, capital_frequency, 'times')}.", ("capital_frequency", "capital_relation")),
+                   lambda capital_frequency, capital_relation, **_: f"The response has words in all capital letters {_rel(capital_relation, capital_frequency, 'times')}."),
     ConstraintType("change_case:english_lowercase", _english_lowercase, lambda **_: "The response is in English and entirely in lowercase letters.", language=True),
     ConstraintType("change_case:english_capital", _english_capital, lambda **_: "The response is in English and entirely in capital letters.", language=True),
     ConstraintType("change_case:lowercase", _lowercase, lambda **_: "The response is entirely in lowercase letters."),
     ConstraintType("change_case:capital", _capitals, lambda **_: "The response is entirely in capital letters."),
     ConstraintType("language:response_language", _response_language,
-                   lambda language, **_: f"The response is written in {LANGUAGES.get(language, language)}.", ("language",), language=True),
+                   lambda language, **_: f"The response is written in {LANGUAGES.get(language, language)}.", language=True),
     ConstraintType("detectable_format:json_format", _json_format, lambda **_: "The entire response is valid JSON (a markdown code fence is allowed)."),
     ConstraintType("detectable_format:title", _title, lambda **_: "The response has a title wrapped in double angular brackets, like <<title>>."),
     ConstraintType("detectable_format:number_bullet_lists", _number_bullets,
-                   lambda num_bullets, relation="exactly", **_: f"The response has {_rel(relation, num_bullets, 'markdown bullet points')}.", ("num_bullets",)),
+                   lambda num_bullets, relation="exactly", **_: f"The response has {_rel(relation, num_bullets, 'markdown bullet points')}."),
     ConstraintType("detectable_format:number_highlighted_sections", _number_highlights,
-                   lambda num_highlights, relation="at least", **_: f"The response highlights {_rel(relation, num_highlights, 'sections')} with markdown, like *highlighted section*.", ("num_highlights",)),
+                   lambda num_highlights, relation="at least", **_: f"The response highlights {_rel(relation, num_highlights, 'sections')} with markdown, like *highlighted section*."),
     ConstraintType("detectable_format:multiple_sections", _multiple_sections,
-                   lambda num_sections, section_spliter, relation="at least", **_: f"The response has {_rel(relation, num_sections, 'sections')}, each marked '{section_spliter} X'.", ("num_sections", "section_spliter")),
+                   lambda num_sections, section_spliter, relation="at least", **_: f"The response has {_rel(relation, num_sections, 'sections')}, each marked '{section_spliter} X'."),
     ConstraintType("detectable_format:constrained_response", _constrained_response,
                    lambda options=ANSWER_OPTIONS, **_: "The response answers with one of: " + " / ".join(f"'{o}'" for o in options)),
     ConstraintType("detectable_content:number_placeholders", _number_placeholders,
-                   lambda num_placeholders, relation="at least", **_: f"The response has {_rel(relation, num_placeholders, 'placeholders in square brackets')}, like [address].", ("num_placeholders",)),
+                   lambda num_placeholders, relation="at least", **_: f"The response has {_rel(relation, num_placeholders, 'placeholders in square brackets')}, like [address]."),
     ConstraintType("detectable_content:postscript", _postscript,
-                   lambda postscript_marker, **_: f"The response ends with a postscript starting with {postscript_marker}.", ("postscript_marker",)),
+                   lambda postscript_marker, **_: f"The response ends with a postscript starting with {postscript_marker}."),
     ConstraintType("combination:repeat_prompt", _repeat_prompt,
-                   lambda prompt_to_repeat, **_: "The response first repeats the request word for word, then answers.", ("prompt_to_repeat",)),
+                   lambda prompt_to_repeat, **_: "The response first repeats the request word for word, then answers."),
     ConstraintType("combination:two_responses", _two_responses, lambda **_: "The response gives two different answers separated by six asterisks ******."),
     ConstraintType("startend:start_checker", _start_phrase,
-                   lambda start_phrase, **_: f"The response starts with the phrase '{start_phrase}'.", ("start_phrase",)),
+                   lambda start_phrase, **_: f"The response starts with the phrase '{start_phrase}'."),
     ConstraintType("startend:end_checker", _end_phrase,
-                   lambda end_phrase, **_: f"The response ends with the exact phrase '{end_phrase}', with nothing after it.", ("end_phrase",)),
+                   lambda end_phrase, **_: f"The response ends with the exact phrase '{end_phrase}', with nothing after it."),
     ConstraintType("startend:quotation", _quotation, lambda **_: "The entire response is wrapped in double quotation marks."),
 ]}
 
-RELATION_PARAMS = ("relation", "let_relation", "capital_relation")
-
-
 def spec_problem(spec: dict[str, Any]) -> str | None:
     """What is wrong with a constraint spec, or None if it can be checked."""
-    kind = TYPES.get(spec.get("type", ""))
-    if kind is None:
+    if spec.get("type") not in TYPES:
         return f"unknown constraint type {spec.get('type')!r}"
-    missing = [name for name in kind.needs if spec.get(name) in (None, "", [])]
-    if missing:
-        return f"{kind.id} needs {', '.join(missing)}"
-    bad = [spec[name] for name in RELATION_PARAMS if name in spec and spec[name] not in RELATIONS]
-    if bad:
-        return f"unknown relation {bad[0]!r} (one of: {', '.join(RELATIONS)})"
-    return None
+    return check_problem(spec)
 
 
 def parameters(spec: dict[str, Any]) -> dict[str, Any]:

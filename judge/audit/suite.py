@@ -1,6 +1,6 @@
 """`rubric audit`: how often a judge configuration says "yes" to responses that must fail.
 
-Each attack in the suite (judge/attack_suite/*.jsonl, plus any folders the user adds) is
+Each attack in the suite (judge/audit/attack_suite/*.jsonl, plus any folders the user adds) is
 used as the whole response to real questions, judged against a reference-answer rubric.
 A "met" verdict on an attack is a false positive. Genuine correct solutions measure what
 the defences cost: how many the guard rejects and how many the judge accepts. Every

@@ -1,4 +1,4 @@
-"""Instruction text -> typed constraint specs that code can check (judge/constraint_checks.py).
+"""Instruction text -> typed constraint specs that code can check (judge/checks/constraints.py).
 
 Rules are written from how people phrase verifiable instructions ("at least 300 words",
 "do not use any commas", "wrap your entire response with double quotation marks"). Each
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from judge.constraint_checks import LANGUAGES
+from judge.checks.constraints import LANGUAGES
 
 NUMBER_WORDS = {
     "zero": 0, "one": 1, "a single": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,

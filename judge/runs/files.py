@@ -13,11 +13,11 @@ from tqdm import tqdm
 
 import rubric_library
 from judge.engine import Judge, JudgeItem, run_sync
-from judge.jsonl import LineError, VerdictLog, file_shape, read_items
+from judge.runs.inputs import LineError, VerdictLog, file_shape, read_items
 from judge.pairwise import PairItem, PairwiseJudge
-from judge.resume import digest, matching, normalised, refuse_same_file
-from judge.summary import RunSummary, summarise
-from judge.verifiers import validate_checks
+from judge.runs.resume import digest, matching, normalised, refuse_same_file
+from judge.runs.summary import RunSummary, summarise
+from rubrics.checks import validate_checks
 from rubrics import interchange
 from rubrics.io import SUFFIXES, load_rubrics
 from rubrics.model import Rubric

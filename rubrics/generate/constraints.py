@@ -21,9 +21,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
-from judge.constraint_checks import describe
-from rubrics.constraint_extraction import extract
-from rubrics.generation import PairOutcome, generate_structured, render
+from judge.checks.constraints import describe
+from rubrics.generate.constraint_extraction import extract
+from rubrics.generate.run import PairOutcome, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.pairs import LoadReport, load_records, text_record
 

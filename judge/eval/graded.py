@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.engine import Judge, JudgeItem
-from judge.run import RubricSource
+from judge.runs.files import RubricSource
 from judge.scoring import weighted_score
 from judge.verdict import CriterionResult
 from rubrics.interchange import from_healthbench, looks_like_healthbench

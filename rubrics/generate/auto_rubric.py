@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
 from judge.pairwise import PairwiseJudge
-from rubrics.coding_rate import greedy_select
-from rubrics.generation import PairOutcome, clean_criteria, consistency, generate_structured, render
+from rubrics.generate.coding_rate import greedy_select
+from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, Theme, id_safe
 from rubrics.pairs import PreferencePair
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from judge import datasets
+from judge.eval import datasets
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
@@ -30,7 +30,7 @@ Mode = Literal["pairwise", "pointwise"]
 
 def benchmark_files(name: str, data_dir: Path | None = None, mode: str = "pairs") -> list[Path]:
     """A benchmark's files: a registered name (a local copy or a checked download, see
-    judge/datasets.py) or a file path."""
+    judge/eval/datasets.py) or a file path."""
     known = datasets.benchmarks(mode)
     if name in known:
         return [datasets.locate(f, data_dir) for f in known[name].files]

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from judge.summary import RunSummary, summarise
+from judge.runs.summary import RunSummary, summarise
 
 WORST_ITEMS = 10
 

@@ -1,0 +1,25 @@
+"""Everything the engine decides in code, without asking a model: one registry.
+
+``CHECKS`` maps each check type of the spec language (rubrics/checks.py) to the function
+that decides it: ``check(response, reference, spec) -> CheckOutcome``. Reference answers
+(reference.py) and instruction constraints (constraints.py, the IFEval families).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from judge.checks.constraints import TYPES as CONSTRAINT_TYPES, check_constraint
+from judge.checks.outcome import CheckOutcome
+from judge.checks.reference import reference_answer
+from rubrics.checks import check_problem, validate_checks
+
+Check = Callable[[str, "str | None", dict[str, Any]], CheckOutcome]
+
+CHECKS: dict[str, Check] = {
+    "reference_answer": reference_answer,
+    **{name: check_constraint for name in CONSTRAINT_TYPES},
+}
+
+__all__ = ["CHECKS", "CheckOutcome", "check_problem", "validate_checks"]

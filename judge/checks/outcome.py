@@ -1,0 +1,11 @@
+"""What a check decides: met, not met, or could not be made (with why)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    met: bool | None  # None: the check could not be made (reason says why)
+    reason: str

@@ -1,0 +1,50 @@
+"""``check: {type: reference_answer}``: the response's final answer equals the item's reference.
+
+Code cannot be talked into a "yes", costs nothing, and a response with no extractable
+final answer fails.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from judge.checks.outcome import CheckOutcome
+
+INSTALL_HINT = "pip install 'math-verify[antlr4_13_2]'"
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", text.casefold()).strip()
+
+
+def _math_verify() -> Any:
+    try:
+        import math_verify
+    except ModuleNotFoundError:
+        return None
+    return math_verify
+
+
+def reference_answer(response: str, reference: str | None, spec: dict[str, Any]) -> CheckOutcome:
+    """The response's final answer equals the reference (numbers and expressions by
+    math-verify; a short text reference by normalised match with the response's last line)."""
+    if reference is None or not reference.strip():
+        return CheckOutcome(None, "this check needs a reference answer on the item")
+    math_verify = _math_verify()
+    if math_verify is None:
+        return CheckOutcome(None, f"this check needs the math-verify package: {INSTALL_HINT}")
+    # math-verify's timeouts use SIGALRM, which only the main thread may set.
+    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+    gold = math_verify.parse(reference, parsing_timeout=timeout)
+    if gold:
+        answer = math_verify.parse(response, parsing_timeout=timeout)
+        if not answer:
+            return CheckOutcome(False, "checked in code: no final answer could be extracted from the response")
+        met = math_verify.verify(gold, answer, timeout_seconds=timeout)
+        return CheckOutcome(bool(met), f"checked in code: final answer {answer[-1]} {'=' if met else '!='} reference {gold[-1]}")
+    lines = [line for line in response.strip().splitlines() if line.strip()]
+    last = _normalise(lines[-1]) if lines else ""
+    met = bool(last) and f" {_normalise(reference)} " in f" {last} "
+    return CheckOutcome(met, f"checked in code: reference {'found' if met else 'not found'} in the response's last line")
