@@ -300,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_judge(args: argparse.Namespace) -> int:
     from judge.engine import Judge
-    from judge.runs.files import RubricSource, judge_file
+    from judge.runs.files import judge_file
+    from rubrics.sources import RubricSource
     from judge.runs.summary import format_summary
 
     if not args.input.is_file():
@@ -358,7 +359,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from judge.audit import suite
-    from judge.runs.files import RubricSource
+    from rubrics.sources import RubricSource
 
     rubric = RubricSource.from_option(args.rubric).default if args.rubric else suite.REFERENCE_RUBRIC
     if rubric is None:
@@ -387,7 +388,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from judge.engine import Judge
     from judge.pairwise import PairwiseJudge
     from judge.runs.resume import digest
-    from judge.runs.files import RubricSource
+    from rubrics.sources import RubricSource
     from rubrics.pairs import LoadReport
 
     if args.mode == "graded":

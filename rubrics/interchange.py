@@ -1,4 +1,5 @@
-"""Conversion to and from other projects' rubric-item formats.
+"""Conversion to and from other projects' rubric-item formats, and ``to_rubric``: every
+written form of a rubric (ours, principles, HealthBench, RaR) as one Rubric.
 
 HealthBench (openai/simple-evals): ``{"criterion", "points", "tags"}``; negative
 points are pitfalls. Rubrics as Rewards: ``{"title", "description", "weight"}``.
@@ -6,9 +7,12 @@ points are pitfalls. Rubrics as Rewards: ``{"title", "description", "weight"}``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from rubrics.checks import validate_checks
 from rubrics.model import ALLOW_NO_POSITIVE_WEIGHT, Criterion, Provenance, Rubric, derive_id
+
+Format = Literal["auto", "native", "healthbench", "rar"]
 
 # RaR's named importance levels, used when a weight is given as a word.
 RAR_LEVELS = {"essential": 5.0, "important": 3.0, "optional": 1.0, "pitfall": -1.0}
@@ -75,3 +79,19 @@ def to_rar(rubric: Rubric) -> list[dict[str, Any]]:
         {"title": c.tags[0] if c.tags else c.id, "description": c.text, "weight": c.weight}
         for c in rubric.criteria
     ]
+
+
+def to_rubric(value: Any, rubric_id: str = "inline", *, fmt: Format = "auto", allow_no_positive: bool = False) -> Rubric:
+    """Any written form of a rubric as a Rubric with usable checks (ValueError or pydantic's
+    ValidationError otherwise). ``allow_no_positive``: HealthBench rows of pitfalls only."""
+    if isinstance(value, Rubric):
+        return validate_checks(value)
+    if fmt == "auto" and isinstance(value, list) and value and all(isinstance(p, str) for p in value):
+        return Rubric.from_principles(value, rubric_id)
+    if fmt == "healthbench" or (fmt == "auto" and looks_like_healthbench(value)):
+        return from_healthbench(value, rubric_id, allow_no_positive=allow_no_positive)
+    if fmt == "rar" or (fmt == "auto" and looks_like_rar(value)):
+        return from_rar(value, rubric_id)
+    if isinstance(value, dict):
+        return validate_checks(Rubric.model_validate(value))
+    raise ValueError("a rubric must be a rubric object, a list of principles, or HealthBench/RaR items")

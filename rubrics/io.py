@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from rubrics import interchange
+from rubrics.interchange import Format, to_rubric
 from rubrics.model import Rubric
 
-Format = Literal["auto", "native", "healthbench", "rar"]
 SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
 
 
@@ -93,14 +93,6 @@ def _records(path: Path) -> list[Record]:
     return records
 
 
-def _to_rubric(data: Any, fmt: Format, default_id: str) -> Rubric:
-    if fmt == "healthbench" or (fmt == "auto" and interchange.looks_like_healthbench(data)):
-        return interchange.from_healthbench(data, default_id)
-    if fmt == "rar" or (fmt == "auto" and interchange.looks_like_rar(data)):
-        return interchange.from_rar(data, default_id)
-    return Rubric.model_validate(data)
-
-
 def load_rubrics(path: str | Path, fmt: Format = "auto") -> list[Rubric]:
     """All rubrics in a file.
 
@@ -117,7 +109,7 @@ def load_rubrics(path: str | Path, fmt: Format = "auto") -> list[Rubric]:
             if expand:
                 line = item_lines[index] if item_lines else None
             try:
-                rubrics.append(_to_rubric(data_item, fmt, default_id=_default_id(path, number)))
+                rubrics.append(to_rubric(data_item, _default_id(path, number), fmt=fmt))
             except ValidationError as e:
                 raise RubricFileError(path, describe_validation_error(e), line=line, item=number) from None
             except (KeyError, TypeError, ValueError) as e:

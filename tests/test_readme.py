@@ -139,7 +139,7 @@ def run_against_local_provider(argv, rubric_exe, tmp_path):
 
 def test_input_examples_are_valid_items():
     from judge.runs.inputs import parse_line
-    from judge.runs.files import RubricSource
+    from rubrics.sources import RubricSource
 
     lines = [line for block in blocks("json") for line in block.splitlines() if line.strip()]
     assert len(lines) == 3

@@ -12,7 +12,7 @@ import pytest
 from judge.backends.fake import FakeBackend
 from judge.engine import Judge
 from judge.rl import RewardRequest, RewardScorer, RubricError, Shaping, rubric_reward
-from judge.rl.scorer import RubricResolver
+from rubrics.sources import RubricSource
 from judge.rl.trl_reward import completion_text
 from judge.verdict import CriterionResult
 from rubrics.model import Criterion, Rubric
@@ -58,7 +58,7 @@ def test_no_scored_criterion_gives_no_reward():
 
 # -- rubric values ---------------------------------------------------------------------------
 def test_rubric_values_in_every_accepted_form():
-    resolve = RubricResolver("helpfulness")
+    resolve = RubricSource.from_option("helpfulness").resolve
     assert resolve(None).id == "helpfulness" and resolve("  ").id == "helpfulness"
     assert resolve("harmlessness").id == "harmlessness"  # a library id
     inline = {"id": "mine", "criteria": [{"id": "c", "text": "Is it right?"}]}
@@ -81,12 +81,12 @@ def test_rubric_values_in_every_accepted_form():
 )
 def test_bad_rubric_values_name_the_problem(value, message):
     with pytest.raises(RubricError, match=message):
-        RubricResolver("helpfulness")(value)
+        RubricSource.from_option("helpfulness").resolve(value)
 
 
 def test_no_rubric_anywhere_is_an_error():
     with pytest.raises(RubricError, match="names no rubric and no default rubric is set"):
-        RubricResolver(None)(None)
+        RubricSource.from_option(None).resolve(None)
 
 
 # -- scorer ----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def full_rubric():
         criteria=[
             Criterion(id="addressed", text="The letter names the role.", kind="hard_rule", weight=5, tags=["content"], theme="fit"),
             Criterion(id="concise", text="The letter fits on one page.", kind="constraint", weight=2,
-                      theme="form", check={"type": "max_words", "value": 400}),
+                      theme="form", check={"type": "length_constraints:number_words", "relation": "at most", "num_words": 400}),
             Criterion(id="cliche", text="The letter relies on cliches.", weight=-1, tags=["style"], sources=["pair-3"]),
         ],
         themes=[Theme(name="fit", description="Fit to the role"), Theme(name="form")],

@@ -30,10 +30,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.engine import Judge, JudgeItem
-from judge.runs.files import RubricSource
 from judge.scoring import weighted_score
 from judge.verdict import CriterionResult
-from rubrics.interchange import from_healthbench, looks_like_healthbench
+from rubrics.interchange import to_rubric
 from rubrics.model import Rubric, id_safe
 from rubrics.pairs import LoadReport, Skip, load_records
 
@@ -68,10 +67,7 @@ def _example(record: Any, default_id: str, source: str) -> GradedExample:
         raise Skip("'example_tags' is not a list of strings")
     rubric_id = id_safe(f"rubric-{example_id}")
     try:
-        if looks_like_healthbench(inline):
-            rubric = from_healthbench(inline, rubric_id, allow_no_positive=True)
-        else:
-            rubric = RubricSource.inline(inline, rubric_id)
+        rubric = to_rubric(inline, rubric_id, allow_no_positive=True)
     except (ValueError, ValidationError) as e:
         raise Skip(f"invalid rubric: {str(e).splitlines()[0]}") from None
     return GradedExample(example_id, prompt, response, rubric, source, tuple(dict.fromkeys(example_tags)))

@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from judge.backends.base import Message
 from judge.engine import Judge, JudgeItem, run_sync
 from judge.rl.shaping import Shaping
-from judge.runs.files import RubricSource
 from judge.verdict import Verdict
 from rubrics.model import Rubric
+from rubrics.sources import RubricError, RubricSource
 
 RubricValue = Rubric | dict[str, Any] | list[Any] | str | None
 
@@ -57,68 +57,13 @@ class Reward:
         }
 
 
-class RubricError(ValueError):
-    """A row's rubric could not be found or read."""
-
-
-class RubricResolver:
-    """A row's rubric value -> Rubric: inline objects, JSON text, rubric ids, principle lists."""
-
-    def __init__(self, default: RubricValue = None):
-        self.source = self._source(default)
-        self._parse_json = lru_cache(maxsize=4096)(self._from_json)  # a GRPO group repeats its rubric
-
-    @staticmethod
-    def _source(default: RubricValue) -> RubricSource:
-        if default is None:
-            return RubricSource()
-        if isinstance(default, str):
-            return RubricSource.from_option(default)  # a rubric file or a library name
-        rubric = RubricResolver(None)(default)
-        return RubricSource(rubric, {rubric.id: rubric})
-
-    def __call__(self, value: RubricValue) -> Rubric:
-        try:
-            if isinstance(value, Rubric):
-                return value
-            if value is None or (isinstance(value, str) and not value.strip()):
-                if self.source.default is None:
-                    raise RubricError("the row names no rubric and no default rubric is set")
-                return self.source.default
-            if isinstance(value, str):
-                text = value.strip()
-                return self._parse_json(text) if text[0] in "{[" else self.source(None, text)
-            if hasattr(value, "tolist"):  # numpy arrays from dataset columns
-                value = value.tolist()
-            return self.source(value, None)
-        except RubricError:
-            raise
-        except (ValueError, LookupError, ValidationError, TypeError) as e:
-            raise RubricError(_first_line(e)) from e
-
-    def _from_json(self, text: str) -> Rubric:
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise RubricError(f"not valid JSON ({e.msg} at character {e.pos})") from None
-        return self.source(parsed, None)
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "rubric"
-        return f"invalid rubric at {where}: {first['msg']} ({error.error_count()} error(s))"
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 class RewardScorer:
     """Scores reward requests with a judge; the rubric per row, or the default one."""
 
     def __init__(self, judge: Judge, *, rubric: RubricValue = None, shaping: Shaping | None = None):
         self.judge = judge
-        self.resolve = RubricResolver(rubric)
+        self.rubrics = RubricSource.from_option(rubric)
+        self.resolve = self.rubrics.resolve
         self.shaping = shaping or Shaping()
 
     async def ascore(self, requests: Sequence[RewardRequest]) -> list[Reward]:

@@ -11,70 +11,15 @@ from typing import Any
 from pydantic import BaseModel
 from tqdm import tqdm
 
-import rubric_library
 from judge.engine import Judge, JudgeItem, run_sync
 from judge.runs.inputs import LineError, VerdictLog, file_shape, read_items
 from judge.pairwise import PairItem, PairwiseJudge
 from judge.runs.resume import digest, matching, normalised, refuse_same_file
 from judge.runs.summary import RunSummary, summarise
-from rubrics.checks import validate_checks
-from rubrics import interchange
-from rubrics.io import SUFFIXES, load_rubrics
-from rubrics.model import Rubric
 from rubrics.pairs import LoadReport, load_labelled_pairs
+from rubrics.sources import RubricSource
 
 MAX_WARNINGS = 10  # per kind of input problem; the rest are counted in the summary
-
-
-class RubricSource:
-    """Finds each input line's rubric: inline on the line, by ``rubric_id`` (in the
-    --rubric file, then the library), else the run's default rubric."""
-
-    def __init__(self, default: Rubric | None = None, by_id: dict[str, Rubric] | None = None):
-        self.default = default
-        self.by_id = dict(by_id or {})
-
-    @classmethod
-    def from_option(cls, value: str | None) -> RubricSource:
-        """--rubric is a rubric file (one or many rubrics) or a library name."""
-        if value is None:
-            return cls()
-        path = Path(value)
-        if path.exists() or path.suffix.lower() in SUFFIXES:
-            if path.is_dir():
-                raise IsADirectoryError(21, "is a directory, not a rubric file", str(path))
-            rubrics = [validate_checks(r) for r in load_rubrics(path)]
-            return cls(rubrics[0] if len(rubrics) == 1 else None, {r.id: r for r in rubrics})
-        rubric = validate_checks(rubric_library.load(value))
-        return cls(rubric, {rubric.id: rubric})
-
-    def __call__(self, inline: Any, rubric_id: str | None) -> Rubric:
-        if inline is not None:
-            return self.inline(inline, rubric_id or "inline")
-        if rubric_id is not None:
-            if rubric_id not in self.by_id:
-                if rubric_id not in rubric_library.names():
-                    raise LookupError(f"unknown rubric id {rubric_id!r}: not in --rubric and not a library rubric")
-                self.by_id[rubric_id] = rubric_library.load(rubric_id)
-            return self.by_id[rubric_id]
-        if self.default is None:
-            if self.by_id:
-                raise LookupError("the --rubric file holds several rubrics: name one with 'rubric_id' on the line")
-            raise LookupError("no rubric: pass --rubric, or give the line a 'rubric' or 'rubric_id'")
-        return self.default
-
-    @staticmethod
-    def inline(inline: Any, rubric_id: str) -> Rubric:
-        """A rubric written on a line: an object, a list of principles, HealthBench or RaR items."""
-        if isinstance(inline, list) and inline and all(isinstance(p, str) for p in inline):
-            return Rubric.from_principles(inline, rubric_id)
-        if interchange.looks_like_healthbench(inline):
-            return interchange.from_healthbench(inline, rubric_id)
-        if interchange.looks_like_rar(inline):
-            return interchange.from_rar(inline, rubric_id)
-        if isinstance(inline, dict):
-            return validate_checks(Rubric.model_validate(inline))
-        raise ValueError("'rubric' must be a rubric object, a list of principles, or HealthBench/RaR items")
 
 
 def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite: bool = False) -> VerdictLog:
