@@ -389,7 +389,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from judge.pairwise import PairwiseJudge
     from judge.runs.resume import digest
     from rubrics.sources import RubricSource
-    from rubrics.pairs import LoadReport
+    from rubrics.records import LoadReport
 
     if args.mode == "graded":
         return run_graded_eval(args)
@@ -436,7 +436,7 @@ def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str, ru
     with these same ``run`` settings made for this same item, the rest judged now and
     appended as they come. ``judged(items)`` yields records."""
     from judge.runs.resume import digest, matching, normalised
-    from judge.runs.files import open_log, write_all
+    from judge.runs.log import open_log, write_all
 
     run = normalised(run)
     log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr),
@@ -490,7 +490,7 @@ def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe,
     import random
 
     from judge.engine import Judge
-    from rubrics.pairs import LoadReport
+    from rubrics.records import LoadReport
 
     chosen, loaded = {}, {}
     for name in args.benchmark:
@@ -523,7 +523,8 @@ def run_generate(args: argparse.Namespace) -> int:
     from judge.pairwise import PairwiseJudge
     from rubrics.generate.run import OutcomeLog, log_path_for, run_generation
     from rubrics.io import save_rubrics
-    from rubrics.pairs import LoadReport, load_pairs
+    from rubrics.pairs import load_pairs
+    from rubrics.records import LoadReport
 
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
@@ -579,7 +580,7 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
     from judge.runs.resume import digest
     from rubrics.generate.run import OutcomeLog, log_path_for, run_generation
     from rubrics.io import save_rubrics
-    from rubrics.pairs import LoadReport
+    from rubrics.records import LoadReport
 
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
@@ -775,7 +776,8 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    from judge.runs.inputs import OutputBusy, message_of
+    from judge.runs.inputs import message_of
+    from judge.runs.log import OutputBusy
 
     handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "report": run_report}
     try:

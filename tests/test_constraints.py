@@ -188,7 +188,7 @@ def test_generator_without_a_usable_model_keeps_checks_and_unparsed_sentences():
 
 
 def test_instructions_load_from_writingbench_and_bad_records_are_counted(tmp_path):
-    from rubrics.pairs import LoadReport
+    from rubrics.records import LoadReport
 
     report = LoadReport()
     items = load_instructions(third_party("writingbench_length_subset/length_subset.jsonl"), report)

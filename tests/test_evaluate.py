@@ -15,7 +15,8 @@ from judge.backends.fake import FakeBackend
 from judge.engine import Judge
 from judge.pairwise import PairwiseJudge
 from rubrics.model import Rubric
-from rubrics.pairs import LabelledPair, LoadReport
+from rubrics.pairs import LabelledPair
+from rubrics.records import LoadReport
 from tests.conftest import ROOT, third_party, third_party_root
 
 

@@ -18,7 +18,8 @@ from rubrics.generate.coding_rate import coding_rate, greedy_select
 from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
 from rubrics.generate.run import OutcomeLog, consistency, run_generation
 from rubrics.io import load_rubrics
-from rubrics.pairs import LoadReport, PreferencePair, load_pairs
+from rubrics.pairs import PreferencePair, load_pairs
+from rubrics.records import LoadReport
 from tests.conftest import ROOT, third_party
 
 

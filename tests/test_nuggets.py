@@ -21,7 +21,7 @@ from rubrics.generate.nuggets import (
     nugget_recall,
     response_chunks,
 )
-from rubrics.pairs import LoadReport
+from rubrics.records import LoadReport
 from rubrics.generate.retrieval import PassageSource, StaticCorpus, chunk
 from tests.conftest import ROOT
 

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from rubrics.records import objects
 
 # A sentence ends at ., !, ? or their CJK forms followed by space, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])|\n+")
@@ -27,27 +28,20 @@ def first_sentence(text: str) -> str:
 def solutions(path: str | Path) -> Iterator[tuple[str, str, str]]:
     """(id, prompt, solution) from JSONL: {id?, prompt|question, response|solution} lines, or
     GSM8K's example_model_solutions.jsonl (one row per model solution)."""
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record: dict[str, Any] = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{number}: not valid JSON: {e.msg}") from None
-            prompt = record.get("prompt", record.get("question"))
-            if not isinstance(prompt, str):
-                raise ValueError(f"{path}:{number}: needs a string 'prompt' or 'question'")
-            base = str(record.get("id", f"line-{number}"))
-            nested = {k: v for k, v in record.items() if isinstance(v, dict) and isinstance(v.get("solution"), str)}
-            if nested:
-                for name, value in nested.items():
-                    yield f"{base}:{name}", prompt, value["solution"]
-                continue
-            response = record.get("response", record.get("solution"))
-            if not isinstance(response, str):
-                raise ValueError(f"{path}:{number}: needs a string 'response' or 'solution'")
-            yield base, prompt, response
+    for number, record in objects(path):
+        prompt = record.get("prompt", record.get("question"))
+        if not isinstance(prompt, str):
+            raise ValueError(f"{path}:{number}: needs a string 'prompt' or 'question'")
+        base = str(record.get("id", f"line-{number}"))
+        nested = {k: v for k, v in record.items() if isinstance(v, dict) and isinstance(v.get("solution"), str)}
+        if nested:
+            for name, value in nested.items():
+                yield f"{base}:{name}", prompt, value["solution"]
+            continue
+        response = record.get("response", record.get("solution"))
+        if not isinstance(response, str):
+            raise ValueError(f"{path}:{number}: needs a string 'response' or 'solution'")
+        yield base, prompt, response
 
 
 def truncated_negatives(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -9,9 +9,8 @@ configuration is run side by side, so the effect of each defence shows.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from judge.engine import Judge, JudgeItem
 from judge.hardening import content_free_reason
 from judge.verdict import Verdict
 from rubrics.model import Criterion, Rubric
+from rubrics.records import objects
 
 ATTACK_DIR = Path(__file__).parent / "attack_suite"
 QUESTIONS_FILE = "questions.jsonl"
@@ -72,19 +72,6 @@ class Question:
     solutions: tuple[str, ...]  # genuine correct solutions
 
 
-def _jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{number}: not valid JSON: {e.msg}") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}:{number}: a line must be a JSON object")
-                yield number, record
-
-
 def load_attacks(extra_dirs: Sequence[str | Path] = ()) -> list[Attack]:
     """The built-in suite and every *.jsonl in extra_dirs: lines of {id, family, text}."""
     attacks: list[Attack] = []
@@ -92,7 +79,7 @@ def load_attacks(extra_dirs: Sequence[str | Path] = ()) -> list[Attack]:
         for path in sorted(Path(directory).glob("*.jsonl")):
             if path.name == QUESTIONS_FILE and Path(directory) == ATTACK_DIR:
                 continue
-            for number, record in _jsonl(path):
+            for number, record in objects(path):
                 if not all(isinstance(record.get(k), str) for k in ("id", "family", "text")):
                     raise ValueError(f"{path}:{number}: an attack needs string fields id, family and text")
                 attacks.append(Attack(record["id"], record["family"], record["text"]))
@@ -115,7 +102,7 @@ def load_questions(path: str | Path | None = None, limit: int | None = None) -> 
     example_model_solutions.jsonl (whose correct solutions become the genuine set)."""
     path = Path(path) if path else ATTACK_DIR / QUESTIONS_FILE
     questions: list[Question] = []
-    for number, record in _jsonl(path):
+    for number, record in objects(path):
         if "question" not in record:
             raise ValueError(f"{path}:{number}: missing field 'question'")
         if "ground_truth" in record:  # GSM8K model solutions

@@ -34,7 +34,7 @@ from judge.scoring import weighted_score
 from judge.verdict import CriterionResult
 from rubrics.interchange import to_rubric
 from rubrics.model import Rubric, id_safe
-from rubrics.pairs import LoadReport, Skip, load_records
+from rubrics.records import LoadReport, Skip, load_records
 
 
 @dataclass(frozen=True)

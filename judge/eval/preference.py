@@ -23,7 +23,8 @@ from judge.eval import datasets
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
-from rubrics.pairs import LabelledPair, LoadReport, load_labelled_pairs
+from rubrics.pairs import LabelledPair, load_labelled_pairs
+from rubrics.records import LoadReport
 
 Mode = Literal["pairwise", "pointwise"]
 

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from judge.runs.summary import RunSummary, summarise
+from rubrics.records import read_records
 
 WORST_ITEMS = 10
 
@@ -119,14 +120,10 @@ def eval_context(results: dict[str, Any]) -> dict[str, Any]:
 
 def read_verdicts(path: Path) -> tuple[list[dict[str, Any]], int]:
     records, malformed = [], 0
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            record["item_id"]  # noqa: B018 - a verdict names its item
+    for _, record in read_records(path):
+        if isinstance(record, dict) and "item_id" in record:  # a verdict names its item
             records.append(record)
-        except (ValueError, KeyError, TypeError):
+        else:
             malformed += 1
     return records, malformed
 

@@ -28,7 +28,7 @@ from typing import Any
 from judge.engine import Judge, JudgeItem
 from judge.verdict import CriterionResult
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
-from rubrics.pairs import LoadReport, Skip, load_records
+from rubrics.records import LoadReport, Skip, load_records
 
 LEVELS = (2, 3, 4, 5)
 

@@ -7,13 +7,10 @@ A row that cannot be scored gets ``value=None`` and the reason, never a made-up 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from pydantic import ValidationError
 
 from judge.backends.base import Message
 from judge.engine import Judge, JudgeItem, run_sync

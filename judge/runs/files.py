@@ -8,50 +8,18 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-from tqdm import tqdm
 
-from judge.engine import Judge, JudgeItem, run_sync
-from judge.runs.inputs import LineError, VerdictLog, file_shape, read_items
+from judge.engine import Judge, JudgeItem
+from judge.runs.inputs import LineError, file_shape, read_items
+from judge.runs.log import open_log, write_all
 from judge.pairwise import PairItem, PairwiseJudge
 from judge.runs.resume import digest, matching, normalised, refuse_same_file
 from judge.runs.summary import RunSummary, summarise
-from rubrics.pairs import LoadReport, load_labelled_pairs
+from rubrics.pairs import load_labelled_pairs
+from rubrics.records import LoadReport
 from rubrics.sources import RubricSource
 
 MAX_WARNINGS = 10  # per kind of input problem; the rest are counted in the summary
-
-
-def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite: bool = False) -> VerdictLog:
-    """The output file of a resumable run (locked), saying what an earlier, interrupted run left."""
-    log = VerdictLog(output_path, overwrite=overwrite)
-    if log.dropped_partial_line:
-        warn(f"{output_path}: dropped a partial last line left by an interrupted run")
-    for number in log.unreadable_lines:
-        warn(f"{output_path}:{number}: not a verdict line; kept as it is and ignored")
-    return log
-
-
-def write_all(
-    verdicts: AsyncIterator[BaseModel | dict[str, Any]], log: VerdictLog, total: int, unit: str, progress: bool | None
-) -> list[dict[str, Any]]:
-    """Write each verdict (a model or a plain record) to the log as it arrives (progress
-    bar on a terminal); close the log."""
-    new: list[dict[str, Any]] = []
-
-    async def run() -> None:
-        with tqdm(total=total, unit=unit, file=sys.stderr, disable=None if progress is None else not progress) as bar:
-            async for verdict in verdicts:
-                record = verdict.model_dump(mode="json") if isinstance(verdict, BaseModel) else verdict
-                log.write(record)
-                new.append(record)
-                bar.update()
-
-    try:
-        run_sync(run())
-    finally:
-        log.close()
-    return new
 
 
 def item_hash(item: JudgeItem) -> str:

@@ -1,9 +1,8 @@
-"""Reading judge input lines and writing verdicts incrementally, so a run can resume."""
+"""Reading a judge input file: items of JSON lines (or a .json array), bad lines as values."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,74 +155,3 @@ def read_items(path: str | Path, lookup: RubricLookup, skip_ids: set[str] = froz
             if parsed.id in skip_ids:
                 continue
         yield parsed
-
-
-class OutputBusy(RuntimeError):
-    """Another run holds the output file."""
-
-
-class VerdictLog:
-    """An append-only JSONL file of verdicts that survives being killed mid-run.
-
-    Opening it takes an exclusive lock (``PATH.lock``, so two runs never write one file),
-    drops a partial last line (a write cut short) and remembers the records already
-    written (``overwrite``: starts the file afresh instead); each verdict is flushed as
-    soon as it is written.
-    """
-
-    def __init__(self, path: str | Path, *, overwrite: bool = False):
-        from filelock import FileLock, Timeout
-
-        self.path = Path(path)
-        self.previous: list[dict[str, Any]] = []
-        self.dropped_partial_line = False
-        self.unreadable_lines: list[int] = []
-        if self.path.is_dir():
-            raise IsADirectoryError(21, "is a directory, not a file", str(self.path))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(f"{self.path}.lock", timeout=0)
-        try:
-            self._lock.acquire()
-        except Timeout:
-            raise OutputBusy(f"{self.path}: another run is writing it (it holds {self.path}.lock); "
-                             "wait for that run to end, or pass another --output") from None
-        try:
-            if overwrite:
-                self.path.unlink(missing_ok=True)
-            if self.path.exists():
-                self._recover()
-            self._handle = open(self.path, "ab")
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def _recover(self) -> None:
-        data = self.path.read_bytes()
-        complete = data.rfind(b"\n") + 1
-        if complete < len(data):
-            self.dropped_partial_line = True
-            with open(self.path, "r+b") as handle:
-                handle.truncate(complete)
-        for number, raw in enumerate(data[:complete].splitlines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-                record["item_id"]  # noqa: B018 - a verdict line must name its item
-                self.previous.append(record)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                self.unreadable_lines.append(number)
-
-    @property
-    def done_ids(self) -> set[str]:
-        return {str(r["item_id"]) for r in self.previous}
-
-    def write(self, record: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
-            self._lock.release()

@@ -25,7 +25,7 @@ from judge.checks.constraints import describe
 from rubrics.generate.constraint_extraction import extract
 from rubrics.generate.run import PairOutcome, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
-from rubrics.pairs import LoadReport, load_records, text_record
+from rubrics.records import LoadReport, load_records, text_record
 
 INSTRUCTION_FIELDS = ("instruction", "prompt", "query", "question")
 

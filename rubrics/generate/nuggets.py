@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from judge.backends.base import Backend, GenerationError
 from rubrics.generate.run import PairOutcome, clean_criteria, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric
-from rubrics.pairs import LoadReport, load_records, text_record
+from rubrics.records import LoadReport, load_records, text_record
 from rubrics.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
 
 Label = Literal["support", "partial_support", "not_support"]

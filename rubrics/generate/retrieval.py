@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rubrics.pairs import LoadReport, read_records
+from rubrics.records import LoadReport, read_records
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 TEXT_FIELDS = ("text", "contents", "content", "body", "passage")

@@ -137,7 +137,7 @@ class OutcomeLog:
     this same run made for this same item and stops on any other (judge/resume.py)."""
 
     def __init__(self, path: str | Path, *, run: dict[str, Any] | None = None, items: dict[str, Any] | None = None, overwrite: bool = False):
-        from judge.runs.inputs import VerdictLog
+        from judge.runs.log import VerdictLog
         from judge.runs.resume import digest, matching, normalised
 
         self._log = VerdictLog(path, overwrite=overwrite)

@@ -1,0 +1,119 @@
+"""The output of a resumable run: an append-only JSON-lines file, locked, that survives
+being killed mid-run, written one record at a time as results arrive."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from tqdm import tqdm
+
+from judge.engine import run_sync
+
+
+class OutputBusy(RuntimeError):
+    """Another run holds the output file."""
+
+
+class VerdictLog:
+    """An append-only JSONL file of verdicts that survives being killed mid-run.
+
+    Opening it takes an exclusive lock (``PATH.lock``, so two runs never write one file),
+    drops a partial last line (a write cut short) and remembers the records already
+    written (``overwrite``: starts the file afresh instead); each verdict is flushed as
+    soon as it is written.
+    """
+
+    def __init__(self, path: str | Path, *, overwrite: bool = False):
+        from filelock import FileLock, Timeout
+
+        self.path = Path(path)
+        self.previous: list[dict[str, Any]] = []
+        self.dropped_partial_line = False
+        self.unreadable_lines: list[int] = []
+        if self.path.is_dir():
+            raise IsADirectoryError(21, "is a directory, not a file", str(self.path))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(f"{self.path}.lock", timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise OutputBusy(f"{self.path}: another run is writing it (it holds {self.path}.lock); "
+                             "wait for that run to end, or pass another --output") from None
+        try:
+            if overwrite:
+                self.path.unlink(missing_ok=True)
+            if self.path.exists():
+                self._recover()
+            self._handle = open(self.path, "ab")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _recover(self) -> None:
+        data = self.path.read_bytes()
+        complete = data.rfind(b"\n") + 1
+        if complete < len(data):
+            self.dropped_partial_line = True
+            with open(self.path, "r+b") as handle:
+                handle.truncate(complete)
+        for number, raw in enumerate(data[:complete].splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                record["item_id"]  # noqa: B018 - a verdict line must name its item
+                self.previous.append(record)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                self.unreadable_lines.append(number)
+
+    @property
+    def done_ids(self) -> set[str]:
+        return {str(r["item_id"]) for r in self.previous}
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+            self._lock.release()
+
+
+def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite: bool = False) -> VerdictLog:
+    """The output file of a resumable run (locked), saying what an earlier, interrupted run left."""
+    log = VerdictLog(output_path, overwrite=overwrite)
+    if log.dropped_partial_line:
+        warn(f"{output_path}: dropped a partial last line left by an interrupted run")
+    for number in log.unreadable_lines:
+        warn(f"{output_path}:{number}: not a verdict line; kept as it is and ignored")
+    return log
+
+
+def write_all(
+    verdicts: AsyncIterator[BaseModel | dict[str, Any]], log: VerdictLog, total: int, unit: str, progress: bool | None
+) -> list[dict[str, Any]]:
+    """Write each verdict (a model or a plain record) to the log as it arrives (progress
+    bar on a terminal); close the log."""
+    new: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        with tqdm(total=total, unit=unit, file=sys.stderr, disable=None if progress is None else not progress) as bar:
+            async for verdict in verdicts:
+                record = verdict.model_dump(mode="json") if isinstance(verdict, BaseModel) else verdict
+                log.write(record)
+                new.append(record)
+                bar.update()
+
+    try:
+        run_sync(run())
+    finally:
+        log.close()
+    return new

@@ -1,0 +1,132 @@
+"""Reading records of data files, whatever their layout, with one error convention.
+
+A file is JSON lines (whatever it is called: some datasets ship JSONL as .json, a .gz is
+read through gzip, a UTF-8 BOM is ignored), a JSON list, or a JSON object of records keyed
+by id. Lenient readers (``load_records``) count a record that makes no item under its
+reason in a ``LoadReport``, naming the first few as ``file:line: reason``; strict readers
+(``objects``) raise ``ValueError("file:line: reason")`` at the first one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rubrics.model import id_safe
+
+
+@dataclass
+class LoadReport:
+    read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    unit: str = "pairs"
+    problems: list[str] = field(default_factory=list)  # "file:line: reason" of the first skips
+    max_problems: int = 20
+
+    def skip(self, reason: str, where: str, detail: str | None = None) -> None:
+        """Count a skipped record under ``reason``; remember where, for the first few."""
+        self.skipped[reason] += 1
+        if len(self.problems) < self.max_problems:
+            self.problems.append(f"{where}: {detail or reason}")
+
+    @property
+    def kept(self) -> int:
+        return self.read - sum(self.skipped.values())
+
+    def describe(self) -> str:
+        reasons = ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
+        return f"{self.kept} {self.unit} from {self.read} records" + (f" (skipped: {reasons})" if reasons else "")
+
+    def unusable(self) -> str | None:
+        """Why a run should not go on with this input: nothing usable, or most records
+        skipped (a layout we do not read, most likely); None when it is fine."""
+        if self.kept == 0:
+            return f"no usable {self.unit}: {self.describe()}"
+        if sum(self.skipped.values()) > self.read / 2:
+            return f"most records were skipped, so the layout is probably not one we read: {self.describe()}"
+        return None
+
+
+class Skip(Exception):
+    """This record makes no pair; the message is the counted reason."""
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """(number, record) of a file: JSON lines (whatever the file is called: some datasets ship
+    JSONL as .json), a JSON list, or a JSON object of records keyed by id. A line that is not
+    JSON comes out as a Skip."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig") as handle:  # type: ignore[operator]
+        text = handle.read()
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None  # more than one value: JSON lines
+        if isinstance(data, list):
+            yield from enumerate(data, start=1)
+            return
+        if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
+            yield from enumerate(data.values(), start=1)
+            return
+        if data is not None:
+            raise ValueError(f"{path}: expected JSON lines, a JSON list of records, or an object of records")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError:
+                yield number, Skip("not JSON")
+
+
+def load_records(path: str | Path, report: LoadReport | None, make: Any) -> Iterator[Any]:
+    """``make(record, default_id)`` over a file's records (read_records); a Skip it raises is
+    counted in ``report`` by its reason, and so is a repeated ``.id``."""
+    path = Path(path)
+    report = report if report is not None else LoadReport()
+    seen: set[str] = set()
+    for number, record in read_records(path):
+        report.read += 1
+        try:
+            pair = make(record, f"{path.stem}-{number}")
+        except Skip as e:
+            report.skip(str(e), f"{path}:{number}")
+            continue
+        if pair.id in seen:
+            report.skip("duplicate id", f"{path}:{number}", f"duplicate id {pair.id!r}")
+            continue
+        seen.add(pair.id)
+        yield pair
+
+
+def objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(number, record) of a file whose every record must be a JSON object; ValueError
+    naming the file and line at the first that is not."""
+    path = Path(path)
+    for number, record in read_records(path):
+        if isinstance(record, Skip):
+            raise ValueError(f"{path}:{number}: {record}")
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: a record must be a JSON object")
+        yield number, record
+
+
+def text_record(record: Any, default_id: str, fields: tuple[str, ...], id_fields: tuple[str, ...], what: str) -> tuple[str, str]:
+    """(id, text) of a record holding one text under the first of ``fields`` (instructions,
+    questions); the id is the first of ``id_fields`` present, made id-safe."""
+    if isinstance(record, Skip):
+        raise record
+    if not isinstance(record, dict):
+        raise Skip("not a JSON object")
+    text = next((record[k] for k in fields if isinstance(record.get(k), str)), None)
+    if text is None:
+        raise Skip(f"missing field {' / '.join(fields)}")
+    if not text.strip():
+        raise Skip(f"empty {what}")
+    raw_id = next((record[k] for k in id_fields if record.get(k) is not None), None)
+    return (id_safe(str(raw_id)) if raw_id is not None else default_id), text
