@@ -28,7 +28,10 @@ install: install-demo
 demo: install-demo
 	$(BIN)/rubric judge --rubric helpfulness --input examples/sample_responses.jsonl --output .demo/verdicts.jsonl --overwrite
 
+# The style and layer rules first (seconds), then the tests.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The TRL integration against the oldest TRL that pyproject admits (trl>=1.0), beside the

@@ -9,21 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from judge.backends.structured import BatchedVerdict, CriterionLabel
 
 TEMPLATE = "entailment_batched"
 TRUE_WORDS = {"true", "yes", "satisfied", "met", "pass"}
 FALSE_WORDS = {"false", "no", "not satisfied", "unsatisfied", "not met", "fail"}
-
-
-class CriterionLabel(BaseModel):
-    id: str
-    reasoning: str = ""
-    satisfied: bool | str | int | None = Field(None, description="true if the response satisfies the criterion, else false")
-
-
-class BatchedVerdict(BaseModel):
-    criteria: list[CriterionLabel]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_version(name: str) -> str:
     """Changes whenever the template file does (part of cache keys)."""
     source = (TEMPLATE_DIR / f"{name}.jinja").read_bytes()

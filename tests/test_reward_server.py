@@ -30,7 +30,7 @@ class RunningServer:
     def __init__(self, scorer: RewardScorer, config: ServerConfig | None = None):
         self.app = create_app(scorer, config)
         self.sock = bind("127.0.0.1", 0)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server = make_server(self.app, graceful_timeout=5)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

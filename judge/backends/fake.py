@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from judge.backends.base import GenerationError, Message, YesNoQuestion, YesNoScore
-from judge.backends.structured import parse_structured
+from judge.backends.structured import BatchedVerdict, CriterionLabel, parse_structured
 
 Answer = float | None | YesNoScore
 PYesScript = float | Callable[[YesNoQuestion], Answer]
@@ -129,8 +129,6 @@ class FakeBackend:
         text = self._text(messages) if callable(self._text) else self._text
         if schema is None:
             return text
-        from judge.batched import BatchedVerdict
-
         try:
             return parse_structured(text, schema)
         except GenerationError:
@@ -141,8 +139,6 @@ class FakeBackend:
     def _batched_verdict(self, messages: Sequence[Message]) -> BaseModel:
         """A batched request's labels, one per listed criterion, from the P(yes) script: each
         criterion asked as if alone, met at P(yes) >= 0.5 (no answer: no label)."""
-        from judge.batched import BatchedVerdict, CriterionLabel
-
         listed = messages[-1]["content"].rpartition("\nCriteria:\n")[2]
         labels = []
         for key, text in re.findall(r"^(c\d+): (.*)$", listed, flags=re.M):

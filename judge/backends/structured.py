@@ -1,15 +1,27 @@
-"""Turning generated text into a pydantic model."""
+"""Turning generated text into a pydantic model, and the structured answers backends give."""
 
 from __future__ import annotations
 
 import json
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from judge.backends.base import GenerationError
 
 T = TypeVar("T", bound=BaseModel)
+
+
+class CriterionLabel(BaseModel):
+    id: str
+    reasoning: str = ""
+    satisfied: bool | str | int | None = Field(None, description="true if the response satisfies the criterion, else false")
+
+
+class BatchedVerdict(BaseModel):
+    """The answer to a batched request (judge/batched.py): one label per criterion key."""
+
+    criteria: list[CriterionLabel]
 
 
 def first_json_object(text: str) -> str | None:
