@@ -300,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_judge(args: argparse.Namespace) -> int:
     from judge.engine import Judge
+    from judge.models import calls_in_flight
     from judge.runs.files import judge_file
     from rubrics.sources import RubricSource
     from judge.runs.summary import format_summary
@@ -308,11 +309,7 @@ def run_judge(args: argparse.Namespace) -> int:
         return fail(f"{args.input}: no such input file")
     rubrics = RubricSource.from_option(args.rubric)
     backend = make_backend(args, concurrency=args.concurrency)
-    api_concurrency = getattr(backend, "concurrency", None)  # API backends bound requests themselves
-    if api_concurrency:  # enough batches in flight to keep that many requests going
-        chunks_in_flight = -(-api_concurrency // max(1, args.batch_size)) + 1
-    else:
-        chunks_in_flight = args.concurrency or 4
+    chunks_in_flight = calls_in_flight(backend, args.batch_size, args.concurrency)
     tags = set(args.only_tags.split(",")) if args.only_tags else None
     judge = Judge(
         backend,
@@ -576,6 +573,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_generate_from_text(args: argparse.Namespace) -> int:
     """nuggets (questions + corpus) and constraints (instructions): one rubric per input item."""
+    from judge.backends.base import model_label
     from judge.engine import run_sync
     from judge.runs.resume import digest
     from rubrics.generate.run import OutcomeLog, log_path_for, run_generation
@@ -592,7 +590,7 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
         items = load_instructions(args.input, report)[: args.limit]
         if not args.extract_only:
             backend = make_backend(args)
-            label = f"{backend.name}:{backend.model_id}"
+            label = model_label(backend)
         generator = ConstraintGenerator(backend, ConstraintSettings(use_model=not args.extract_only), model_label=label)
     else:
         from rubrics.generate.auto_rubric import sentence_embedder
@@ -612,7 +610,7 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
             print(f"  skipped {problem}", file=sys.stderr)
         items = load_questions(args.input, report)[: args.limit]
         backend = make_backend(args)
-        label = f"{backend.name}:{backend.model_id}"
+        label = model_label(backend)
         settings = NuggetSettings(max_passages=args.passages, weighted=not args.unweighted)
         generator = NuggetGenerator(backend, corpus, embed, settings, model_label=label)
     print(f"input: {report.describe()}" + (f"; using the first {len(items)}" if args.limit else ""), file=sys.stderr)
@@ -686,31 +684,13 @@ def run_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-API_BACKENDS = ("openai", "anthropic", "litellm")
-
-
 def make_backend(args: argparse.Namespace, **api_options):
-    """The backend named by --model (the embedded default, with a warning, if none), behind the cache."""
-    from judge.backends import get_backend, parse_model_spec
-    from judge.backends.default_model import DEMO_WARNING
-    from judge.cache import CachedBackend
+    """The backend named by --model (judge.models.open_backend), the weak-judge notice on stderr."""
+    from judge.models import open_backend
 
-    if args.model is None:
-        print(DEMO_WARNING, file=sys.stderr)
-    options = {
-        "base_url": args.base_url,
-        "samples": args.samples,
-        "router_config": str(args.router_config) if args.router_config else None,
-        **api_options,
-    }
-    options = {k: v for k, v in options.items() if v is not None}
-    if parse_model_spec(args.model)[0] not in API_BACKENDS:
-        given = [k for k in options if k not in api_options]
-        if given:
-            raise ValueError(f"--{given[0].replace('_', '-')} applies to API models only ({', '.join(b + '/' for b in API_BACKENDS)})")
-        options = {}
-    backend = get_backend(args.model, **options)
-    return backend if args.no_cache else CachedBackend(backend, args.cache_dir)
+    given = {"base_url": args.base_url, "samples": args.samples, "router_config": str(args.router_config) if args.router_config else None}
+    return open_backend(args.model, cache=not args.no_cache, cache_dir=args.cache_dir, api_options={**given, **api_options},
+                        on_default=lambda notice: print(notice, file=sys.stderr))
 
 
 def run_augment(args: argparse.Namespace) -> int:

@@ -30,10 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import rubric_library  # noqa: E402
-from judge.backends import get_backend  # noqa: E402
-from judge.backends.default_model import DEMO_WARNING  # noqa: E402
+from judge.backends.base import model_label  # noqa: E402
 from judge.backends.base import GenerationError  # noqa: E402
-from judge.cache import CachedBackend  # noqa: E402
+from judge.models import open_backend  # noqa: E402
 from judge.eval.preference import benchmark_files  # noqa: E402
 from judge.pairwise import PairItem, PairwiseJudge  # noqa: E402
 from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings, sentence_embedder  # noqa: E402
@@ -141,11 +140,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cache", action="store_true")
     args = parser.parse_args()
-    if args.model is None:
-        print(DEMO_WARNING, file=sys.stderr)
-    backend = get_backend(args.model)
-    backend = backend if args.no_cache else CachedBackend(backend)
-    print(f"model: {backend.name}:{backend.model_id}")
+    backend = open_backend(args.model, cache=not args.no_cache, on_default=lambda notice: print(notice, file=sys.stderr))
+    print(f"model: {model_label(backend)}")
     for dataset in (["llmbar", "pandalm"] if args.data == "both" else [args.data]):
         asyncio.run(run(dataset, args, backend))
     return 0

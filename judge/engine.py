@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 import prompts
 from judge import batched
-from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
 from judge.hardening import content_free_reason
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, check_problem
@@ -165,7 +165,7 @@ class Judge:
 
     @property
     def model_label(self) -> str:
-        return f"{self.backend.name}:{self.backend.model_id}"
+        return model_label(self.backend)
 
     def settings(self) -> dict[str, Any]:
         """Everything besides the item that shapes a verdict: what a resumed run must share."""

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 import prompts
-from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore, model_label
 from judge.engine import ask, chunked, run_sync, stream
 from judge.hardening import content_free_reason
 
@@ -77,7 +77,7 @@ class PairwiseJudge:
 
     @property
     def model_label(self) -> str:
-        return f"{self.backend.name}:{self.backend.model_id}"
+        return model_label(self.backend)
 
     def compare(self, prompt: str | list[Message], response_a: str, response_b: str, *, item_id: str = "pair",
                 criteria: Sequence[str] = ()) -> PairwiseVerdict:

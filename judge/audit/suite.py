@@ -17,6 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from judge.backends.base import model_label
 from judge.engine import Judge, JudgeItem
 from judge.hardening import content_free_reason
 from judge.verdict import Verdict
@@ -172,7 +173,7 @@ def run_audit(
             for verdict in judge.evaluate_many(audited_items):
                 by_config[name][verdict.item_id] = verdict
                 bar.update()
-    report: dict[str, Any] = {"model": f"{backend.name}:{backend.model_id}", "threshold": threshold, "rubric": rubric.id,
+    report: dict[str, Any] = {"model": model_label(backend), "threshold": threshold, "rubric": rubric.id,
                               "questions": len(questions), "configurations": list(configurations), "attacks": [], "families": {}}
     for attack in attacks:
         row = {"id": attack.id, "family": attack.family}

@@ -22,6 +22,7 @@ class BackendEntry:
     cls: str
     install_hint: str | None = None
     slash_prefix: bool = False  # also accept "name/model" (provider-style ids)
+    api: bool = False  # a hosted or self-hosted API: takes base URLs, samples, limits
 
 
 BACKENDS: dict[str, BackendEntry] = {
@@ -31,9 +32,9 @@ BACKENDS: dict[str, BackendEntry] = {
         "LocalBackend",
         "install torch first (the CPU or CUDA build you want), then: pip install 'rubric-judge[local]'",
     ),
-    "openai": BackendEntry("judge.backends.openai_backend", "OpenAIBackend", "pip install 'rubric-judge[api]'", slash_prefix=True),
-    "anthropic": BackendEntry("judge.backends.anthropic_backend", "AnthropicBackend", "pip install 'rubric-judge[api]'", slash_prefix=True),
-    "litellm": BackendEntry("judge.backends.litellm_backend", "LiteLLMBackend", "pip install 'rubric-judge[api,litellm]'", slash_prefix=True),
+    "openai": BackendEntry("judge.backends.openai_backend", "OpenAIBackend", "pip install 'rubric-judge[api]'", slash_prefix=True, api=True),
+    "anthropic": BackendEntry("judge.backends.anthropic_backend", "AnthropicBackend", "pip install 'rubric-judge[api]'", slash_prefix=True, api=True),
+    "litellm": BackendEntry("judge.backends.litellm_backend", "LiteLLMBackend", "pip install 'rubric-judge[api,litellm]'", slash_prefix=True, api=True),
 }
 
 

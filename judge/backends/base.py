@@ -39,6 +39,11 @@ class YesNoScore:
     explanation: str | None = None  # the judge's own reasoning, where it gave one
 
 
+def model_label(backend: Any) -> str:
+    """How a backend is named in verdicts, logs and reports: ``name:model_id``."""
+    return f"{backend.name}:{backend.model_id}"
+
+
 class BackendError(RuntimeError):
     """A backend failed in a way that the engine records as unscored."""
 

@@ -98,22 +98,16 @@ def build_scorer(
     """A scorer from a model spec ("fake:yes", "local:PATH", "openai/gpt-4o-mini"...), a
     backend, or a ready Judge. None is the embedded default model: it runs anywhere, but a
     135M model is a weak judge; use it to wire things up, not to train on."""
-    from judge.backends import get_backend
-    from judge.backends.default_model import DEMO_WARNING
     from judge.cache import CachedBackend
+    from judge.models import open_backend
 
     if isinstance(shaping, dict):
         shaping = Shaping(**shaping)
     if isinstance(model, Judge):
         return RewardScorer(model, rubric=rubric, shaping=shaping)
+    cache_dir = None if cache is True or not cache else cache
     if model is None or isinstance(model, str):
-        if model is None:
-            import warnings
-
-            warnings.warn(DEMO_WARNING, stacklevel=2)
-        backend = get_backend(model, **backend_options)
+        backend = open_backend(model, cache=bool(cache), cache_dir=cache_dir, **backend_options)
     else:
-        backend = model
-    if cache:
-        backend = CachedBackend(backend, None if cache is True else cache)
+        backend = CachedBackend(model, cache_dir) if cache else model
     return RewardScorer(Judge(backend, **(judge_options or {})), rubric=rubric, shaping=shaping)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from judge.backends.base import Backend, GenerationError
+from judge.backends.base import Backend, GenerationError, model_label
 from judge.pairwise import PairwiseJudge
 from rubrics.generate.coding_rate import greedy_select
 from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
@@ -92,7 +92,7 @@ class AutoRubricGenerator:
         self.backend = backend
         self.judge = judge or PairwiseJudge(backend)
         self.settings = settings or AutoSettings()
-        self.model = f"{backend.name}:{backend.model_id}"
+        self.model = model_label(backend)
 
     def _check(self, proposed: ProposedRubrics) -> str | None:
         return None if clean_criteria(proposed.rubrics, self.settings.max_rubrics) else "it has no rubrics"

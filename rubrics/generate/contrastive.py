@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from judge.backends.base import Backend, GenerationError
+from judge.backends.base import Backend, GenerationError, model_label
 from judge.pairwise import PairwiseJudge
 from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
@@ -69,7 +69,7 @@ class ContrastiveGenerator:
         self.backend = backend
         self.judge = judge or PairwiseJudge(backend)
         self.settings = settings or ContrastiveSettings()
-        self.model = f"{backend.name}:{backend.model_id}"
+        self.model = model_label(backend)
 
     async def draft(self, pair_id: str, prompt: str, responses: list[str], *, ranked: bool, temperature: float = 0.0) -> Rubric:
         s = self.settings
