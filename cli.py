@@ -484,9 +484,8 @@ def run_scored_eval(args: argparse.Namespace) -> int:
 def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe, heading: str, *, failed) -> int:
     """The per-example eval modes (graded, scored): each benchmark's examples judged once
     with their own rubric (no hard-rule gate), summarised and printed; exit 1 when ``failed``."""
-    import random
-
     from judge.engine import Judge
+    from judge.eval.stats import stratified_sample
     from rubrics.records import LoadReport
 
     chosen, loaded = {}, {}
@@ -496,7 +495,7 @@ def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe,
         if (problem := report.unusable()) is not None:
             return fail(f"{name}: {problem}")
         if args.limit is not None and args.limit < len(examples):
-            examples = sorted(random.Random(args.seed).sample(examples, args.limit), key=examples.index)
+            examples = stratified_sample(examples, args.limit, lambda e: e.source, args.seed)
         chosen[name], loaded[name] = examples, report
         print(f"{name}: {report.describe().replace('pairs', 'examples')}" + (f"; sampled {len(examples)}" if args.limit else ""), file=sys.stderr)
     judge = Judge(make_backend(args), gate=False)  # HealthBench and 1-5 rubrics have no hard-rule gate

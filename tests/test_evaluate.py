@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from judge.eval import preference
+from judge.eval import preference, stats
 from judge.backends.fake import FakeBackend
 from judge.engine import Judge
 from judge.pairwise import PairwiseJudge
@@ -128,10 +128,10 @@ def test_unknown_benchmark_lists_the_known_ones():
 
 
 def test_bootstrap_interval_is_exact_for_constant_values_and_brackets_the_mean():
-    assert preference.bootstrap_interval([1.0] * 10) == (1.0, 1.0)
-    low, high = preference.bootstrap_interval([0.0, 1.0] * 50)
+    assert stats.interval([1.0] * 10) == (1.0, 1.0)
+    low, high = stats.interval([0.0, 1.0] * 50)
     assert low < 0.5 < high and high - low < 0.3
-    assert preference.bootstrap_interval([]) is None
+    assert stats.interval([]) is None
 
 
 def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
@@ -260,11 +260,11 @@ def test_graded_rows_as_simple_evals_grades_them(tmp_path):
 
 
 def test_graded_mean_is_clipped_and_the_bootstrap_of_a_constant_is_exact():
-    from judge.eval import graded
 
-    assert graded.clipped_mean([-1.0, -0.5]) == 0.0 and graded.clipped_mean([0.5, 0.7]) == pytest.approx(0.6)
-    assert graded.bootstrap([0.4] * 5) == {"n": 5, "value": 0.4, "se": 0.0, "ci95": [0.4, 0.4]}
-    assert graded.bootstrap([])["value"] is None
+    assert stats.bootstrap([-1.0, -0.5])["value"] == 0.0 and stats.bootstrap([0.5, 0.7])["value"] == pytest.approx(0.6)
+    assert stats.bootstrap([-1.0, -0.5], clip=False)["value"] == -0.75
+    assert stats.bootstrap([0.4] * 5) == {"n": 5, "value": 0.4, "se": 0.0, "ci95": [0.4, 0.4]}
+    assert stats.bootstrap([])["value"] is None
 
 
 def test_graded_eval_command_and_report(rubric_exe, tmp_path):

@@ -19,8 +19,6 @@ Rows (JSONL, or a JSON list): HealthBench's ``{"prompt_id", "prompt": [messages]
 
 from __future__ import annotations
 
-import random
-import statistics
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.engine import Judge, JudgeItem
+from judge.eval import stats
 from judge.scoring import weighted_score
 from judge.verdict import CriterionResult
 from rubrics.interchange import to_rubric
@@ -115,25 +114,6 @@ async def grade(judge: Judge, examples: Sequence[GradedExample]) -> AsyncIterato
         }
 
 
-def clipped_mean(values: Sequence[float]) -> float:
-    return min(1.0, max(0.0, sum(values) / len(values)))
-
-
-def bootstrap(values: Sequence[float], *, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Clipped mean, its bootstrap standard error and 95% percentile interval."""
-    if not values:
-        return {"n": 0, "value": None, "se": None, "ci95": None}
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(clipped_mean([values[rng.randrange(n)] for _ in range(n)]) for _ in range(resamples))
-    return {
-        "n": n,
-        "value": clipped_mean(values),
-        "se": statistics.pstdev(means),
-        "ci95": [means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]],
-    }
-
-
 def summarise_graded(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
     scored = [r for r in records if r["score"] is not None]
     undefined = sum(r.get("status") == "undefined" for r in records)
@@ -147,9 +127,9 @@ def summarise_graded(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dic
         "unscored_examples": len(records) - len(scored) - undefined,
         "undefined_examples": undefined,
         "unscored_criteria": sum(r["n_unscored"] for r in records),
-        "score": bootstrap([r["score"] for r in scored], seed=seed),
-        "soft_score": bootstrap([r["soft_score"] for r in scored if r["soft_score"] is not None], seed=seed),
-        "tags": {tag: bootstrap(values, seed=seed) for tag, values in sorted(by_tag.items())},
+        "score": stats.bootstrap([r["score"] for r in scored], seed=seed),
+        "soft_score": stats.bootstrap([r["soft_score"] for r in scored if r["soft_score"] is not None], seed=seed),
+        "tags": {tag: stats.bootstrap(values, seed=seed) for tag, values in sorted(by_tag.items())},
     }
 
 

@@ -13,13 +13,12 @@ that just likes length scores high on one side and low on the other).
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from judge.eval import datasets
+from judge.eval import datasets, stats
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
@@ -50,23 +49,7 @@ def load_benchmark(name: str, report: LoadReport, data_dir: Path | None = None) 
 
 def stratified_sample(pairs: Sequence[LabelledPair], limit: int | None, seed: int = 0) -> list[LabelledPair]:
     """At most ``limit`` pairs, each (source, label) stratum in proportion to its size."""
-    if limit is None or limit >= len(pairs):
-        return list(pairs)
-    strata: dict[tuple[str, str], list[LabelledPair]] = defaultdict(list)
-    for pair in pairs:
-        strata[(pair.source, pair.label)].append(pair)
-    rng = random.Random(seed)
-    quotas = {key: limit * len(members) / len(pairs) for key, members in strata.items()}
-    counts = {key: int(q) for key, q in quotas.items()}
-    for key in sorted(quotas, key=lambda k: quotas[k] - counts[k], reverse=True)[: limit - sum(counts.values())]:
-        counts[key] += 1
-    chosen: list[LabelledPair] = []
-    for key in sorted(strata):
-        members = strata[key][:]
-        rng.shuffle(members)
-        chosen += members[: counts[key]]
-    order = {id(p): i for i, p in enumerate(pairs)}
-    return sorted(chosen, key=lambda p: order[id(p)])
+    return stats.stratified_sample(pairs, limit, lambda p: (p.source, p.label or ""), seed)
 
 
 def item_id(pair: LabelledPair) -> str:
@@ -119,22 +102,6 @@ def _pointwise_record(pair: LabelledPair, a: Any, b: Any) -> dict[str, Any]:
     return _record(pair, "pointwise", "scored", preferred, score_a=a.score, score_b=b.score, equal_scores=preferred == "tie")
 
 
-def bootstrap_interval(values: Sequence[float], *, resamples: int = 1000, seed: int = 0) -> tuple[float, float] | None:
-    """95% percentile interval of the mean, by resampling the values with replacement."""
-    if not values:
-        return None
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    return means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]
-
-
-def _rate(flags: Sequence[bool], seed: int) -> dict[str, Any]:
-    values = [float(f) for f in flags]
-    interval = bootstrap_interval(values, seed=seed)
-    return {"n": len(values), "value": sum(values) / len(values) if values else None, "ci95": list(interval) if interval else None}
-
-
 def summarise(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
     """Accuracy (with intervals), ties, unscored, position consistency or equal scores, and
     the length-bias split, for the records given."""
@@ -143,18 +110,18 @@ def summarise(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, 
     summary: dict[str, Any] = {
         "pairs": len(records),
         "label_ties": len(records) - len(labelled),
-        "accuracy": _rate([bool(r["correct"]) for r in labelled], seed),
-        "judge_ties": _rate([r["preferred"] == "tie" for r in labelled], seed),
+        "accuracy": stats.rate([bool(r["correct"]) for r in labelled], seed),
+        "judge_ties": stats.rate([r["preferred"] == "tie" for r in labelled], seed),
         "unscored": sum(r["status"] == "unscored" for r in records),
         "length_bias": {
-            "better_is_longer": _rate([bool(r["correct"]) for r in labelled if r["longer"] == r["label"]], seed),
-            "better_is_shorter": _rate([bool(r["correct"]) for r in labelled if r["longer"] not in (r["label"], "same")], seed),
+            "better_is_longer": stats.rate([bool(r["correct"]) for r in labelled if r["longer"] == r["label"]], seed),
+            "better_is_shorter": stats.rate([bool(r["correct"]) for r in labelled if r["longer"] not in (r["label"], "same")], seed),
         },
     }
     if any(r["mode"] == "pairwise" for r in records):
-        summary["position_consistency"] = _rate([bool(r.get("position_consistent")) for r in scored if r["mode"] == "pairwise"], seed)
+        summary["position_consistency"] = stats.rate([bool(r.get("position_consistent")) for r in scored if r["mode"] == "pairwise"], seed)
     if any(r["mode"] == "pointwise" for r in records):
-        summary["equal_scores"] = _rate([bool(r.get("equal_scores")) for r in scored if r["mode"] == "pointwise"], seed)
+        summary["equal_scores"] = stats.rate([bool(r.get("equal_scores")) for r in scored if r["mode"] == "pointwise"], seed)
     return summary
 
 
