@@ -381,135 +381,19 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from judge.eval import preference
-    from judge.engine import Judge
-    from judge.pairwise import PairwiseJudge
-    from judge.runs.resume import digest
-    from rubrics.sources import RubricSource
-    from rubrics.records import LoadReport
+    from judge.eval.run import EvalSettings, run_eval
 
-    if args.mode == "graded":
-        return run_graded_eval(args)
-    if args.mode == "scored":
-        return run_scored_eval(args)
-    chosen, loaded = {}, {}
-    for name in args.benchmark:
-        report = LoadReport()
-        pairs = preference.load_benchmark(name, report, args.data_dir)
-        if (problem := report.unusable()) is not None:
-            return fail(f"{name}: {problem}")
-        chosen[name] = preference.stratified_sample(pairs, args.limit, args.seed)
-        loaded[name] = report
-        print(f"{name}: {report.describe()}" + (f"; sampled {len(chosen[name])}" if args.limit else ""), file=sys.stderr)
-    rubric = RubricSource.from_option(args.rubric).default if args.mode == "pointwise" else None
-    if args.mode == "pointwise" and rubric is None:
-        return fail(f"{args.rubric} holds several rubrics; name one file or library rubric")
-    backend = make_backend(args)
-    pairwise = PairwiseJudge(backend) if args.mode == "pairwise" else None
-    judge = Judge(backend) if args.mode == "pointwise" else None
-    # one judgement per pair, even when two benchmarks share a file (llmbar and llmbar-natural)
-    items = {preference.item_id(p): p for pairs in chosen.values() for p in pairs}
-    run = {"mode": args.mode, **(pairwise or judge).settings()}  # type: ignore[union-attr]
-    if rubric is not None:
-        run["rubric"] = digest(rubric)
-    every, log_path = judge_resumably(
-        args, items, lambda todo: preference.judge_pairs(args.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric), "pair", run
+    settings = EvalSettings(
+        benchmarks=args.benchmark, mode=args.mode, output=args.output, rubric=args.rubric, limit=args.limit, seed=args.seed,
+        data_dir=args.data_dir, overwrite=args.overwrite, progress=False if args.quiet else None,
     )
-    model = pairwise.model_label if pairwise else judge.model_label  # type: ignore[union-attr]
-    results: dict = {"model": model, "mode": args.mode, "rubric": rubric.id if rubric else None, "seed": args.seed, "benchmarks": {}}
-    for name, pairs in chosen.items():
-        records_here = [every[preference.item_id(p)] for p in pairs]
-        summary = preference.summarise_by_source(records_here, seed=args.seed)
-        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, **summary}
-        print(f"\n{name} ({args.mode}, model {model}{', rubric ' + rubric.id if rubric else ''})")
-        print(preference.format_table(summary))
-    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nresults: {args.output}; per-pair records: {log_path}")
-    return EXIT_OK
-
-
-def judge_resumably(args: argparse.Namespace, items: dict, judged, unit: str, run: dict) -> tuple[dict, Path]:
-    """Records for every item (id -> item): those in OUTPUT.pairs.jsonl that an earlier run
-    with these same ``run`` settings made for this same item, the rest judged now and
-    appended as they come. ``judged(items)`` yields records."""
-    from judge.runs.resume import digest, matching, normalised
-    from judge.runs.log import open_log, write_all
-
-    run = normalised(run)
-    log = open_log(args.output.with_name(args.output.name + ".pairs.jsonl"), lambda m: print(f"warning: {m}", file=sys.stderr),
-                   overwrite=args.overwrite)
-    hashes = {key: digest(item) for key, item in items.items()}
-    try:
-        kept = matching(log.path, log.previous, run, hashes, what="record")
-    except BaseException:
-        log.close()
-        raise
-    todo = [item for key, item in items.items() if key not in kept]
-
-    async def annotated(records):
-        async for record in records:
-            yield {**record, "run": run, "input_hash": hashes[record["item_id"]]}
-
-    new = write_all(annotated(judged(todo)), log, len(todo), unit, False if args.quiet else None)
-    return {**kept, **{r["item_id"]: r for r in new}}, log.path
-
-
-def run_graded_eval(args: argparse.Namespace) -> int:
-    from judge.eval import graded
-
-    def load(name, report):
-        if not Path(name).is_file():
-            raise ValueError(f"{name}: graded mode reads files of HealthBench-style rows; no such file")
-        return graded.load_graded(name, report)
-
-    return run_example_eval(
-        args, load, graded.grade, lambda records: graded.summarise_graded(records, seed=args.seed), graded.format_graded,
-        "rubric-graded", failed=lambda summary: bool(summary["unscored_examples"]),
-    )
-
-
-def run_scored_eval(args: argparse.Namespace) -> int:
-    from judge.eval import scored
-    from judge.eval.preference import benchmark_files
-
-    def load(name, report):
-        return [e for path in benchmark_files(name, args.data_dir, mode="scored") for e in scored.load_scored(path, report)]
-
-    return run_example_eval(
-        args, load, scored.grade_scored, scored.summarise_scored, scored.format_scored,
-        "1-5 score rubric as four level questions", failed=lambda summary: False,
-    )
-
-
-def run_example_eval(args: argparse.Namespace, load, grade, summarise, describe, heading: str, *, failed) -> int:
-    """The per-example eval modes (graded, scored): each benchmark's examples judged once
-    with their own rubric (no hard-rule gate), summarised and printed; exit 1 when ``failed``."""
-    from judge.engine import Judge
-    from judge.eval.stats import stratified_sample
-    from rubrics.records import LoadReport
-
-    chosen, loaded = {}, {}
-    for name in args.benchmark:
-        report = LoadReport()
-        examples = load(name, report)
-        if (problem := report.unusable()) is not None:
-            return fail(f"{name}: {problem}")
-        if args.limit is not None and args.limit < len(examples):
-            examples = stratified_sample(examples, args.limit, lambda e: e.source, args.seed)
-        chosen[name], loaded[name] = examples, report
-        print(f"{name}: {report.describe().replace('pairs', 'examples')}" + (f"; sampled {len(examples)}" if args.limit else ""), file=sys.stderr)
-    judge = Judge(make_backend(args), gate=False)  # HealthBench and 1-5 rubrics have no hard-rule gate
-    items = {e.id: e for examples in chosen.values() for e in examples}
-    every, log_path = judge_resumably(args, items, lambda todo: grade(judge, todo), "example", {"mode": args.mode, **judge.settings()})
-    results: dict = {"model": judge.model_label, "mode": args.mode, "seed": args.seed, "benchmarks": {}}
-    for name, examples in chosen.items():
-        summary = summarise([every[e.id] for e in examples])
-        results["benchmarks"][name] = {"input": {"records": loaded[name].read, "skipped": dict(loaded[name].skipped)}, args.mode: summary}
-        print(f"\n{name} ({heading}, model {judge.model_label})")
-        print(describe(summary))
-    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nresults: {args.output}; per-example records: {log_path}")
-    return EXIT_FAILURES if any(failed(b[args.mode]) for b in results["benchmarks"].values()) else EXIT_OK
+    outcome = run_eval(settings, make_backend(args), say=lambda m: print(m, file=sys.stderr), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    for heading, table in outcome.tables:
+        print(f"\n{heading}")
+        print(table)
+    unit = "pair" if args.mode in ("pairwise", "pointwise") else "example"
+    print(f"\nresults: {args.output}; per-{unit} records: {outcome.log_path}")
+    return EXIT_FAILURES if outcome.failed else EXIT_OK
 
 
 def run_generate(args: argparse.Namespace) -> int:
