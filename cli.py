@@ -401,7 +401,7 @@ def run_generate(args: argparse.Namespace) -> int:
         return run_generate_from_text(args)
     from judge.engine import run_sync
     from judge.pairwise import PairwiseJudge
-    from rubrics.generate.run import OutcomeLog, log_path_for, run_generation
+    from rubrics.generate.run import generate_all
     from rubrics.io import save_rubrics
     from rubrics.pairs import load_pairs
     from rubrics.records import LoadReport
@@ -427,13 +427,9 @@ def run_generate(args: argparse.Namespace) -> int:
         )
         generator = AutoRubricGenerator(backend, judge, settings)
     run = {"method": args.method, **judge.settings(), "settings": generator.settings}
-    log = OutcomeLog(log_path_for(args.output), run=run, items={p.id: p for p in pairs}, overwrite=args.overwrite)
-    try:
-        counts = run_sync(run_generation(pairs, generator, log, concurrency=args.concurrency, progress=False if args.quiet else None))
-    finally:
-        log.close()
-    outcomes = [log.outcomes[p.id] for p in pairs]
-    rubrics = [o.rubric for o in outcomes if o.status == "kept" and o.rubric is not None]
+    result = generate_all(pairs, generator, args.output, run, concurrency=args.concurrency,
+                          progress=False if args.quiet else None, overwrite=args.overwrite)
+    outcomes, counts, rubrics = result.outcomes, result.counts, result.rubrics
     general = None
     if args.method == "auto" and rubrics:
         from rubrics.generate.auto_rubric import DEFAULT_EMBEDDING_MODEL, sentence_embedder
@@ -450,16 +446,15 @@ def run_generate(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         if outcome.status == "failed":
             print(f"  failed {outcome.pair_id}: {outcome.reason}")
-    print(f"rubrics: {args.output} ({len(rubrics) + bool(general)}); per-pair log: {log.path}")
+    print(f"rubrics: {args.output} ({len(rubrics) + bool(general)}); per-pair log: {result.log_path}")
     return EXIT_OK if rubrics and not counts["failed"] else EXIT_FAILURES
 
 
 def run_generate_from_text(args: argparse.Namespace) -> int:
     """nuggets (questions + corpus) and constraints (instructions): one rubric per input item."""
     from judge.backends.base import model_label
-    from judge.engine import run_sync
     from judge.runs.resume import digest
-    from rubrics.generate.run import OutcomeLog, log_path_for, run_generation
+    from rubrics.generate.run import generate_all
     from rubrics.io import save_rubrics
     from rubrics.records import LoadReport
 
@@ -501,13 +496,9 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
         return fail(f"{args.input}: {problem}")
     run = {"method": args.method, "model": label, "settings": generator.settings,
            **({"corpus": digest([p.text for p in corpus.passages])} if args.method == "nuggets" else {})}
-    log = OutcomeLog(log_path_for(args.output), run=run, items={item.id: item for item in items}, overwrite=args.overwrite)
-    try:
-        counts = run_sync(run_generation(items, generator, log, concurrency=args.concurrency, progress=False if args.quiet else None, unit="item"))
-    finally:
-        log.close()
-    outcomes = [log.outcomes[item.id] for item in items]
-    rubrics = [o.rubric for o in outcomes if o.status == "kept" and o.rubric is not None]
+    result = generate_all(items, generator, args.output, run, concurrency=args.concurrency,
+                          progress=False if args.quiet else None, overwrite=args.overwrite, unit="item")
+    outcomes, counts, rubrics = result.outcomes, result.counts, result.rubrics
     save_rubrics(rubrics, args.output)
     print(f"model: {label}  method: {args.method}  items: {len(items)}")
     print(f"kept {counts['kept']}, no evidence or nothing found {counts['rejected']}, failed {counts['failed']}")
@@ -520,7 +511,7 @@ def run_generate_from_text(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         if outcome.status != "kept" or outcome.reason:
             print(f"  {outcome.status} {outcome.pair_id}: {outcome.reason}")
-    print(f"rubrics: {args.output} ({len(rubrics)}); per-item log: {log.path}")
+    print(f"rubrics: {args.output} ({len(rubrics)}); per-item log: {result.log_path}")
     return EXIT_OK if rubrics and not counts["failed"] else EXIT_FAILURES
 
 

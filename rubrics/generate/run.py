@@ -206,5 +206,39 @@ async def run_generation(
     return Counter(log.outcomes[p.id].status for p in pairs if p.id in log.outcomes)
 
 
+@dataclass
+class GenerationResult:
+    outcomes: list[PairOutcome]  # one per item, in input order
+    counts: Counter[str]  # kept / rejected / failed
+    log_path: Path
+
+    @property
+    def rubrics(self) -> list[Rubric]:
+        return [o.rubric for o in self.outcomes if o.status == "kept" and o.rubric is not None]
+
+
+def generate_all(
+    items: Sequence[Any],
+    generator: Callable[[Any], Awaitable[PairOutcome]],
+    output: str | Path,
+    run: dict[str, Any],
+    *,
+    concurrency: int = 4,
+    progress: bool | None = None,
+    overwrite: bool = False,
+    unit: str = "pair",
+) -> GenerationResult:
+    """The one run of every generator: each item (a pair, an instruction, a question) not
+    yet done by this same run, outcomes logged to OUTPUT.log.jsonl as they come."""
+    from judge.engine import run_sync
+
+    log = OutcomeLog(log_path_for(output), run=run, items={item.id: item for item in items}, overwrite=overwrite)
+    try:
+        counts = run_sync(run_generation(items, generator, log, concurrency=concurrency, progress=progress, unit=unit))
+    finally:
+        log.close()
+    return GenerationResult([log.outcomes[item.id] for item in items], counts, log.path)
+
+
 def render(template: str, **variables: Any) -> list[Message]:
     return prompts.render_messages(template, **variables)
