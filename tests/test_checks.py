@@ -90,3 +90,13 @@ def test_augment_command(rubric_exe, tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "wrote 1 first-sentence negatives" in result.stdout
     assert json.loads(out.read_text())["response"] == "Start here."
+
+
+def test_the_spec_language_and_the_code_that_decides_it_are_in_step():
+    from judge.checks import CHECKS
+    from judge.checks.constraints import TYPES
+    from rubrics.checks import NEEDS, check_problem
+
+    assert set(CHECKS) == set(NEEDS)  # every type a rubric may name is decided by code, and no other
+    assert all(TYPES[name].needs == NEEDS[name] for name in TYPES)
+    assert check_problem({"type": "keywords:frequency", "keyword": "tea", "frequency": 2, "relation": "roughly"}).startswith("unknown relation 'roughly'")
