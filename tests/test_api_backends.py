@@ -413,3 +413,18 @@ def test_anthropic_records_the_temperature_it_really_uses(server):
         assert body["temperature"] == 0.0 and backend.identity()["temperature"] == 0.0
     else:  # the installed SDK takes no temperature: the model's default applies, and the key says so
         assert "temperature" not in body and backend.identity()["temperature"] == "provider default"
+
+
+def test_invalid_structured_output_is_reasked_in_one_place_only(server):
+    """instructor re-asks inside the API backend; the generators' re-ask loop must not
+    multiply it (3 x 3 = 9 requests for one item before)."""
+    from judge.backends.api import YesNoVerdict
+    from judge.backends.base import GenerationError
+    from rubrics.generate.run import generate_structured
+
+    backend = backend_for(server, "openai/judge", mode="structured", reasks=2)
+    before = len(server.requests)
+    messages = [{"role": "user", "content": "Criterion: anything FAULT:badjson"}]
+    with pytest.raises(GenerationError, match="the backend re-asked already"):
+        asyncio.run(generate_structured(backend, messages, YesNoVerdict, reasks=2))
+    assert len(server.requests) - before == 3  # one call and instructor's two re-asks

@@ -170,6 +170,7 @@ class ApiBackend:
     name: ClassVar[str]
     default_key_env: ClassVar[str]
     supports_logprobs: ClassVar[bool] = True
+    reasks_invalid_output: ClassVar[bool] = True  # instructor re-asks invalid structured output (options.reasks)
     context_window: int | None = None
 
     def __init__(self, model: str, options: ApiOptions, *, mode: Mode):

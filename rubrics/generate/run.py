@@ -51,7 +51,10 @@ async def generate_structured(
 ) -> T:
     """A schema instance from the backend. Invalid output (unparseable, or refused by
     ``check``, which returns what is wrong) is shown back to the model with the problem, up
-    to ``reasks`` times; then GenerationError names the last problem."""
+    to ``reasks`` times; then GenerationError names the last problem. A backend that
+    re-asks invalid structured output itself (``reasks_invalid_output``: the API backends,
+    through instructor) is not re-asked again for it: only ``check``'s problems come back
+    here, so one item never costs (reasks + 1) squared calls."""
     asked = list(messages)
     problem = "no attempt"
     for _ in range(reasks + 1):
@@ -68,6 +71,8 @@ async def generate_structured(
             raise
         except (GenerationError, ValidationError, ValueError) as e:
             problem, text = str(e).splitlines()[0], getattr(e, "text", None)
+            if getattr(backend, "reasks_invalid_output", False):
+                raise GenerationError(f"no usable {schema.__name__} (the backend re-asked already): {problem}", text) from None
         asked = [
             *messages,
             {"role": "assistant", "content": text or "(unreadable output)"},
