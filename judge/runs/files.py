@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -19,6 +19,7 @@ from rubrics.pairs import load_labelled_pairs
 from rubrics.records import LoadReport
 from rubrics.sources import RubricSource
 
+log = logging.getLogger("rubric.runs")
 MAX_WARNINGS = 10  # per kind of input problem; the rest are counted in the summary
 
 
@@ -55,7 +56,7 @@ def judge_file(
     output_path: str | Path,
     rubrics: RubricSource,
     *,
-    warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    warn: Callable[[str], None] = log.warning,
     progress: bool | None = None,
     overwrite: bool = False,
     settings: dict[str, Any] | None = None,
@@ -107,7 +108,7 @@ def compare_file(
     input_path: str | Path,
     output_path: str | Path,
     *,
-    warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    warn: Callable[[str], None] = log.warning,
     progress: bool | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
