@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -53,6 +55,30 @@ def correlations(metric: list[float], human: list[float], groups: list[int]) -> 
     }
 
 
+def half_script() -> Path:
+    path = Path(tempfile.mkdtemp()) / "half.yaml"
+    path.write_text("default_p_yes: 0.5\n")
+    return path
+
+
+def judged_scores(examples: list[dict], model: str) -> list[float]:
+    """Each summary judged by `rubric judge` against its example's nuggets (kind: nugget,
+    matched in code; the unsure ones go to ``model``), in the order of the other metrics."""
+    folder = Path(tempfile.mkdtemp())
+    source, output = folder / "summaries.jsonl", folder / "verdicts.jsonl"
+    with source.open("w", encoding="utf-8") as handle:
+        for number, example in enumerate(examples):
+            criteria = [{"id": f"n{k}", "text": text, "kind": "nugget"} for k, text in enumerate(example["reference_acus"])]
+            for system in SYSTEMS:
+                handle.write(json.dumps({"id": f"{number}:{system}", "prompt": "Summarise the article.",
+                                         "response": example["system_outputs"][system], "rubric": {"id": f"acus-{number}", "criteria": criteria}}) + "\n")
+    command = [sys.executable, str(Path(__file__).resolve().parents[1] / "cli.py"), "judge", "--input", str(source),
+               "--output", str(output), "--model", model, "--no-cache", "--quiet", "--no-guard"]
+    subprocess.run(command, check=True, capture_output=True)
+    scores = {r["id"]: r["score"] for r in map(json.loads, output.read_text(encoding="utf-8").splitlines())}
+    return [scores[f"{number}:{system}"] for number in range(len(examples)) for system in SYSTEMS]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="protocol-comparison-llm.json (default: the registered copy)")
@@ -74,17 +100,23 @@ def main(argv: list[str] | None = None) -> int:
             rouge.append(rouge1_recall(summary, reference))
             human.append(example["annotations"][system]["acu"])
             groups.append(number)
+    through_judge = {
+        f"rubric judge, nugget rubrics, unsure nuggets {label}": correlations(judged_scores(examples, model), human, groups)
+        for label, model in (("absent (fake:no)", "fake:no"), ("half (P(yes) 0.5)", "fake:script:" + str(half_script())),
+                             ("present (fake:yes)", "fake:yes"))
+    }
     rows = {
+        **through_judge,
         "nugget recall (embedded matcher, labels)": correlations(recall, human, groups),
         "mean match score (embedded matcher)": correlations(soft, human, groups),
         "ROUGE-1 recall vs the nuggets": correlations(rouge, human, groups),
     }
     print(f"RoSE protocol-comparison-llm: {len(examples)} examples x {len(SYSTEMS)} systems = {len(human)} summaries, "
           f"{sum(len(e['reference_acus']) for e in examples)} nuggets; correlation with human ACU recall")
-    print(f"{'metric':44} {'pearson':>8} {'spearman':>9} {'kendall':>8} {'per-ex tau':>11}")
+    print(f"{'metric':62} {'pearson':>8} {'spearman':>9} {'kendall':>8} {'per-ex tau':>11}")
     for name, r in rows.items():
-        print(f"{name:44} {r['pearson']:8.3f} {r['spearman']:9.3f} {r['kendall']:8.3f} {r['per-example kendall']:11.3f}")
-    ours, base = rows["nugget recall (embedded matcher, labels)"], rows["ROUGE-1 recall vs the nuggets"]
+        print(f"{name:62} {r['pearson']:8.3f} {r['spearman']:9.3f} {r['kendall']:8.3f} {r['per-example kendall']:11.3f}")
+    ours, base = rows["rubric judge, nugget rubrics, unsure nuggets absent (fake:no)"], rows["ROUGE-1 recall vs the nuggets"]
     beaten = [k for k in ours if ours[k] > base[k]]
     print(f"nugget recall beats ROUGE-1 recall on {len(beaten)} of {len(ours)} correlations ({', '.join(beaten) or 'none'})")
     return 0

@@ -46,6 +46,7 @@ class _Prepared:
     asked: list[tuple[Criterion, YesNoQuestion]] = field(default_factory=list)  # per-criterion shape
     batch: tuple[list[Criterion], list[Message]] | None = None  # batched shape: criteria, one request
     notes: list[str] = field(default_factory=list)
+    deferred: dict[str, str] = field(default_factory=dict)  # criterion id -> why code left it to the judge
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -288,15 +289,21 @@ class Judge:
         """Decide the criteria that code can check; return the ones left for the judge."""
         left = []
         for criterion in criteria:
-            if criterion.check is None:
+            spec = criterion.check if criterion.check is not None or criterion.kind != "nugget" else {"type": "nugget_match"}
+            if spec is None:
                 left.append(criterion)
                 continue
-            check = CHECKS.get(criterion.check["type"])
+            check = CHECKS.get(spec["type"])
             if check is None:  # never left to the model: the rubric meant code to decide it
-                p.results[criterion.id] = self._base(criterion, "unscored", reason=check_problem(criterion.check))
+                p.results[criterion.id] = self._base(criterion, "unscored", reason=check_problem(spec))
                 continue
-            outcome = check(item.response, item.reference, criterion.check)  # type: ignore[arg-type]
-            if outcome.met is None:
+            if spec["type"] == "nugget_match":
+                spec = {"nugget": criterion.text, **spec}
+            outcome = check(item.response, item.reference, spec)  # type: ignore[arg-type]
+            if outcome.defer:  # code cannot tell: the judge decides, and its result says why it was asked
+                p.deferred[criterion.id] = outcome.reason
+                left.append(criterion)
+            elif outcome.met is None:
                 p.results[criterion.id] = self._base(criterion, "unscored", reason=outcome.reason)
             else:
                 p.results[criterion.id] = self._base(
@@ -356,6 +363,9 @@ class Judge:
     def _verdict(self, p: _Prepared) -> Verdict:
         item = p.item
         results = [p.results[c.id] for c in item.rubric.criteria]
+        for result in results:
+            if result.criterion_id in p.deferred:
+                result.notes.insert(0, p.deferred[result.criterion_id])
         soft = weighted_score(results, soft=True, gate=self.gate, gate_cap=self.gate_cap)
         hard = weighted_score(results, soft=False, gate=self.gate, gate_cap=self.gate_cap)
         return Verdict(

@@ -17,6 +17,7 @@ RELATION_PARAMS = ("relation", "let_relation", "capital_relation")
 # type -> required parameters
 NEEDS: dict[str, tuple[str, ...]] = {
     "reference_answer": (),  # the item's reference answer is compared with the response's final answer
+    "nugget_match": (),  # the criterion's text is the nugget; every kind: nugget criterion gets it by default
     "punctuation:no_comma": (),
     "length_constraints:number_words": ("num_words", "relation"),
     "length_constraints:number_characters": ("num_characters", "relation"),

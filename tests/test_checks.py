@@ -100,3 +100,48 @@ def test_the_spec_language_and_the_code_that_decides_it_are_in_step():
     assert set(CHECKS) == set(NEEDS)  # every type a rubric may name is decided by code, and no other
     assert all(TYPES[name].needs == NEEDS[name] for name in TYPES)
     assert check_problem({"type": "keywords:frequency", "keyword": "tea", "frequency": 2, "relation": "roughly"}).startswith("unknown relation 'roughly'")
+
+
+# -- nuggets: matched in code first, the unsure ones asked -----------------------------------------
+NUGGETS = Rubric(id="everest", criteria=[
+    Criterion(id="height", text="Mount Everest is 8,849 metres high", kind="nugget", weight=1.0),
+    Criterion(id="border", text="Everest lies on the border of Nepal and China", kind="nugget", weight=0.5),
+    Criterion(id="first", text="Hillary and Norgay first climbed Everest in 1953", kind="nugget", weight=1.0),
+])
+EVEREST = "Mount Everest, on the border of Nepal, is 8,849 metres high. Hillary was there."
+
+
+def test_nuggets_are_matched_in_code_and_only_the_unsure_reach_the_judge():
+    backend = FakeBackend(0.5)
+    verdict = Judge(backend).evaluate("Tell me about Everest.", EVEREST, NUGGETS)
+    height, border, first = verdict.results
+    assert height.met is True and height.reason.startswith("checked in code: 100%")
+    assert first.met is False and first.reason.startswith("checked in code: only 33%")  # hillary, everest: 2 of 6 words
+    assert border.p_yes == 0.5 and "nugget matcher unsure (60%" in border.notes[0]  # everest, border, nepal: 3 of 5
+    assert len(backend.calls) == 1 and "Nepal and China" in backend.calls[0].messages[-1]["content"]
+    assert verdict.score == pytest.approx((1.0 + 0.5 * 0.5) / 2.5)  # the judge's P(yes) counts as a fraction
+
+
+def test_a_nugget_check_can_move_its_bounds_and_a_nugget_rubric_scores_alike_everywhere(rubric_exe, tmp_path):
+    from judge.rl import RewardRequest, RewardScorer
+
+    loose = Rubric(id="loose", criteria=[Criterion(id="border", text="Everest lies on the border of Nepal and China",
+                                                   kind="nugget", check={"type": "nugget_match", "support": 0.6})])
+    backend = FakeBackend(0.0)
+    assert Judge(backend).evaluate("q", EVEREST, loose).results[0].met is True and not backend.calls
+    python = Judge(FakeBackend(0.5)).evaluate("Tell me about Everest.", EVEREST, NUGGETS).score
+    reward = RewardScorer(Judge(FakeBackend(0.5)), rubric=NUGGETS).score([RewardRequest("Tell me about Everest.", EVEREST)])[0]
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "e", "prompt": "Tell me about Everest.", "response": EVEREST,
+                                  "rubric": NUGGETS.model_dump(mode="json")}) + "\n")
+    out = tmp_path / "v.jsonl"
+    subprocess.run([rubric_exe, "judge", "--input", str(source), "--output", str(out), "--model", "fake:script:" + str(script_half(tmp_path)),
+                    "--no-cache", "--quiet"], check=True, capture_output=True)
+    cli = json.loads(out.read_text())["score"]
+    assert python == pytest.approx(reward.value) == pytest.approx(cli)  # TRL, verl and the server go through the scorer
+
+
+def script_half(tmp_path):
+    path = tmp_path / "half.yaml"
+    path.write_text("default_p_yes: 0.5\n")
+    return path

@@ -2,7 +2,8 @@
 
 ``CHECKS`` maps each check type of the spec language (rubrics/checks.py) to the function
 that decides it: ``check(response, reference, spec) -> CheckOutcome``. Reference answers
-(reference.py) and instruction constraints (constraints.py, the IFEval families).
+(reference.py), instruction constraints (constraints.py, the IFEval families) and nuggets
+(nuggets.py: matched in code, the unsure ones left to the judge).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from judge.checks.constraints import TYPES as CONSTRAINT_TYPES, check_constraint
+from judge.checks.nuggets import nugget_match
 from judge.checks.outcome import CheckOutcome
 from judge.checks.reference import reference_answer
 from rubrics.checks import check_problem, validate_checks
@@ -19,6 +21,7 @@ Check = Callable[[str, "str | None", dict[str, Any]], CheckOutcome]
 
 CHECKS: dict[str, Check] = {
     "reference_answer": reference_answer,
+    "nugget_match": nugget_match,
     **{name: check_constraint for name in CONSTRAINT_TYPES},
 }
 

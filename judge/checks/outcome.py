@@ -9,3 +9,4 @@ from dataclasses import dataclass
 class CheckOutcome:
     met: bool | None  # None: the check could not be made (reason says why)
     reason: str
+    defer: bool = False  # code cannot tell: ask the judge model (met is None)

@@ -26,19 +26,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
+from judge.checks.nuggets import content_tokens
+from rubrics.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
 from rubrics.generate.run import PairOutcome, clean_criteria, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric
 from rubrics.records import LoadReport, load_records, text_record
-from rubrics.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
 
 Label = Literal["support", "partial_support", "not_support"]
 LABEL_RANK = {"not_support": 0, "partial_support": 1, "support": 2}
 WEIGHTS = {"vital": 1.0, "okay": 0.5}  # TREC RAG's convention: an okay nugget counts half
-STOPWORDS = set(
-    "a an the of to in on at for from by with and or but is are was were be been being it its this that these those "
-    "as he she they them his her their we our you your i me my not no do does did has have had will would can could "
-    "should may might must there here than then so such into over about after before also who whom which what when where".split()
-)
 
 
 @dataclass(frozen=True)
@@ -260,11 +256,6 @@ class LLMNuggetVerifier:
         # a nugget labelled on one chunk keeps that label even if another chunk's call failed
         problems = {k: why for k, why in problems.items() if labels[k] is None}
         return labels, problems
-
-
-def content_tokens(text: str) -> list[str]:
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in STOPWORDS]
 
 
 @dataclass
