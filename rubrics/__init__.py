@@ -1,6 +1,9 @@
-"""Rubrics: the data model, file formats and (later) the generators."""
+"""Rubrics as data: the model (model), what a check may say (checks), other projects'
+formats and every written form -> Rubric (interchange), files (io), records of data files
+(records), preference pairs (pairs), and where a row's rubric comes from (sources). None of
+it runs a model or imports judge/; the generators, which do, live in rubrics.generate."""
 
-from rubrics.interchange import from_healthbench, from_rar, to_healthbench, to_rar
+from rubrics.interchange import from_healthbench, from_rar, to_healthbench, to_rar, to_rubric
 from rubrics.io import RubricFileError, load_rubric, load_rubrics, rubric_file_schema, save_rubrics
 from rubrics.model import Criterion, Provenance, Rubric, Theme
 
@@ -18,4 +21,5 @@ __all__ = [
     "save_rubrics",
     "to_healthbench",
     "to_rar",
+    "to_rubric",
 ]
