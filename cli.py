@@ -397,122 +397,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    if args.method in ("nuggets", "constraints"):
-        return run_generate_from_text(args)
-    from judge.engine import run_sync
-    from judge.pairwise import PairwiseJudge
-    from rubrics.generate.run import generate_all
-    from rubrics.io import save_rubrics
-    from rubrics.pairs import load_pairs
-    from rubrics.records import LoadReport
+    from rubrics.generate.commands import GenerateOptions, generate
 
-    if not args.input.is_file():
-        return fail(f"{args.input}: no such input file")
-    report = LoadReport()
-    pairs = list(load_pairs(args.input, report))[: args.limit]
-    print(f"input: {report.describe()}" + (f"; using the first {len(pairs)}" if args.limit else ""), file=sys.stderr)
-    if (problem := report.unusable()) is not None:
-        return fail(f"{args.input}: {problem}")
-    backend = make_backend(args)
-    judge = PairwiseJudge(backend)
-    if args.method == "contrastive":
-        from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
-
-        generator = ContrastiveGenerator(backend, judge, ContrastiveSettings(tau=args.tau, max_tries=args.max_tries))
-    else:
-        from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings
-
-        settings = AutoSettings(
-            tau=args.tau, max_rounds=args.rounds, max_rubrics=args.max_rubrics, max_core=args.max_core, min_gain=args.min_gain, name=args.name
-        )
-        generator = AutoRubricGenerator(backend, judge, settings)
-    run = {"method": args.method, **judge.settings(), "settings": generator.settings}
-    result = generate_all(pairs, generator, args.output, run, concurrency=args.concurrency,
-                          progress=False if args.quiet else None, overwrite=args.overwrite)
-    outcomes, counts, rubrics = result.outcomes, result.counts, result.rubrics
-    general = None
-    if args.method == "auto" and rubrics:
-        from rubrics.generate.auto_rubric import DEFAULT_EMBEDDING_MODEL, sentence_embedder
-
-        embed = sentence_embedder(args.embedding_model)
-        general = run_sync(generator.generalise(rubrics, embed, embedding_model=args.embedding_model or DEFAULT_EMBEDDING_MODEL))
-    save_rubrics(([general] if general else []) + rubrics, args.output)
-    print(f"model: {judge.model_label}  method: {args.method}  pairs: {len(pairs)}")
-    print(f"kept {counts['kept']}, rejected {counts['rejected']} (label not reproduced), failed {counts['failed']} (no usable rubric)")
-    if general is not None:
-        themes = general.provenance.params.get("themes", 0)
-        print(f"general rubric {general.id!r}: {len(general.criteria)} criteria in {themes} themes, from a core set of "
-              f"{general.provenance.params['core']} of {general.provenance.params['candidates']} rubrics")
-    for outcome in outcomes:
-        if outcome.status == "failed":
-            print(f"  failed {outcome.pair_id}: {outcome.reason}")
-    print(f"rubrics: {args.output} ({len(rubrics) + bool(general)}); per-pair log: {result.log_path}")
-    return EXIT_OK if rubrics and not counts["failed"] else EXIT_FAILURES
-
-
-def run_generate_from_text(args: argparse.Namespace) -> int:
-    """nuggets (questions + corpus) and constraints (instructions): one rubric per input item."""
-    from judge.backends.base import model_label
-    from judge.runs.resume import digest
-    from rubrics.generate.run import generate_all
-    from rubrics.io import save_rubrics
-    from rubrics.records import LoadReport
-
-    if not args.input.is_file():
-        return fail(f"{args.input}: no such input file")
-    report = LoadReport()
-    backend, label = None, "none"
-    if args.method == "constraints":
-        from rubrics.generate.constraints import ConstraintGenerator, ConstraintSettings, load_instructions
-
-        items = load_instructions(args.input, report)[: args.limit]
-        if not args.extract_only:
-            backend = make_backend(args)
-            label = model_label(backend)
-        generator = ConstraintGenerator(backend, ConstraintSettings(use_model=not args.extract_only), model_label=label)
-    else:
-        from rubrics.generate.auto_rubric import sentence_embedder
-        from rubrics.generate.nuggets import NuggetGenerator, NuggetSettings, load_questions
-        from rubrics.generate.retrieval import StaticCorpus
-
-        if args.corpus is None:
-            return fail("--method nuggets needs --corpus (a folder of .txt/.md files or a JSONL of documents)")
-        corpus_report = LoadReport(unit="documents")
-        embed = sentence_embedder(args.embedding_model)
-        try:
-            corpus = StaticCorpus.load(args.corpus, corpus_report, embed=embed if args.rerank else None)
-        except ValueError as e:
-            return fail(str(e))
-        print(f"corpus: {corpus_report.describe()}, {len(corpus.passages)} passages", file=sys.stderr)
-        for problem in corpus_report.problems[:10]:
-            print(f"  skipped {problem}", file=sys.stderr)
-        items = load_questions(args.input, report)[: args.limit]
-        backend = make_backend(args)
-        label = model_label(backend)
-        settings = NuggetSettings(max_passages=args.passages, weighted=not args.unweighted)
-        generator = NuggetGenerator(backend, corpus, embed, settings, model_label=label)
-    print(f"input: {report.describe()}" + (f"; using the first {len(items)}" if args.limit else ""), file=sys.stderr)
-    if (problem := report.unusable()) is not None:
-        return fail(f"{args.input}: {problem}")
-    run = {"method": args.method, "model": label, "settings": generator.settings,
-           **({"corpus": digest([p.text for p in corpus.passages])} if args.method == "nuggets" else {})}
-    result = generate_all(items, generator, args.output, run, concurrency=args.concurrency,
-                          progress=False if args.quiet else None, overwrite=args.overwrite, unit="item")
-    outcomes, counts, rubrics = result.outcomes, result.counts, result.rubrics
-    save_rubrics(rubrics, args.output)
-    print(f"model: {label}  method: {args.method}  items: {len(items)}")
-    print(f"kept {counts['kept']}, no evidence or nothing found {counts['rejected']}, failed {counts['failed']}")
-    if args.method == "constraints":
-        checked = sum(o.attempts[0].get("checked_in_code", 0) for o in outcomes if o.attempts)
-        unparsed = sum(len(o.attempts[0].get("unparsed", [])) for o in outcomes if o.attempts)
-        model_errors = sum(bool(o.attempts[0].get("model_error")) for o in outcomes if o.attempts)
-        print(f"constraints checked in code: {checked}; sentences the extractor left to the model: {unparsed}; "
-              f"model decompositions failed: {model_errors}")
-    for outcome in outcomes:
-        if outcome.status != "kept" or outcome.reason:
-            print(f"  {outcome.status} {outcome.pair_id}: {outcome.reason}")
-    print(f"rubrics: {args.output} ({len(rubrics)}); per-item log: {result.log_path}")
-    return EXIT_OK if rubrics and not counts["failed"] else EXIT_FAILURES
+    fields = GenerateOptions.__dataclass_fields__
+    options = GenerateOptions(**{k: v for k, v in vars(args).items() if k in fields and k != "progress"},
+                              progress=False if args.quiet else None)
+    report = generate(options, lambda: make_backend(args), say=lambda m: print(m, file=sys.stderr))
+    print("\n".join(report.lines))
+    return EXIT_OK if report.ok else EXIT_FAILURES
 
 
 def run_serve(args: argparse.Namespace) -> int:
