@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -411,7 +410,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from judge.engine import Judge
     from judge.rl.scorer import RewardScorer
     from judge.rl.openrlhf import SPECIAL_TOKENS
-    from judge.rl.server import ServerConfig, bind, create_app, is_loopback, make_server
+    from judge.rl.server import ServerConfig, is_loopback, serve
     from judge.rl.shaping import Shaping
 
     shaping = Shaping(
@@ -430,22 +429,9 @@ def run_serve(args: argparse.Namespace) -> int:
     backend = make_backend(args)
     judge = Judge(backend, batch_size=args.batch_size, concurrency=args.slots, request_shape=args.request_shape.replace("-", "_"))
     scorer = RewardScorer(judge, rubric=args.rubric, shaping=shaping)
-    sock = bind(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    print(
-        f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; "
-        f"micro-batching up to {config.max_batch} items, {args.max_wait_ms:g} ms, {config.slots} calls in flight)",
-        file=sys.stderr,
-        flush=True,
-    )
-    # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal:
-    # with these handlers that ends in a clean exit instead of death by signal.
-    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        make_server(create_app(scorer, config), graceful_timeout=args.graceful_timeout).run(sockets=[sock])
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    serve(scorer, config, args.host, args.port, graceful_timeout=args.graceful_timeout, on_listen=lambda host, port: print(
+        f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "
+        f"{config.max_batch} items, {args.max_wait_ms:g} ms, {config.slots} calls in flight)", file=sys.stderr, flush=True))
     print("rubric serve: stopped", file=sys.stderr)
     return EXIT_OK
 

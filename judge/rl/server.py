@@ -30,9 +30,11 @@ import ipaddress
 import json
 import logging
 import math
+import signal
 import socket
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -366,3 +368,18 @@ def make_server(app: Starlette, *, graceful_timeout: float = 60.0, log_level: st
 
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout, access_log=False, lifespan="on")
     return uvicorn.Server(config)
+
+
+def serve(scorer: RewardScorer, config: ServerConfig, host: str, port: int, *, graceful_timeout: float = 60.0,
+          on_listen: Callable[[str, int], None] = lambda host, port: None) -> None:
+    """Serve until SIGINT or SIGTERM, then finish the requests in flight and return."""
+    sock = bind(host, port)
+    on_listen(*sock.getsockname()[:2])
+    # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal:
+    # with these handlers that ends in a clean exit instead of death by signal.
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        make_server(create_app(scorer, config), graceful_timeout=graceful_timeout).run(sockets=[sock])
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
