@@ -436,12 +436,12 @@ def run_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def make_backend(args: argparse.Namespace, **api_options):
+def make_backend(args: argparse.Namespace, **api_settings):
     """The backend named by --model (judge.models.open_backend), the weak-judge notice on stderr."""
     from judge.models import open_backend
 
     given = {"base_url": args.base_url, "samples": args.samples, "router_config": str(args.router_config) if args.router_config else None}
-    return open_backend(args.model, cache=not args.no_cache, cache_dir=args.cache_dir, api_options={**given, **api_options},
+    return open_backend(args.model, cache=not args.no_cache, cache_dir=args.cache_dir, api_options=given, api_settings=api_settings,
                         on_default=lambda notice: print(notice, file=sys.stderr))
 
 

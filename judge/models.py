@@ -31,18 +31,24 @@ def open_backend(
     cache: bool = True,
     cache_dir: str | Path | None = None,
     api_options: dict[str, Any] | None = None,
+    api_settings: dict[str, Any] | None = None,
     on_default: Callable[[str], None] = _warn,
     **options: Any,
 ) -> Backend:
-    """The backend ``spec`` names. ``api_options`` (base URLs, samples, a router config ...)
-    apply to API backends only: given for another, ValueError names the first. ``options``
-    go to any backend. ``on_default`` hears the weak-judge notice when ``spec`` is None."""
+    """The backend ``spec`` names. ``api_options`` are the user's (base URLs, samples, a
+    router config ...): for a backend that is not an API, ValueError names the first.
+    ``api_settings`` are the program's own for API backends (requests in flight ...) and are
+    dropped for the others. ``options`` go to any backend. ``on_default`` hears the
+    weak-judge notice when ``spec`` is None."""
     if spec is None:
         on_default(DEMO_WARNING)
+    is_api = parse_model_spec(spec)[0] in API_BACKENDS
     given = {k: v for k, v in (api_options or {}).items() if v is not None}
-    if given and parse_model_spec(spec)[0] not in API_BACKENDS:
+    if given and not is_api:
         first = next(iter(given)).replace("_", "-")
         raise ValueError(f"--{first} applies to API models only ({', '.join(b + '/' for b in API_BACKENDS)})")
+    if is_api:
+        given.update({k: v for k, v in (api_settings or {}).items() if v is not None})
     backend = get_backend(spec, **given, **{k: v for k, v in options.items() if v is not None})
     return CachedBackend(backend, cache_dir) if cache else backend
 

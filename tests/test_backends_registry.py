@@ -74,3 +74,14 @@ def test_structured_parse_failures_carry_the_text():
     assert info.value.text == "no json here"
     with pytest.raises(GenerationError, match="does not match Answer"):
         parse_structured('{"satisfied": "perhaps"}', Answer)
+
+
+def test_open_backend_keeps_user_and_program_api_options_apart():
+    from judge.models import open_backend
+
+    with pytest.raises(ValueError, match="--base-url applies to API models only"):
+        open_backend("fake:yes", api_options={"base_url": ["http://127.0.0.1:9/v1"]}, cache=False)
+    backend = open_backend("fake:yes", api_settings={"concurrency": 8}, cache=False)  # the CLI's own: dropped here
+    assert backend.name == "fake"
+    api = open_backend("openai/judge", api_options={"base_url": ["http://127.0.0.1:9/v1"]}, api_settings={"concurrency": 8}, cache=False)
+    assert api.concurrency == 8
