@@ -524,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
 
-    from judge.runs.inputs import message_of
+    from rubrics.records import message_of
     from judge.runs.log import OutputBusy
 
     handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "report": run_report}

@@ -170,10 +170,9 @@ class Judge:
 
     def settings(self) -> dict[str, Any]:
         """Everything besides the item that shapes a verdict: what a resumed run must share."""
-        identity = getattr(self.backend, "identity", None)
         return {
             "model": self.model_label,
-            "backend": identity() if callable(identity) else None,
+            "backend": self.backend.identity(),
             "threshold": self.threshold,
             "gate": self.gate,
             "gate_cap": self.gate_cap,
@@ -289,7 +288,9 @@ class Judge:
         """Decide the criteria that code can check; return the ones left for the judge."""
         left = []
         for criterion in criteria:
-            spec = criterion.check if criterion.check is not None or criterion.kind != "nugget" else {"type": "nugget_match"}
+            spec = criterion.check
+            if spec is None and criterion.kind == "nugget":
+                spec = {"type": "nugget_match"}  # nuggets are matched in code first (judge/checks/nuggets.py)
             if spec is None:
                 left.append(criterion)
                 continue

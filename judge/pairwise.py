@@ -72,8 +72,7 @@ class PairwiseJudge:
 
     def settings(self) -> dict[str, object]:
         """Everything besides the pair that shapes a verdict: what a resumed run must share."""
-        identity = getattr(self.backend, "identity", None)
-        return {"model": self.model_label, "backend": identity() if callable(identity) else None, "template_version": self.template_version}
+        return {"model": self.model_label, "backend": self.backend.identity(), "template_version": self.template_version}
 
     @property
     def model_label(self) -> str:

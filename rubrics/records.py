@@ -20,6 +20,13 @@ from typing import Any
 from rubrics.model import id_safe
 
 
+def message_of(error: BaseException) -> str:
+    """An exception's message; a KeyError's without the quotes its str() adds."""
+    if isinstance(error, KeyError) and len(error.args) == 1:
+        return str(error.args[0])
+    return str(error)
+
+
 @dataclass
 class LoadReport:
     read: int = 0

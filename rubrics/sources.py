@@ -20,6 +20,7 @@ from rubrics.checks import validate_checks
 from rubrics.interchange import to_rubric
 from rubrics.io import SUFFIXES, load_rubrics
 from rubrics.model import Rubric
+from rubrics.records import message_of
 
 __all__ = ["RubricError", "RubricSource", "first_line", "to_rubric"]
 
@@ -106,11 +107,9 @@ def first_line(error: Exception) -> str:
     """One line saying what is wrong with a rubric value."""
     from pydantic import ValidationError
 
-    text = str(error).strip()
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "rubric"
         return f"invalid rubric at {where}: {first['msg']} ({error.error_count()} error(s))"
-    if isinstance(error, KeyError) and len(error.args) == 1:
-        return str(error.args[0])
+    text = message_of(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -20,8 +20,8 @@ from judge.backends.base import Backend
 from judge.engine import Judge
 from judge.eval import graded, preference, scored, stats
 from judge.pairwise import PairwiseJudge
-from judge.runs.log import open_log, write_all
-from judge.runs.resume import digest, matching, normalised
+from judge.runs.log import open_resumed
+from judge.runs.resume import digest
 from rubrics.records import LoadReport
 from rubrics.sources import RubricSource
 
@@ -128,22 +128,12 @@ def judge_resumably(
 ) -> tuple[dict[str, dict[str, Any]], Path]:
     """A record for every item (key -> item): those in OUTPUT.pairs.jsonl that an earlier run
     with the same settings made for the same item, the rest judged now, appended as they come."""
-    run = normalised(mode.run)
-    log = open_log(settings.output.with_name(settings.output.name + ".pairs.jsonl"), warn, overwrite=settings.overwrite)
     hashes = {key: digest(item) for key, item in items.items()}
-    try:
-        kept = matching(log.path, log.previous, run, hashes, what="record")
-    except BaseException:
-        log.close()
-        raise
-    todo = [item for key, item in items.items() if key not in kept]
-
-    async def annotated(records: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-        async for record in records:
-            yield {**record, "run": run, "input_hash": hashes[record["item_id"]]}
-
-    new = write_all(annotated(mode.judged(todo)), log, len(todo), mode.unit, settings.progress)
-    return {**kept, **{r["item_id"]: r for r in new}}, log.path
+    resumed = open_resumed(settings.output.with_name(settings.output.name + ".pairs.jsonl"), warn, mode.run, hashes,
+                           overwrite=settings.overwrite, what="record")
+    todo = [item for key, item in items.items() if key not in resumed.kept]
+    new = resumed.write_all(mode.judged(todo), len(todo), mode.unit, settings.progress)
+    return {**resumed.kept, **{r["item_id"]: r for r in new}}, resumed.log.path
 
 
 def run_eval(

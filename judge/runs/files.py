@@ -8,18 +8,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-
 from judge.engine import Judge, JudgeItem
-from judge.runs.inputs import LineError, file_shape, read_items
-from judge.runs.log import open_log, write_all
 from judge.pairwise import PairItem, PairwiseJudge
-from judge.runs.resume import digest, matching, normalised, refuse_same_file
+from judge.runs.inputs import LineError, file_shape, read_items
+from judge.runs.log import open_resumed
+from judge.runs.resume import digest, refuse_same_file
 from judge.runs.summary import RunSummary, summarise
 from rubrics.pairs import load_labelled_pairs
 from rubrics.records import LoadReport
 from rubrics.sources import RubricSource
 
-log = logging.getLogger("rubric.runs")
+logger = logging.getLogger("rubric.runs")
 MAX_WARNINGS = 10  # per kind of input problem; the rest are counted in the summary
 
 
@@ -56,7 +55,7 @@ def judge_file(
     output_path: str | Path,
     rubrics: RubricSource,
     *,
-    warn: Callable[[str], None] = log.warning,
+    warn: Callable[[str], None] = logger.warning,
     progress: bool | None = None,
     overwrite: bool = False,
     settings: dict[str, Any] | None = None,
@@ -70,22 +69,16 @@ def judge_file(
     progress: None shows a bar only on a terminal.
     """
     refuse_same_file(input_path, output_path)
-    run = normalised({**judge.settings(), **(settings or {})})
-    log = open_log(output_path, warn, overwrite=overwrite)
     warnings = Warnings(input_path, warn)
-    try:
-        hashes: dict[str, str] = {}
-        for entry in read_items(input_path, rubrics):  # what this input holds, before any judging
-            if isinstance(entry, LineError):
-                warnings.line(entry)
-            else:
-                hashes[entry.id] = item_hash(entry)
-        warnings.close()
-        kept = matching(output_path, log.previous, run, hashes)
-    except BaseException:
-        log.close()
-        raise
-
+    hashes: dict[str, str] = {}
+    for entry in read_items(input_path, rubrics):  # what this input holds, before any judging
+        if isinstance(entry, LineError):
+            warnings.line(entry)
+        else:
+            hashes[entry.id] = item_hash(entry)
+    warnings.close()
+    resumed = open_resumed(output_path, warn, {**judge.settings(), **(settings or {})}, hashes, overwrite=overwrite)
+    kept = resumed.kept
     input_ids: dict[str, Any] = {}  # items on their way: the id as the input wrote it
 
     def todo() -> Iterator[JudgeItem]:
@@ -96,10 +89,9 @@ def judge_file(
 
     async def records() -> AsyncIterator[dict[str, Any]]:
         async for verdict in judge.aevaluate_many(todo()):
-            record = verdict.model_dump(mode="json")
-            yield {"id": input_ids.pop(verdict.item_id), **record, "run": run, "input_hash": hashes[verdict.item_id]}
+            yield {"id": input_ids.pop(verdict.item_id), **verdict.model_dump(mode="json")}
 
-    new = write_all(records(), log, len(hashes) - len(kept), "item", progress)
+    new = resumed.write_all(records(), len(hashes) - len(kept), "item", progress)
     return summarise([*kept.values(), *new], judged_now=len(new), malformed_lines=warnings.count)
 
 
@@ -108,7 +100,7 @@ def compare_file(
     input_path: str | Path,
     output_path: str | Path,
     *,
-    warn: Callable[[str], None] = log.warning,
+    warn: Callable[[str], None] = logger.warning,
     progress: bool | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
@@ -125,21 +117,11 @@ def compare_file(
     if (problem := report.unusable()) is not None:
         raise ValueError(f"{input_path}: {problem}")
     labels = {p.id: p.label for p in pairs}
-    run = normalised(judge.settings())
     hashes = {p.id: digest([p.prompt, p.response_a, p.response_b, list(p.criteria)]) for p in pairs}
-    log = open_log(output_path, warn, overwrite=overwrite)
-    try:
-        kept = matching(output_path, log.previous, run, hashes)
-    except BaseException:
-        log.close()
-        raise
+    resumed = open_resumed(output_path, warn, judge.settings(), hashes, overwrite=overwrite)
+    kept = resumed.kept
     todo = [PairItem(p.id, p.prompt, p.response_a, p.response_b, p.criteria) for p in pairs if p.id not in kept]
-
-    async def records_of(verdicts: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
-        async for verdict in verdicts:
-            yield {**verdict.model_dump(mode="json"), "run": run, "input_hash": hashes[verdict.item_id]}
-
-    new = write_all(records_of(judge.acompare_many(iter(todo))), log, len(todo), "pair", progress)
+    new = resumed.write_all(judge.acompare_many(iter(todo)), len(todo), "pair", progress)
     malformed = sum(report.skipped.values())
     records = [*kept.values(), *new]
     scored = [r for r in records if r["status"] == "scored"]

@@ -13,15 +13,9 @@ from pydantic import ValidationError
 from judge.engine import JudgeItem
 from rubrics.io import describe_validation_error
 from rubrics.model import Rubric
+from rubrics.records import message_of
 
 RubricLookup = Callable[[Any, str | None], Rubric]  # (inline rubric or None, rubric id or None) -> Rubric
-
-
-def message_of(error: BaseException) -> str:
-    """An exception's message; a KeyError's without the quotes its str() adds."""
-    if isinstance(error, KeyError) and len(error.args) == 1:
-        return str(error.args[0])
-    return str(error)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from judge.engine import run_sync
+from judge.runs.resume import matching, normalised
 
 
 class OutputBusy(RuntimeError):
@@ -95,6 +97,44 @@ def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite:
     for number in log.unreadable_lines:
         warn(f"{output_path}:{number}: not a verdict line; kept as it is and ignored")
     return log
+
+
+@dataclass
+class Resumed:
+    """A run's output opened to go on: the earlier records this same run made for this same
+    input (``kept``), and every new record stamped with what it depends on."""
+
+    log: VerdictLog
+    kept: dict[str, dict[str, Any]]
+    run: dict[str, Any]
+    hashes: dict[str, str]
+
+    def stamp(self, record: BaseModel | dict[str, Any]) -> dict[str, Any]:
+        plain = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
+        return {**plain, "run": self.run, "input_hash": self.hashes[str(plain["item_id"])]}
+
+    def write_all(self, records: AsyncIterator[BaseModel | dict[str, Any]], total: int, unit: str, progress: bool | None) -> list[dict[str, Any]]:
+        async def stamped() -> AsyncIterator[dict[str, Any]]:
+            async for record in records:
+                yield self.stamp(record)
+
+        return write_all(stamped(), self.log, total, unit, progress)
+
+
+def open_resumed(
+    output_path: str | Path, warn: Callable[[str], None], run: dict[str, Any], hashes: dict[str, str], *,
+    overwrite: bool = False, what: str = "verdict",
+) -> Resumed:
+    """The output of a resumable run (locked), with the records that may be kept (resume.py:
+    ResumeMismatch, the output closed again, when earlier records belong to another run)."""
+    run = normalised(run)
+    log = open_log(output_path, warn, overwrite=overwrite)
+    try:
+        kept = matching(output_path, log.previous, run, hashes, what=what)
+    except BaseException:
+        log.close()
+        raise
+    return Resumed(log, kept, run, hashes)
 
 
 def write_all(

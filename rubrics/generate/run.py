@@ -9,6 +9,7 @@ run resumes where it stopped), and shows progress on a terminal.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
 from rubrics.pairs import PreferencePair
 
+logger = logging.getLogger("rubric.generate")
 T = TypeVar("T", bound=BaseModel)
 Status = Literal["kept", "rejected", "failed"]
 
@@ -136,26 +138,26 @@ class PairOutcome:
 
 
 class OutcomeLog:
-    """Pair outcomes in an append-only JSONL file (judge.jsonl.VerdictLog: locked, a partial
-    last line from an interrupted write is dropped): what a rerun skips. With ``run`` (the
+    """Pair outcomes in an append-only JSONL file (judge.runs.log: locked, a partial last
+    line from an interrupted write is dropped): what a rerun skips. With ``run`` (the
     generation's settings) and ``items`` (id -> the item), a rerun keeps only outcomes that
-    this same run made for this same item and stops on any other (judge/resume.py)."""
+    this same run made for this same item and stops on any other (judge/runs/resume.py);
+    without ``items`` every earlier outcome is kept."""
 
     def __init__(self, path: str | Path, *, run: dict[str, Any] | None = None, items: dict[str, Any] | None = None, overwrite: bool = False):
-        from judge.runs.log import VerdictLog
-        from judge.runs.resume import digest, matching, normalised
+        from judge.runs.log import VerdictLog, open_resumed
+        from judge.runs.resume import digest
 
-        self._log = VerdictLog(path, overwrite=overwrite)
+        self._stamp: Callable[[dict[str, Any]], dict[str, Any]]
+        if items is None:
+            self._log, previous, self._stamp = VerdictLog(path, overwrite=overwrite), None, lambda record: record
+        else:
+            hashes = {key: digest(item) for key, item in items.items()}
+            resumed = open_resumed(path, logger.warning, run or {}, hashes, overwrite=overwrite, what="outcome")
+            self._log, previous, self._stamp = resumed.log, list(resumed.kept.values()), resumed.stamp
         self.path = self._log.path
-        self.run = normalised(run or {})
-        self.hashes = {key: digest(item) for key, item in (items or {}).items()}
         self.outcomes: dict[str, PairOutcome] = {}
-        try:
-            previous = matching(self.path, self._log.previous, self.run, self.hashes, what="outcome").values() if items is not None else self._log.previous
-        except BaseException:
-            self._log.close()
-            raise
-        for record in previous:
+        for record in self._log.previous if previous is None else previous:
             try:
                 outcome = PairOutcome.from_record(record)
             except (ValueError, KeyError, ValidationError):
@@ -164,7 +166,7 @@ class OutcomeLog:
 
     def write(self, outcome: PairOutcome) -> None:
         self.outcomes[outcome.pair_id] = outcome
-        self._log.write({"item_id": outcome.pair_id, **outcome.record(), "run": self.run, "input_hash": self.hashes.get(outcome.pair_id)})
+        self._log.write(self._stamp({"item_id": outcome.pair_id, **outcome.record()}))
 
     def close(self) -> None:
         self._log.close()
