@@ -27,6 +27,15 @@ def third_party_root(*relatives: str) -> Path:
     return paths[0].parents[1]
 
 
+@pytest.fixture(scope="module")
+def server():
+    """A loopback server speaking OpenAI's and Anthropic's wire formats (tests/provider_server.py)."""
+    from tests.provider_server import ProviderServer
+
+    with ProviderServer(retry_after="0.3", hang_seconds=1.5) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def rubric_exe() -> str:
     """The installed `rubric` command (tests the installed package, not the source tree)."""

@@ -1,4 +1,4 @@
-"""The reward server on 127.0.0.1 (real uvicorn, real HTTP), its micro-batcher, and verl's entry points."""
+"""The reward server on 127.0.0.1 (real uvicorn, real HTTP) and its micro-batcher."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -21,37 +20,8 @@ from judge.backends.fake import FakeBackend, seeded_p_yes
 from judge.engine import Judge
 from judge.rl import RewardRequest, RewardScorer
 from judge.rl.batcher import MicroBatcher
-from judge.rl.server import ServerConfig, bind, create_app, make_server, percentile
-
-PRINCIPLES = ["The answer is correct.", "The answer is polite."]
-
-
-class RunningServer:
-    def __init__(self, scorer: RewardScorer, config: ServerConfig | None = None):
-        self.app = create_app(scorer, config)
-        self.sock = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = make_server(self.app, graceful_timeout=5)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> RunningServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def metrics(self) -> dict:
-        return httpx.get(self.url + "/metrics").json()
-
-
-def serve(backend, *, rubric=PRINCIPLES, **config) -> RunningServer:
-    return RunningServer(RewardScorer(Judge(backend, batch_size=256), rubric=rubric), ServerConfig(**config))
+from judge.rl.server import bind, percentile
+from tests.serving import PRINCIPLES, serve
 
 
 def test_our_format_single_and_batch_with_evidence():
@@ -366,99 +336,6 @@ def test_percentile_nearest_rank():
     assert percentile([], 0.5) is None
     values = sorted(float(i) for i in range(1, 101))
     assert percentile(values, 0.5) == 50.0 and percentile(values, 0.99) == 99.0 and percentile([3.0], 0.99) == 3.0
-
-
-# -- verl ---------------------------------------------------------------------------------------
-@pytest.fixture
-def verl_env(monkeypatch):
-    from judge.rl import verl_reward
-
-    monkeypatch.setenv("RUBRIC_JUDGE_MODEL", "fake:random:7")
-    monkeypatch.setenv("RUBRIC_JUDGE_RUBRIC", "helpfulness")
-    monkeypatch.delenv("RUBRIC_JUDGE_SERVER", raising=False)
-    verl_reward._judge_for.cache_clear()
-    yield verl_reward
-    verl_reward._judge_for.cache_clear()
-
-
-def test_verl_compute_score_as_verl_calls_it(verl_env):
-    keys = {"score", "rubric_scored", "rubric_reason", "rubric_criteria"}
-    # the naive manager: keyword arguments; the reward loop adds its own keywords
-    one = verl_env.compute_score(
-        data_source="chat", solution_str="Paris.", ground_truth="Paris", extra_info={"question": "Capital of France?", "index": 3},
-        reward_router_address=None, reward_model_tokenizer=None,
-    )
-    assert set(one) == keys and one["rubric_scored"] == 1.0 and 0.0 <= one["score"] <= 1.0
-    assert [c["id"] for c in json.loads(one["rubric_criteria"])][0] == "addresses-request"
-    # the batch manager: lists (numpy arrays in verl)
-    numpy = pytest.importorskip("numpy")
-    batch = verl_env.compute_score_batch(
-        data_sources=numpy.array(["a", "b", "c"], dtype=object),
-        solution_strs=["Paris.", "Lyon.", "x"],
-        ground_truths=[json.dumps(["Names the capital."]), None, "ref"],
-        extra_infos=numpy.array([{"prompt": "q"}, {"prompt": "q", "rubric": "{bad"}, None], dtype=object),
-    )
-    assert [set(row) for row in batch] == [keys] * 3  # the same keys on every row, as verl needs
-    assert json.loads(batch[0]["rubric_criteria"])[0]["id"].startswith("c-")  # the rubric came from ground_truth
-    assert batch[1]["rubric_scored"] == 0.0 and batch[1]["score"] == 0.0 and "not valid JSON" in batch[1]["rubric_reason"]
-    assert batch[2]["rubric_scored"] == 1.0
-
-
-VERL_LIKE_LOADER = """
-import importlib.util, json, sys
-# as verl's custom_reward_function.path loader does it: by path, not registered in sys.modules
-spec = importlib.util.spec_from_file_location("custom_module", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-row = getattr(module, "compute_score")("chat", "Paris.", "Paris", {"question": "Capital of France?"})
-print(json.dumps(row))
-"""
-
-
-def test_verl_loads_the_reward_file_by_path_as_verl_does(verl_env, tmp_path):
-    import judge.rl.verl_reward as by_package  # what pkg://judge.rl.verl_reward imports
-
-    loader = tmp_path / "load.py"
-    loader.write_text(VERL_LIKE_LOADER)
-    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", str(loader), by_package.__file__],
-                            capture_output=True, text=True, timeout=120, env={**os.environ, "RUBRIC_JUDGE_MODEL": "fake:yes"})
-    assert result.returncode == 0, result.stderr
-    row = json.loads(result.stdout)
-    assert row["rubric_scored"] == 1.0 and row["score"] == pytest.approx(0.8)  # helpfulness: (10 - 2) / 10
-
-
-def test_verl_settings_come_from_extra_info_over_the_environment(verl_env):
-    row = verl_env.compute_score("d", "text", None, {"prompt": "q", "rubric_judge": {"model": "fake:no", "unscored_reward": -1}})
-    assert row["score"] == 0.0 and row["rubric_scored"] == 1.0
-    with pytest.raises(ValueError, match="unknown keys"):
-        verl_env.compute_score("d", "text", None, {"rubric_judge": {"modle": "fake:no"}})
-
-
-def test_verl_async_calls_are_micro_batched(verl_env):
-    async def run():
-        rows = [verl_env.acompute_score("d", f"answer {i}", None, {"prompt": "q"}) for i in range(12)]
-        return await asyncio.gather(*rows)
-
-    rows = asyncio.run(run())
-    expected = verl_env.compute_score_batch(["d"] * 12, [f"answer {i}" for i in range(12)], [None] * 12, [{"prompt": "q"}] * 12)
-    assert [r["score"] for r in rows] == pytest.approx([r["score"] for r in expected])
-
-
-def test_verl_through_a_reward_server_and_with_the_server_down(verl_env, monkeypatch):
-    with serve(FakeBackend(0.6), rubric="helpfulness") as running:
-        monkeypatch.setenv("RUBRIC_JUDGE_SERVER", running.url)
-        answers = ["Paris is the capital of France.", "Lyon."]
-        rows = verl_env.compute_score_batch(["d", "d"], answers, [None, None], [{"prompt": "q"}, {"prompt": "q", "rubric": "nope"}])
-    # helpfulness: positive weights 10, a pitfall of -2, every P(yes) 0.6
-    assert rows[0]["score"] == pytest.approx((0.6 * 10 - 0.6 * 2) / 10) and rows[0]["rubric_scored"] == 1.0
-    assert rows[1]["rubric_scored"] == 0.0 and rows[1]["rubric_reason"].startswith("rubric: unknown rubric id")
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    monkeypatch.setenv("RUBRIC_JUDGE_SERVER", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("RUBRIC_JUDGE_TIMEOUT", "2")
-    down = verl_env.compute_score("d", "a", None, {"prompt": "q"})
-    assert down["rubric_scored"] == 0.0 and "ConnectError" in down["rubric_reason"]
 
 
 def test_listening_socket_lets_asyncio_turn_off_nagle():
