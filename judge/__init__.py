@@ -1,4 +1,4 @@
-"""The judge: the core (engine, pairwise, verdict, scoring, hardening, cache, checks/ and
+"""The judge: the core (engine, pairwise, verdict, scoring, nuggets, hardening, cache, aio, checks/ and
 models.open_backend) over backends/, with the apps above it: runs/ (resumable file runs),
 eval/ (benchmarks and eval modes), audit/ (robustness), rl/ (rewards for trainers).
 docs/architecture.md draws the layers."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import prompts
-from judge import batched
+from judge import batched, nuggets
+from judge.aio import ask, chunked, run_sync, stream
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
 from judge.hardening import content_free_reason
 from judge.scoring import decide, weighted_score
@@ -22,8 +23,6 @@ from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
 RequestShape = Literal["per_criterion", "batched"]
-T = TypeVar("T")
-R = TypeVar("R")
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
 
 
@@ -43,69 +42,11 @@ class _Prepared:
 
     item: JudgeItem
     results: dict[str, CriterionResult] = field(default_factory=dict)
-    asked: list[tuple[Criterion, YesNoQuestion]] = field(default_factory=list)  # per-criterion shape
+    asked: list[tuple[Criterion, tuple[YesNoQuestion, ...]]] = field(default_factory=list)  # per-criterion shape
     batch: tuple[list[Criterion], list[Message]] | None = None  # batched shape: criteria, one request
     notes: list[str] = field(default_factory=list)
     deferred: dict[str, str] = field(default_factory=dict)  # criterion id -> why code left it to the judge
-
-
-def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code; refuse inside a running event loop (use await there)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    coroutine.close()
-    raise RuntimeError("called the sync API inside a running event loop; use the async form (await judge.aevaluate...)")
-
-
-def chunked(items: Iterable[T], size: int, weight: Callable[[T], int]) -> Iterator[list[T]]:
-    """Consecutive items in chunks whose total weight (questions they ask) reaches size."""
-    chunk: list[T] = []
-    total = 0
-    for item in items:
-        chunk.append(item)
-        total += weight(item)
-        if total >= size:
-            yield chunk
-            chunk, total = [], 0
-    if chunk:
-        yield chunk
-
-
-async def stream(
-    chunks: Iterator[list[T]], worker: Callable[[list[T]], Awaitable[list[R]]], concurrency: int
-) -> AsyncIterator[R]:
-    """Results of worker over chunks, at most `concurrency` in flight, in completion order."""
-    pending: set[asyncio.Task[list[R]]] = set()
-    try:
-        while True:
-            while len(pending) < concurrency and (chunk := next(chunks, None)) is not None:
-                pending.add(asyncio.ensure_future(worker(chunk)))
-            if not pending:
-                return
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                for result in task.result():
-                    yield result
-    finally:
-        for task in pending:
-            task.cancel()
-
-
-async def ask(backend: Backend, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
-    """P(yes) for each question; any backend failure comes back as unscored scores, never raised."""
-    if not questions:
-        return []
-    try:
-        scores = list(await backend.p_yes(questions))
-        if len(scores) != len(questions):
-            raise RuntimeError(f"backend returned {len(scores)} scores for {len(questions)} questions")
-    except BackendFatalError:
-        raise
-    except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
-        return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}")] * len(questions)
-    return scores
+    nuggets: set[str] = field(default_factory=set)  # deferred by the nugget matcher: asked in three labels
 
 
 def truncate_middle(text: str, keep: int) -> str:
@@ -179,6 +120,7 @@ class Judge:
             "guard": self.guard,
             "checks": self.checks,
             "template_version": self.template_version,
+            "nugget_template_version": nuggets.template_version(),
             "request_shape": self.request_shape,
         }
 
@@ -208,12 +150,17 @@ class Judge:
     # -- internals --------------------------------------------------------------------------
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         prepared = [self._prepare(item) for item in items]
-        scores = await ask(self.backend, [question for p in prepared for _, question in p.asked])
+        scores = await ask(self.backend, [question for p in prepared for _, questions in p.asked for question in questions])
         position = 0
         for p in prepared:
-            for criterion, _ in p.asked:
-                p.results[criterion.id] = self._result(criterion, scores[position])
-                position += 1
+            for criterion, questions in p.asked:
+                answers = scores[position : position + len(questions)]
+                position += len(questions)
+                if criterion.id in p.nuggets:
+                    score, label = nuggets.combine(answers)
+                    p.results[criterion.id] = self._result(criterion, score).model_copy(update={"label": label})
+                else:
+                    p.results[criterion.id] = self._result(criterion, answers[0])
         await asyncio.gather(*(self._judge_batched(p) for p in prepared if p.batch))
         return [self._verdict(p) for p in prepared]
 
@@ -267,7 +214,7 @@ class Judge:
             render = lambda response: self._render(item, response, criteria=keyed)  # noqa: E731
         else:
             longest = max(to_ask, key=lambda c: len(c.text)).text
-            render = lambda response: self._render(item, response, criterion=longest)  # noqa: E731
+            render = lambda response: self._longest_request(item, response, longest, bool(p.nuggets))  # noqa: E731
         response, fit_note = self._fit_response(item, render)
         if response is None:
             for criterion in to_ask:
@@ -279,9 +226,12 @@ class Judge:
             p.batch = (to_ask, render(response))
             return p
         for criterion in to_ask:
+            if criterion.id in p.nuggets:
+                render_nugget = lambda template, **fields: self._render(item, response, template=template, **fields)  # noqa: E731
+                p.asked.append((criterion, nuggets.questions(render_nugget, criterion.text, group=f"{item.id}/nuggets")))
+                continue
             messages = self._render(item, response, criterion=criterion.text)
-            question = YesNoQuestion(tuple(messages), self.template_version, group=item.id)
-            p.asked.append((criterion, question))
+            p.asked.append((criterion, (YesNoQuestion(tuple(messages), self.template_version, group=item.id),)))
         return p
 
     def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: _Prepared) -> list[Criterion]:
@@ -298,22 +248,35 @@ class Judge:
             if check is None:  # never left to the model: the rubric meant code to decide it
                 p.results[criterion.id] = self._base(criterion, "unscored", reason=check_problem(spec))
                 continue
-            if spec["type"] == "nugget_match":
+            nugget = spec["type"] == "nugget_match"
+            if nugget:
                 spec = {"nugget": criterion.text, **spec}
             outcome = check(item.response, item.reference, spec)  # type: ignore[arg-type]
             if outcome.defer:  # code cannot tell: the judge decides, and its result says why it was asked
                 p.deferred[criterion.id] = outcome.reason
+                if nugget and self.request_shape == "per_criterion":  # the batched shape asks yes/no
+                    p.nuggets.add(criterion.id)
                 left.append(criterion)
             elif outcome.met is None:
                 p.results[criterion.id] = self._base(criterion, "unscored", reason=outcome.reason)
             else:
+                label = nuggets.code_label(outcome.met) if nugget else None
                 p.results[criterion.id] = self._base(
-                    criterion, "scored", p_yes=float(outcome.met), met=outcome.met, reason=outcome.reason
+                    criterion, "scored", p_yes=float(outcome.met), met=outcome.met, reason=outcome.reason, label=label
                 )
         return left
 
-    def _render(self, item: JudgeItem, response: str, **criteria: Any) -> list[Message]:
-        return prompts.render_messages(self.template, prompt=item.prompt, response=response, reference=item.reference, **criteria)
+    def _render(self, item: JudgeItem, response: str, *, template: str | None = None, **criteria: Any) -> list[Message]:
+        return prompts.render_messages(
+            template or self.template, prompt=item.prompt, response=response, reference=item.reference, **criteria
+        )
+
+    def _longest_request(self, item: JudgeItem, response: str, criterion: str, with_nuggets: bool) -> list[Message]:
+        """The largest request the item makes (what must fit the context window)."""
+        requests = [self._render(item, response, criterion=criterion)]
+        if with_nuggets:
+            requests.append(self._render(item, response, template=nuggets.TEMPLATE, criterion=criterion, level="part"))
+        return max(requests, key=lambda messages: sum(len(m["content"]) for m in messages))
 
     def _fit_response(self, item: JudgeItem, render: Callable[[str], list[Message]]) -> tuple[str | None, str | None]:
         """The response, cut from the middle if the largest request would not fit the context."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 import prompts
 from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore, model_label
-from judge.engine import ask, chunked, run_sync, stream
+from judge.aio import ask, chunked, run_sync, stream
 from judge.hardening import content_free_reason
 
 Preference = Literal["A", "B", "tie"]

@@ -21,6 +21,9 @@ class CriterionResult(BaseModel):
     met: bool | None = Field(None, description="p_yes >= threshold; None unless scored.")
     yes_no_mass: float | None = Field(None, description="Next-token probability on Yes/No spellings, where read.")
     reason: str | None = Field(None, description="Why it is unscored or skipped, or how it was decided.")
+    label: Literal["support", "partial_support", "not_support"] | None = Field(
+        None, description="Nuggets: the most likely of the three labels (p_yes is then the nugget's credit)."
+    )
     explanation: str | None = None
     notes: list[str] = Field(default_factory=list)
 

@@ -115,11 +115,36 @@ def test_nuggets_are_matched_in_code_and_only_the_unsure_reach_the_judge():
     backend = FakeBackend(0.5)
     verdict = Judge(backend).evaluate("Tell me about Everest.", EVEREST, NUGGETS)
     height, border, first = verdict.results
-    assert height.met is True and height.reason.startswith("checked in code: 100%")
+    assert height.met is True and height.reason.startswith("checked in code: 100%") and height.label == "support"
     assert first.met is False and first.reason.startswith("checked in code: only 33%")  # hillary, everest: 2 of 6 words
-    assert border.p_yes == 0.5 and "nugget matcher unsure (60%" in border.notes[0]  # everest, border, nepal: 3 of 5
-    assert len(backend.calls) == 1 and "Nepal and China" in backend.calls[0].messages[-1]["content"]
-    assert verdict.score == pytest.approx((1.0 + 0.5 * 0.5) / 2.5)  # the judge's P(yes) counts as a fraction
+    assert first.label == "not_support"
+    assert "nugget matcher unsure (60%" in border.notes[0]  # everest, border, nepal: 3 of 5
+    assert len(backend.calls) == 2 and all("Nepal and China" in q.messages[-1]["content"] for q in backend.calls)
+    assert border.p_yes == 0.5  # P(full) 0.5 and P(part) 0.5: support 0.5, partial 0, not 0.5
+
+
+def test_an_unsure_nugget_is_asked_in_three_labels_and_a_partial_one_counts_half():
+    def p_yes(question):  # the judge: the fact is there in part, hardly in full
+        return 0.2 if "in full?" in question.messages[-1]["content"] else 0.9
+
+    backend = FakeBackend(p_yes)
+    verdict = Judge(backend).evaluate("Tell me about Everest.", EVEREST, NUGGETS)
+    border = verdict.results[1]
+    full, part = backend.calls
+    assert full.messages[:-1] == part.messages[:-1] and full.group == part.group  # one shared prefix
+    assert full.messages[-1]["content"].rsplit("\n", 1)[0] == part.messages[-1]["content"].rsplit("\n", 1)[0]
+    assert border.label == "partial_support" and border.notes[1] == "judge: support 0.20, partial 0.70, not 0.10"
+    assert border.p_yes == pytest.approx(0.2 + 0.5 * 0.7) and border.met is True
+    assert verdict.score == pytest.approx((1.0 + 0.5 * 0.55) / 2.5)  # the nugget's credit counts as a fraction
+    assert verdict.hard_score == pytest.approx((1.0 + 0.5) / 2.5)
+
+
+def test_a_nugget_the_judge_could_not_answer_is_unscored_and_the_batched_shape_asks_yes_no():
+    backend = FakeBackend(lambda q: None if "in full?" in q.messages[-1]["content"] else 0.9)
+    border = Judge(backend).evaluate("Tell me about Everest.", EVEREST, NUGGETS).results[1]
+    assert border.status == "unscored" and border.reason.startswith("the judge gave no answer to the full-support question")
+    batched = Judge(FakeBackend(1.0), request_shape="batched").evaluate("Tell me about Everest.", EVEREST, NUGGETS)
+    assert batched.results[1].met is True and batched.results[1].label is None  # one yes/no label per criterion there
 
 
 def test_a_nugget_check_can_move_its_bounds_and_a_nugget_rubric_scores_alike_everywhere(rubric_exe, tmp_path):

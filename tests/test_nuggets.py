@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import subprocess
 import sys
 
@@ -13,13 +12,8 @@ import pytest
 
 from judge.backends.fake import FakeBackend
 from rubrics.generate.nuggets import (
-    EmbeddedMatcher,
-    LLMNuggetVerifier,
     NuggetGenerator,
-    NuggetVerifier,
     Question,
-    nugget_recall,
-    response_chunks,
 )
 from rubrics.records import LoadReport
 from rubrics.generate.retrieval import PassageSource, StaticCorpus, chunk
@@ -121,78 +115,25 @@ def test_citing_a_missing_passage_is_asked_again_then_fails(corpus_dir):
         asyncio.run(generator(Question("q3", "How high is Everest?")))
 
 
-def test_weighted_recall_partial_fraction_and_unlabelled():
-    weights = {"a": 1.0, "b": 0.5, "c": 1.0}
-    assert nugget_recall({"a": "support", "b": "partial_support", "c": "not_support"}, weights, partial=0.5) == (pytest.approx(1.25 / 2.5), None)
-    assert nugget_recall({"a": "support", "b": None, "c": "support"}, weights)[0] is None
+def test_a_generated_nugget_rubric_is_judged_by_the_engine_like_any_rubric(corpus_dir):
+    """Generation builds the rubric; the engine judges it: matched in code, the unsure asked
+    in three labels, a weighted score with partial support counting half (tests/test_checks.py)."""
+    from judge.engine import Judge
 
-
-def test_llm_verifier_labels_many_nuggets_per_call_and_keeps_the_best_label_over_chunks():
-    calls = []
-
-    def text(messages):
-        user = messages[-1]["content"]
-        calls.append(user)
-        count = len(re.findall(r"Nugget \d+:", user))
-        label = "support" if "Kathmandu" in user else "partial_support" if "8,849" in user else "not_support"
-        labels = [{"nugget": i, "label": label if i == 1 else "not_support"} for i in range(1, count + 1)]
-        return json.dumps({"labels": labels})
-
-    verifier = LLMNuggetVerifier(FakeBackend(text=text), batch=10, chunk_words=6)
-    response = "Everest is 8,849 metres tall. The trek starts from Kathmandu city."
-    labels, problems = asyncio.run(verifier.label("q", response, {"n1": "Everest is 8,849 m", "n2": "It is in Asia", "n3": "x"}))
-    assert len(calls) == len(response_chunks(response, 6)) == 2  # one call per chunk, all nuggets in it
-    assert labels == {"n1": "support", "n2": "not_support", "n3": "not_support"} and problems == {}
-
-
-def test_verifier_failure_is_unscored_not_zero():
-    from rubrics.model import Rubric
-
-    rubric = Rubric.model_validate({"id": "r", "criteria": [{"id": "n1", "text": "A fact.", "kind": "nugget"}]})
-    verifier = NuggetVerifier(llm=LLMNuggetVerifier(FakeBackend(text=lambda m: "garbage"), reasks=0))
-    verdict = asyncio.run(verifier.verify("q", "Some answer.", rubric))
-    assert verdict.score is None and "could not be labelled" in verdict.reason
-    empty = asyncio.run(verifier.verify("q", "   ", rubric))
-    assert empty.score == 0.0 and "empty response" in empty.reason
-
-
-@pytest.fixture(scope="module")
-def embed():
-    from rubrics.generate.auto_rubric import sentence_embedder
-
-    return sentence_embedder()
-
-
-def test_embedded_matcher_finds_paraphrases_and_misses_absent_facts(embed):
-    matcher = EmbeddedMatcher(embed)
-    response = "The summit of Everest stands 8,849 metres above sea level. Climbers usually start in Nepal."
-    labels = matcher.label(response, {
-        "height": "Mount Everest is 8,849 metres high",
-        "nepal": "Climbers start from Nepal",
-        "nile": "The Nile is the longest river in Africa",
-    })
-    assert labels["height"] == "support" and labels["nepal"] in ("support", "partial_support") and labels["nile"] == "not_support"
-
-
-def test_cascade_sends_only_uncertain_nuggets_to_the_model(embed):
-    from rubrics.model import Rubric
-
-    seen = []
-
-    def text(messages):
-        seen.append(messages[-1]["content"])
-        return json.dumps({"labels": [{"nugget": 1, "label": "partial_support"}]})
-
-    rubric = Rubric.model_validate({"id": "r", "criteria": [
-        {"id": "sure", "text": "Mount Everest is 8,849 metres high", "kind": "nugget"},
-        {"id": "absent", "text": "Penguins live in Antarctica", "kind": "nugget"},
-        {"id": "unsure", "text": "Everest climbs are dangerous", "kind": "nugget"},
+    nuggets = json.dumps({"short_form": False, "nuggets": [
+        {"text": "Mount Everest is 8,849 metres high.", "passage": 1, "importance": "vital"},
+        {"text": "Everest lies on the border of Nepal and China.", "passage": 1, "importance": "okay"},
+        {"text": "K2 is the second-highest mountain.", "passage": 1, "importance": "okay"},
     ]})
-    verifier = NuggetVerifier(EmbeddedMatcher(embed), LLMNuggetVerifier(FakeBackend(text=text)))
-    verdict = asyncio.run(verifier.verify("q", "Mount Everest is 8,849 metres high. Climbing it carries risk.", rubric))
-    assert verdict.labels["sure"] == "support" and verdict.labels["absent"] == "not_support"
-    assert verdict.evidence["sure"].startswith("matcher") and len(seen) <= 1
-    assert verdict.score is not None
+    rubric = asyncio.run(NuggetGenerator(scripted_model(nuggets), StaticCorpus.load(corpus_dir))(Question("q", "Everest?"))).rubric
+    backend = FakeBackend(lambda q: 0.0 if "in full?" in q.messages[-1]["content"] else 1.0)  # partly there
+    verdict = Judge(backend).evaluate("Everest?", "Everest is 8,849 metres high, between Nepal and Tibet.", rubric)
+    assert [r.label for r in verdict.results] == ["support", "partial_support", "not_support"]
+    assert verdict.score == pytest.approx((1.0 + 0.5 * 0.5) / 2.0) and len(backend.calls) == 2
+    empty = Judge(backend).evaluate("Everest?", "   ", rubric)  # no content: no nugget is present, no model asked
+    assert empty.score == 0.0 and "decided without the judge" in empty.results[0].reason and len(backend.calls) == 2
+    failing = Judge(FakeBackend(lambda q: None)).evaluate("Everest?", "Everest is 8,849 metres high, between Nepal and Tibet.", rubric)
+    assert failing.results[1].status == "unscored" and failing.n_unscored == 1  # unscored, never 0
 
 
 def test_cli_nuggets_end_to_end(corpus_dir, tmp_path):

@@ -57,6 +57,10 @@ def test_shell_example(command, rubric_exe, tmp_path):
         producer = next(shlex.split(c)[1:] for c in shell_commands() if f"--output {argv[1]}" in c)
         needs_registered_data(producer)
         subprocess.run([rubric_exe, *producer, "--overwrite"], capture_output=True, cwd=ROOT, timeout=120, check=True)
+    if "--output" in argv and argv[0] != "report":  # as on a fresh machine: nothing of an earlier run
+        output = ROOT / argv[argv.index("--output") + 1]
+        for earlier in output.parent.glob(output.name + "*"):  # the output and its side files (.pairs.jsonl, .lock)
+            earlier.unlink()
     result = subprocess.run([rubric_exe, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
 

@@ -13,7 +13,8 @@ from typing import Any
 
 
 from judge.backends.base import Message
-from judge.engine import Judge, JudgeItem, run_sync
+from judge.aio import run_sync
+from judge.engine import Judge, JudgeItem
 from judge.rl.shaping import Shaping
 from judge.verdict import Verdict
 from rubrics.model import Rubric

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from judge.engine import run_sync
+from judge.aio import run_sync
 from judge.rl.batcher import MicroBatcher
 from judge.rl.scorer import RewardRequest, build_scorer
 

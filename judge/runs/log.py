@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from tqdm import tqdm
 
-from judge.engine import run_sync
+from judge.aio import run_sync
 from judge.runs.resume import matching, normalised
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Backend, model_label
-from judge.engine import run_sync
+from judge.aio import run_sync
 from judge.pairwise import PairwiseJudge
 from judge.runs.resume import digest
 from rubrics.generate.run import GenerationResult, generate_all

@@ -1,5 +1,4 @@
-"""Nugget-as-rubric (Search-Gen-V): build a question's nuggets from retrieved passages, and
-verify which nuggets a response contains.
+"""Nugget-as-rubric (Search-Gen-V): build a question's nuggets from retrieved passages.
 
 Construction: question -> search queries (LLM; the question itself if that fails) ->
 passages from a PassageSource, de-duplicated -> candidate nuggets (LLM; atomic,
@@ -7,33 +6,25 @@ self-contained, each citing its passage, vital or okay) -> near-duplicates merge
 embedding similarity -> a rubric of ``kind: nugget`` criteria. A question with no passage
 gets no rubric: its outcome says "no evidence" (nothing is invented).
 
-Verification: each nugget is labelled support / partial_support / not_support for a
-response, many nuggets per model call; a long response is cut into chunks and a nugget
-keeps its best label over them. Score = weighted nugget recall, partial counting
-``partial`` (0.5). ``EmbeddedMatcher`` labels without a language model (lexical overlap
-plus sentence-embedding similarity): a cheap first pass, or the whole verifier.
+Judging a response against the rubric is the engine's job, as for any rubric: each
+``kind: nugget`` criterion is matched in code first (judge/checks/nuggets.py) and only the
+unsure ones are asked of the judge, in three labels (judge/nuggets.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
-from judge.checks.nuggets import content_tokens
 from rubrics.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
 from rubrics.generate.run import PairOutcome, clean_criteria, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric
 from rubrics.records import LoadReport, load_records, text_record
 
-Label = Literal["support", "partial_support", "not_support"]
-LABEL_RANK = {"not_support": 0, "partial_support": 1, "support": 2}
 WEIGHTS = {"vital": 1.0, "okay": 0.5}  # TREC RAG's convention: an okay nugget counts half
 
 
@@ -157,181 +148,3 @@ class NuggetGenerator:
         rubric = Rubric(id=f"nuggets-{question.id}", task=question.text, criteria=criteria,
                         provenance=Provenance(method="search-gen-v-nuggets", model=self.model_label, sources=[p.id for p in passages], params=params))
         return PairOutcome(question.id, "kept", rubric, attempts=[params])
-
-
-# --- verification -----------------------------------------------------------------------
-
-class NuggetLabel(BaseModel):
-    nugget: int
-    label: Label
-
-
-class NuggetLabels(BaseModel):
-    labels: list[NuggetLabel]
-
-
-@dataclass
-class NuggetVerdict:
-    """Labels per nugget id (None: could not be labelled, with the reason) and the score."""
-
-    labels: dict[str, Label | None]
-    score: float | None
-    reason: str | None = None
-    evidence: dict[str, str] = field(default_factory=dict)
-
-    def record(self) -> dict[str, Any]:
-        return {"score": self.score, "reason": self.reason, "labels": self.labels, "evidence": self.evidence}
-
-
-def nugget_recall(labels: dict[str, Label | None], weights: dict[str, float], partial: float = 0.5) -> tuple[float | None, str | None]:
-    """Weighted recall; None (with why) if any nugget is unlabelled or no weight is positive."""
-    missing = [k for k, v in labels.items() if v is None]
-    if missing:
-        return None, f"{len(missing)} of {len(labels)} nuggets could not be labelled"
-    total = sum(max(weights[k], 0.0) for k in labels)
-    if total <= 0:
-        return None, "no nugget has a positive weight"
-    value = {"support": 1.0, "partial_support": partial, "not_support": 0.0}
-    return sum(max(weights[k], 0.0) * value[v] for k, v in labels.items() if v is not None) / total, None
-
-
-def response_chunks(text: str, max_words: int = 350) -> list[str]:
-    """The response in windows of about ``max_words`` words, split at sentence ends."""
-    sentences = re.split(r"(?<=[.!?])\s+|\n+", text.strip())
-    chunks, current = [], []
-    for sentence in sentences:
-        if current and len(" ".join(current + [sentence]).split()) > max_words:
-            chunks.append(" ".join(current))
-            current = []
-        current.append(sentence)
-    if current:
-        chunks.append(" ".join(current))
-    return [c for c in chunks if c.strip()] or [text]
-
-
-def best(a: Label | None, b: Label | None) -> Label | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if LABEL_RANK[a] >= LABEL_RANK[b] else b
-
-
-@dataclass
-class LLMNuggetVerifier:
-    """Labels by a model: ``batch`` nuggets per call, each chunk of the response separately."""
-
-    backend: Backend
-    batch: int = 10
-    chunk_words: int = 350
-    reasks: int = 1
-
-    async def _label(self, question: str, answer: str, nuggets: list[str]) -> list[Label] | str:
-        messages = render("nugget_verify", question=question, answer=answer, nuggets=nuggets)
-
-        def complete(result: NuggetLabels) -> str | None:
-            numbers = sorted(item.nugget for item in result.labels)
-            return None if set(numbers) >= set(range(1, len(nuggets) + 1)) else f"labels for nuggets {numbers}, expected 1..{len(nuggets)}"
-
-        try:
-            result = await generate_structured(self.backend, messages, NuggetLabels, reasks=self.reasks, max_tokens=40 * len(nuggets) + 64, check=complete)
-        except GenerationError as e:
-            return str(e)
-        by_number = {item.nugget: item.label for item in result.labels}
-        return [by_number[i] for i in range(1, len(nuggets) + 1)]
-
-    async def label(self, question: str, response: str, nuggets: dict[str, str]) -> tuple[dict[str, Label | None], dict[str, str]]:
-        ids = list(nuggets)
-        labels: dict[str, Label | None] = {k: None for k in ids}
-        problems: dict[str, str] = {}
-        jobs = [(chunk, ids[i : i + self.batch]) for chunk in response_chunks(response, self.chunk_words) for i in range(0, len(ids), self.batch)]
-        results = await asyncio.gather(*(self._label(question, chunk, [nuggets[k] for k in batch]) for chunk, batch in jobs))
-        for (_, batch), result in zip(jobs, results):
-            if isinstance(result, str):
-                for k in batch:
-                    problems.setdefault(k, result)
-                continue
-            for k, label in zip(batch, result):
-                labels[k] = best(labels[k], label)
-        # a nugget labelled on one chunk keeps that label even if another chunk's call failed
-        problems = {k: why for k, why in problems.items() if labels[k] is None}
-        return labels, problems
-
-
-@dataclass
-class EmbeddedMatcher:
-    """Nugget presence without a language model: for each nugget, the best window of the
-    response by a mix of lexical recall (share of the nugget's content words the window has)
-    and sentence-embedding cosine. Scores at or above ``support`` are support, at or above
-    ``partial`` partial support."""
-
-    embed: Embedder
-    lexical_weight: float = 0.5
-    support: float = 0.6
-    partial: float = 0.4
-    window: int = 2  # sentences per window
-
-    def windows(self, response: str) -> list[str]:
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", response.strip()) if s.strip()] or [response]
-        size = max(1, min(self.window, len(sentences)))
-        return sentences + [" ".join(sentences[i : i + size]) for i in range(len(sentences) - size + 1)] if size > 1 else sentences
-
-    def scores(self, response: str, nuggets: Sequence[str]) -> np.ndarray:
-        """Match score in [0, 1] per nugget."""
-        if not nuggets:
-            return np.zeros(0)
-        windows = self.windows(response)
-        vectors = self.embed(list(nuggets) + windows)
-        cosine = np.clip(vectors[: len(nuggets)] @ vectors[len(nuggets) :].T, 0.0, 1.0)
-        window_tokens = [set(content_tokens(w)) for w in windows]
-        lexical = np.zeros_like(cosine)
-        for i, nugget in enumerate(nuggets):
-            tokens = content_tokens(nugget)
-            if tokens:
-                lexical[i] = [sum(t in have for t in tokens) / len(tokens) for have in window_tokens]
-        return (self.lexical_weight * lexical + (1 - self.lexical_weight) * cosine).max(axis=1)
-
-    def label_of(self, score: float) -> Label:
-        return "support" if score >= self.support else "partial_support" if score >= self.partial else "not_support"
-
-    def label(self, response: str, nuggets: dict[str, str]) -> dict[str, Label]:
-        scores = self.scores(response, list(nuggets.values()))
-        return {k: self.label_of(float(s)) for k, s in zip(nuggets, scores)}
-
-
-@dataclass
-class NuggetVerifier:
-    """Verify a response against a nugget rubric: the matcher alone, the model alone, or the
-    matcher first with only its uncertain nuggets sent to the model (``cascade``)."""
-
-    matcher: EmbeddedMatcher | None = None
-    llm: LLMNuggetVerifier | None = None
-    partial: float = 0.5
-    cascade_margin: float = 0.15  # matcher scores this far from both thresholds are trusted
-
-    async def verify(self, question: str, response: str, rubric: Rubric) -> NuggetVerdict:
-        nuggets = {c.id: c.text for c in rubric.criteria}
-        weights = {c.id: c.weight for c in rubric.criteria}
-        if not response.strip():
-            labels: dict[str, Label | None] = {k: "not_support" for k in nuggets}
-            score, _ = nugget_recall(labels, weights, self.partial)
-            return NuggetVerdict(labels, score, "empty response: no nugget is present")
-        labels, evidence, problems = {k: None for k in nuggets}, {}, {}
-        to_model = dict(nuggets)
-        if self.matcher is not None:
-            scores = dict(zip(nuggets, self.matcher.scores(response, list(nuggets.values()))))
-            for k, s in scores.items():
-                sure = self.llm is None or s >= self.matcher.support + self.cascade_margin or s <= self.matcher.partial - self.cascade_margin
-                if sure:
-                    labels[k] = self.matcher.label_of(float(s))
-                    evidence[k] = f"matcher {s:.2f}"
-                    to_model.pop(k)
-        if self.llm is not None and to_model:
-            model_labels, problems = await self.llm.label(question, response, to_model)
-            for k, label in model_labels.items():
-                labels[k] = label
-                evidence[k] = "model" if label is not None else f"unlabelled: {problems.get(k)}"
-        score, reason = nugget_recall(labels, weights, self.partial)
-        if reason and problems:
-            reason += f" ({next(iter(problems.values()))})"
-        return NuggetVerdict(labels, score, reason, evidence)

@@ -237,7 +237,7 @@ def generate_all(
 ) -> GenerationResult:
     """The one run of every generator: each item (a pair, an instruction, a question) not
     yet done by this same run, outcomes logged to OUTPUT.log.jsonl as they come."""
-    from judge.engine import run_sync
+    from judge.aio import run_sync
 
     log = OutcomeLog(log_path_for(output), run=run, items={item.id: item for item in items}, overwrite=overwrite)
     try:

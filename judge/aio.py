@@ -1,0 +1,73 @@
+"""Async plumbing shared by the engine and the pairwise judge: a sync entry that refuses
+to nest in a running loop, chunks by the questions they ask, bounded concurrent streaming,
+and asking a backend so that a failure comes back as unscored values, never raised."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from judge.backends.base import Backend, BackendFatalError, YesNoQuestion, YesNoScore
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code; refuse inside a running event loop (use await there)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    coroutine.close()
+    raise RuntimeError("called the sync API inside a running event loop; use the async form (await judge.aevaluate...)")
+
+
+def chunked(items: Iterable[T], size: int, weight: Callable[[T], int]) -> Iterator[list[T]]:
+    """Consecutive items in chunks whose total weight (questions they ask) reaches size."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        chunk.append(item)
+        total += weight(item)
+        if total >= size:
+            yield chunk
+            chunk, total = [], 0
+    if chunk:
+        yield chunk
+
+
+async def stream(
+    chunks: Iterator[list[T]], worker: Callable[[list[T]], Awaitable[list[R]]], concurrency: int
+) -> AsyncIterator[R]:
+    """Results of worker over chunks, at most `concurrency` in flight, in completion order."""
+    pending: set[asyncio.Task[list[R]]] = set()
+    try:
+        while True:
+            while len(pending) < concurrency and (chunk := next(chunks, None)) is not None:
+                pending.add(asyncio.ensure_future(worker(chunk)))
+            if not pending:
+                return
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                for result in task.result():
+                    yield result
+    finally:
+        for task in pending:
+            task.cancel()
+
+
+async def ask(backend: Backend, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
+    """P(yes) for each question; any backend failure comes back as unscored scores, never raised."""
+    if not questions:
+        return []
+    try:
+        scores = list(await backend.p_yes(questions))
+        if len(scores) != len(questions):
+            raise RuntimeError(f"backend returned {len(scores)} scores for {len(questions)} questions")
+    except BackendFatalError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
+        return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}")] * len(questions)
+    return scores
