@@ -119,7 +119,11 @@ def test_report_refuses_what_it_cannot_read(tmp_path):
     with pytest.raises(ValueError, match="not JSON"):
         build_report(bad)
     bad.write_text("{}")
-    with pytest.raises(ValueError, match="not the results of `rubric eval`"):
+    with pytest.raises(ValueError, match="not the results of `rubric eval`: model: Field required"):
+        build_report(bad)
+    drifted = {"model": "m", "mode": "graded", "seed": 0, "benchmarks": {"b": {"input": {"records": 1, "skipped": {}}, "graded": {"examples": "two"}}}}
+    bad.write_text(json.dumps(drifted))
+    with pytest.raises(ValueError, match=r"x.json: not the results of `rubric eval`: benchmarks.b.graded.examples: "):
         build_report(bad)
     empty = tmp_path / "x.jsonl"
     empty.write_text("nothing\n")

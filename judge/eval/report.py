@@ -7,13 +7,13 @@ fonts are fetched), styles are inline, nothing is scripted. It opens offline.
 from __future__ import annotations
 
 import io
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from judge.eval.results import EvalResults, Rate
 from judge.runs.summary import RunSummary, summarise
 from rubrics.records import read_records
 
@@ -105,16 +105,15 @@ def verdicts_context(records: list[dict[str, Any]], malformed: int) -> dict[str,
     }
 
 
-def eval_context(results: dict[str, Any]) -> dict[str, Any]:
+def eval_context(results: EvalResults) -> dict[str, Any]:
     benchmarks = []
-    for name, data in results["benchmarks"].items():
-        if "graded" in data or "scored" in data:
-            benchmarks.append({"name": name, "graded": data.get("graded"), "scored": data.get("scored"), "input": data.get("input", {}), "chart": None})
-            continue
-        rows = [(source, s) for source, s in data["by_source"].items()] + [("overall", data["overall"])]
-        chart_rows = [(source, s["accuracy"]["value"], s["accuracy"]["ci95"]) for source, s in rows if s["accuracy"]["value"] is not None]
-        chart = accuracy_chart(chart_rows) if chart_rows else None
-        benchmarks.append({"name": name, "graded": None, "scored": None, "rows": rows, "input": data.get("input", {}), "chart": chart})
+    for name, data in results.benchmarks.items():
+        entry: dict[str, Any] = {"name": name, "graded": data.graded, "scored": data.scored, "input": data.input, "chart": None, "rows": []}
+        if data.overall is not None:
+            entry["rows"] = [*(data.by_source or {}).items(), ("overall", data.overall)]
+            chart_rows = [(source, s.accuracy.value, s.accuracy.ci95) for source, s in entry["rows"] if s.accuracy.value is not None]
+            entry["chart"] = accuracy_chart(chart_rows) if chart_rows else None
+        benchmarks.append(entry)
     return {"kind": "eval", "results": results, "benchmarks": benchmarks}
 
 
@@ -137,13 +136,7 @@ def build_report(path: str | Path) -> str:
             raise ValueError(f"{path}: no verdict lines")
         context = verdicts_context(records, malformed)
     else:
-        try:
-            results = json.loads(path.read_text(encoding="utf-8-sig"))
-        except ValueError as e:
-            raise ValueError(f"{path}: not JSON ({e})") from None
-        if not isinstance(results, dict) or "benchmarks" not in results:
-            raise ValueError(f"{path}: not the results of `rubric eval` (no 'benchmarks')")
-        context = eval_context(results)
+        context = eval_context(EvalResults.read(path))
     return TEMPLATE.render(source=path.name, **context)
 
 
@@ -151,11 +144,11 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def interval(rate: dict[str, Any] | None) -> str:
-    if not rate or rate.get("value") is None:
+def interval(rate: Rate | None) -> str:
+    if rate is None or rate.value is None or rate.ci95 is None:
         return "–"
-    low, high = rate["ci95"]
-    return f"{rate['value']:.3f} [{low:.3f}, {high:.3f}]"
+    low, high = rate.ci95
+    return f"{rate.value:.3f} [{low:.3f}, {high:.3f}]"
 
 
 ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -207,7 +200,7 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 {% else %}
 <section id="summary"><h2>Summary</h2>
 <table><tr><th>model</th><td>{{ results.model }}</td></tr><tr><th>mode</th><td>{{ results.mode }}</td></tr>
-{% if results.get("rubric") %}<tr><th>rubric</th><td>{{ results.rubric }}</td></tr>{% endif %}</table></section>
+{% if results.rubric %}<tr><th>rubric</th><td>{{ results.rubric }}</td></tr>{% endif %}</table></section>
 {% for benchmark in benchmarks %}
 <section class="benchmark" id="benchmark-{{ benchmark.name }}"><h2>{{ benchmark.name }}</h2>
 {% if benchmark.scored %}

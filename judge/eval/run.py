@@ -4,13 +4,11 @@
 The modes differ only in what they load, how they judge an item and how they summarise:
 ``pairwise`` and ``pointwise`` (labelled preference pairs, preference.py), ``graded``
 (HealthBench-style rows, graded.py), ``scored`` (1-5 score rubrics, scored.py). The
-results file is what ``rubric report`` reads: ``{"model", "mode", "seed", "benchmarks":
-{name: {"input": {"records", "skipped"}, ...the mode's summary}}}``.
+results file is what ``rubric report`` reads, typed in results.py (``EvalResults``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 from judge.backends.base import Backend
 from judge.engine import Judge
 from judge.eval import graded, preference, scored, stats
+from judge.eval.results import EvalResults
 from judge.pairwise import PairwiseJudge
 from judge.runs.log import open_resumed
 from judge.runs.resume import digest
@@ -41,7 +40,7 @@ class EvalSettings:
 
 @dataclass
 class EvalOutcome:
-    results: dict[str, Any]
+    results: EvalResults
     tables: list[tuple[str, str]]  # (heading, table) per benchmark, for people
     log_path: Path
     failed: bool  # some examples could not be scored
@@ -146,15 +145,16 @@ def run_eval(
     # one judgement per item, even when two benchmarks share a file (llmbar and llmbar-natural)
     items = {mode.key(item): item for sample, _ in chosen.values() for item in sample}
     every, log_path = judge_resumably(settings, items, mode, warn)
-    results: dict[str, Any] = {"model": mode.model, "mode": settings.mode, "seed": settings.seed, "benchmarks": {}}
+    raw: dict[str, Any] = {"model": mode.model, "mode": settings.mode, "seed": settings.seed, "benchmarks": {}}
     if settings.mode in ("pairwise", "pointwise"):
-        results["rubric"] = mode.rubric_id
+        raw["rubric"] = mode.rubric_id
     tables, failed = [], False
     for name, (sample, report) in chosen.items():
         summary = mode.summarise([every[mode.key(item)] for item in sample])
         entry = {"input": {"records": report.read, "skipped": dict(report.skipped)}}
-        results["benchmarks"][name] = {**entry, settings.mode: summary} if mode.nested else {**entry, **summary}
+        raw["benchmarks"][name] = {**entry, settings.mode: summary} if mode.nested else {**entry, **summary}
         tables.append((f"{name} ({mode.heading})", mode.describe(summary)))
         failed = failed or mode.failed(summary)
-    settings.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    results = EvalResults.model_validate(raw)
+    settings.output.write_text(results.to_json(), encoding="utf-8")
     return EvalOutcome(results, tables, log_path, failed)

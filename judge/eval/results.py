@@ -1,0 +1,117 @@
+"""The results file of `rubric eval`, typed: what `run_eval` writes and `rubric report` reads.
+
+One benchmark entry holds its input counts and the summary of its mode: preference modes
+put ``overall`` and ``by_source`` beside ``input``; graded and scored modes nest theirs
+under ``graded`` / ``scored``. Every model forbids unknown fields, so a summary that drifts
+from this schema fails when the results are built, not when a report is drawn.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Rate(Strict):
+    """A share with its 95% bootstrap interval (stats.rate)."""
+
+    n: int
+    value: float | None
+    ci95: tuple[float, float] | None
+
+
+class Mean(Rate):
+    """A mean with its bootstrap standard error (stats.bootstrap)."""
+
+    se: float | None
+
+
+class LengthBias(Strict):
+    better_is_longer: Rate
+    better_is_shorter: Rate
+
+
+class PreferenceSummary(Strict):
+    pairs: int
+    label_ties: int
+    accuracy: Rate
+    judge_ties: Rate
+    unscored: int
+    length_bias: LengthBias
+    position_consistency: Rate | None = None  # pairwise mode
+    equal_scores: Rate | None = None  # pointwise mode
+
+
+class GradedSummary(Strict):
+    examples: int
+    unscored_examples: int
+    undefined_examples: int
+    unscored_criteria: int
+    score: Mean
+    soft_score: Mean
+    tags: dict[str, Mean]
+
+
+class Correlations(Strict):
+    pearson: float | None
+    spearman: float | None
+    kendall: float | None
+
+
+class ScoredSummary(Strict):
+    examples: int
+    unscored: int
+    with_gold: int
+    mean_score: float | None
+    mean_gold: float | None
+    score_distribution: dict[str, int]
+    exact_agreement: float | None
+    within_one: float | None
+    correlation: Correlations
+    soft_correlation: Correlations
+
+
+class InputCounts(Strict):
+    records: int
+    skipped: dict[str, int]
+
+
+class BenchmarkResult(Strict):
+    input: InputCounts
+    overall: PreferenceSummary | None = None
+    by_source: dict[str, PreferenceSummary] | None = None
+    graded: GradedSummary | None = None
+    scored: ScoredSummary | None = None
+
+
+class EvalResults(Strict):
+    model: str
+    mode: Literal["pairwise", "pointwise", "graded", "scored"]
+    seed: int
+    rubric: str | None = None  # preference modes: the pointwise rubric, or none
+    benchmarks: dict[str, BenchmarkResult]
+
+    def to_json(self) -> str:
+        """The file's text: only the fields the mode has (exclude_unset keeps a None value)."""
+        return self.model_dump_json(indent=2, exclude_unset=True) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> EvalResults:
+        """The results in ``path``; ValueError naming the file and the first bad field."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except ValueError as e:
+            raise ValueError(f"{path}: not JSON ({e})") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            error = e.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "the top level"
+            raise ValueError(f"{path}: not the results of `rubric eval`: {where}: {error['msg']}") from None
