@@ -159,3 +159,19 @@ def save_rubrics(rubrics: Iterable[Rubric], path: str | Path, fmt: Format = "nat
 def rubric_file_schema() -> dict[str, Any]:
     """JSON Schema of a native rubric file: one rubric or a list of them."""
     return TypeAdapter(Rubric | list[Rubric]).json_schema()
+
+
+def describe_rubric_file(path: str | Path) -> list[str]:
+    """`rubric rubrics validate`: one line per rubric of a file once every part of it is
+    valid, check specs included (ValueError naming the file otherwise)."""
+    from rubrics.checks import validate_checks
+
+    lines = []
+    for rubric in load_rubrics(path):
+        try:
+            validate_checks(rubric)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+        pitfalls = sum(c.is_pitfall for c in rubric.criteria)
+        lines.append(f"{path}: {rubric.id}: {len(rubric.criteria)} criteria ({pitfalls} pitfalls), positive weight {rubric.positive_weight:g}")
+    return lines

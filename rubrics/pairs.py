@@ -1,18 +1,13 @@
 """Preference data -> ranked responses per prompt, whatever the file layout.
 
-Layouts read (one record per line in .jsonl/.jsonl.gz, or a JSON list in .json):
-- ours: ``{"id", "prompt", "chosen", "rejected"}`` or ``{"id", "prompt", "responses": [best, ..., worst]}``
-- LLMBar and its processed sets: ``{"input", "output_1", "output_2", "label": 1|2}``
-- ours for two responses: ``{"id", "prompt", "response_a", "response_b", "label": "A"|"B"|"tie", "criteria"?}``
-- JudgeBench: ``{"pair_id", "question", "response_A", "response_B", "label": "A>B"|"B>A", "source"}``
-  (a record's ``source`` becomes the pair's source, for per-source breakdowns)
-- PandaLM: ``{"instruction", "input", "response1", "response2", "annotator1".."annotator3"}``
-  (0 tie, 1, 2; the majority decides; a split vote is skipped, and so is a tie when ranking)
-- HH-RLHF: ``{"chosen", "rejected"}`` whole dialogues (``\\n\\nHuman:`` / ``\\n\\nAssistant:``);
-  the prompt is the shared dialogue up to the last assistant turn.
-
-Field names are read case-insensitively (layouts that differ only in case are one layout).
-Records that cannot make a pair are skipped with a counted reason, never a crash.
+The layouts read are listed in ``LAYOUTS_HELP`` (what `rubric generate --help` and `rubric
+eval --help` show). One record per line in .jsonl/.jsonl.gz, or a JSON list in .json. A
+JudgeBench record's ``source`` becomes the pair's source, for per-source breakdowns;
+PandaLM's majority of three annotators decides (0 tie, 1, 2; a split vote is skipped, and
+so is a tie when ranking); HH-RLHF's prompt is the shared dialogue up to the last
+assistant turn. Field names are read case-insensitively (layouts that differ only in case
+are one layout). Records that cannot make a pair are skipped with a counted reason, never
+a crash.
 """
 
 from __future__ import annotations
@@ -24,6 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from rubrics.records import LoadReport, Skip, load_records
+
+LAYOUTS_HELP = """\
+preference pairs, layout detected per record:
+  ours     {"id", "prompt", "chosen", "rejected"}  or  {"id", "prompt", "responses": [best, ..., worst]}
+           or {"id", "prompt", "response_a", "response_b", "label": "A"|"B"|"tie", "criteria"?}
+  LLMBar   {"input", "output_1", "output_2", "label": 1|2}
+  JudgeBench {"pair_id", "question", "response_A", "response_B", "label": "A>B"|"B>A", "source"}
+  PandaLM  {"instruction", "input", "response1", "response2", "annotator1".."annotator3"} (majority; ties skipped)
+  HH-RLHF  {"chosen", "rejected"} dialogues (the prompt is the shared dialogue before the last answer)
+Records that make no pair (identical or empty responses, missing fields, labels out of range)
+are skipped and counted.
+"""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,3 +51,13 @@ def truncated_negatives(path: str | Path) -> Iterator[dict[str, Any]]:
         if truncated and truncated != solution.strip():
             yield {"id": f"{item_id}:first-sentence", "prompt": prompt, "response": truncated,
                    "label": "not_satisfied", "source_id": item_id, "augmentation": "truncate-first-sentence"}
+
+
+def write_negatives(source: str | Path, output: str | Path) -> int:
+    """Write the first-sentence negatives of ``source`` to ``output`` (JSONL); how many."""
+    count = 0
+    with Path(output).open("w", encoding="utf-8") as handle:
+        for record in truncated_negatives(source):
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count

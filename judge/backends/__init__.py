@@ -1,9 +1,9 @@
 """Backends by name. Each lives in its own module, imported only when asked for.
 
-Model specs: ``fake:yes``, ``local:<HF id or path>``, a bare HF id or path (local),
-``openai/<model>``, ``anthropic/<model>``, ``litellm/<provider>/<model>``, or nothing for
-the embedded default model. Options may follow as a query string:
-``fake:random:7?delay=0.1``, ``openai/gpt-4.1-mini?mode=structured&samples=5``.
+Model specs (``SPEC_HELP``, what `rubric ... --help` shows): ``fake:yes``, ``local:<HF id
+or path>``, a bare HF id or path (local), ``openai/<model>``, ``anthropic/<model>``,
+``litellm/<provider>/<model>``, or nothing for the embedded default model. Options may
+follow as a query string: ``fake:random:7?delay=0.1``, ``openai/gpt-4.1-mini?mode=structured``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,26 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from judge.backends.base import Backend, BackendError, BackendFatalError, GenerationError, Message, YesNoQuestion, YesNoScore
+
+
+SPEC_HELP = """\
+models (--model):
+  (none)               the embedded SmolLM2-135M-Instruct: a tiny demo model and a weak judge
+  HF_ID or PATH        any causal LM through transformers, e.g. Qwen/Qwen2.5-7B-Instruct
+  local:HF_ID_OR_PATH  the same, explicitly
+  openai/MODEL         OpenAI (OPENAI_API_KEY); with --base-url any OpenAI-compatible
+                       server (vLLM, SGLang, Ollama); repeat --base-url for replicas
+  anthropic/MODEL      Anthropic (ANTHROPIC_API_KEY); structured verdicts, no logprobs
+  litellm/PROVIDER/MODEL   anything litellm reaches; --router-config for a litellm Router
+  fake:yes, fake:no, fake:random[:SEED]   scripted answers, for dry runs (every request
+                       shape, batched too); add ?delay=SECONDS to make each call slow
+  fake:script:FILE     regex rules (YAML) for P(yes) and generated text, for end-to-end
+                       runs of generators without a model (examples/scripted_judge.yaml)
+  API options after '?': mode=logprobs|structured, samples, concurrency, rpm, tpm,
+  max_retries, timeout, reasks, top_logprobs (1-20), price_in, price_out (USD per 1M
+  tokens), api_key_env, chat_template_kwargs (JSON), reasoning, reasoning_tokens;
+  e.g. openai/gpt-4.1-mini?rpm=500&price_in=0.4&price_out=1.6
+"""
 
 
 @dataclass(frozen=True)

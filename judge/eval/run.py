@@ -17,25 +17,13 @@ from typing import Any
 from judge.backends.base import Backend
 from judge.engine import Judge
 from judge.eval import graded, preference, scored, stats
+from judge.eval.options import EvalSettings
 from judge.eval.results import EvalResults
 from judge.pairwise import PairwiseJudge
 from judge.runs.log import open_resumed
 from judge.runs.resume import digest
 from rubrics.records import LoadReport
 from rubrics.sources import RubricSource
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    benchmarks: list[str]
-    mode: str  # pairwise | pointwise | graded | scored
-    output: Path
-    rubric: str | None = "helpfulness"  # pointwise only
-    limit: int | None = None
-    seed: int = 0
-    data_dir: Path | None = None
-    overwrite: bool = False
-    progress: bool | None = None  # None: a bar on a terminal
 
 
 @dataclass

@@ -36,9 +36,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -47,27 +47,12 @@ from starlette.routing import Route
 from judge.backends.base import BackendFatalError
 from judge.runs.inputs import has_unpaired_surrogate
 from judge.rl.batcher import MicroBatcher
-from judge.rl.openrlhf import SPECIAL_TOKENS, split_query
+from judge.rl.config import ServerConfig
+from judge.rl.openrlhf import split_query
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricError
 from rubrics.model import Rubric
 
 log = logging.getLogger("rubric.serve")
-
-
-class ServerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_batch: int = Field(32, ge=1, description="Items per engine call.")
-    max_wait: float = Field(0.01, ge=0, description="Seconds a lone item waits for company.")
-    slots: int = Field(4, ge=1, description="Engine calls in flight.")
-    max_request_bytes: int = Field(4 * 2**20, ge=1)
-    max_items: int = Field(4096, ge=1, description="Items per request.")
-    max_criteria_per_item: int = Field(256, ge=1, description="Criteria in one item's rubric.")
-    max_criteria: int = Field(16384, ge=1, description="Criteria over all items of one request.")
-    api_key: str | None = Field(None, description="Bearer token every request but /health must carry.")
-    strip_tokens: tuple[str, ...] = Field(SPECIAL_TOKENS, description="Special tokens stripped from OpenRLHF responses.")
-    unscored_reward: float = Field(0.0, description="OpenRLHF rows that could not be scored get this.")
-    openrlhf_labels: Literal["rubric", "reference"] = "rubric"
 
 
 class ApiError(Exception):

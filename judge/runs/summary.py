@@ -97,3 +97,16 @@ def format_summary(summary: RunSummary, max_items: int = 20) -> str:
             rows.append((rubric_id, criterion_id, f"{s.weight:g}", rate, mean_p, str(s.scored), str(s.unscored)))
         lines += ["", *_table(rows, 2)]
     return "\n".join(lines)
+
+
+def format_comparison(summary: dict[str, Any]) -> str:
+    """The human summary of a `rubric pairwise` run (judge.runs.files.compare_file's summary)."""
+    preferred = summary["preferred"]
+    lines = [
+        f"pairs: {summary['pairs']} ({summary['judged_now']} judged now); preferred A {preferred['A']}, "
+        f"B {preferred['B']}, tie {preferred['tie']} (of which {summary['position_flips']} flipped with the order)",
+        f"unscored: {summary['unscored']}; malformed input lines: {summary['malformed_lines']}",
+    ]
+    if summary["accuracy"] is not None:
+        lines.append(f"accuracy against labels: {summary['accuracy']:.3f} over {summary['labelled']} labelled pairs (a tie counts as wrong)")
+    return "\n".join(lines)

@@ -6,41 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Backend, model_label
 from judge.aio import run_sync
 from judge.pairwise import PairwiseJudge
 from judge.runs.resume import digest
+from rubrics.generate.options import GenerateOptions
 from rubrics.generate.run import GenerationResult, generate_all
 from rubrics.io import save_rubrics
 from rubrics.pairs import load_pairs
 from rubrics.records import LoadReport
-
-
-@dataclass(frozen=True)
-class GenerateOptions:
-    method: str  # contrastive | auto | nuggets | constraints
-    input: Path
-    output: Path
-    limit: int | None = None
-    tau: float = 0.5
-    max_tries: int = 3
-    rounds: int = 3
-    max_rubrics: int = 5
-    max_core: int = 20
-    min_gain: float = 0.05
-    embedding_model: str | None = None
-    name: str = "auto-rubric-general"
-    corpus: Path | None = None
-    passages: int = 8
-    rerank: bool = False
-    unweighted: bool = False
-    extract_only: bool = False
-    concurrency: int = 4
-    progress: bool | None = None
-    overwrite: bool = False
 
 
 @dataclass

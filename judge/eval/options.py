@@ -1,0 +1,52 @@
+"""What `rubric eval` is run with, and the command-line flags that set it.
+
+``EvalSettings`` is what run.run_eval takes; ``add_eval_arguments`` declares its flags with
+the defaults taken from it, and the benchmark names from the data registry
+(datasets.yaml), so neither is written twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from judge.eval import datasets
+
+MODES = ("pairwise", "pointwise", "graded", "scored")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    benchmarks: list[str]
+    mode: str  # pairwise | pointwise | graded | scored
+    output: Path
+    rubric: str | None = "helpfulness"  # pointwise only
+    limit: int | None = None
+    seed: int = 0
+    data_dir: Path | None = None
+    overwrite: bool = False
+    progress: bool | None = None  # None: a bar on a terminal
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> EvalSettings:
+        given = {f.name: getattr(args, "benchmark" if f.name == "benchmarks" else f.name) for f in fields(cls) if f.name != "progress"}
+        return cls(**given, progress=False if args.quiet else None)
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every `rubric eval` flag but the model's and --overwrite (which the CLI shares across commands)."""
+    pairs, scored = (", ".join(datasets.benchmarks(kind)) for kind in ("pairs", "scored"))
+    parser.add_argument("--benchmark", action="append", required=True, metavar="NAME|FILE",
+                        help=f"{pairs}, or a file of labelled pairs; repeatable")
+    parser.add_argument("--mode", choices=MODES, default="pairwise",
+                        help="pairwise: compare the two, both orders (default); pointwise: score each with --rubric; "
+                        "graded: HealthBench-style rows, each response graded with its own rubric (points, tags); "
+                        f"scored: 1-5 score rubrics ({scored}) against reference grades")
+    parser.add_argument("--rubric", metavar="FILE|NAME", default=EvalSettings.rubric, help="pointwise: the rubric (default %(default)s)")
+    parser.add_argument("--limit", type=int, help="at most N pairs per benchmark, stratified by source and label")
+    parser.add_argument("--seed", type=int, default=EvalSettings.seed, help="sampling and bootstrap seed")
+    parser.add_argument("--data-dir", type=Path, help="a local copy of the benchmark data (DATASET/FILE under it), looked at before "
+                        "$RUBRIC_JUDGE_DATA; otherwise named benchmarks are downloaded (sha256-checked) into the user cache")
+    parser.add_argument("--output", required=True, type=Path, help="results (JSON)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,0 +1,70 @@
+"""What `rubric judge` is run with: its flags, the engine they build, and its help.
+
+``add_judge_arguments`` declares the flags with the engine's defaults, ``judge_from`` builds
+the ``Judge`` they describe, and ``JUDGE_HELP`` says what the input lines hold and how the
+output resumes (with the model specs of judge.backends).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from judge.backends import SPEC_HELP
+from judge.backends.base import Backend
+from judge.engine import Judge
+from judge.models import calls_in_flight
+from rubrics.model import Criterion
+
+JUDGE_HELP = """\
+input lines (JSONL), one item each:
+  {"id": "q1", "prompt": "...", "response": "..."}
+  prompt may be a list of {"role", "content"} messages; optional fields:
+  "rubric" (inline rubric, list of principles, or HealthBench/RaR items),
+  "rubric_id" (a rubric in --rubric or in the library), "reference" (reference answer).
+  Without "id" an item is named after its line number.
+
+""" + SPEC_HELP + """
+The output is appended one line per item as soon as it is judged (each line echoes the
+input's "id"; "item_id" is its string form, or line-N when the input has none); rerunning
+the same command resumes where an interrupted run stopped. A rerun with another model,
+rubric, threshold or input stops and names the difference (--overwrite starts afresh);
+one run at a time may write an output (OUTPUT.lock).
+"""
+
+_DEFAULTS = {name: p.default for name, p in inspect.signature(Judge).parameters.items()}
+
+
+def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every `rubric judge` flag but the model's and --overwrite (which the CLI shares across commands)."""
+    parser.add_argument("--rubric", metavar="FILE|NAME", help="rubric file (JSON, JSONL, YAML) or library rubric name")
+    parser.add_argument("--input", required=True, type=Path, help="responses to judge (JSONL)")
+    parser.add_argument("--output", required=True, type=Path, help="verdicts (JSONL), appended and resumable")
+    parser.add_argument("--threshold", type=float, default=_DEFAULTS["threshold"], help="P(yes) at which a criterion is met (default %(default)s)")
+    parser.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
+    parser.add_argument("--no-guard", action="store_true", help="send content-free responses to the judge too (off: they fail)")
+    parser.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
+    parser.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"], help="questions per backend call (default %(default)s)")
+    parser.add_argument("--concurrency", type=int, help="API models: requests in flight (default 16); local models: batches in flight (default 4)")
+    parser.add_argument("--request-shape", choices=["per-criterion", "batched"], default="per-criterion",
+                        help="one yes/no request per criterion (P(yes), default) or one request per response labelling every criterion")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+
+def only_tags(args: argparse.Namespace) -> set[str] | None:
+    return set(args.only_tags.split(",")) if args.only_tags else None
+
+
+def judge_from(args: argparse.Namespace, backend: Backend) -> Judge:
+    """The engine the flags describe, its calls in flight worked out for the backend."""
+    tags = only_tags(args)
+    include: Callable[[Criterion], bool] | None = (lambda c: bool(tags & set(c.tags))) if tags else None
+    settings: dict[str, Any] = {
+        "threshold": args.threshold, "gate": not args.no_gate, "guard": not args.no_guard, "include": include,
+        "batch_size": args.batch_size, "concurrency": calls_in_flight(backend, args.batch_size, args.concurrency),
+        "request_shape": args.request_shape.replace("-", "_"),
+    }
+    return Judge(backend, **settings)
