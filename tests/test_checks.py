@@ -150,10 +150,20 @@ def test_a_nugget_the_judge_could_not_answer_is_unscored_and_the_batched_shape_a
 def test_a_nugget_check_can_move_its_bounds_and_a_nugget_rubric_scores_alike_everywhere(rubric_exe, tmp_path):
     from judge.rl import RewardRequest, RewardScorer
 
-    loose = Rubric(id="loose", criteria=[Criterion(id="border", text="Everest lies on the border of Nepal and China",
-                                                   kind="nugget", check={"type": "nugget_match", "support": 0.6})])
-    backend = FakeBackend(0.0)
-    assert Judge(backend).evaluate("q", EVEREST, loose).results[0].met is True and not backend.calls
+    strict = Rubric(id="strict", criteria=[Criterion(id="border", text="Everest lies on the border of Nepal and China",
+                                                     kind="nugget", check={"type": "nugget_match", "absent": 0.7})])
+    backend = FakeBackend(1.0)
+    border = Judge(backend).evaluate("q", EVEREST, strict).results[0]
+    assert border.met is False and border.reason.startswith("checked in code: only 60%") and not backend.calls
+    loose = Rubric(id="loose", criteria=[Criterion(id="dated", text="Hillary reached the top of Everest in 1953 with Tenzing Norgay",
+                                                   kind="nugget", check={"type": "nugget_match", "missing": 2})])
+    climbed = "Hillary and Tenzing Norgay got to Everest in 1953."
+    dated = Judge(backend).evaluate("q", climbed, loose).results[0]
+    assert dated.met is True and "(not: reach, top)" in dated.reason and not backend.calls
+    default = loose.model_copy(update={"criteria": [loose.criteria[0].model_copy(update={"check": None})]})
+    assert "reach, top are not" in Judge(backend).evaluate("q", climbed, default).results[0].notes[0] and backend.calls
+    broken = loose.model_copy(update={"criteria": [loose.criteria[0].model_copy(update={"check": {"type": "nugget_match", "missing": "two"}})]})
+    assert Judge(backend).evaluate("q", EVEREST, broken).results[0].reason.startswith("nugget check: 'missing' must be")
     python = Judge(FakeBackend(0.5)).evaluate("Tell me about Everest.", EVEREST, NUGGETS).score
     reward = RewardScorer(Judge(FakeBackend(0.5)), rubric=NUGGETS).score([RewardRequest("Tell me about Everest.", EVEREST)])[0]
     source = tmp_path / "in.jsonl"
@@ -170,3 +180,16 @@ def script_half(tmp_path):
     path = tmp_path / "half.yaml"
     path.write_text("default_p_yes: 0.5\n")
     return path
+
+
+def test_a_nugget_needs_its_numbers_and_names_and_allows_one_other_word_missing():
+    from judge.checks.nuggets import anchors, nugget_match
+
+    assert anchors("Mount Everest is 8,849 metres high") == {"everest", "8849"}  # the first word is capitalised anyway
+    assert anchors("Two parrots were rescued by Boise firefighters") == {"bois"}  # "two" is a number word, not a numeral
+    height = {"nugget": "Mount Everest is 8,849 metres high"}
+    assert nugget_match("Mount Everest's summit: 8849 metres.", None, height).met is True  # only 'high' is not there
+    wrong = nugget_match("Mount Everest is 8,848 metres high.", None, height)
+    assert wrong.defer and "numbers or names 8849 are not" in wrong.reason  # another number: the judge decides
+    assert nugget_match("Two parrots, saved by Boise's fire crew.", None, {"nugget": "Two parrots were rescued by Boise firefighters"}).defer
+    assert nugget_match("Nothing about mountains.", None, height).met is False
