@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import textwrap
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -126,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(evaluate)
     add_overwrite_option(evaluate)
 
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="fit a calibration of a judge's P(yes) on your labels (Platt or isotonic, a threshold, held-out figures)",
+        description="Fit a map from P(yes) to calibrated probabilities on labelled verdicts (globally, and per criterion "
+        "where labels allow) and a threshold; figures before and after on held-out folds. `--calibration FILE` applies it.",
+    )
+    eval_options.add_calibrate_arguments(calibrate)
+    add_model_options(calibrate)
+    add_overwrite_option(calibrate)
+
     report = commands.add_parser(
         "report",
         help="write a self-contained HTML report of verdicts (JSONL) or eval results (JSON)",
@@ -192,7 +201,7 @@ def run_judge(args: argparse.Namespace) -> int:
         print(f"rubric: --only-tags {args.only_tags} matched no criterion of any rubric: nothing was judged", file=sys.stderr)
         return EXIT_FAILURES
     if not args.quiet:
-        print(f"model: {judge.model_label}  threshold: {args.threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
+        print(f"model: {judge.model_label}  threshold: {judge.threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
         print(format_summary(summary))
         if (usage := getattr(backend, "usage", None)) is not None:
             print(f"API usage: {usage.describe()}")
@@ -252,6 +261,16 @@ def run_eval(args: argparse.Namespace) -> int:
     return EXIT_FAILURES if outcome.failed else EXIT_OK
 
 
+def run_calibrate(args: argparse.Namespace) -> int:
+    from judge.engine import Judge
+    from judge.eval.calibrate import CalibrateOptions, calibrate, format_report
+
+    calibration = calibrate(CalibrateOptions.from_arguments(args), lambda: Judge(make_backend(args)), say=lambda m: print(m, file=sys.stderr))
+    print(format_report(calibration))
+    print(f"calibration: {args.output} (apply it with --calibration {args.output})")
+    return EXIT_OK
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from rubrics.generate.commands import generate
     from rubrics.generate.options import GenerateOptions
@@ -263,6 +282,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from judge.calibration import Calibration
     from judge.engine import Judge
     from judge.rl.config import settings_from
     from judge.rl.scorer import RewardScorer
@@ -272,7 +292,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not args.api_key and not is_loopback(args.host):
         print(f"rubric serve: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
               "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)", file=sys.stderr)
-    judge = Judge(make_backend(args), batch_size=args.batch_size, concurrency=args.slots, request_shape=args.request_shape.replace("-", "_"))
+    judge = Judge(make_backend(args), batch_size=args.batch_size, concurrency=args.slots, request_shape=args.request_shape.replace("-", "_"),
+                  calibration=Calibration.load(args.calibration) if args.calibration else None)
     scorer = RewardScorer(judge, rubric=args.rubric, shaping=shaping)
     serve(scorer, config, args.host, args.port, graceful_timeout=args.graceful_timeout, on_listen=lambda host, port: print(
         f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "
@@ -320,12 +341,8 @@ def run_rubrics(args: argparse.Namespace) -> int:
 def run_library(args: argparse.Namespace) -> int:
     import rubric_library
 
-    if args.library_command == "list":
-        for name in rubric_library.names():
-            rubric = rubric_library.load(name)
-            print(f"{name:24} {len(rubric.criteria):3} criteria  {textwrap.shorten(rubric.description or '', 80)}")
-        return EXIT_OK
-    print(rubric_library.path_of(args.name).read_text(encoding="utf-8"), end="")
+    text = "\n".join(rubric_library.listing()) + "\n" if args.library_command == "list" else rubric_library.path_of(args.name).read_text(encoding="utf-8")
+    print(text, end="")
     return EXIT_OK
 
 
@@ -360,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     from rubrics.records import message_of
     from judge.runs.log import OutputBusy
 
-    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "report": run_report}
+    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "calibrate": run_calibrate, "report": run_report}
     try:
         return handlers[args.command](args)
     except BackendFatalError as e:

@@ -16,6 +16,7 @@ import prompts
 from judge import batched, nuggets
 from judge.aio import ask, chunked, run_sync, stream
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
+from judge.calibration import Calibration
 from judge.hardening import content_free_reason
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, check_problem
@@ -61,7 +62,9 @@ def truncate_middle(text: str, keep: int) -> str:
 class Judge:
     """Judges responses against rubrics with a backend.
 
-    threshold: P(yes) at or above which a criterion counts as met.
+    threshold: P(yes) at or above which a criterion counts as met (default: the calibration's, else 0.5).
+    calibration: maps the judge's P(yes) to calibrated values (judge/calibration.py), after the
+    cache; results keep the raw P(yes) beside it. It must have been fitted for this backend.
     gate: a failed hard rule caps the score at gate_cap.
     include: optional filter; criteria it rejects are recorded as skipped.
     guard: decide content-free responses without the judge (judge/hardening.py).
@@ -75,7 +78,7 @@ class Judge:
         self,
         backend: Backend,
         *,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         gate: bool = True,
         gate_cap: float = 0.0,
         template: str = "entailment",
@@ -85,7 +88,12 @@ class Judge:
         batch_size: int = 32,
         concurrency: int = 4,
         request_shape: RequestShape = "per_criterion",
+        calibration: Calibration | None = None,
     ):
+        if calibration is not None:
+            calibration.check_model(model_label(backend))
+        if threshold is None:
+            threshold = calibration.threshold if calibration is not None else 0.5
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {threshold}")
         if request_shape not in ("per_criterion", "batched"):
@@ -94,6 +102,7 @@ class Judge:
             template = batched.TEMPLATE
         self.backend = backend
         self.threshold = threshold
+        self.calibration = calibration
         self.gate = gate
         self.gate_cap = gate_cap
         self.template = template
@@ -122,6 +131,7 @@ class Judge:
             "template_version": self.template_version,
             "nugget_template_version": nuggets.template_version(),
             "request_shape": self.request_shape,
+            "calibration": self.calibration.id if self.calibration is not None else None,
         }
 
     # -- public API -----------------------------------------------------------------------
@@ -314,10 +324,14 @@ class Judge:
             )
         if not (math.isfinite(p) and 0.0 <= p <= 1.0):
             return self._base(criterion, "unscored", reason=f"backend gave an invalid P(yes) {p!r}")
+        raw = None
+        if self.calibration is not None:
+            raw, p = p, self.calibration.apply(criterion.id, p)
         return self._base(
             criterion,
             "scored",
             p_yes=p,
+            p_yes_raw=raw,
             met=decide(p, self.threshold),
             yes_no_mass=score.yes_no_mass,
             notes=list(score.notes),
@@ -349,4 +363,5 @@ class Judge:
             notes=p.notes,
             template_version=self.template_version,
             request_shape=self.request_shape,
+            calibration=self.calibration.id if self.calibration is not None else None,
         )

@@ -19,6 +19,7 @@ class CriterionResult(BaseModel):
     status: CriterionStatus
     p_yes: float | None = Field(None, description="P(yes) that the response meets the criterion.")
     met: bool | None = Field(None, description="p_yes >= threshold; None unless scored.")
+    p_yes_raw: float | None = Field(None, description="The judge's own P(yes) when a calibration changed it into p_yes.")
     yes_no_mass: float | None = Field(None, description="Next-token probability on Yes/No spellings, where read.")
     reason: str | None = Field(None, description="Why it is unscored or skipped, or how it was decided.")
     label: Literal["support", "partial_support", "not_support"] | None = Field(
@@ -45,3 +46,4 @@ class Verdict(BaseModel):
     notes: list[str] = Field(default_factory=list)
     template_version: str | None = None
     request_shape: Literal["per_criterion", "batched"] = "per_criterion"
+    calibration: str | None = Field(None, description="The id of the calibration applied to p_yes, if any.")

@@ -27,3 +27,10 @@ def path_of(name: str) -> Path:
 
 def load(name: str) -> Rubric:
     return load_rubric(path_of(name))
+
+
+def listing() -> list[str]:
+    """`rubric library list`: one line per library rubric (name, criteria, description)."""
+    import textwrap
+
+    return [f"{name:24} {len(r.criteria):3} criteria  {textwrap.shorten(r.description or '', 80)}" for name, r in ((n, load(n)) for n in names())]

@@ -50,3 +50,17 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         "$RUBRIC_JUDGE_DATA; otherwise named benchmarks are downloaded (sha256-checked) into the user cache")
     parser.add_argument("--output", required=True, type=Path, help="results (JSON)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every `rubric calibrate` flag but the model's (used with --input) and --overwrite."""
+    parser.add_argument("--verdicts", type=Path, help="verdicts of `rubric judge` (JSONL) to calibrate on, with --labels")
+    parser.add_argument("--labels", type=Path, help='label lines {"id", "criterion_id", "label"} (default: the "labels" of --input rows)')
+    parser.add_argument("--input", type=Path, help='labelled rows to judge first: judge input lines with "labels": {criterion_id: label}')
+    parser.add_argument("--rubric", metavar="FILE|NAME", help="with --input: the rubric, as for `rubric judge`")
+    parser.add_argument("--output", type=Path, required=True, help="the calibration file to write (JSON)")
+    parser.add_argument("--min-labels", type=int, default=30, help="labels (of both classes) a criterion needs for a map of its own (default %(default)s)")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for the choice of map and the held-out report (default %(default)s)")
+    parser.add_argument("--target-fpr", type=float, help="choose the threshold that keeps the false-positive rate at most this (default: best balanced accuracy)")
+    parser.add_argument("--seed", type=int, default=0, help="fold assignment seed")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -7,12 +7,14 @@ fonts are fetched), styles are inline, nothing is scripted. It opens offline.
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from judge.calibration import Calibration
 from judge.eval.results import EvalResults, Rate
 from judge.runs.summary import RunSummary, summarise
 from rubrics.records import read_records
@@ -117,6 +119,33 @@ def eval_context(results: EvalResults) -> dict[str, Any]:
     return {"kind": "eval", "results": results, "benchmarks": benchmarks}
 
 
+def reliability_chart(bins: dict[str, list[dict[str, Any]]]) -> str:
+    """Observed rate of yes against mean P(yes) per bin, raw and calibrated (held out)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(4.2, 4.2))
+    axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
+    for side, colour in (("raw", "#c44e52"), ("calibrated", "#4c72b0")):
+        points = [(b["mean_p"], b["observed"], b["n"]) for b in bins[side] if b["n"]]
+        if points:
+            xs, ys, ns = zip(*points)
+            axes.plot(xs, ys, marker="o", color=colour, label=side)
+            axes.scatter(xs, ys, s=[8 + 60 * n / max(ns) for n in ns], color=colour)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("mean P(yes) in the bin")
+    axes.set_ylabel("share labelled yes")
+    axes.legend(loc="upper left")
+    return svg(figure)
+
+
+def calibration_context(calibration: Calibration) -> dict[str, Any]:
+    report = calibration.report
+    figures = ("ece", "brier", "auroc", "accuracy", "balanced_accuracy", "false_positive_rate", "kappa", "alpha")
+    rows = [(side, [report["held_out"][side][name] for name in figures]) for side in ("raw", "calibrated")]
+    return {"kind": "calibration", "calibration": calibration, "figures": figures, "rows": rows,
+            "chart": reliability_chart(report["reliability"]), "report": report}
+
+
 def read_verdicts(path: Path) -> tuple[list[dict[str, Any]], int]:
     records, malformed = [], 0
     for _, record in read_records(path):
@@ -136,8 +165,15 @@ def build_report(path: str | Path) -> str:
             raise ValueError(f"{path}: no verdict lines")
         context = verdicts_context(records, malformed)
     else:
-        context = eval_context(EvalResults.read(path))
+        context = calibration_context(Calibration.load(path)) if _is_calibration(path) else eval_context(EvalResults.read(path))
     return TEMPLATE.render(source=path.name, **context)
+
+
+def _is_calibration(path: Path) -> bool:
+    try:
+        return "global_map" in json.loads(path.read_text(encoding="utf-8-sig"))
+    except (ValueError, TypeError):
+        return False  # EvalResults.read names what is wrong
 
 
 def pct(value: float | None) -> str:
@@ -197,6 +233,17 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 {% endfor %}
 </table>
 {% endfor %}</section>
+{% elif kind == "calibration" %}
+<section id="summary"><h2>Calibration {{ calibration.id }}</h2>
+<table><tr><th>judge</th><td>{{ calibration.model }}</td></tr><tr><th>map</th><td>{{ report.method }}</td></tr>
+<tr><th>threshold</th><td class="num">{{ calibration.threshold | pct }} ({{ calibration.threshold_rule }})</td></tr>
+<tr><th>labels</th><td class="num">{{ report.labels }} ({{ report.positives }} yes), {{ report.folds }} folds</td></tr>
+<tr><th>criteria with their own map</th><td class="num">{{ report.criteria_with_own_map | length }}</td></tr></table></section>
+<section id="held-out"><h2>Held-out figures</h2>
+<table><tr><th></th>{% for name in figures %}<th>{{ name }}</th>{% endfor %}</tr>
+{% for side, values in rows %}<tr><th>{{ side }}</th>{% for v in values %}<td class="num">{{ v | pct }}</td>{% endfor %}</tr>
+{% endfor %}</table></section>
+<section id="reliability"><h2>Reliability diagram</h2>{{ chart | safe }}</section>
 {% else %}
 <section id="summary"><h2>Summary</h2>
 <table><tr><th>model</th><td>{{ results.model }}</td></tr><tr><th>mode</th><td>{{ results.mode }}</td></tr>

@@ -8,12 +8,14 @@ A row that cannot be scored gets ``value=None`` and the reason, never a made-up 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
 
 from judge.backends.base import Message
 from judge.aio import run_sync
+from judge.calibration import Calibration
 from judge.engine import Judge, JudgeItem
 from judge.rl.shaping import Shaping
 from judge.verdict import Verdict
@@ -94,11 +96,13 @@ def build_scorer(
     shaping: Shaping | dict[str, Any] | None = None,
     cache: bool | str = False,
     judge_options: dict[str, Any] | None = None,
+    calibration: str | Path | Calibration | None = None,
     **backend_options: Any,
 ) -> RewardScorer:
     """A scorer from a model spec ("fake:yes", "local:PATH", "openai/gpt-4o-mini"...), a
     backend, or a ready Judge. None is the embedded default model: it runs anywhere, but a
-    135M model is a weak judge; use it to wire things up, not to train on."""
+    135M model is a weak judge; use it to wire things up, not to train on. ``calibration``
+    (a file of `rubric calibrate`, or a Calibration) maps the judge's P(yes) before rewards."""
     from judge.cache import CachedBackend
     from judge.models import open_backend
 
@@ -111,4 +115,6 @@ def build_scorer(
         backend = open_backend(model, cache=bool(cache), cache_dir=cache_dir, **backend_options)
     else:
         backend = CachedBackend(model, cache_dir) if cache else model
-    return RewardScorer(Judge(backend, **(judge_options or {})), rubric=rubric, shaping=shaping)
+    if calibration is not None and not isinstance(calibration, Calibration):
+        calibration = Calibration.load(calibration)
+    return RewardScorer(Judge(backend, calibration=calibration, **(judge_options or {})), rubric=rubric, shaping=shaping)

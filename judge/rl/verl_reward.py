@@ -24,7 +24,9 @@ Configuration: ``extra_info["rubric_judge"]`` (a dict) over the environment vari
 RUBRIC_JUDGE_MODEL (a model spec; default: the embedded demo model), RUBRIC_JUDGE_RUBRIC
 (default rubric: a library name or file), RUBRIC_JUDGE_SERVER (the URL of a running
 ``rubric serve``: judge there instead of loading a model in every reward worker),
-RUBRIC_JUDGE_UNSCORED_REWARD, RUBRIC_JUDGE_CACHE (a cache directory), RUBRIC_JUDGE_TIMEOUT.
+RUBRIC_JUDGE_UNSCORED_REWARD, RUBRIC_JUDGE_CACHE (a cache directory), RUBRIC_JUDGE_TIMEOUT,
+RUBRIC_JUDGE_CALIBRATION (a calibration file of `rubric calibrate`, applied in process; a
+server applies its own ``--calibration``).
 """
 
 
@@ -51,6 +53,7 @@ SETTINGS = {  # key in extra_info["rubric_judge"]: environment variable
     "unscored_reward": "RUBRIC_JUDGE_UNSCORED_REWARD",
     "cache": "RUBRIC_JUDGE_CACHE",
     "timeout": "RUBRIC_JUDGE_TIMEOUT",
+    "calibration": "RUBRIC_JUDGE_CALIBRATION",
 }
 
 
@@ -62,6 +65,7 @@ class Settings:
     unscored_reward: float = 0.0
     cache: str | None = None
     timeout: float = 600.0
+    calibration: str | None = None
 
     @classmethod
     def of(cls, extra_info: Any) -> "Settings":
@@ -110,7 +114,7 @@ class _Local:
     """Judges in this process."""
 
     def __init__(self, settings: Settings):
-        self.scorer = build_scorer(settings.model, rubric=settings.rubric, cache=settings.cache or False)
+        self.scorer = build_scorer(settings.model, rubric=settings.rubric, cache=settings.cache or False, calibration=settings.calibration)
 
     async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
         return [reward.details() for reward in await self.scorer.ascore(requests)]

@@ -15,6 +15,7 @@ from typing import Any
 
 from judge.backends import SPEC_HELP
 from judge.backends.base import Backend
+from judge.calibration import Calibration
 from judge.engine import Judge
 from judge.models import calls_in_flight
 from rubrics.model import Criterion
@@ -43,7 +44,8 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rubric", metavar="FILE|NAME", help="rubric file (JSON, JSONL, YAML) or library rubric name")
     parser.add_argument("--input", required=True, type=Path, help="responses to judge (JSONL)")
     parser.add_argument("--output", required=True, type=Path, help="verdicts (JSONL), appended and resumable")
-    parser.add_argument("--threshold", type=float, default=_DEFAULTS["threshold"], help="P(yes) at which a criterion is met (default %(default)s)")
+    parser.add_argument("--threshold", type=float, help="P(yes) at which a criterion is met (default: the calibration's, else 0.5)")
+    parser.add_argument("--calibration", type=Path, metavar="FILE", help="apply a calibration of this judge's P(yes) (from `rubric calibrate`)")
     parser.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
     parser.add_argument("--no-guard", action="store_true", help="send content-free responses to the judge too (off: they fail)")
     parser.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
@@ -67,4 +69,4 @@ def judge_from(args: argparse.Namespace, backend: Backend) -> Judge:
         "batch_size": args.batch_size, "concurrency": calls_in_flight(backend, args.batch_size, args.concurrency),
         "request_shape": args.request_shape.replace("-", "_"),
     }
-    return Judge(backend, **settings)
+    return Judge(backend, calibration=Calibration.load(args.calibration) if args.calibration else None, **settings)

@@ -1,0 +1,95 @@
+"""A calibration of a judge's P(yes): maps fitted on labelled verdicts, applied after the cache.
+
+A judge's P(yes) is a score, not a probability: a small model says Yes too often. A
+``Calibration`` (written by `rubric calibrate`, judge/eval/calibrate.py) holds a global map
+and per-criterion maps (where a criterion had enough labels of both classes), each Platt
+(a logistic curve on the logit) or isotonic (a monotone step curve, interpolated), and the
+threshold chosen on the calibrated scale. Applying one needs nothing but this module: the
+maps are plain numbers. The engine applies it to model-judged criteria only (a criterion
+decided in code is already 0 or 1) and records the raw P(yes) beside the calibrated one.
+A calibration belongs to one judge model; using it with another is refused.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+EPS = 1e-6
+
+
+class Map(BaseModel):
+    """One calibration curve from raw P(yes) to a calibrated probability."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["platt", "isotonic", "identity"]
+    a: float = 1.0  # platt: sigmoid(a * logit(p) + b)
+    b: float = 0.0
+    x: list[float] = Field(default_factory=list)  # isotonic: increasing knots of raw P(yes) ...
+    y: list[float] = Field(default_factory=list)  # ... and their calibrated values (non-decreasing)
+    n: int = 0  # labels it was fitted on
+
+    def __call__(self, p: float) -> float:
+        if self.kind == "identity":
+            return p
+        if self.kind == "platt":
+            q = min(1 - EPS, max(EPS, p))
+            z = self.a * math.log(q / (1 - q)) + self.b
+            return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+        if p <= self.x[0]:
+            return self.y[0]
+        if p >= self.x[-1]:
+            return self.y[-1]
+        right = bisect.bisect_right(self.x, p)
+        x0, x1, y0, y1 = self.x[right - 1], self.x[right], self.y[right - 1], self.y[right]
+        return y0 if x1 == x0 else y0 + (y1 - y0) * (p - x0) / (x1 - x0)
+
+
+class Calibration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str  # the judge it was fitted for: name:model_id
+    backend: dict[str, Any] = Field(default_factory=dict)  # that judge's identity, for the record
+    global_map: Map
+    criteria: dict[str, Map] = Field(default_factory=dict)  # per criterion id, where labels allowed
+    threshold: float = Field(0.5, ge=0.0, le=1.0)  # on the calibrated scale
+    threshold_rule: str = "balanced accuracy"
+    report: dict[str, Any] = Field(default_factory=dict)  # held-out figures, reliability bins, notes
+
+    @property
+    def id(self) -> str:
+        """Changes with anything that changes calibrated values (recorded in every verdict)."""
+        maps = {"global": self.global_map.model_dump(), "criteria": {k: m.model_dump() for k, m in sorted(self.criteria.items())}}
+        digest = hashlib.sha256(json.dumps([self.model, maps, self.threshold], sort_keys=True).encode()).hexdigest()
+        return f"cal-{digest[:12]}"
+
+    def map_for(self, criterion_id: str) -> Map:
+        return self.criteria.get(criterion_id, self.global_map)
+
+    def apply(self, criterion_id: str, p_yes: float) -> float:
+        return min(1.0, max(0.0, self.map_for(criterion_id)(p_yes)))
+
+    def check_model(self, label: str) -> None:
+        if label != self.model:
+            raise ValueError(f"calibration {self.id} was fitted for the judge {self.model}, not {label}; "
+                             "fit one for this judge with `rubric calibrate`")
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibration:
+        path = Path(path)
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8-sig"))
+        except ValidationError as e:
+            error = e.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "the top level"
+            raise ValueError(f"{path}: not a calibration file from `rubric calibrate`: {where}: {error['msg']}") from None

@@ -1,0 +1,321 @@
+"""`rubric calibrate`: fit a calibration of a judge's P(yes) on labelled verdicts.
+
+Input: verdict lines of `rubric judge` and labels, ``{"id", "criterion_id", "label"}`` lines
+(label: true/false, 1/0, yes/no, met/not met), or labels inside the judged input rows
+(``"labels": {criterion_id: label}``). Each labelled, model-judged criterion of a verdict is
+one example (raw P(yes), label); criteria decided in code are left out (they are 0 or 1).
+
+Fit: Platt scaling (a logistic curve on the logit) or isotonic regression, whichever has
+the lower out-of-fold log loss; the same kind per criterion where a criterion has at least
+``min_labels`` labels of both classes, else the global map (said so). The threshold on the
+calibrated scale maximises balanced accuracy, or keeps the false-positive rate at most
+``target_fpr``. Report: every figure before (raw P(yes), threshold 0.5) and after on
+held-out folds only: each fold is scored by maps and a threshold fitted on the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from judge.calibration import EPS, Calibration, Map
+from judge.eval.agreement import INSTALL_HINT, agreement, reliability
+from rubrics.records import LoadReport, Skip, read_records
+
+HEADINGS = {"accuracy": "acc", "balanced_accuracy": "bal. acc", "false_positive_rate": "FPR", "auroc": "AUROC", "ece": "ECE", "brier": "Brier"}
+TRUE, FALSE = {"true", "1", "yes", "met", "satisfied"}, {"false", "0", "no", "not met", "not_met", "not_satisfied"}
+
+
+@dataclass(frozen=True)
+class Example:
+    item_id: str
+    criterion_id: str
+    p_yes: float  # the judge's raw P(yes)
+    label: bool
+
+
+@dataclass
+class Matched:
+    """Labelled verdicts, and what could not be matched (counted and listed)."""
+
+    examples: list[Example] = field(default_factory=list)
+    model: str | None = None
+    backend: dict[str, Any] = field(default_factory=dict)
+    unmatched: Counter[str] = field(default_factory=Counter)  # why -> count
+    examples_of_unmatched: dict[str, list[str]] = field(default_factory=dict)  # why -> first few keys
+
+    def miss(self, why: str, key: str) -> None:
+        self.unmatched[why] += 1
+        listed = self.examples_of_unmatched.setdefault(why, [])
+        if len(listed) < 5:
+            listed.append(key)
+
+
+def as_label(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE | FALSE:
+        return text in TRUE
+    raise Skip(f"a label must be true/false, 1/0, yes/no or met/not met, not {value!r}")
+
+
+def read_labels(path: str | Path, report: LoadReport | None = None) -> dict[tuple[str, str], bool]:
+    """(item id, criterion id) -> label, from label lines or from input rows with ``labels``."""
+    labels: dict[tuple[str, str], bool] = {}
+
+    def rows(record: Any, default_id: str) -> list[tuple[tuple[str, str], bool]]:
+        if not isinstance(record, dict):
+            raise Skip("not a JSON object")
+        item = str(record.get("id", default_id))
+        if isinstance(record.get("labels"), dict):
+            return [((item, str(c)), as_label(v)) for c, v in record["labels"].items()]
+        if "criterion_id" in record and "label" in record:
+            return [((item, str(record["criterion_id"])), as_label(record["label"]))]
+        raise Skip("no label: expected {id, criterion_id, label} or an input row with labels")
+
+    path, report = Path(path), report if report is not None else LoadReport()
+    for number, record in read_records(path):
+        report.read += 1
+        try:
+            if isinstance(record, Skip):
+                raise record
+            found = rows(record, f"line-{number}")
+        except Skip as e:
+            report.skip(str(e), f"{path}:{number}")
+            continue
+        for key, label in found:
+            if key in labels:
+                report.skip("a second label for the same item and criterion", f"{path}:{number}")
+                continue
+            labels[key] = label
+    return labels
+
+
+def match(verdicts: Iterable[dict[str, Any]], labels: dict[tuple[str, str], bool]) -> Matched:
+    """Labelled examples from verdict lines; one judge model only (else ValueError)."""
+    matched, seen = Matched(), set()
+    models = set()
+    for verdict in verdicts:
+        models.add(verdict.get("model"))
+        matched.backend = (verdict.get("run") or {}).get("backend") or matched.backend
+        item = str(verdict.get("item_id"))
+        for result in verdict.get("results", []):
+            key = (item, str(result.get("criterion_id")))
+            seen.add(key)
+            if key not in labels:
+                continue
+            if result.get("status") != "scored":
+                matched.miss("the criterion was not scored", f"{item}/{key[1]}")
+            elif (result.get("reason") or "").startswith(("checked in code", "decided without the judge")):
+                matched.miss("decided in code, not by the judge", f"{item}/{key[1]}")
+            else:
+                raw = result.get("p_yes_raw") if result.get("p_yes_raw") is not None else result["p_yes"]
+                matched.examples.append(Example(item, key[1], float(raw), labels[key]))
+    if len(models) > 1:
+        raise ValueError(f"the verdicts come from several judges ({', '.join(sorted(map(str, models)))}); calibrate one at a time")
+    matched.model = next(iter(models), None)
+    for key in labels.keys() - seen:
+        matched.miss("no verdict has this item and criterion", f"{key[0]}/{key[1]}")
+    return matched
+
+
+# -- fitting ------------------------------------------------------------------------------
+def _sklearn() -> Any:
+    try:
+        import sklearn  # noqa: F401
+        from sklearn import isotonic, linear_model, model_selection
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError(f"calibration needs the package {e.name!r}: {INSTALL_HINT}") from None
+    return isotonic, linear_model, model_selection
+
+
+def _logit(p: float) -> float:
+    q = min(1 - EPS, max(EPS, p))
+    return math.log(q / (1 - q))
+
+
+def fit_map(kind: str, p: Sequence[float], y: Sequence[bool]) -> Map:
+    isotonic, linear_model, _ = _sklearn()
+    if len(set(y)) < 2:
+        return Map(kind="identity", n=len(y))
+    if kind == "platt":
+        model = linear_model.LogisticRegression(C=1e6).fit([[_logit(v)] for v in p], list(map(int, y)))
+        return Map(kind="platt", a=float(model.coef_[0][0]), b=float(model.intercept_[0]), n=len(y))
+    model = isotonic.IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(list(p), list(map(int, y)))
+    return Map(kind="isotonic", x=[float(v) for v in model.X_thresholds_], y=[float(v) for v in model.y_thresholds_], n=len(y))
+
+
+def choose_threshold(p: Sequence[float], y: Sequence[bool], target_fpr: float | None = None) -> float:
+    """The cut on (calibrated) probabilities: best balanced accuracy, or the lowest cut whose
+    false-positive rate is at most ``target_fpr``."""
+    candidates = sorted(set(p)) + [1.0 + EPS]
+    positives, negatives = max(1, sum(y)), max(1, sum(not v for v in y))
+    best, best_value = 0.5, -1.0
+    for t in candidates:
+        tpr = sum(v >= t and lab for v, lab in zip(p, y)) / positives
+        fpr = sum(v >= t and not lab for v, lab in zip(p, y)) / negatives
+        value = (1 - fpr if fpr <= target_fpr else -1.0) + tpr * 1e-3 if target_fpr is not None else (tpr + 1 - fpr) / 2
+        if value > best_value + 1e-12:
+            best, best_value = t, value
+    return min(1.0, best)
+
+
+@dataclass(frozen=True)
+class Settings:
+    min_labels: int = 30  # per criterion, both classes, for a map of its own
+    folds: int = 5
+    seed: int = 0
+    target_fpr: float | None = None
+
+
+def _maps(kind: str, examples: Sequence[Example], settings: Settings) -> tuple[Map, dict[str, Map], dict[str, str]]:
+    global_map = fit_map(kind, [e.p_yes for e in examples], [e.label for e in examples])
+    by_criterion: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        by_criterion[e.criterion_id].append(e)
+    own, notes = {}, {}
+    for criterion, rows in sorted(by_criterion.items()):
+        classes = {e.label for e in rows}
+        if len(rows) < settings.min_labels:
+            notes[criterion] = f"global map: {len(rows)} labels, fewer than {settings.min_labels}"
+        elif len(classes) < 2:
+            notes[criterion] = f"global map: all {len(rows)} labels are {'yes' if True in classes else 'no'}"
+        else:
+            own[criterion] = fit_map(kind, [e.p_yes for e in rows], [e.label for e in rows])
+    return global_map, own, notes
+
+
+def _apply(global_map: Map, own: dict[str, Map], examples: Sequence[Example]) -> list[float]:
+    return [min(1.0, max(0.0, own.get(e.criterion_id, global_map)(e.p_yes))) for e in examples]
+
+
+def _folds(examples: Sequence[Example], settings: Settings) -> list[tuple[list[int], list[int]]]:
+    _, _, model_selection = _sklearn()
+    labels = [e.label for e in examples]
+    counts = Counter(labels)
+    folds = min(settings.folds, min(counts.values()))
+    if len(counts) < 2 or folds < 2:
+        raise ValueError(f"calibration needs at least 2 labels of each class, got {dict(counts)}")
+    splitter = model_selection.StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
+    return [(list(train), list(test)) for train, test in splitter.split([[0]] * len(labels), labels)]
+
+
+def _log_loss(p: Sequence[float], y: Sequence[bool]) -> float:
+    return -sum(math.log(min(1 - EPS, max(EPS, v if lab else 1 - v))) for v, lab in zip(p, y)) / len(y)
+
+
+def _held_out(kind: str, examples: Sequence[Example], folds: list[tuple[list[int], list[int]]], settings: Settings) -> tuple[list[float], list[float]]:
+    """Each example's calibrated value and threshold from maps fitted on the other folds."""
+    predicted, thresholds = [0.0] * len(examples), [0.5] * len(examples)
+    for train, test in folds:
+        rows = [examples[i] for i in train]
+        global_map, own, _ = _maps(kind, rows, settings)
+        cut = choose_threshold(_apply(global_map, own, rows), [e.label for e in rows], settings.target_fpr)
+        for i, value in zip(test, _apply(global_map, own, [examples[i] for i in test])):
+            predicted[i], thresholds[i] = value, cut
+    return predicted, thresholds
+
+
+def fit(matched: Matched, settings: Settings = Settings()) -> Calibration:
+    """The calibration of ``matched`` with its held-out report (ValueError if it cannot be fitted)."""
+    examples = matched.examples
+    if matched.model is None or not examples:
+        raise ValueError("no labelled, model-judged criterion to calibrate on")
+    folds = _folds(examples, settings)
+    labels = [e.label for e in examples]
+    held_out = {kind: _held_out(kind, examples, folds, settings) for kind in ("platt", "isotonic")}
+    losses = {kind: _log_loss(predicted, labels) for kind, (predicted, _) in held_out.items()}
+    kind = "platt" if losses["platt"] <= losses["isotonic"] else "isotonic"  # the smoother one on a tie
+    predicted, thresholds = held_out[kind]
+    global_map, own, notes = _maps(kind, examples, settings)
+    threshold = choose_threshold(_apply(global_map, own, examples), labels, settings.target_fpr)
+    raw = [e.p_yes for e in examples]
+    report = {
+        "labels": len(examples), "positives": sum(labels), "folds": len(folds), "seed": settings.seed, "method": kind,
+        "held_out_log_loss": losses, "min_labels": settings.min_labels, "target_fpr": settings.target_fpr,
+        "held_out": {"raw": agreement(raw, labels, 0.5), "calibrated": agreement(predicted, labels, thresholds)},
+        "reliability": {"raw": reliability(raw, labels), "calibrated": reliability(predicted, labels)},
+        "criteria_with_own_map": sorted(own), "criteria_on_the_global_map": notes,
+        "unmatched_labels": dict(matched.unmatched), "unmatched_examples": matched.examples_of_unmatched,
+    }
+    rule = f"false-positive rate <= {settings.target_fpr}" if settings.target_fpr is not None else "balanced accuracy"
+    return Calibration(model=matched.model, backend=matched.backend, global_map=global_map, criteria=own,
+                       threshold=threshold, threshold_rule=rule, report=report)
+
+
+def format_report(calibration: Calibration) -> str:
+    """The human summary: held-out figures before and after, and what was left out."""
+    r = calibration.report
+    figures = ("ece", "brier", "auroc", "accuracy", "balanced_accuracy", "false_positive_rate", "kappa", "alpha")
+
+    def cell(value: Any) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    lines = [
+        f"calibration {calibration.id} for {calibration.model}: {r['method']} (held-out log loss platt "
+        f"{r['held_out_log_loss']['platt']:.3f}, isotonic {r['held_out_log_loss']['isotonic']:.3f}); threshold "
+        f"{calibration.threshold:.3f} ({calibration.threshold_rule})",
+        f"{r['labels']} labels ({r['positives']} yes), {r['folds']} folds; figures on held-out folds only",
+        f"{'':12}" + "".join(f"{HEADINGS.get(name, name):>10}" for name in figures),
+    ]
+    for side in ("raw", "calibrated"):
+        lines.append(f"{side:12}" + "".join(f"{cell(r['held_out'][side][name]):>10}" for name in figures))
+    lines.append(f"criteria with their own map: {len(r['criteria_with_own_map'])}; on the global map: {len(r['criteria_on_the_global_map'])}")
+    for why, count in r["unmatched_labels"].items():
+        lines.append(f"labels left out: {count} ({why}; e.g. {', '.join(r['unmatched_examples'][why][:3])})")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CalibrateOptions:
+    output: Path  # the calibration file (JSON)
+    labels: Path | None = None  # label lines; default: the labels inside --input rows
+    verdicts: Path | None = None  # verdicts of `rubric judge`; or judge --input here
+    input: Path | None = None  # labelled input rows, judged first (verdicts: OUTPUT.verdicts.jsonl)
+    rubric: str | None = None
+    settings: Settings = Settings()
+    overwrite: bool = False
+    progress: bool | None = None
+
+    @classmethod
+    def from_arguments(cls, args: Any) -> CalibrateOptions:
+        """From parsed `rubric calibrate` flags (judge.eval.options.add_calibrate_arguments)."""
+        settings = Settings(min_labels=args.min_labels, folds=args.folds, seed=args.seed, target_fpr=args.target_fpr)
+        return cls(output=args.output, labels=args.labels, verdicts=args.verdicts, input=args.input, rubric=args.rubric,
+                   settings=settings, overwrite=args.overwrite, progress=False if args.quiet else None)
+
+
+def calibrate(options: CalibrateOptions, open_judge: Any, say: Any = lambda _: None) -> Calibration:
+    """Judge the labelled input first when given (resumably), read labels and verdicts, fit,
+    write the calibration file. ``open_judge()`` is called only when there is input to judge."""
+    from judge.eval.report import read_verdicts
+    from judge.runs.files import judge_file
+    from rubrics.sources import RubricSource
+
+    if (options.verdicts is None) == (options.input is None):
+        raise ValueError("give --verdicts (verdicts of `rubric judge`) or --input (labelled rows to judge), not both")
+    verdicts_path = options.verdicts
+    if options.input is not None:
+        verdicts_path = options.output.with_name(options.output.name + ".verdicts.jsonl")
+        judge_file(open_judge(), options.input, verdicts_path, RubricSource.from_option(options.rubric),
+                   progress=options.progress, overwrite=options.overwrite)
+    labels_path = options.labels or options.input
+    if labels_path is None:
+        raise ValueError("--labels is needed with --verdicts")
+    report = LoadReport(unit="labels")
+    labels = read_labels(labels_path, report)
+    say(f"{labels_path}: {len(labels)} labels" + (f"; skipped {report.describe()}" if report.skipped else ""))
+    assert verdicts_path is not None
+    verdicts, malformed = read_verdicts(verdicts_path)
+    if malformed:
+        say(f"{verdicts_path}: {malformed} lines are not verdicts (left out)")
+    calibration = fit(match(verdicts, labels), options.settings)
+    calibration.save(options.output)
+    return calibration
