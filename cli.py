@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pairwise.add_argument("--input", required=True, type=Path)
     pairwise.add_argument("--output", required=True, type=Path)
+    eval_options.add_decision_arguments(pairwise)
     add_overwrite_option(pairwise)
     add_model_options(pairwise)
     pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -215,7 +216,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
-    judge = PairwiseJudge(make_backend(args))
+    judge = PairwiseJudge(make_backend(args), decision=args.decision.replace("-", "_"), margin=args.margin)
     summary = compare_file(judge, args.input, args.output, progress=False if args.quiet else None, overwrite=args.overwrite)
     print(f"model: {judge.model_label}  verdicts: {args.output}")
     print(format_comparison(summary))

@@ -13,7 +13,9 @@ All methods run interleaved in one process, median of --reps; ratios are what to
 Peak memory is the largest rise in resident memory while a method runs, from a separate
 pass after the timed ones (see return_freed_memory).
 
-    python bench/shared_prefix.py [--reps 3] [--ks 5,10,20]
+    python bench/shared_prefix.py [--reps 3] [--ks 5,10,20] [--model SPEC] [--only-ours]
+    (--model: any local model spec, e.g. the measurement judge of bench/bench_model.py;
+    --only-ours: c0, c and the bound only, for models where a, b and d take many minutes)
 """
 
 from __future__ import annotations
@@ -143,13 +145,55 @@ def run_methods(backend: LocalBackend, sequences: list[list[int]], warmup: list[
     return results
 
 
+def only_ours(backend: LocalBackend, ks: list[int], reps: int) -> None:
+    """ms per criterion of the shared prefix, cold (c0) and warm (c), and the bound."""
+    responses, criteria = load_inputs(backend.tokenizer, reps + 1, max(ks))
+    warm_prompt, warm_response = responses.pop()
+    print(f"model {backend.model_id}, {torch.get_num_threads()} threads, {backend.model.dtype}; median of {reps}")
+    print(f"{'K':>3} {'prefix':>6} {'suffix':>6} {'c0 ms/crit':>11} {'c ms/crit':>10} {'bound ms/crit':>14}")
+    for k in ks:
+        times: dict[str, list[float]] = {"c0": [], "c": [], "bound": []}
+        for rep in range(reps):
+            prompt, response = responses[rep % len(responses)]
+            chosen = criteria[rep * k % len(criteria):][:k] or criteria[:k]
+            sequences = encode_questions(backend, prompt, response, chosen)
+            prefix_length = min(common_prefix_length(sequences), min(len(s) for s in sequences) - 1)
+            backend.instructions = InstructionCache(backend.min_shared_prefix)
+            times["c0"].append(measure(lambda: backend._forward_shared(sequences, prefix_length))[0])
+            warmup = encode_questions(backend, warm_prompt, warm_response, chosen[:2])
+            backend._forward_shared(warmup, min(common_prefix_length(warmup), min(len(s) for s in warmup) - 1))
+            times["c"].append(measure(lambda: backend._forward_shared(sequences, prefix_length))[0])
+            with torch.inference_mode():
+                prefix = torch.tensor([sequences[0][:prefix_length]])
+                start = time.perf_counter()
+                cache = backend.model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+                suffix_pass = backend._packed_suffix_logits if backend.pack_suffixes else backend._batched_suffix_logits
+                suffix_pass(cache, prefix_length, [list(s[prefix_length:]) for s in sequences])
+                times["bound"].append(time.perf_counter() - start)
+        prefix = common_prefix_length(sequences)
+        suffix = statistics.mean(len(s) - prefix for s in sequences)
+        per = {m: 1000 * statistics.median(v) / k for m, v in times.items()}
+        print(f"{k:>3} {prefix:>6} {suffix:>6.0f} {per['c0']:>11.1f} {per['c']:>10.1f} {per['bound']:>14.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--ks", default="5,10,20")
+    parser.add_argument("--model", help="a local model spec (default: the embedded SmolLM2)")
+    parser.add_argument("--only-ours", action="store_true", help="time only c0, c and the bound")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
-    backend = LocalBackend.default()
+    if args.model:
+        from judge.backends import get_backend
+
+        backend = get_backend(args.model)
+        if not isinstance(backend, LocalBackend):
+            raise SystemExit(f"{args.model}: this bench times local models only")
+    else:
+        backend = LocalBackend.default()
+    if args.only_ours:
+        return only_ours(backend, ks, args.reps)
     responses, criteria = load_inputs(backend.tokenizer, args.reps + 1, max(ks))
     warm_prompt, warm_response = responses.pop()
     layout = "packed in one row" if backend.pack_suffixes else "batched against cache copies"

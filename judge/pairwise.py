@@ -1,8 +1,15 @@
 """Pairwise judging: which of two responses is better, always asked in both orders.
 
 Judges favour a position. Each pair is asked as "is Response 1 better than Response 2?"
-with A first and with B first; the preference stands only when both orders agree, and a
-verdict that flips with the order is recorded as a tie.
+with A first and with B first. Two rules decide (``decision``):
+
+- ``both_orders`` (default): the preference stands only when both orders agree; a verdict
+  that flips with the order is a tie.
+- ``averaged``: the order-averaged P(A better), ``p_a`` = the mean of P(first better) with A
+  first and 1 - P(first better) with B first, decides: A above 0.5 + ``margin``, B below
+  0.5 - ``margin``, a tie in between. A judge that says Yes in both orders (a small model's
+  bias) makes every pair a tie under the first rule; its probabilities may still lean the
+  right way, which this rule reads without a threshold per order.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from judge.aio import ask, chunked, run_sync, stream
 from judge.hardening import content_free_reason
 
 Preference = Literal["A", "B", "tie"]
+Decision = Literal["both_orders", "averaged"]
 
 
 @dataclass
@@ -51,6 +59,11 @@ def decide_pair(p_first_ab: float, p_first_ba: float, threshold: float = 0.5) ->
     return (a_first_says, True) if a_first_says == b_first_says else ("tie", False)
 
 
+def decide_averaged(p_a: float, margin: float = 0.0) -> Preference:
+    """The order-averaged rule: A above 0.5 + margin, B below 0.5 - margin, else a tie."""
+    return "A" if p_a > 0.5 + margin else "B" if p_a < 0.5 - margin else "tie"
+
+
 class PairwiseJudge:
     def __init__(
         self,
@@ -61,7 +74,14 @@ class PairwiseJudge:
         guard: bool = True,
         batch_size: int = 32,
         concurrency: int = 4,
+        decision: Decision = "both_orders",
+        margin: float = 0.0,
     ):
+        if decision not in ("both_orders", "averaged"):
+            raise ValueError(f"decision must be 'both_orders' or 'averaged', got {decision!r}")
+        if not 0.0 <= margin < 0.5:
+            raise ValueError(f"margin must be within [0, 0.5), got {margin}")
+        self.decision, self.margin = decision, margin
         self.backend = backend
         self.threshold = threshold
         self.template = template
@@ -72,7 +92,8 @@ class PairwiseJudge:
 
     def settings(self) -> dict[str, object]:
         """Everything besides the pair that shapes a verdict: what a resumed run must share."""
-        return {"model": self.model_label, "backend": self.backend.identity(), "template_version": self.template_version}
+        return {"model": self.model_label, "backend": self.backend.identity(), "template_version": self.template_version,
+                "decision": self.decision, "margin": self.margin}
 
     @property
     def model_label(self) -> str:
@@ -124,8 +145,12 @@ class PairwiseJudge:
             if score.p_yes is None or not math.isfinite(score.p_yes) or not 0.0 <= score.p_yes <= 1.0:
                 return self._verdict(item, status="unscored", reason=score.reason or f"invalid P(yes) {score.p_yes!r}")
         preferred, consistent = decide_pair(ab.p_yes, ba.p_yes, self.threshold)  # type: ignore[arg-type]
+        p_a = (ab.p_yes + (1.0 - ba.p_yes)) / 2  # type: ignore[operator]
+        reason = None if consistent else "the verdict flips with the order of the responses: a tie"
+        if self.decision == "averaged":
+            preferred = decide_averaged(p_a, self.margin)
+            reason = None if preferred != "tie" else f"the order-averaged P(A better) {p_a:.3f} is within {self.margin:g} of 0.5: a tie"
         return self._verdict(
             item, status="scored", preferred=preferred, position_consistent=consistent,
-            p_first_ab=ab.p_yes, p_first_ba=ba.p_yes, p_a=(ab.p_yes + (1.0 - ba.p_yes)) / 2,  # type: ignore[operator]
-            reason=None if consistent else "the verdict flips with the order of the responses: a tie",
+            p_first_ab=ab.p_yes, p_first_ba=ba.p_yes, p_a=p_a, reason=reason,
         )

@@ -35,6 +35,30 @@ def test_a_position_biased_judge_gives_ties_not_preferences():
     assert verdict.preferred == "tie" and verdict.position_consistent is False and "flips with the order" in verdict.reason
 
 
+def test_the_order_averaged_rule_reads_a_yes_biased_judge_that_still_leans_the_right_way(tmp_path, rubric_exe):
+    # says Yes in both orders, but more readily when Paris is shown first
+    backend = FakeBackend(lambda q: 0.95 if first_shown(q) == "Paris." else 0.75)
+    strict = PairwiseJudge(backend).compare("Capital of France?", "Lyon.", "Paris.")
+    averaged = PairwiseJudge(backend, decision="averaged").compare("Capital of France?", "Lyon.", "Paris.")
+    banded = PairwiseJudge(backend, decision="averaged", margin=0.15).compare("Capital of France?", "Lyon.", "Paris.")
+    assert strict.preferred == "tie" and strict.position_consistent is False
+    assert averaged.p_a == pytest.approx((0.75 + 0.05) / 2) and averaged.preferred == "B" and averaged.position_consistent is False
+    assert banded.preferred == "tie" and "within 0.15 of 0.5" in banded.reason
+    assert PairwiseJudge(backend).settings() != PairwiseJudge(backend, decision="averaged").settings()  # a resume must match the rule
+    with pytest.raises(ValueError, match="margin"):
+        PairwiseJudge(backend, decision="averaged", margin=0.5)
+    script = tmp_path / "judge.yaml"
+    script.write_text("p_yes:\n  - match: 'Response 1:\\n\\S+\\nParis'\n    p_yes: 0.95\ndefault_p_yes: 0.75\n")
+    source = tmp_path / "pairs.jsonl"
+    source.write_text(json.dumps({"id": "p", "prompt": "Capital of France?", "response_a": "Lyon.", "response_b": "Paris.", "label": "B"}) + "\n")
+    for rule, expected in (("both-orders", "tie"), ("averaged", "B")):
+        out = tmp_path / f"{rule}.jsonl"
+        run = subprocess.run([rubric_exe, "pairwise", "--input", str(source), "--output", str(out), "--model", f"fake:script:{script}",
+                              "--decision", rule, "--no-cache", "--quiet"], capture_output=True, text=True, cwd=ROOT)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(out.read_text())["preferred"] == expected
+
+
 def test_content_free_response_loses_without_the_judge():
     backend = FakeBackend(0.95)
     assert PairwiseJudge(backend).compare("Q?", "Thought process:", "It is 4.").preferred == "B"

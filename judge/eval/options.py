@@ -27,11 +27,22 @@ class EvalSettings:
     data_dir: Path | None = None
     overwrite: bool = False
     progress: bool | None = None  # None: a bar on a terminal
+    decision: str = "both_orders"  # pairwise: both orders must agree, or the order-averaged P(A better) decides
+    margin: float = 0.0  # pairwise, averaged: the tie band around 0.5
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> EvalSettings:
         given = {f.name: getattr(args, "benchmark" if f.name == "benchmarks" else f.name) for f in fields(cls) if f.name != "progress"}
+        given["decision"] = given["decision"].replace("-", "_")
         return cls(**given, progress=False if args.quiet else None)
+
+
+def add_decision_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a pair asked in both orders is decided (judge.pairwise)."""
+    parser.add_argument("--decision", choices=["both-orders", "averaged"], default="both-orders",
+                        help="both-orders: a preference must hold in both orders, a flip is a tie (default); averaged: the "
+                        "order-averaged P(A better) decides, a tie within --margin of 0.5")
+    parser.add_argument("--margin", type=float, default=0.0, help="averaged: the tie band around 0.5 (default %(default)s)")
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +61,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         "$RUBRIC_JUDGE_DATA; otherwise named benchmarks are downloaded (sha256-checked) into the user cache")
     parser.add_argument("--output", required=True, type=Path, help="results (JSON)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_decision_arguments(parser)
 
 
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -57,7 +57,8 @@ def _mode(settings: EvalSettings, backend: Backend) -> _Mode:
         rubric = RubricSource.from_option(settings.rubric).default if settings.mode == "pointwise" else None
         if settings.mode == "pointwise" and rubric is None:
             raise ValueError(f"{settings.rubric} holds several rubrics; name one file or library rubric")
-        engine: PairwiseJudge | Judge = PairwiseJudge(backend) if settings.mode == "pairwise" else Judge(backend)
+        engine: PairwiseJudge | Judge = (PairwiseJudge(backend, decision=settings.decision, margin=settings.margin)  # type: ignore[arg-type]
+                                          if settings.mode == "pairwise" else Judge(backend))
         pairwise = engine if isinstance(engine, PairwiseJudge) else None
         judge = engine if isinstance(engine, Judge) else None
         run = {"mode": settings.mode, **engine.settings(), **({"rubric": digest(rubric)} if rubric else {})}
