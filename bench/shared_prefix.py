@@ -121,7 +121,7 @@ def run_methods(backend: LocalBackend, sequences: list[list[int]], warmup: list[
     with torch.inference_mode():
         prefix = torch.tensor([sequences[0][:prefix_length]])
         prefix_time, _ = measure(lambda: model(input_ids=prefix, use_cache=True, logits_to_keep=1))
-        cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+        cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1)[backend._cache_argument]
     suffixes = [list(s[prefix_length:]) for s in sequences]
     suffix_pass = backend._packed_suffix_logits if backend.pack_suffixes else backend._batched_suffix_logits
     own_cache = copy.deepcopy(cache)
@@ -166,7 +166,7 @@ def only_ours(backend: LocalBackend, ks: list[int], reps: int) -> None:
             with torch.inference_mode():
                 prefix = torch.tensor([sequences[0][:prefix_length]])
                 start = time.perf_counter()
-                cache = backend.model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+                cache = backend.model(input_ids=prefix, use_cache=True, logits_to_keep=1)[backend._cache_argument]
                 suffix_pass = backend._packed_suffix_logits if backend.pack_suffixes else backend._batched_suffix_logits
                 suffix_pass(cache, prefix_length, [list(s[prefix_length:]) for s in sequences])
                 times["bound"].append(time.perf_counter() - start)
