@@ -56,6 +56,7 @@ class Calibration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str  # the judge it was fitted for: name:model_id
+    request_shape: Literal["per_criterion", "batched"] = "per_criterion"  # how that judge was asked
     backend: dict[str, Any] = Field(default_factory=dict)  # that judge's identity, for the record
     global_map: Map
     criteria: dict[str, Map] = Field(default_factory=dict)  # per criterion id, where labels allowed
@@ -67,7 +68,7 @@ class Calibration(BaseModel):
     def id(self) -> str:
         """Changes with anything that changes calibrated values (recorded in every verdict)."""
         maps = {"global": self.global_map.model_dump(), "criteria": {k: m.model_dump() for k, m in sorted(self.criteria.items())}}
-        digest = hashlib.sha256(json.dumps([self.model, maps, self.threshold], sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps([self.model, self.request_shape, maps, self.threshold], sort_keys=True).encode()).hexdigest()
         return f"cal-{digest[:12]}"
 
     def map_for(self, criterion_id: str) -> Map:
@@ -76,10 +77,14 @@ class Calibration(BaseModel):
     def apply(self, criterion_id: str, p_yes: float) -> float:
         return min(1.0, max(0.0, self.map_for(criterion_id)(p_yes)))
 
-    def check_model(self, label: str) -> None:
+    def check_judge(self, label: str, request_shape: str) -> None:
+        """Refuse a judge this calibration was not fitted for (another model, or asked another way)."""
         if label != self.model:
             raise ValueError(f"calibration {self.id} was fitted for the judge {self.model}, not {label}; "
                              "fit one for this judge with `rubric calibrate`")
+        if request_shape != self.request_shape:
+            raise ValueError(f"calibration {self.id} was fitted on {self.request_shape} verdicts, not {request_shape} ones; "
+                             "fit one for this request shape with `rubric calibrate`")
 
     def save(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -91,7 +91,7 @@ class Judge:
         calibration: Calibration | None = None,
     ):
         if calibration is not None:
-            calibration.check_model(model_label(backend))
+            calibration.check_judge(model_label(backend), request_shape)
         if threshold is None:
             threshold = calibration.threshold if calibration is not None else 0.5
         if not 0.0 <= threshold <= 1.0:

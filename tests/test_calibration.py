@@ -109,6 +109,8 @@ def test_labels_and_verdicts_are_matched_with_what_is_left_out_counted(tmp_path)
     assert matched.examples_of_unmatched["no verdict has this item and criterion"] == ["ghost/c1"]
     with pytest.raises(ValueError, match="several judges"):
         match([*verdicts, {"item_id": "z", "model": "other:y", "results": []}], found)
+    with pytest.raises(ValueError, match="mix request shapes"):
+        match([*verdicts, {"item_id": "z", "model": "fake:x", "request_shape": "batched", "results": []}], found)
     with pytest.raises(ValueError, match="at least 2 labels of each class"):
         fit(Matched([Example("a", "c", 0.9, True)] * 5, model="m"))
 
@@ -126,6 +128,8 @@ def test_the_engine_applies_a_calibration_after_the_cache_and_records_both_value
     assert verdict.calibration == calibration.id and judge.threshold == 0.6 and judge.settings()["calibration"] == calibration.id
     with pytest.raises(ValueError, match="fitted for the judge fake:scripted, not fake:other"):
         Judge(FakeBackend(0.8, label="other"), calibration=calibration)
+    with pytest.raises(ValueError, match="fitted on per_criterion verdicts, not batched ones"):
+        Judge(FakeBackend(0.8), calibration=calibration, request_shape="batched")
 
 
 def test_calibrate_end_to_end_with_a_fake_judge(tmp_path, rubric_exe):

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from judge.calibration import EPS, Calibration, Map
+from judge.engine import Judge
 from judge.eval.agreement import INSTALL_HINT, agreement, reliability
 from rubrics.records import LoadReport, Skip, read_records
 
@@ -44,6 +45,7 @@ class Matched:
 
     examples: list[Example] = field(default_factory=list)
     model: str | None = None
+    request_shape: str = "per_criterion"
     backend: dict[str, Any] = field(default_factory=dict)
     unmatched: Counter[str] = field(default_factory=Counter)  # why -> count
     examples_of_unmatched: dict[str, list[str]] = field(default_factory=dict)  # why -> first few keys
@@ -101,9 +103,10 @@ def read_labels(path: str | Path, report: LoadReport | None = None) -> dict[tupl
 def match(verdicts: Iterable[dict[str, Any]], labels: dict[tuple[str, str], bool]) -> Matched:
     """Labelled examples from verdict lines; one judge model only (else ValueError)."""
     matched, seen = Matched(), set()
-    models = set()
+    models, shapes = set(), set()
     for verdict in verdicts:
         models.add(verdict.get("model"))
+        shapes.add(verdict.get("request_shape") or "per_criterion")
         matched.backend = (verdict.get("run") or {}).get("backend") or matched.backend
         item = str(verdict.get("item_id"))
         for result in verdict.get("results", []):
@@ -120,7 +123,9 @@ def match(verdicts: Iterable[dict[str, Any]], labels: dict[tuple[str, str], bool
                 matched.examples.append(Example(item, key[1], float(raw), labels[key]))
     if len(models) > 1:
         raise ValueError(f"the verdicts come from several judges ({', '.join(sorted(map(str, models)))}); calibrate one at a time")
-    matched.model = next(iter(models), None)
+    if len(shapes) > 1:
+        raise ValueError(f"the verdicts mix request shapes ({', '.join(sorted(shapes))}); calibrate one at a time")
+    matched.model, matched.request_shape = next(iter(models), None), next(iter(shapes), "per_criterion")
     for key in labels.keys() - seen:
         matched.miss("no verdict has this item and criterion", f"{key[0]}/{key[1]}")
     return matched
@@ -246,7 +251,7 @@ def fit(matched: Matched, settings: Settings = Settings()) -> Calibration:
         "unmatched_labels": dict(matched.unmatched), "unmatched_examples": matched.examples_of_unmatched,
     }
     rule = f"false-positive rate <= {settings.target_fpr}" if settings.target_fpr is not None else "balanced accuracy"
-    return Calibration(model=matched.model, backend=matched.backend, global_map=global_map, criteria=own,
+    return Calibration(model=matched.model, request_shape=matched.request_shape, backend=matched.backend, global_map=global_map, criteria=own,
                        threshold=threshold, threshold_rule=rule, report=report)
 
 
@@ -292,7 +297,7 @@ class CalibrateOptions:
                    settings=settings, overwrite=args.overwrite, progress=False if args.quiet else None)
 
 
-def calibrate(options: CalibrateOptions, open_judge: Any, say: Any = lambda _: None) -> Calibration:
+def calibrate(options: CalibrateOptions, open_judge: Callable[[], Judge], say: Callable[[str], None] = lambda _: None) -> Calibration:
     """Judge the labelled input first when given (resumably), read labels and verdicts, fit,
     write the calibration file. ``open_judge()`` is called only when there is input to judge."""
     from judge.eval.report import read_verdicts
