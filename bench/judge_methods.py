@@ -12,14 +12,16 @@ Methods (all on --model; `make bench-model` prints the measurement judge's spec)
 Data: LLMBar Natural and Adversarial as pair accuracy (pointwise with the `helpfulness`
 rubric: the higher score wins, a tie counts wrong; and pairwise); GSM8K model solutions with
 the criterion "the final answer is <reference>" (AUROC against `is_correct`; the model
-judges, no code check). Samples are seeded and stratified; b, c and the generated choice,
+judges, no code check); IFEval: GPT-4's responses, the extractor's constraints in words as
+criteria (no check: the model judges), labelled by the official strict result of the
+instruction each matches (criterion-level AUROC; response-level for the holistic methods). Samples are seeded and stratified; b, c and the generated choice,
 whose decode is far slower, get --generative items. Every judgement goes to a per-method log
 under --work as it is made; a rerun resumes and only judges what is missing. Printed per
 method: accuracy or AUROC with a 95% bootstrap interval, unscored rate, judge tokens and wall
 seconds per item (prompt tokens computed: a shared prefix counts once), and the minutes
 each method took in all.
 
-    python bench/judge_methods.py --model SPEC [--pairs 100] [--gsm8k 200] [--generative 40] [--work DIR]
+    python bench/judge_methods.py --model SPEC [--pairs 100] [--gsm8k 200] [--ifeval 200] [--generative 40] [--work DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other bench scripts' data helpers
 
 import prompts  # noqa: E402
 import rubric_library  # noqa: E402
@@ -44,7 +47,7 @@ from judge.backends.base import model_label  # noqa: E402
 from judge.backends.batching import common_prefix_length  # noqa: E402
 from judge import batched  # noqa: E402
 from judge.engine import Judge  # noqa: E402
-from judge.eval import preference  # noqa: E402
+from judge.eval import datasets, preference  # noqa: E402
 from judge.eval.stats import stratified_sample  # noqa: E402
 from judge.pairwise import PairwiseJudge, decide_averaged  # noqa: E402
 from judge.paths import cache_root  # noqa: E402
@@ -83,19 +86,45 @@ def fill(template: list[dict[str, str]], **values: str) -> list[dict[str, str]]:
 
 # -- data ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Graded:  # one response with one labelled criterion (GSM8K)
+class Graded:  # one response, its rubric and a label per criterion (GSM8K, IFEval)
     id: str
     prompt: str
     response: str
-    criterion: str
-    label: bool
+    rubric: Rubric
+    labels: tuple[bool, ...]
 
 
 def gsm8k_items(limit: int, seed: int) -> list[Graded]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from judge_calibration import sample
 
-    return [Graded(r["id"], r["prompt"], r["response"], r["rubric"]["criteria"][0]["text"], r["labels"]["answer"]) for r in sample(limit, seed)]
+    return [Graded(r["id"], r["prompt"], r["response"], Rubric.model_validate(r["rubric"]), (r["labels"]["answer"],)) for r in sample(limit, seed)]
+
+
+def ifeval_items(criteria: int, seed: int) -> list[Graded]:
+    """GPT-4's IFEval responses; criteria are the extractor's constraints in words (no check:
+    the model judges), labelled by the official strict result of the instruction they match."""
+    from ifeval_constraints import canonical, official_specs
+
+    from judge.checks.constraints import describe
+    from rubrics.generate.constraint_extraction import extract
+
+    folder = datasets.locate("ifeval/eval_results_strict.jsonl").parent
+    rows = [json.loads(line) for line in (folder / "eval_results_strict.jsonl").open(encoding="utf-8")]
+    kwargs = {r["prompt"]: r for r in map(json.loads, (folder / "input_data.jsonl").open(encoding="utf-8"))}
+    random.Random(seed).shuffle(rows)
+    items: list[Graded] = []
+    for number, row in enumerate(rows):
+        official = official_specs(kwargs[row["prompt"]])
+        label_of = {key: ok for spec, ok in zip(official, row["follow_instruction_list"]) for key in canonical(spec["type"], dict(spec))}
+        chosen = [(spec, [label_of[k] for k in keys]) for spec in extract(row["prompt"]).specs
+                  if (keys := canonical(spec["type"], dict(spec))) and all(k in label_of for k in keys)]
+        if not chosen:
+            continue
+        rubric = Rubric.model_validate({"id": f"ifeval-{number}", "criteria": [{"id": f"c{i}", "text": describe(spec)} for i, (spec, _) in enumerate(chosen)]})
+        items.append(Graded(f"ifeval-{kwargs[row['prompt']]['key']}", row["prompt"], row["response"], rubric, tuple(all(ls) for _, ls in chosen)))
+        if sum(len(i.labels) for i in items) >= criteria:
+            break
+    return items
 
 
 def llmbar_pairs(limit: int, seed: int) -> list[Any]:
@@ -117,35 +146,40 @@ class Methods:
     def tokens(self, messages: list[dict[str, str]]) -> int:
         return self.backend.count_tokens(messages) or 0
 
-    def a(self, prompt: str, response: str, rubric: Rubric) -> tuple[float | None, int]:
-        """The score, and the prompt tokens computed: the shared prefix once, then each criterion's rest."""
+    # a, b, c: {"score": the rubric score, "criteria": a value per criterion}; d, e: {"score"}
+    def a(self, prompt: str, response: str, rubric: Rubric) -> tuple[dict[str, Any], int]:
+        """The values, and the prompt tokens computed: the shared prefix once, then each criterion's rest."""
         verdict = self.judge.evaluate(prompt, response, rubric)
         encoded = [self.backend.encode(prompts.render_messages("entailment", prompt=prompt, response=response, reference=None, criterion=c.text))
                    for c in rubric.criteria]
         shared = common_prefix_length(encoded) if len(encoded) > 1 else 0
-        return verdict.score, shared + sum(len(e) - shared for e in encoded)
+        return {"score": verdict.score, "criteria": [r.p_yes for r in verdict.results]}, shared + sum(len(e) - shared for e in encoded)
 
-    def e(self, prompt: str, response: str) -> tuple[float | None, int]:
-        return self.a(prompt, response, HOLISTIC)
+    def e(self, prompt: str, response: str) -> tuple[dict[str, Any], int]:
+        values, tokens = self.a(prompt, response, HOLISTIC)
+        return {"score": values["score"]}, tokens
 
-    def c(self, prompt: str, response: str, rubric: Rubric) -> tuple[float | None, int]:
+    def c(self, prompt: str, response: str, rubric: Rubric) -> tuple[dict[str, Any], int]:
         verdict = self.batched.evaluate(prompt, response, rubric)
         keyed = list(zip(batched.criterion_keys(len(rubric.criteria)), (c.text for c in rubric.criteria)))
-        return verdict.score, self.tokens(prompts.render_messages(batched.TEMPLATE, prompt=prompt, response=response, reference=None, criteria=keyed))
+        tokens = self.tokens(prompts.render_messages(batched.TEMPLATE, prompt=prompt, response=response, reference=None, criteria=keyed))
+        return {"score": verdict.score, "criteria": [r.p_yes for r in verdict.results]}, tokens
 
-    def b(self, prompt: str, response: str, rubric: Rubric) -> tuple[float | None, int]:
-        met, tokens = [], 0
+    def b(self, prompt: str, response: str, rubric: Rubric) -> tuple[dict[str, Any], int]:
+        met: list[float | None] = []
+        tokens = 0
         for criterion in rubric.criteria:
             messages = fill(GRADER, prompt=prompt, response=response, criterion=criterion.text)
             text = asyncio.run(self.backend.generate(messages, max_tokens=160))
             tokens += self.tokens(messages)
             verdict = read_json(str(text)).get("criteria_met")
-            if not isinstance(verdict, bool):
-                return None, tokens
-            met.append((criterion.weight, verdict))
-        return sum(w * v for w, v in met) / sum(w for w, _ in met), tokens
+            met.append(float(verdict) if isinstance(verdict, bool) else None)
+        known = [(c.weight, v) for c, v in zip(rubric.criteria, met) if v is not None]
+        positive = sum(w for w, _ in known if w > 0)
+        score = sum(w * v for w, v in known) / positive if known and positive > 0 and len(known) == len(met) else None
+        return {"score": score, "criteria": met}, tokens
 
-    def d(self, prompt: str, response: str) -> tuple[float | None, int]:
+    def d(self, prompt: str, response: str) -> tuple[dict[str, Any], int]:
         """The expected 1-10 score from the next-token distribution, scaled to [0, 1]."""
         import torch
 
@@ -162,8 +196,8 @@ class Methods:
         weights = {s: float(first[digit[s]]) for s in range(2, 10)} | {1: float(first[digit[1]]) - p_ten, 10: p_ten}
         total = sum(weights.values())
         if total < 0.05:  # the model does not answer with a number here
-            return None, len(ids) + 1
-        return (sum(s * w for s, w in weights.items()) / total - 1) / 9, len(ids) + 1
+            return {"score": None}, len(ids) + 1
+        return {"score": (sum(s * w for s, w in weights.items()) / total - 1) / 9}, len(ids) + 1
 
     def both_orders(self, pair: Any) -> tuple[dict[str, Any], int]:
         verdict = self.pairwise.compare(pair.prompt, pair.response_a, pair.response_b)
@@ -242,7 +276,7 @@ def interval(metric: Callable[[list[int]], float | None], n: int, seed: int = 0,
 
 def row(name: str, records: list[dict[str, Any]], metric: Callable[[list[dict[str, Any]]], float | None]) -> str:
     value, bounds = interval(lambda rows: metric([records[i] for i in rows]), len(records)) if records else (None, None)
-    unscored = sum(r["value"] is None for r in records) / max(1, len(records))
+    unscored = sum(r["value"] is None or (isinstance(r["value"], dict) and r["value"].get("score") is None) for r in records) / max(1, len(records))
     tokens = sum(r["tokens"] for r in records) / max(1, len(records))
     seconds = [r["seconds"] for r in records]
     shown = "-" if value is None else f"{value:.3f} [{bounds[0]:.2f},{bounds[1]:.2f}]" if bounds else f"{value:.3f}"
@@ -253,11 +287,30 @@ def row(name: str, records: list[dict[str, Any]], metric: Callable[[list[dict[st
 HEADER = f"  {'method':44} {'items':>5} {'value [95% CI]':>20} {'unscored':>8} {'prompt tok':>10} {'s/item':>8} {'minutes':>8}"
 
 
+def criterion_auroc(rows: list[dict[str, Any]]) -> float | None:
+    pairs = [(v, y) for r in rows if r["value"] for v, y in zip(r["value"].get("criteria", []), r["labels"]) if v is not None]
+    return auroc([v for v, _ in pairs], [y for _, y in pairs])
+
+
+def item_auroc(rows: list[dict[str, Any]]) -> float | None:
+    known = [r for r in rows if r["value"] and r["value"]["score"] is not None]
+    return auroc([r["value"]["score"] for r in known], [all(r["labels"]) for r in known])
+
+
+def wins(rows: list[dict[str, Any]]) -> float:
+    return sum(bool(r["value"]) for r in rows) / len(rows)
+
+
+NAMES = {"a": "a. ours: P(yes) per criterion", "b": "b. generated verdict per criterion", "c": "c. all criteria in one JSON",
+         "d": "d. holistic 1-10, probability-weighted", "e": "e. holistic yes/no P(yes)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a local model spec (the G-Eval method reads its next-token distribution)")
     parser.add_argument("--pairs", type=int, default=100, help="LLMBar pairs for the single-forward methods (default %(default)s)")
     parser.add_argument("--gsm8k", type=int, default=200, help="GSM8K solutions, half correct (default %(default)s)")
+    parser.add_argument("--ifeval", type=int, default=200, help="IFEval criteria, over as many responses as they take (default %(default)s)")
     parser.add_argument("--generative", type=int, default=40, help="items for the generated methods b, c and the choice (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=cache_root() / "bench" / "judge_methods")
@@ -270,28 +323,28 @@ def main(argv: list[str] | None = None) -> int:
     def log(dataset: str, method: str) -> Log:
         return Log(args.work / f"{dataset}.{method}.jsonl", {**run, "method": method})
 
-    gsm8k, pairs = gsm8k_items(args.gsm8k, args.seed), llmbar_pairs(args.pairs, args.seed)
+    graded = {"gsm8k": gsm8k_items(args.gsm8k, args.seed), "ifeval": ifeval_items(args.ifeval, args.seed)}
+    pairs = llmbar_pairs(args.pairs, args.seed)
     helpfulness = rubric_library.load("helpfulness")
-    print(f"judge {run['model']} ({run['revision']}); GSM8K {len(gsm8k)} solutions, LLMBar {len(pairs)} pairs; logs in {args.work}")
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {"gsm8k": {}, "llmbar pointwise": {}, "llmbar pairwise": {}}
+    print(f"judge {run['model']} ({run['revision']}); GSM8K {len(graded['gsm8k'])} solutions, IFEval "
+          f"{sum(len(i.labels) for i in graded['ifeval'])} criteria of {len(graded['ifeval'])} responses, LLMBar {len(pairs)} pairs; logs in {args.work}")
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {"gsm8k": {}, "ifeval": {}, "llmbar pointwise": {}, "llmbar pairwise": {}}
     for method in ("a", "e", "d", "b", "c"):  # the single-forward methods first, then the generated ones
         limit = args.generative if method in ("b", "c") else None
-        judged = log("gsm8k", method)
-        criterion = lambda g: Rubric.model_validate({"id": "answer", "criteria": [{"id": "answer", "text": g.criterion}]})  # noqa: E731
-        work = {"a": lambda g: methods.a(g.prompt, g.response, criterion(g)), "b": lambda g: methods.b(g.prompt, g.response, criterion(g)),
-                "c": lambda g: methods.c(g.prompt, g.response, criterion(g)), "d": lambda g: methods.d(g.prompt, g.response),
-                "e": lambda g: methods.e(g.prompt, g.response)}[method]
-        results["gsm8k"][method] = [judged.measure(g.id, lambda g=g: work(g), label=g.label) for g in gsm8k[:limit]]
-        scored = log("llmbar", method)
-        per_response = {"a": lambda p, r: methods.a(p.prompt, r, helpfulness), "b": lambda p, r: methods.b(p.prompt, r, helpfulness),
-                        "c": lambda p, r: methods.c(p.prompt, r, helpfulness), "d": lambda p, r: methods.d(p.prompt, r),
-                        "e": lambda p, r: methods.e(p.prompt, r)}[method]
-        records = []
+        with_rubric = method in ("a", "b", "c")
+        judge_one = getattr(methods, method)
+        for dataset, items in graded.items():
+            judged = log(dataset, method)
+            results[dataset][method] = [
+                judged.measure(g.id, lambda g=g: judge_one(g.prompt, g.response, g.rubric) if with_rubric else judge_one(g.prompt, g.response),
+                               labels=list(g.labels)) for g in items[:limit]]
+        scored, records = log("llmbar", method), []
         for pair in pairs[:limit]:
-            a = scored.measure(f"{pair.id}:A", lambda p=pair: per_response(p, p.response_a))
-            b = scored.measure(f"{pair.id}:B", lambda p=pair: per_response(p, p.response_b))
-            both = None if a["value"] is None or b["value"] is None else a["value"] > b["value"] if pair.label == "A" else b["value"] > a["value"]
-            records.append({"value": both, "tokens": a["tokens"] + b["tokens"], "seconds": a["seconds"] + b["seconds"]})
+            a, b = (scored.measure(f"{pair.id}:{side}", lambda r=response: judge_one(pair.prompt, r, helpfulness) if with_rubric else judge_one(pair.prompt, r))
+                    for side, response in (("A", pair.response_a), ("B", pair.response_b)))
+            sa, sb = ((x["value"] or {}).get("score") for x in (a, b))
+            records.append({"value": None if sa is None or sb is None else (sa > sb if pair.label == "A" else sb > sa),
+                            "tokens": a["tokens"] + b["tokens"], "seconds": a["seconds"] + b["seconds"]})
         results["llmbar pointwise"][method] = records
     orders = log("llmbar", "both-orders")
     asked = [orders.measure(p.id, lambda p=p: methods.both_orders(p), label=p.label) for p in pairs]
@@ -303,21 +356,19 @@ def main(argv: list[str] | None = None) -> int:
         {**r, "value": None if r["value"] is None else r["value"] == r["label"]}
         for r in (chosen.measure(p.id, lambda p=p: methods.choice(p), label=p.label) for p in pairs[: args.generative])]
 
-    names = {"a": "a. ours: P(yes) per criterion", "b": "b. generated verdict per criterion", "c": "c. all criteria in one JSON",
-             "d": "d. holistic 1-10, probability-weighted", "e": "e. holistic yes/no P(yes)"}
-    print("\nGSM8K, criterion 'the final answer is <reference>': AUROC against is_correct")
-    print(HEADER)
-    for method, records in results["gsm8k"].items():
-        print(row(names[method], records, lambda rs: auroc([r["value"] for r in rs if r["value"] is not None],
-                                                           [r["label"] for r in rs if r["value"] is not None])))
+    for dataset, title in (("gsm8k", "GSM8K, criterion 'the final answer is <reference>'"), ("ifeval", "IFEval constraints in words")):
+        print(f"\n{title}: AUROC against the labels (criterion level for a-c, response level for the holistic d, e)")
+        print(HEADER)
+        for method, records in results[dataset].items():
+            print(row(NAMES[method], records, criterion_auroc if method in ("a", "b", "c") else item_auroc))
     print("\nLLMBar Natural + Adversarial, pointwise (helpfulness rubric; the higher score wins, a tie or unscored counts wrong): accuracy")
     print(HEADER)
     for method, records in results["llmbar pointwise"].items():
-        print(row(names[method], records, lambda rs: sum(bool(r["value"]) for r in rs) / len(rs)))
+        print(row(NAMES[method], records, wins))
     print("\nLLMBar Natural + Adversarial, pairwise: accuracy (a tie or unscored counts wrong)")
     print(HEADER)
     for name, records in results["llmbar pairwise"].items():
-        print(row(name, records, lambda rs: sum(bool(r["value"]) for r in rs) / len(rs)))
+        print(row(name, records, wins))
     return 0
 
 
