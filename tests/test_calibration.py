@@ -46,6 +46,8 @@ def test_the_threshold_maximises_balanced_accuracy_or_meets_a_false_positive_tar
     y = [True, True, False, True, False, False]
     assert choose_threshold(p, y) == 0.8  # yes from 0.8 up: TPR 1, FPR 1/3
     assert choose_threshold(p, y, target_fpr=0.0) == 0.9  # no false positive: only the two top ones
+    assert choose_threshold(p, y, target_fpr=0.34) == 0.8  # one false positive of three allowed: all three yes caught
+    assert choose_threshold(p, y, target_fpr=0.67) == 0.8  # more is allowed, but a lower cut adds false positives only
 
 
 def overconfident(n: int, seed: int = 0, criterion: str = "c") -> list[Example]:

@@ -166,7 +166,10 @@ def choose_threshold(p: Sequence[float], y: Sequence[bool], target_fpr: float | 
     for t in candidates:
         tpr = sum(v >= t and lab for v, lab in zip(p, y)) / positives
         fpr = sum(v >= t and not lab for v, lab in zip(p, y)) / negatives
-        value = (1 - fpr if fpr <= target_fpr else -1.0) + tpr * 1e-3 if target_fpr is not None else (tpr + 1 - fpr) / 2
+        if target_fpr is not None:  # the most yes-recall the false-positive budget allows
+            value = tpr - fpr * 1e-3 if fpr <= target_fpr else -1.0
+        else:
+            value = (tpr + 1 - fpr) / 2
         if value > best_value + 1e-12:
             best, best_value = t, value
     return min(1.0, best)
