@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other bench scripts' data helpers
 
+import judge_data  # noqa: E402
 import prompts  # noqa: E402
 import rubric_library  # noqa: E402
 from judge.backends import get_backend  # noqa: E402
@@ -47,7 +48,7 @@ from judge.backends.base import model_label  # noqa: E402
 from judge.backends.batching import common_prefix_length  # noqa: E402
 from judge import batched  # noqa: E402
 from judge.engine import Judge  # noqa: E402
-from judge.eval import datasets, preference  # noqa: E402
+from judge.eval import preference  # noqa: E402
 from judge.eval.stats import stratified_sample  # noqa: E402
 from judge.pairwise import PairwiseJudge, decide_averaged  # noqa: E402
 from judge.paths import cache_root  # noqa: E402
@@ -94,37 +95,9 @@ class Graded:  # one response, its rubric and a label per criterion (GSM8K, IFEv
     labels: tuple[bool, ...]
 
 
-def gsm8k_items(limit: int, seed: int) -> list[Graded]:
-    from judge_calibration import sample
-
-    return [Graded(r["id"], r["prompt"], r["response"], Rubric.model_validate(r["rubric"]), (r["labels"]["answer"],)) for r in sample(limit, seed)]
-
-
-def ifeval_items(criteria: int, seed: int) -> list[Graded]:
-    """GPT-4's IFEval responses; criteria are the extractor's constraints in words (no check:
-    the model judges), labelled by the official strict result of the instruction they match."""
-    from ifeval_constraints import canonical, official_specs
-
-    from judge.checks.constraints import describe
-    from rubrics.generate.constraint_extraction import extract
-
-    folder = datasets.locate("ifeval/eval_results_strict.jsonl").parent
-    rows = [json.loads(line) for line in (folder / "eval_results_strict.jsonl").open(encoding="utf-8")]
-    kwargs = {r["prompt"]: r for r in map(json.loads, (folder / "input_data.jsonl").open(encoding="utf-8"))}
-    random.Random(seed).shuffle(rows)
-    items: list[Graded] = []
-    for number, row in enumerate(rows):
-        official = official_specs(kwargs[row["prompt"]])
-        label_of = {key: ok for spec, ok in zip(official, row["follow_instruction_list"]) for key in canonical(spec["type"], dict(spec))}
-        chosen = [(spec, [label_of[k] for k in keys]) for spec in extract(row["prompt"]).specs
-                  if (keys := canonical(spec["type"], dict(spec))) and all(k in label_of for k in keys)]
-        if not chosen:
-            continue
-        rubric = Rubric.model_validate({"id": f"ifeval-{number}", "criteria": [{"id": f"c{i}", "text": describe(spec)} for i, (spec, _) in enumerate(chosen)]})
-        items.append(Graded(f"ifeval-{kwargs[row['prompt']]['key']}", row["prompt"], row["response"], rubric, tuple(all(ls) for _, ls in chosen)))
-        if sum(len(i.labels) for i in items) >= criteria:
-            break
-    return items
+def graded_items(rows: list[dict[str, Any]]) -> list[Graded]:
+    return [Graded(r["id"], r["prompt"], r["response"], Rubric.model_validate(r["rubric"]), tuple(r["labels"][c["id"]] for c in r["rubric"]["criteria"]))
+            for r in rows]
 
 
 def llmbar_pairs(limit: int, seed: int) -> list[Any]:
@@ -323,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(dataset: str, method: str) -> Log:
         return Log(args.work / f"{dataset}.{method}.jsonl", {**run, "method": method})
 
-    graded = {"gsm8k": gsm8k_items(args.gsm8k, args.seed), "ifeval": ifeval_items(args.ifeval, args.seed)}
+    graded = {"gsm8k": graded_items(judge_data.gsm8k_rows(args.gsm8k, args.seed)),
+              "ifeval": graded_items(judge_data.ifeval_rows(args.ifeval, args.seed))}
     pairs = llmbar_pairs(args.pairs, args.seed)
     helpfulness = rubric_library.load("helpfulness")
     print(f"judge {run['model']} ({run['revision']}); GSM8K {len(graded['gsm8k'])} solutions, IFEval "
