@@ -19,7 +19,9 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from rubrics.io import read_json, validated
 
 EPS = 1e-6
 
@@ -90,11 +92,7 @@ class Calibration(BaseModel):
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> Calibration:
+    def load(cls, path: str | Path, data: Any = None) -> Calibration:
+        """The calibration in ``path`` (or its already read ``data``); ValueError naming the file and the bad fields."""
         path = Path(path)
-        try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8-sig"))
-        except ValidationError as e:
-            error = e.errors()[0]
-            where = ".".join(str(part) for part in error["loc"]) or "the top level"
-            raise ValueError(f"{path}: not a calibration file from `rubric calibrate`: {where}: {error['msg']}") from None
+        return validated(cls, read_json(path) if data is None else data, path, "a calibration file from `rubric calibrate`")

@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from rubrics import interchange
 from rubrics.interchange import Format, to_rubric
 from rubrics.model import Rubric
+
+M = TypeVar("M", bound=BaseModel)
 
 SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
 
@@ -43,6 +45,23 @@ def describe_validation_error(error: ValidationError) -> str:
     for e in error.errors():
         parts.append(f"{field_path(tuple(e['loc']))}: {e['msg']}")
     return "; ".join(parts)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's value; ValueError naming the file when it is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except ValueError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from None
+
+
+def validated(model: type[M], data: Any, path: Path, what: str) -> M:
+    """``data`` (read from ``path``) as ``model``; ValueError naming the file, what it should
+    have been and every bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ValueError(f"{path}: not {what}: {describe_validation_error(e)}") from None
 
 
 def _suffix(path: Path) -> str:

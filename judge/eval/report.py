@@ -7,7 +7,6 @@ fonts are fetched), styles are inline, nothing is scripted. It opens offline.
 from __future__ import annotations
 
 import io
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import jinja2
 from judge.calibration import Calibration
 from judge.eval.results import EvalResults, Rate
 from judge.runs.summary import RunSummary, summarise
+from rubrics.io import read_json
 from rubrics.records import read_records
 
 WORST_ITEMS = 10
@@ -165,15 +165,10 @@ def build_report(path: str | Path) -> str:
             raise ValueError(f"{path}: no verdict lines")
         context = verdicts_context(records, malformed)
     else:
-        context = calibration_context(Calibration.load(path)) if _is_calibration(path) else eval_context(EvalResults.read(path))
+        data = read_json(path)  # read once: a calibration file has a global map, eval results do not
+        is_calibration = isinstance(data, dict) and "global_map" in data
+        context = calibration_context(Calibration.load(path, data)) if is_calibration else eval_context(EvalResults.read(path, data))
     return TEMPLATE.render(source=path.name, **context)
-
-
-def _is_calibration(path: Path) -> bool:
-    try:
-        return "global_map" in json.loads(path.read_text(encoding="utf-8-sig"))
-    except (ValueError, TypeError):
-        return False  # EvalResults.read names what is wrong
 
 
 def pct(value: float | None) -> str:

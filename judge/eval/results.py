@@ -8,11 +8,12 @@ from this schema fails when the results are built, not when a report is drawn.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
+
+from rubrics.io import read_json, validated
 
 
 class Strict(BaseModel):
@@ -103,15 +104,6 @@ class EvalResults(Strict):
         return self.model_dump_json(indent=2, exclude_unset=True) + "\n"
 
     @classmethod
-    def read(cls, path: Path) -> EvalResults:
-        """The results in ``path``; ValueError naming the file and the first bad field."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8-sig"))
-        except ValueError as e:
-            raise ValueError(f"{path}: not JSON ({e})") from None
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            error = e.errors()[0]
-            where = ".".join(str(part) for part in error["loc"]) or "the top level"
-            raise ValueError(f"{path}: not the results of `rubric eval`: {where}: {error['msg']}") from None
+    def read(cls, path: Path, data: Any = None) -> EvalResults:
+        """The results in ``path`` (or its already read ``data``); ValueError naming the file and the bad fields."""
+        return validated(cls, read_json(path) if data is None else data, path, "the results of `rubric eval`")
