@@ -294,7 +294,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"rubric serve: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
               "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)", file=sys.stderr)
     judge = Judge(make_backend(args), batch_size=args.batch_size, concurrency=args.slots, request_shape=args.request_shape.replace("-", "_"),
-                  calibration=Calibration.load(args.calibration) if args.calibration else None)
+                  calibration=Calibration.of(args.calibration))
     scorer = RewardScorer(judge, rubric=args.rubric, shaping=shaping)
     serve(scorer, config, args.host, args.port, graceful_timeout=args.graceful_timeout, on_listen=lambda host, port: print(
         f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "

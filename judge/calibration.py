@@ -92,6 +92,11 @@ class Calibration(BaseModel):
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
     @classmethod
+    def of(cls, value: str | Path | Calibration | None) -> Calibration | None:
+        """A calibration from a file path, as given, or none: what every entry point accepts."""
+        return None if value is None or isinstance(value, Calibration) else cls.load(value)
+
+    @classmethod
     def load(cls, path: str | Path, data: Any = None) -> Calibration:
         """The calibration in ``path`` (or its already read ``data``); ValueError naming the file and the bad fields."""
         path = Path(path)

@@ -103,6 +103,7 @@ class Judge:
         self.backend = backend
         self.threshold = threshold
         self.calibration = calibration
+        self.calibration_id = calibration.id if calibration is not None else None  # hashed once, recorded in every verdict
         self.gate = gate
         self.gate_cap = gate_cap
         self.template = template
@@ -131,7 +132,7 @@ class Judge:
             "template_version": self.template_version,
             "nugget_template_version": nuggets.template_version(),
             "request_shape": self.request_shape,
-            "calibration": self.calibration.id if self.calibration is not None else None,
+            "calibration": self.calibration_id,
         }
 
     # -- public API -----------------------------------------------------------------------
@@ -363,5 +364,5 @@ class Judge:
             notes=p.notes,
             template_version=self.template_version,
             request_shape=self.request_shape,
-            calibration=self.calibration.id if self.calibration is not None else None,
+            calibration=self.calibration_id,
         )

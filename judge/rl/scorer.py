@@ -115,6 +115,4 @@ def build_scorer(
         backend = open_backend(model, cache=bool(cache), cache_dir=cache_dir, **backend_options)
     else:
         backend = CachedBackend(model, cache_dir) if cache else model
-    if calibration is not None and not isinstance(calibration, Calibration):
-        calibration = Calibration.load(calibration)
-    return RewardScorer(Judge(backend, calibration=calibration, **(judge_options or {})), rubric=rubric, shaping=shaping)
+    return RewardScorer(Judge(backend, calibration=Calibration.of(calibration), **(judge_options or {})), rubric=rubric, shaping=shaping)

@@ -69,4 +69,4 @@ def judge_from(args: argparse.Namespace, backend: Backend) -> Judge:
         "batch_size": args.batch_size, "concurrency": calls_in_flight(backend, args.batch_size, args.concurrency),
         "request_shape": args.request_shape.replace("-", "_"),
     }
-    return Judge(backend, calibration=Calibration.load(args.calibration) if args.calibration else None, **settings)
+    return Judge(backend, calibration=Calibration.of(args.calibration), **settings)
