@@ -123,10 +123,13 @@ class Methods:
     def a(self, prompt: str, response: str, rubric: Rubric) -> tuple[dict[str, Any], int]:
         """The values, and the prompt tokens computed: the shared prefix once, then each criterion's rest."""
         verdict = self.judge.evaluate(prompt, response, rubric)
+        values = {"score": verdict.score, "criteria": [r.p_yes for r in verdict.results]}
+        if not hasattr(self.backend, "encode"):  # not a local model: no token ids to share a prefix over
+            return values, 0
         encoded = [self.backend.encode(prompts.render_messages("entailment", prompt=prompt, response=response, reference=None, criterion=c.text))
                    for c in rubric.criteria]
         shared = common_prefix_length(encoded) if len(encoded) > 1 else 0
-        return {"score": verdict.score, "criteria": [r.p_yes for r in verdict.results]}, shared + sum(len(e) - shared for e in encoded)
+        return values, shared + sum(len(e) - shared for e in encoded)
 
     def e(self, prompt: str, response: str) -> tuple[dict[str, Any], int]:
         values, tokens = self.a(prompt, response, HOLISTIC)
@@ -229,12 +232,9 @@ class Log:
 
 # -- figures -----------------------------------------------------------------------------------
 def auroc(scores: list[float], labels: list[bool]) -> float | None:
-    positives = [s for s, y in zip(scores, labels) if y]
-    negatives = [s for s, y in zip(scores, labels) if not y]
-    if not positives or not negatives:
-        return None
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
 
 
 def interval(metric: Callable[[list[int]], float | None], n: int, seed: int = 0, resamples: int = 1000) -> tuple[float | None, list[float] | None]:

@@ -216,7 +216,9 @@ def _folds(examples: Sequence[Example], settings: Settings) -> list[tuple[list[i
 
 
 def _log_loss(p: Sequence[float], y: Sequence[bool]) -> float:
-    return -sum(math.log(min(1 - EPS, max(EPS, v if lab else 1 - v))) for v, lab in zip(p, y)) / len(y)
+    from sklearn.metrics import log_loss
+
+    return float(log_loss(list(y), [min(1 - EPS, max(EPS, v)) for v in p], labels=[False, True]))
 
 
 def _held_out(kind: str, examples: Sequence[Example], folds: list[tuple[list[int], list[int]]], settings: Settings) -> tuple[list[float], list[float]]:
