@@ -145,6 +145,8 @@ def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
     panda = results["benchmarks"]["pandalm"]
     assert panda["input"]["skipped"]["empty response"] == 55 and panda["overall"]["pairs"] == 20
     assert "overall" in first.stdout and "label ties left out of accuracy" in first.stdout
+    # every pair is a tie at P(A better) 0.5 whatever the band: the fit keeps it at 0
+    assert panda["overall"]["fitted_margin"]["margin"] == 0.0 and "--decision averaged --margin 0.000" in first.stdout
     lines = (tmp_path / "eval.json.pairs.jsonl").read_text().splitlines()
     assert len(lines) == 40
     # fake:yes says yes in both orders: a tie, unless the guard decided (a content-free response loses)

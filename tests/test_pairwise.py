@@ -8,6 +8,7 @@ import pytest
 import prompts
 from judge.backends.base import YesNoScore
 from judge.backends.fake import FakeBackend
+from judge.eval import margin, preference
 from judge.pairwise import PairItem, PairwiseJudge, decide_pair
 from tests.conftest import ROOT, third_party
 
@@ -57,6 +58,40 @@ def test_the_order_averaged_rule_reads_a_yes_biased_judge_that_still_leans_the_r
                               "--decision", rule, "--no-cache", "--quiet"], capture_output=True, text=True, cwd=ROOT)
         assert run.returncode == 0, run.stderr
         assert json.loads(out.read_text())["preferred"] == expected
+
+
+def test_the_tie_band_grows_only_over_pairs_decided_worse_than_a_coin():
+    # the two pairs nearest 0.5 are decided wrongly: tying them (half credit each) beats
+    # deciding them; a wider band would also tie 0.8 and 0.2, which are right
+    p_a, labels = [0.9, 0.8, 0.2, 0.1, 0.55, 0.45], ["A", "A", "B", "B", "B", "A"]
+    assert 0.05 < margin.fit_margin(p_a, labels) < 0.2
+    assert margin.fit_margin([0.9, 0.6, 0.3], ["A", "A", "B"]) == 0.0  # all right: no band
+    assert 0.02 < margin.fit_margin([0.9, 0.52, 0.1], ["A", "tie", "B"]) < 0.4  # a tie label is matched exactly
+    with pytest.raises(ValueError, match="3 probabilities for 2 labels"):
+        margin.fit_margin([0.9, 0.1, 0.5], ["A", "B"])
+
+
+def test_the_fitted_band_is_judged_on_pairs_it_was_not_fitted_on():
+    # one pair per fold: the wrongly decided 0.55 would be tied by a band fitted on itself,
+    # but the other two pairs are right at margin 0, so held out it stays wrong
+    decisions, margins = margin.held_out([0.9, 0.1, 0.55], ["A", "B", "B"], folds=3)
+    assert decisions == ["A", "B", "A"]
+    assert sorted(margins) == pytest.approx([0.0, 0.05, 0.05])
+    with pytest.raises(ValueError, match="at least 5 pairs, got 3"):
+        margin.held_out([0.9, 0.1, 0.55], ["A", "B", "B"])
+
+
+def test_the_eval_summary_reports_the_fitted_band_held_out():
+    def record(n, p_a, label):
+        return {"item_id": f"p{n}", "source": "s", "mode": "pairwise", "label": label, "status": "scored", "p_a": p_a,
+                "preferred": "A" if p_a > 0.5 else "B", "correct": (p_a > 0.5) == (label == "A"), "longer": "same", "position_consistent": True}
+
+    right = [record(n, 0.9 if n % 2 else 0.1, "A" if n % 2 else "B") for n in range(10)]
+    unscored = {**record(10, 0.5, "A"), "status": "unscored", "p_a": None, "preferred": None, "correct": False}
+    fit = preference.summarise([*right, unscored])["fitted_margin"]
+    assert fit["margin"] == 0.0 and fit["folds"] == 5 and fit["fold_margins"] == [0.0] * 5
+    assert fit["accuracy"]["value"] == pytest.approx(10 / 11) and fit["judge_ties"]["value"] == 0.0  # the unscored pair counts wrong
+    assert preference.summarise(right[:4])["fitted_margin"] is None  # fewer pairs than folds: nothing to hold out
 
 
 def test_content_free_response_loses_without_the_judge():

@@ -108,6 +108,8 @@ def test_eval_report_tables(tmp_path, rubric_exe):
     low, high = overall["accuracy"]["ci95"]
     assert f"{overall['accuracy']['value']:.3f} [{low:.3f}, {high:.3f}]" in text
     assert "position consistency" in text and "better is longer" in text
+    fit = overall["fitted_margin"]
+    assert f"--decision averaged --margin {fit['margin']:.3f}" in text and f"{fit['folds']}-fold held out" in text
     for source in data["benchmarks"]["llmbar"]["by_source"]:
         assert source in text
     assert html.count("<svg") == 1

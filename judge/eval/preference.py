@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from judge.eval import datasets, stats
+from judge.eval import datasets, margin, stats
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
@@ -120,9 +120,29 @@ def summarise(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, 
     }
     if any(r["mode"] == "pairwise" for r in records):
         summary["position_consistency"] = stats.rate([bool(r.get("position_consistent")) for r in scored if r["mode"] == "pairwise"], seed)
+        summary["fitted_margin"] = fitted_margin(records, seed=seed)
     if any(r["mode"] == "pointwise" for r in records):
         summary["equal_scores"] = stats.rate([bool(r.get("equal_scores")) for r in scored if r["mode"] == "pointwise"], seed)
     return summary
+
+
+def fitted_margin(records: Sequence[dict[str, Any]], *, folds: int = 5, seed: int = 0) -> dict[str, Any] | None:
+    """The order-averaged decision's tie band fitted on the scored pairwise records, with its
+    accuracy and ties on held-out folds; None with fewer pairs than folds or no pair with a
+    winner. Unscored pairs
+    are left out of the fit and count wrong in the held-out accuracy, as in the main figure."""
+    usable = [r for r in records if r["mode"] == "pairwise" and r["status"] == "scored" and r.get("p_a") is not None]
+    if len(usable) < folds:
+        return None
+    p_a, labels = [r["p_a"] for r in usable], [r["label"] for r in usable]
+    decisions, fold_margins = margin.held_out(p_a, labels, folds, seed)
+    winners = [(d, y) for d, y in zip(decisions, labels) if y != "tie"]
+    if not winners:
+        return None
+    unscored = sum(r["status"] == "unscored" and r["label"] != "tie" for r in records)
+    return {"margin": margin.fit_margin(p_a, labels), "folds": folds, "fold_margins": fold_margins,
+            "accuracy": stats.rate([d == y for d, y in winners] + [False] * unscored, seed),
+            "judge_ties": stats.rate([d == "tie" for d, _ in winners], seed)}
 
 
 def summarise_by_source(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
@@ -154,4 +174,7 @@ def format_table(results: dict[str, Any]) -> str:
         )
     overall = results["overall"]
     lines.append(f"label ties left out of accuracy: {overall['label_ties']}; unscored pairs (counted wrong): {overall['unscored']}")
+    if fit := overall.get("fitted_margin"):
+        lines.append(f"order-averaged decision with the tie band fitted on these pairs: --decision averaged --margin {fit['margin']:.3f} "
+                     f"({fit['folds']}-fold held out: accuracy {cell(fit['accuracy'])}, judge ties {fit['judge_ties']['value']:.1%})")
     return "\n".join(lines)

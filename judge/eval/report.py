@@ -274,6 +274,8 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 <td class="num">{{ s.label_ties }}</td><td class="num">{{ s.unscored }}</td></tr>
 {% endfor %}
 </table>
+{% set fit = benchmark.rows[-1][1].fitted_margin if benchmark.rows else None %}
+{% if fit %}<p>Order-averaged decision with the tie band fitted on these pairs: <code>--decision averaged --margin {{ "%.3f" | format(fit.margin) }}</code>; {{ fit.folds }}-fold held out: accuracy {{ fit.accuracy | interval }}, judge ties {{ fit.judge_ties.value | pct }}.</p>{% endif %}
 {% endif %}
 {% if benchmark.input.skipped %}<p class="muted">Input: {{ benchmark.input.records }} records; skipped {% for why, n in benchmark.input.skipped.items() %}{{ n }} ({{ why }}){{ ", " if not loop.last }}{% endfor %}.</p>{% endif %}
 </section>

@@ -39,6 +39,17 @@ class LengthBias(Strict):
     better_is_shorter: Rate
 
 
+class MarginFit(Strict):
+    """The tie band of the order-averaged decision fitted on these pairs (judge.eval.margin):
+    ``margin`` on all of them, for ``--decision averaged --margin``; the figures held out."""
+
+    margin: float
+    folds: int
+    fold_margins: list[float]
+    accuracy: Rate  # held out; a tie counts wrong
+    judge_ties: Rate  # held out
+
+
 class PreferenceSummary(Strict):
     pairs: int
     label_ties: int
@@ -47,6 +58,7 @@ class PreferenceSummary(Strict):
     unscored: int
     length_bias: LengthBias
     position_consistency: Rate | None = None  # pairwise mode
+    fitted_margin: MarginFit | None = None  # pairwise mode, enough scored pairs with a winner
     equal_scores: Rate | None = None  # pointwise mode
 
 
