@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import prompts
@@ -17,7 +17,7 @@ from judge import batched, nuggets
 from judge.aio import ask, chunked, run_sync, stream
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
 from judge.calibration import Calibration
-from judge.hardening import content_free_reason
+from judge.hardening import Reasoning, screen
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, check_problem
 from judge.verdict import CriterionResult, Verdict
@@ -67,7 +67,9 @@ class Judge:
     cache; results keep the raw P(yes) beside it. It must have been fitted for this backend.
     gate: a failed hard rule caps the score at gate_cap.
     include: optional filter; criteria it rejects are recorded as skipped.
-    guard: decide content-free responses without the judge (judge/hardening.py).
+    guard: decide content-free responses without the judge (judge/hardening/).
+    reasoning: "exclude" judges a reasoning model's answer without its <think> part (an
+    answer that is empty without it is content-free); "include" judges the whole text.
     checks: decide criteria with a known machine-checkable spec in code (judge/checks/).
     batch_size: questions sent to the backend per call; concurrency: calls in flight.
     request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
@@ -89,6 +91,7 @@ class Judge:
         concurrency: int = 4,
         request_shape: RequestShape = "per_criterion",
         calibration: Calibration | None = None,
+        reasoning: Reasoning = "exclude",
     ):
         if calibration is not None:
             calibration.check_judge(model_label(backend), request_shape)
@@ -114,6 +117,9 @@ class Judge:
         self.batch_size = max(1, batch_size)
         self.concurrency = max(1, concurrency)
         self.request_shape = request_shape
+        if reasoning not in ("exclude", "include"):
+            raise ValueError(f"reasoning must be 'exclude' or 'include', got {reasoning!r}")
+        self.reasoning = reasoning
 
     @property
     def model_label(self) -> str:
@@ -128,6 +134,7 @@ class Judge:
             "gate": self.gate,
             "gate_cap": self.gate_cap,
             "guard": self.guard,
+            "reasoning": self.reasoning,
             "checks": self.checks,
             "template_version": self.template_version,
             "nugget_template_version": nuggets.template_version(),
@@ -209,7 +216,12 @@ class Judge:
                 to_ask.append(criterion)
         if not to_ask:
             return p
-        empty = content_free_reason(item.response) if self.guard else None
+        answer, empty = screen(item.response, self.reasoning)
+        if answer.reasoning_removed:
+            item = replace(item, response=answer.text)
+            p.notes.append("judged the answer without its reasoning (<think>…</think> removed)")
+        if not self.guard:
+            empty = None
         if empty is not None:
             for criterion in to_ask:
                 p.results[criterion.id] = self._base(

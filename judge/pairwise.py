@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel
@@ -24,7 +24,7 @@ from pydantic import BaseModel
 import prompts
 from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore, model_label
 from judge.aio import ask, chunked, run_sync, stream
-from judge.hardening import content_free_reason
+from judge.hardening import Reasoning, screen
 
 Preference = Literal["A", "B", "tie"]
 Decision = Literal["both_orders", "averaged"]
@@ -76,6 +76,7 @@ class PairwiseJudge:
         concurrency: int = 4,
         decision: Decision = "both_orders",
         margin: float = 0.0,
+        reasoning: Reasoning = "exclude",
     ):
         if decision not in ("both_orders", "averaged"):
             raise ValueError(f"decision must be 'both_orders' or 'averaged', got {decision!r}")
@@ -87,13 +88,16 @@ class PairwiseJudge:
         self.template = template
         self.template_version = prompts.template_version(template)
         self.guard = guard
+        if reasoning not in ("exclude", "include"):
+            raise ValueError(f"reasoning must be 'exclude' or 'include', got {reasoning!r}")
+        self.reasoning = reasoning
         self.batch_size = max(2, batch_size)
         self.concurrency = max(1, concurrency)
 
     def settings(self) -> dict[str, object]:
         """Everything besides the pair that shapes a verdict: what a resumed run must share."""
         return {"model": self.model_label, "backend": self.backend.identity(), "template_version": self.template_version,
-                "decision": self.decision, "margin": self.margin}
+                "decision": self.decision, "margin": self.margin, "guard": self.guard, "reasoning": self.reasoning}
 
     @property
     def model_label(self) -> str:
@@ -119,20 +123,24 @@ class PairwiseJudge:
     def _verdict(self, item: PairItem, **fields: object) -> PairwiseVerdict:
         return PairwiseVerdict(item_id=item.id, model=self.model_label, template_version=self.template_version, **fields)  # type: ignore[arg-type]
 
-    def _guarded(self, item: PairItem) -> PairwiseVerdict | None:
+    def _guarded(self, item: PairItem, empty_a: str | None, empty_b: str | None) -> PairwiseVerdict | None:
         """A content-free response loses without asking the judge; two of them tie."""
-        empty_a, empty_b = content_free_reason(item.response_a), content_free_reason(item.response_b)
         if empty_a and empty_b:
-            return self._verdict(item, status="scored", preferred="tie", reason=f"decided without the judge: both {empty_a}")
+            return self._verdict(item, status="scored", preferred="tie", reason=f"decided without the judge: both responses are {empty_a}")
         if empty_a or empty_b:
             winner, loser, reason = ("B", "A", empty_a) if empty_a else ("A", "B", empty_b)
             return self._verdict(item, status="scored", preferred=winner, p_a=float(winner == "A"),
-                                 reason=f"decided without the judge: response {loser} is content-free ({reason})")
+                                 reason=f"decided without the judge: response {loser} is {reason}")
         return None
 
     async def _judge_chunk(self, items: Sequence[PairItem]) -> list[PairwiseVerdict]:
-        decided = {item.id: self._guarded(item) if self.guard else None for item in items}
-        asked = [item for item in items if decided[item.id] is None]
+        decided: dict[str, PairwiseVerdict | None] = {}
+        asked = []
+        for item in items:
+            (a, empty_a), (b, empty_b) = screen(item.response_a, self.reasoning), screen(item.response_b, self.reasoning)
+            decided[item.id] = self._guarded(item, empty_a, empty_b) if self.guard else None
+            if decided[item.id] is None:
+                asked.append(replace(item, response_a=a.text, response_b=b.text))
         questions = [q for item in asked for q in (self._question(item, item.response_a, item.response_b),
                                                    self._question(item, item.response_b, item.response_a))]
         scores = await ask(self.backend, questions)

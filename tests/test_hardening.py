@@ -8,9 +8,14 @@ import pytest
 import prompts
 from judge import Judge
 from judge.backends.fake import FakeBackend
-from judge.hardening import content_free_reason
+from judge.pairwise import PairwiseJudge
+from pathlib import Path
+
+from judge import hardening
+from judge.hardening import content_free_reason, inspect, screen
 from judge.audit.suite import load_attacks
 from tests.conftest import third_party
+from tests.test_pairwise import first_shown
 
 # The suite's own master keys (shipped); the paper's list is checked below when a copy is there.
 MASTER_KEYS = [a.text for a in load_attacks([]) if a.family == "master key"]
@@ -36,9 +41,57 @@ def test_combinations_repetitions_and_wrappers_of_keys_are_content_free():
             assert content_free_reason(response) is not None, response
 
 
-@pytest.mark.parametrize("answer", ["42", "No.", "Yes.", "A", "(B)", "Paris", "\\boxed{42}", "x = 3", "答案是 7", "Step 1: 3 + 4 = 7", "It is what it is."])
+CORPUS = Path(hardening.__file__).parents[1] / "audit" / "content_free"
+DEV = [json.loads(line) for line in (CORPUS / "dev.jsonl").open(encoding="utf-8")]
+SHORT_ANSWERS = [json.loads(line)["text"] for line in (CORPUS / "short_answers.jsonl").open(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("answer", SHORT_ANSWERS)
 def test_short_genuine_answers_pass(answer):
-    assert content_free_reason(answer) is None
+    assert content_free_reason(answer) is None, inspect(answer)
+
+
+@pytest.mark.parametrize("family", sorted({(r["family"], r["language"]) for r in DEV}), ids="-".join)
+def test_every_development_family_is_content_free(family):
+    # the held-out families (heldout.jsonl) are measured by bench/guard_generalisation.py, never tuned on here
+    passed = [r["text"] for r in DEV if (r["family"], r["language"]) == family and content_free_reason(r["text"]) is None]
+    assert passed == []
+
+
+@pytest.mark.parametrize(("response", "rule", "shown"), [
+    ("", "empty", "empty or whitespace-only"),
+    (" .:; ", "symbols", "no letters or digits"),
+    ("The answer is ____.", "slot", "an empty answer slot"),
+    ("Answer: ___", "slot+label", "an empty answer slot: '___'; a label or heading with nothing under it: 'Answer:'"),
+    ("Final answer: [insert answer here]", "slot+label", "an empty answer slot: '[insert answer here]'"),
+    ("## Solution", "label", "a label or heading"),
+    ("Explanation:", "label", "a label or heading"),
+    ("I'm going to break this down into smaller parts.", "meta", "meta-discourse"),
+    ("Let me think.\n\nAnswer:", "label+meta", "'Let me think.'"),
+    ("我会仔细分析这个问题。", "meta", "meta-discourse"),
+])
+def test_each_rule_names_itself_and_the_sentence_it_read(response, rule, shown):
+    decision = inspect(response)
+    assert decision.rule == rule and shown in decision.reason
+    assert content_free_reason(response).startswith(f"content-free [{rule}]")
+
+
+@pytest.mark.parametrize(("sentence", "why"), [
+    ("Let me check: 12 apples.", "a number"),
+    ("Let me use `sorted(items)` here.", "code or a formula"),
+    ("Let me think: a = b.", "code or a formula"),
+    ('Let me answer with "ciao".', "a quotation"),
+    ("Let me explain how Newton got there.", "a name"),
+    ("Let me think. No.", "an answer word"),
+    ("I won't answer that.", "an answer word"),
+    ("I'll go with option D.", "an option letter"),
+    ("Let me think about the weather.", "the word 'weather'"),
+    ("It is what it is.", "a statement in function words"),
+    ("Answer: [B]", "an option letter"),
+])
+def test_a_sentence_carries_content_when_it_says_something(sentence, why):
+    decision = inspect(sentence)
+    assert decision.rule is None and why in {s.why for s in decision.sentences if s.role == "content"}
 
 
 def test_genuine_gsm8k_solutions_are_almost_never_rejected():
@@ -53,7 +106,42 @@ def test_opener_only_response_fails_without_calling_the_judge(rubric):
     backend = FakeBackend(1.0)
     verdict = Judge(backend).evaluate("What is 2+2?", "**Thought process:** Let's solve this problem step by step.", rubric)
     assert backend.calls == [] and verdict.score == 0.0
-    assert "reasoning openers" in verdict.results[0].reason
+    assert verdict.results[0].reason.startswith("decided without the judge: content-free [label+meta]")
+    assert "a label or heading with nothing under it: '**Thought process:'" in verdict.results[0].reason
+
+
+def test_a_reasoning_models_answer_is_judged_without_its_reasoning(rubric):
+    backend = FakeBackend(1.0)
+    judged = Judge(backend).evaluate("What is 2+2?", "<think>Two and two... surely five? Yes, yes.</think>\n\nIt is 4.", rubric)
+    shown = backend.calls[0].messages[-1]["content"]
+    assert "It is 4." in shown and "surely five" not in shown and "<think>" not in shown
+    assert "judged the answer without its reasoning" in " ".join(judged.notes)
+    backend.calls.clear()
+    Judge(backend, reasoning="include").evaluate("What is 2+2?", "<think>Surely five.</think> It is 4.", rubric)
+    assert "Surely five." in backend.calls[0].messages[-1]["content"]
+    assert Judge(backend).settings()["reasoning"] == "exclude" != Judge(backend, reasoning="include").settings()["reasoning"]
+
+
+@pytest.mark.parametrize(("response", "why"), [
+    ("<think>Let me add 2 and 2. That is 4, so the answer is 4.</think>", "nothing follows the reasoning"),
+    ("<think>Let me add 2 and 2. That is", "the reasoning never ends"),
+    ("<think>4</think>\n\nLet me think.", "meta-discourse"),
+])
+def test_an_answer_that_is_empty_without_its_reasoning_is_content_free(rubric, response, why):
+    backend = FakeBackend(1.0)
+    verdict = Judge(backend).evaluate("What is 2+2?", response, rubric)
+    assert backend.calls == [] and verdict.score == 0.0 and why in verdict.results[0].reason
+    answer, reason = screen(response)
+    assert answer.reasoning_removed and why in reason
+    assert Judge(backend, reasoning="include").evaluate("What is 2+2?", response, rubric).results[0].p_yes == 1.0  # judged whole
+
+
+def test_pairwise_judges_answers_without_reasoning():
+    backend = FakeBackend(lambda q: 0.9 if "Paris" in first_shown(q) else 0.1)
+    verdict = PairwiseJudge(backend).compare("Capital of France?", "<think>Paris? No, Lyon.</think> Lyon.", "<think>Hmm</think> Paris.")
+    assert verdict.preferred == "B" and all("Hmm" not in q.messages[-1]["content"] for q in backend.calls)
+    lost = PairwiseJudge(FakeBackend(0.5)).compare("Capital of France?", "<think>It is Paris", "Paris.")
+    assert lost.preferred == "B" and "the reasoning never ends" in lost.reason
 
 
 SYSTEM = prompts.render_messages("entailment", prompt="p", response="r", criterion="c", reference=None)[0]["content"]

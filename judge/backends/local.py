@@ -219,8 +219,12 @@ class LocalBackend:
         }
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+        template = getattr(self.tokenizer, "chat_template", None)
+        if template:
+            # A thinking judge (Qwen3 and the like) would open with <think> and never reach its
+            # answer token: its template turns thinking off when told to.
+            thinking = {"enable_thinking": False} if isinstance(template, str) and "enable_thinking" in template else {}
+            text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False, **thinking)
         else:
             text = plain_prompt(messages)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -53,5 +53,8 @@ def score_top_logprobs(alternatives: Sequence[tuple[str, float]] | None, asked: 
     if total <= 0.0:
         ranked = sorted(dict(alternatives).items(), key=lambda a: -a[1])[:3]
         likely = ", ".join(f"{t!r} {math.exp(lp):.2f}" for t, lp in ranked)
-        return YesNoScore(None, reason=f"neither Yes nor No among the top {asked} next tokens (most likely: {likely})")
+        hint = ""
+        if ranked and ranked[0][0].strip().startswith("<think"):  # a thinking judge reasons before it answers
+            hint = '; a thinking model: turn thinking off with chat_template_kwargs={"enable_thinking": false} in the model spec'
+        return YesNoScore(None, reason=f"neither Yes nor No among the top {asked} next tokens (most likely: {likely}){hint}")
     return YesNoScore(mass["yes"] / total, yes_no_mass=min(1.0, total))

@@ -48,6 +48,8 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration", type=Path, metavar="FILE", help="apply a calibration of this judge's P(yes) (from `rubric calibrate`)")
     parser.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
     parser.add_argument("--no-guard", action="store_true", help="send content-free responses to the judge too (off: they fail)")
+    parser.add_argument("--reasoning", choices=["exclude", "include"], default=_DEFAULTS["reasoning"],
+                        help="a reasoning model's <think>…</think>: judge the answer after it (exclude, default) or the whole text")
     parser.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"], help="questions per backend call (default %(default)s)")
     parser.add_argument("--concurrency", type=int, help="API models: requests in flight (default 16); local models: batches in flight (default 4)")
@@ -67,6 +69,6 @@ def judge_from(args: argparse.Namespace, backend: Backend) -> Judge:
     settings: dict[str, Any] = {
         "threshold": args.threshold, "gate": not args.no_gate, "guard": not args.no_guard, "include": include,
         "batch_size": args.batch_size, "concurrency": calls_in_flight(backend, args.batch_size, args.concurrency),
-        "request_shape": args.request_shape.replace("-", "_"),
+        "request_shape": args.request_shape.replace("-", "_"), "reasoning": args.reasoning,
     }
     return Judge(backend, calibration=Calibration.of(args.calibration), **settings)
