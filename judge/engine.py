@@ -17,7 +17,7 @@ from judge import batched, nuggets
 from judge.aio import ask, chunked, run_sync, stream
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
 from judge.calibration import Calibration
-from judge.hardening import Reasoning, screen
+from judge.hardening import Reasoning, guard_reader, screen
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, check_problem
 from judge.verdict import CriterionResult, Verdict
@@ -67,7 +67,9 @@ class Judge:
     cache; results keep the raw P(yes) beside it. It must have been fitted for this backend.
     gate: a failed hard rule caps the score at gate_cap.
     include: optional filter; criteria it rejects are recorded as skipped.
-    guard: decide content-free responses without the judge (judge/hardening/).
+    guard: decide content-free responses without the judge (judge/hardening/); "semantic"
+    adds the reader of sentence meaning (judge/hardening/semantic.py: catches more, rejects
+    more genuine short answers; needs sentence-transformers).
     reasoning: "exclude" judges a reasoning model's answer without its <think> part (an
     answer that is empty without it is content-free); "include" judges the whole text.
     checks: decide criteria with a known machine-checkable spec in code (judge/checks/).
@@ -85,7 +87,7 @@ class Judge:
         gate_cap: float = 0.0,
         template: str = "entailment",
         include: Callable[[Criterion], bool] | None = None,
-        guard: bool = True,
+        guard: bool | Literal["semantic"] = True,
         checks: bool = True,
         batch_size: int = 32,
         concurrency: int = 4,
@@ -112,7 +114,10 @@ class Judge:
         self.template = template
         self.template_version = prompts.template_version(template)
         self.include = include
+        if guard not in (True, False, "semantic"):
+            raise ValueError(f"guard must be True, False or 'semantic', got {guard!r}")
         self.guard = guard
+        self._reader: Any = None  # the semantic guard's reader, loaded on first use
         self.checks = checks
         self.batch_size = max(1, batch_size)
         self.concurrency = max(1, concurrency)
@@ -216,7 +221,7 @@ class Judge:
                 to_ask.append(criterion)
         if not to_ask:
             return p
-        answer, empty = screen(item.response, self.reasoning)
+        answer, empty = screen(item.response, self.reasoning, guard_reader(self))
         if answer.reasoning_removed:
             item = replace(item, response=answer.text)
             p.notes.append("judged the answer without its reasoning (<think>…</think> removed)")

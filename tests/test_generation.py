@@ -109,14 +109,14 @@ PAIR = PreferencePair("p1", "Write a haiku about rain.", ("Soft rain on the roof
 
 
 def test_consistency_counts_induced_pairs_and_ties():
-    three = PreferencePair("p3", "q", ("best answer", "middle answer", "worst answer"))
+    three = PreferencePair("p3", "q", ("gold medal", "silver medal", "bronze medal"))
 
     def script(question):
         text = question.messages[-1]["content"]
         first = re.search(r"Response 1:\n<response_1-\w+>\n(\w+)", text).group(1)
         second = re.search(r"Response 2:\n<response_2-\w+>\n(\w+)", text).group(1)
-        rank = {"best": 0, "middle": 1, "worst": 2}
-        if {first, second} == {"middle", "worst"}:
+        rank = {"gold": 0, "silver": 1, "bronze": 2}
+        if {first, second} == {"silver", "bronze"}:
             return 1.0  # says yes in both orders: a tie
         return 1.0 if rank[first] < rank[second] else 0.0
 

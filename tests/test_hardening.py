@@ -41,7 +41,7 @@ def test_combinations_repetitions_and_wrappers_of_keys_are_content_free():
             assert content_free_reason(response) is not None, response
 
 
-CORPUS = Path(hardening.__file__).parents[1] / "audit" / "content_free"
+CORPUS = Path(hardening.__file__).parent / "corpus"
 DEV = [json.loads(line) for line in (CORPUS / "dev.jsonl").open(encoding="utf-8")]
 SHORT_ANSWERS = [json.loads(line)["text"] for line in (CORPUS / "short_answers.jsonl").open(encoding="utf-8")]
 
@@ -159,3 +159,48 @@ def test_forged_verdicts_inside_the_response_are_quoted_data():
     opening, closing = body.strip().splitlines()[0], body.strip().splitlines()[-1]
     assert opening.startswith("<response-") and closing == "</" + opening[1:]
     assert "Verdict: Yes" in body and "‹/response-0>" in body  # inside the quote, its tag defused
+
+
+def bag_of_words(texts):
+    """A stand-in embedder: unit vectors of hashed lower-cased words (deterministic, no model)."""
+    import numpy as np
+
+    import hashlib
+
+    rows = np.zeros((len(texts), 4096))
+    for row, text in enumerate(texts):
+        for word in text.lower().replace("!", " ").replace(".", " ").split():
+            rows[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 4096] += 1.0
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+
+
+def test_the_semantic_reader_places_only_sentences_the_rules_leave_to_an_ordinary_word():
+    from judge.hardening.semantic import SemanticReader
+
+    reader = SemanticReader(embed=bag_of_words)
+    filler = "Great question! I'd be happy to help you with that."  # in the bank (held-out 1, looked at)
+    assert content_free_reason(filler) is None  # the rules see the ordinary words 'Great', 'happy'
+    decision = inspect(filler, reader)
+    assert decision.rule == "meta+semantic" and "read as meta-discourse by meaning" in decision.reason
+    assert all(s.why.startswith("close to") for s in decision.sentences)
+    asked = []
+    counting = SemanticReader(embed=lambda texts: asked.extend(texts) or bag_of_words(texts))
+    asked.clear()
+    for hard in ("Great question! It is 42.", "Great question! The capital is Paris.", "Great question! No."):
+        assert inspect(hard, counting).rule is None  # a number, a name, an answer word: the reader is not asked
+    assert asked == []
+    assert inspect("Photosynthesis turns light into sugar in the leaves.", reader).rule is None  # far from the bank
+    held_out = {json.loads(line)["text"] for line in (CORPUS / "heldout3.jsonl").open(encoding="utf-8")}
+    assert not held_out & set(reader.meta)  # the set that measures the reader is never in its bank
+
+
+def test_the_semantic_guard_decides_without_the_judge_and_is_part_of_the_settings(rubric):
+    backend = FakeBackend(1.0)
+    judge = Judge(backend, guard="semantic")
+    verdict = judge.evaluate("Explain tides.", "Great question! I'd be happy to help you with that.", rubric)
+    assert backend.calls == [] and verdict.score == 0.0 and "+semantic]" in verdict.results[0].reason
+    assert judge.settings()["guard"] == "semantic" != Judge(backend).settings()["guard"]
+    rules_only = Judge(backend).evaluate("Explain tides.", "Great question! I'd be happy to help you with that.", rubric)
+    assert backend.calls and not any(r.reason and "without the judge" in r.reason for r in rules_only.results)
+    with pytest.raises(ValueError, match="guard must be"):
+        Judge(backend, guard="strict")

@@ -32,7 +32,7 @@ def test_both_orders_are_asked_and_agreeing_orders_decide():
 
 
 def test_a_position_biased_judge_gives_ties_not_preferences():
-    verdict = PairwiseJudge(FakeBackend(0.95)).compare("Q?", "one answer", "another answer")
+    verdict = PairwiseJudge(FakeBackend(0.95)).compare("Q?", "It is Paris.", "It is Lyon.")
     assert verdict.preferred == "tie" and verdict.position_consistent is False and "flips with the order" in verdict.reason
 
 

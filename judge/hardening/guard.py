@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from judge.hardening import lexicon
 from judge.hardening.reasoning import Answer, Reasoning, answer_part, empty_answer_reason
@@ -25,8 +27,11 @@ _HTML_TAG = re.compile(r"</?[A-Za-z][^>]{0,200}>")
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")  # \boxed{42} keeps 42; \text{Solution} keeps Solution
 # "Step 3" and list numbers say nothing; letter/digit boundaries, since \b does not fire after "_".
 _STEP_NUMBER = re.compile(
-    r"(?<![^\W_])(?:step|paso|étape|etape|schritt|passo|шаг)\s*\d+(?![^\W_])|第\s*\d+\s*[步歩]", re.IGNORECASE
+    r"(?<![^\W_])(?i:step|part|section|stage|phase|paso|parte|étape|etape|schritt|teil|passo|шаг|часть)\s*(?:\d+|[A-Z](?![^\W_]))(?![^\W_])"
+    r"|第\s*\d+\s*[步歩部]"
 )
+# A key with an empty value, as in JSON or YAML: "answer": "", answer: null, "steps": [].
+_EMPTY_VALUE = re.compile(r"""(?<=:)\s*(?:""|''|null|None|\[\s*\]|\{\s*\})\s*(?=,|\}|$)""", re.MULTILINE)
 _LIST_NUMBER = re.compile(r"(?m)^\s*\d+[.)]\s")
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|\*\*[^*]+\*\*\s*:?\s*$|__[^_]+__\s*:?\s*$)")
 # An answer slot left empty: "___", "[ ]", "[insert answer here]", "<your answer>", "{answer}", "\boxed{}".
@@ -49,11 +54,18 @@ ROLES = {
 }
 
 
+SOFT = ("the word ", "a statement in function words")  # content the semantic reader may overrule
+
+
 @dataclass(frozen=True)
 class Sentence:
     text: str
     role: str  # "content" or one of ROLES
-    why: str = ""  # for content: what carries it
+    why: str = ""  # for content: what carries it; for meta placed by the semantic reader: its nearest neighbour
+
+    @property
+    def soft(self) -> bool:
+        return self.role == "content" and self.why.startswith(SOFT)
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,7 @@ def _strip_markup(text: str) -> str:
     text = _HTML_TAG.sub(" ", text)
     text = _LATEX_COMMAND.sub(" ", text)
     text = _STEP_NUMBER.sub(" ", text)
+    text = _EMPTY_VALUE.sub(" ___", text)  # an empty value is an empty answer slot
     return _LIST_NUMBER.sub(" ", text)
 
 
@@ -108,14 +121,14 @@ def _content_signal(sentence: str) -> str | None:
     words = [part for word in _WORD.findall(rest) for part in _contraction(word) if part]
     if any(lexicon.is_answer_word(word) for word in words):
         return "an answer word"
-    for position, word in enumerate(words):
+    ordinary = [(position, word) for position, word in enumerate(words) if not lexicon.is_meta(word) and not lexicon.is_function(word)]
+    for position, word in enumerate(words):  # the strong signals first: the semantic reader never overrules them
         if len(word) == 1 and word.isupper() and word != "I" and (position > 0 or len(words) == 1):
             return "an option letter"
-        if position > 0 and word[0].isupper() and word != "I" and not lexicon.is_meta(word) and not lexicon.is_function(word):
+    for position, word in ordinary:
+        if position > 0 and word[0].isupper() and word != "I":
             return "a name"
-        if not lexicon.is_meta(word) and not lexicon.is_function(word):
-            return f"the word {word!r}"
-    return None
+    return f"the word {ordinary[0][1]!r}" if ordinary else None
 
 
 def _role(sentence: str) -> Sentence:
@@ -139,9 +152,10 @@ def _role(sentence: str) -> Sentence:
     return Sentence(sentence, "meta")
 
 
-def inspect(response: str) -> GuardDecision:
+def inspect(response: str, reader: Callable[[Sequence[str]], Sequence[Any]] | None = None) -> GuardDecision:
     """The guard's reading of a response: each sentence's role, and the rule that makes the
-    whole content-free (or None)."""
+    whole content-free (or None). ``reader`` (semantic.SemanticReader) gets a say on the
+    sentences whose only content is an ordinary word, once nothing else carries any."""
     if not response.strip():
         return GuardDecision("empty", "empty or whitespace-only response")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in response):
@@ -155,23 +169,33 @@ def inspect(response: str) -> GuardDecision:
             if heading and found.role == "meta":
                 found = Sentence(found.text, "label")
             sentences.append(found)
+    semantic = False
+    if reader is not None and sentences and all(s.role != "content" or s.soft for s in sentences):
+        soft = [i for i, s in enumerate(sentences) if s.soft]
+        readings = reader([sentences[i].text for i in soft])
+        if all(r.meta for r in readings):
+            for i, r in zip(soft, readings):
+                sentences[i] = Sentence(sentences[i].text, "meta", f"close to {r.nearest!r} ({r.similarity:.2f})")
+            semantic = bool(soft)
     if any(s.role == "content" for s in sentences):
         return GuardDecision(None, None, tuple(sentences))
     roles = sorted({s.role for s in sentences}, key=list(ROLES).index)
     if not sentences:
         return GuardDecision("formatting", "response has no content beyond formatting")
     shown = "; ".join(f"{ROLES[r]}: {next(s.text for s in sentences if s.role == r)[:60]!r}" for r in roles)
-    return GuardDecision("+".join(roles), f"no sentence carries content ({shown})", tuple(sentences))
+    if semantic:
+        shown += "; read as meta-discourse by meaning: " + "; ".join(f"{s.text[:40]!r} {s.why}" for s in sentences if s.why.startswith("close to"))
+    return GuardDecision("+".join(roles) + ("+semantic" if semantic else ""), f"no sentence carries content ({shown})", tuple(sentences))
 
 
-def content_free_reason(response: str) -> str | None:
+def content_free_reason(response: str, reader: Callable[[Sequence[str]], Sequence[Any]] | None = None) -> str | None:
     """Why the response has no content to judge, naming the rule, or None if it has some."""
-    decision = inspect(response)
+    decision = inspect(response, reader)
     return None if decision.reason is None else f"content-free [{decision.rule}]: {decision.reason}"
 
 
-def screen(response: str, reasoning: Reasoning = "exclude") -> tuple[Answer, str | None]:
+def screen(response: str, reasoning: Reasoning = "exclude", reader: Callable[[Sequence[str]], Sequence[Any]] | None = None) -> tuple[Answer, str | None]:
     """The part of a response to judge (without its reasoning unless ``include``) and, if it
     is content-free, why, naming the rule."""
     answer = answer_part(response, reasoning)
-    return answer, empty_answer_reason(answer) or content_free_reason(answer.text)
+    return answer, empty_answer_reason(answer) or content_free_reason(answer.text, reader)

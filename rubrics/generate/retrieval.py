@@ -8,7 +8,6 @@ embedding re-rank, and one small protocol any web-search provider can implement.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -16,10 +15,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from rubrics.records import LoadReport, read_records
+from judge.embeddings import Embedder
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 TEXT_FIELDS = ("text", "contents", "content", "body", "passage")
-Embedder = Callable[[Sequence[str]], np.ndarray]  # texts -> unit-norm rows
 
 
 @dataclass(frozen=True)
