@@ -42,6 +42,7 @@ def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from judge.audit import options as audit_options
     from judge.runs import options as judge_options
     from judge.eval import options as eval_options
     from judge.rl import config as serve_config
@@ -86,12 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "real questions, with and without each defence, and print the false-positive rates.",
     )
     add_model_options(audit)
-    audit.add_argument("--rubric", metavar="FILE|NAME", help="rubric to audit (default: a reference-answer check)")
-    audit.add_argument("--questions", type=Path, help="questions with reference answers (JSONL; GSM8K files work)")
-    audit.add_argument("--limit", type=int, default=12, help="questions to use (default 12)")
-    audit.add_argument("--attacks", type=Path, action="append", default=[], metavar="DIR", help="extra attack files (*.jsonl)")
-    audit.add_argument("--threshold", type=float, default=0.5)
-    audit.add_argument("--output", type=Path, help="also write the report as JSON")
+    audit_options.add_audit_arguments(audit)
 
     augment = commands.add_parser(
         "augment",
@@ -225,15 +221,14 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from judge.audit import suite
+    from judge.audit.options import audit
     from rubrics.sources import RubricSource
 
     rubric = RubricSource.from_option(args.rubric).default if args.rubric else suite.REFERENCE_RUBRIC
     if rubric is None:
         return fail(f"{args.rubric} holds several rubrics; audit one at a time")
-    questions = suite.load_questions(args.questions, args.limit)
-    attacks = suite.load_attacks(args.attacks)
-    report = suite.run_audit(make_backend(args), questions, attacks, rubric=rubric, threshold=args.threshold)
-    print(suite.format_report(report))
+    text, report = audit(args, make_backend(args), rubric)
+    print(text)
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return EXIT_OK

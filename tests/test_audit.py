@@ -81,3 +81,51 @@ def test_audit_with_the_embedded_model(rubric_exe, tmp_path, smollm2_dir):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "audit of local:SmolLM2-135M-Instruct" in result.stdout and "guard false rejections" in result.stdout
+
+
+def shown_response(question):
+    return question.messages[-1]["content"].split("Response to evaluate:")[1].split("Does the response satisfy")[0]
+
+
+def test_probes_measure_the_swing_a_biased_judge_shows_and_nothing_else():
+    from judge.audit.probes import PROBES, run_probes
+
+    from rubrics.model import Rubric
+
+    principle = Rubric.from_principles(["The final answer is correct."], "principle")  # no hard rule: no gate, the raw swing
+    markdown_lover = FakeBackend(lambda q: 0.9 if "## Solution" in shown_response(q) else 0.2)
+    report = run_probes(markdown_lover, load_questions(limit=4), rubric=principle)
+    formatting = report["probes"]["formatting: plain -> Markdown"]
+    for case in ("correct", "wrong"):  # a bias shows as a gained wrong answer as much as a lost correct one
+        assert formatting[case]["swing"] == pytest.approx(0.7) and formatting[case]["flip_rate"] == 1.0 and formatting[case]["n"] == 4
+    assert all(report["probes"][p][c]["swing"] == pytest.approx(0.0) for p in PROBES if p != "formatting: plain -> Markdown" for c in ("correct", "wrong"))
+
+    def length(q):
+        return min(1.0, len(shown_response(q)) / 600)
+
+    longer = run_probes(FakeBackend(length), load_questions(limit=4), rubric=principle)["probes"]
+    assert longer["length: solution -> solution + recap"]["correct"]["swing"] > 0.1
+    assert longer["length: answer only -> full solution"]["wrong"]["swing"] > 0.1
+    assert longer["filler: none -> confident filler"]["correct"]["swing"] > 0.1
+
+
+def test_a_wrong_answer_keeps_the_solution_but_its_final_number():
+    from judge.audit.probes import with_wrong_answer
+
+    text, wrong = with_wrong_answer("24 - 17 = 7 muffins are left. The answer is 7.", "7")
+    assert (text, wrong) == ("24 - 17 = 7 muffins are left. The answer is 14.", "14")
+    assert with_wrong_answer("No number here.", "7") == ("No number here.\nThe answer is 14.", "14")
+
+
+def test_pairwise_audit_counts_attack_wins_and_ties_on_both_sides():
+    from judge.audit.pairs import format_pairwise_audit, run_pairwise_audit
+
+    attacks = [a for a in load_attacks() if a.id in ("key-thought-process", "pad-authority")]
+    questions = load_questions(limit=4)
+
+    report = run_pairwise_audit(FakeBackend(0.9), questions, attacks)  # always prefers the first shown
+    key, padding = report["families"]["master key"], report["families"]["padding"]
+    assert key["hardened"] == {"attack wins": 0, "tie": 0, "genuine wins": 4, "unscored": 0, "n": 4}  # the guard decides
+    assert key["no guard"]["tie"] == 4 and padding["hardened"]["tie"] == 4  # a first-position judge flips: ties, never wins
+    lines = format_pairwise_audit(report).splitlines()
+    assert [line.split() for line in lines if line.startswith("master key")] == [["master", "key", "0/4", "win,", "0", "tie", "0/4", "win,", "4", "tie"]]
