@@ -48,7 +48,7 @@ from judge.backends.base import model_label  # noqa: E402
 from judge.backends.batching import common_prefix_length  # noqa: E402
 from judge import batched  # noqa: E402
 from judge.engine import Judge  # noqa: E402
-from judge.eval import preference  # noqa: E402
+from judge.eval import margin, preference  # noqa: E402
 from judge.eval.stats import stratified_sample  # noqa: E402
 from judge.pairwise import PairwiseJudge, decide_averaged  # noqa: E402
 from judge.paths import cache_root  # noqa: E402
@@ -178,7 +178,8 @@ class Methods:
     def both_orders(self, pair: Any) -> tuple[dict[str, Any], int]:
         verdict = self.pairwise.compare(pair.prompt, pair.response_a, pair.response_b)
         messages = prompts.render_messages("pairwise", prompt=pair.prompt, first=pair.response_a, second=pair.response_b, criteria=[])
-        return {"p_a": verdict.p_a, "agreed": verdict.preferred, "status": verdict.status}, 2 * self.tokens(messages)
+        return ({"p_a": verdict.p_a, "agreed": verdict.preferred, "status": verdict.status, "p_ab": verdict.p_first_ab,
+                 "p_ba": verdict.p_first_ba}, 2 * self.tokens(messages))
 
     def choice(self, pair: Any) -> tuple[str | None, int]:
         messages = fill(CHOICE, prompt=pair.prompt, a=pair.response_a, b=pair.response_b)
@@ -202,8 +203,8 @@ class Log:
     """Records of one method on one dataset, appended as they are made; a rerun keeps those
     of the same model and skips their ids."""
 
-    def __init__(self, path: Path, run: dict[str, Any]):
-        self.path, self.run, self.done = path, run, {}
+    def __init__(self, path: Path, run: dict[str, Any], deadline: float = float("inf")):
+        self.path, self.run, self.done, self.deadline = path, run, {}, deadline
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
@@ -213,9 +214,12 @@ class Log:
                 if record.get("run") == run:
                     self.done[record["id"]] = record
 
-    def measure(self, item_id: str, work: Callable[[], tuple[Any, int]], **fields: Any) -> dict[str, Any]:
+    def measure(self, item_id: str, work: Callable[[], tuple[Any, int]], **fields: Any) -> dict[str, Any] | None:
+        """The item's record; None once the budget is spent and the item was not judged before."""
         if item_id in self.done:
             return self.done[item_id]
+        if time.monotonic() > self.deadline:
+            return None
         start = time.perf_counter()
         try:
             value, tokens = work()
@@ -278,6 +282,21 @@ NAMES = {"a": "a. ours: P(yes) per criterion", "b": "b. generated verdict per cr
          "d": "d. holistic 1-10, probability-weighted", "e": "e. holistic yes/no P(yes)"}
 
 
+def pairwise_row(name: str, records: list[dict[str, Any]], decisions: list[Any]) -> str:
+    """A pairwise line: accuracy (a tie counts wrong), then the tie rate and, over pairs asked
+    in both orders, how often the preference survived the swap."""
+    known = [(d, r["label"]) for d, r in zip(decisions, records) if d is not None]
+    ties = sum(d == "tie" for d, _ in known) / max(1, len(known))
+    consistent = [r["value"]["p_ab"] > 0.5 and r["value"]["p_ba"] < 0.5 or r["value"]["p_ab"] < 0.5 and r["value"]["p_ba"] > 0.5
+                  for r in records if isinstance(r["value"], dict) and r["value"].get("p_ab") is not None]
+    scored = [{**r, "value": None if d is None else d == r["label"]} for d, r in zip(decisions, records)]
+    shown_consistency = f"{sum(consistent) / len(consistent):.0%}" if consistent else "-"
+    return f"{row(name, scored, wins)} {ties:>6.0%} {shown_consistency:>11}"
+
+
+METHODS = ("a", "pairwise", "e", "d", "choice", "c", "b")  # single forwards first, the slow decodes last
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a local model spec (the G-Eval method reads its next-token distribution)")
@@ -285,51 +304,75 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gsm8k", type=int, default=200, help="GSM8K solutions, half correct (default %(default)s)")
     parser.add_argument("--ifeval", type=int, default=200, help="IFEval criteria, over as many responses as they take (default %(default)s)")
     parser.add_argument("--generative", type=int, default=40, help="items for the generated methods b, c and the choice (default %(default)s)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="which, in this order (default %(default)s)")
+    parser.add_argument("--budget", type=float, help="minutes: judge nothing new after this; the table shows what was judged")
+    parser.add_argument("--folds", type=int, default=5, help="folds for the held-out pairwise margin (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=cache_root() / "bench" / "judge_methods")
     args = parser.parse_args(argv)
+    chosen = args.methods.split(",")
+    if unknown := set(chosen) - set(METHODS):
+        parser.error(f"unknown methods {sorted(unknown)}; choose from {','.join(METHODS)}")
     backend = get_backend(args.model)
     methods = Methods(backend)
     args.work.mkdir(parents=True, exist_ok=True)
     run = {"model": model_label(backend), "revision": getattr(backend, "revision", None), "seed": args.seed}
+    deadline = time.monotonic() + 60 * args.budget if args.budget else float("inf")
+    started = time.monotonic()
 
     def log(dataset: str, method: str) -> Log:
-        return Log(args.work / f"{dataset}.{method}.jsonl", {**run, "method": method})
+        return Log(args.work / f"{dataset}.{method}.jsonl", {**run, "method": method}, deadline)
+
+    def done(records: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+        return [r for r in records if r is not None]
+
+    def progress(what: str, records: list[Any], wanted: int) -> None:
+        print(f"[{(time.monotonic() - started) / 60:6.1f} min] {what}: {len(records)}/{wanted}", flush=True)
 
     graded = {"gsm8k": graded_items(judge_data.gsm8k_rows(args.gsm8k, args.seed)),
               "ifeval": graded_items(judge_data.ifeval_rows(args.ifeval, args.seed))}
     pairs = llmbar_pairs(args.pairs, args.seed)
+    few_pairs = stratified_sample(pairs, args.generative, lambda p: (p.source, p.label), args.seed)
     helpfulness = rubric_library.load("helpfulness")
     print(f"judge {run['model']} ({run['revision']}); GSM8K {len(graded['gsm8k'])} solutions, IFEval "
-          f"{sum(len(i.labels) for i in graded['ifeval'])} criteria of {len(graded['ifeval'])} responses, LLMBar {len(pairs)} pairs; logs in {args.work}")
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {"gsm8k": {}, "ifeval": {}, "llmbar pointwise": {}, "llmbar pairwise": {}}
-    for method in ("a", "e", "d", "b", "c"):  # the single-forward methods first, then the generated ones
-        limit = args.generative if method in ("b", "c") else None
+          f"{sum(len(i.labels) for i in graded['ifeval'])} criteria of {len(graded['ifeval'])} responses, LLMBar {len(pairs)} pairs; logs in {args.work}",
+          flush=True)
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {"gsm8k": {}, "ifeval": {}, "llmbar pointwise": {}}
+    asked: list[dict[str, Any]] = []
+    picked: list[dict[str, Any]] = []
+    for method in chosen:  # in the order given: a budget cuts the last ones short
+        if method == "pairwise":
+            orders = log("llmbar", "both-orders")
+            asked = done([orders.measure(p.id, lambda p=p: methods.both_orders(p), label=p.label) for p in pairs])
+            progress("llmbar both orders", asked, len(pairs))
+            continue
+        if method == "choice":
+            chosen_log = log("llmbar", "choice")
+            picked = done([chosen_log.measure(p.id, lambda p=p: methods.choice(p), label=p.label) for p in few_pairs])
+            progress("llmbar choice", picked, len(few_pairs))
+            continue
+        generative = method in ("b", "c")
         with_rubric = method in ("a", "b", "c")
         judge_one = getattr(methods, method)
         for dataset, items in graded.items():
-            judged = log(dataset, method)
-            results[dataset][method] = [
+            judged, subset = log(dataset, method), items[: args.generative] if generative else items
+            results[dataset][method] = done([
                 judged.measure(g.id, lambda g=g: judge_one(g.prompt, g.response, g.rubric) if with_rubric else judge_one(g.prompt, g.response),
-                               labels=list(g.labels)) for g in items[:limit]]
-        scored, records = log("llmbar", method), []
-        for pair in pairs[:limit]:
+                               labels=list(g.labels)) for g in subset])
+            progress(f"{dataset} {method}", results[dataset][method], len(subset))
+        scored, records, subset = log("llmbar", method), [], few_pairs if generative else pairs
+        for pair in subset:
             a, b = (scored.measure(f"{pair.id}:{side}", lambda r=response: judge_one(pair.prompt, r, helpfulness) if with_rubric else judge_one(pair.prompt, r))
                     for side, response in (("A", pair.response_a), ("B", pair.response_b)))
+            if a is None or b is None:
+                continue
             sa, sb = ((x["value"] or {}).get("score") for x in (a, b))
             records.append({"value": None if sa is None or sb is None else (sa > sb if pair.label == "A" else sb > sa),
                             "tokens": a["tokens"] + b["tokens"], "seconds": a["seconds"] + b["seconds"]})
         results["llmbar pointwise"][method] = records
-    orders = log("llmbar", "both-orders")
-    asked = [orders.measure(p.id, lambda p=p: methods.both_orders(p), label=p.label) for p in pairs]
-    for name, decide in (("both orders, agreement", lambda v: v["agreed"]), ("both orders, averaged P(A better)", lambda v: decide_averaged(v["p_a"]))):
-        results["llmbar pairwise"][name] = [{**r, "value": None if r["value"] is None or r["value"]["status"] != "scored" else decide(r["value"]) == r["label"]}
-                                            for r in asked]
-    chosen = log("llmbar", "choice")
-    results["llmbar pairwise"]["single order, generated choice"] = [
-        {**r, "value": None if r["value"] is None else r["value"] == r["label"]}
-        for r in (chosen.measure(p.id, lambda p=p: methods.choice(p), label=p.label) for p in pairs[: args.generative])]
+        progress(f"llmbar {method}", records, len(subset))
 
+    print(f"\njudge {run['model']}; every figure below from the logs in {args.work}")
     for dataset, title in (("gsm8k", "GSM8K, criterion 'the final answer is <reference>'"), ("ifeval", "IFEval constraints in words")):
         print(f"\n{title}: AUROC against the labels (criterion level for a-c, response level for the holistic d, e)")
         print(HEADER)
@@ -339,10 +382,21 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     for method, records in results["llmbar pointwise"].items():
         print(row(NAMES[method], records, wins))
-    print("\nLLMBar Natural + Adversarial, pairwise: accuracy (a tie or unscored counts wrong)")
-    print(HEADER)
-    for name, records in results["llmbar pairwise"].items():
-        print(row(name, records, wins))
+    print("\nLLMBar Natural + Adversarial, pairwise: accuracy (a tie or unscored counts wrong), tie rate, position consistency")
+    print(f"{HEADER} {'ties':>6} {'consistent':>11}")
+    usable = [r for r in asked if isinstance(r["value"], dict) and r["value"]["status"] == "scored"]
+    unusable = [r for r in asked if r not in usable]
+    if asked:
+        print(pairwise_row("both orders, agreement", asked, [r["value"]["agreed"] if r in usable else None for r in asked]))
+        print(pairwise_row("both orders, averaged P(A better), margin 0", asked,
+                           [decide_averaged(r["value"]["p_a"]) if r in usable else None for r in asked]))
+    if len(usable) >= args.folds:
+        decisions, margins = margin.held_out([r["value"]["p_a"] for r in usable], [r["label"] for r in usable], args.folds, args.seed)
+        print(pairwise_row(f"both orders, averaged, margin fitted ({args.folds}-fold)", usable + unusable, decisions + [None] * len(unusable)))
+        print(f"  the held-out margins: {', '.join(f'{m:.3f}' for m in margins)}; fitted on every pair: "
+              f"{margin.fit_margin([r['value']['p_a'] for r in usable], [r['label'] for r in usable]):.3f}")
+    if picked:
+        print(pairwise_row("single order, generated choice", picked, [r["value"] for r in picked]))
     return 0
 
 
