@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     natural = json.loads(datasets.locate("llmbar/LLMBar_Natural.json", args.data_dir).read_text(encoding="utf-8"))
     genuine = [text for pair in natural for text in (pair["output_1"], pair["output_2"])]
     # only responses the rules pass with nothing but ordinary words as content reach the reader
-    reach = lambda text: not inspect(text).content_free and all(s.role != "content" or s.soft for s in inspect(text).sentences)  # noqa: E731
+    def reach(text: str) -> bool:
+        decision = inspect(text)
+        return not decision.content_free and all(s.role != "content" or s.soft for s in decision.sentences)
+
     corpus, genuine_reaching = [r for r in corpus if reach(r["text"])], [t for t in genuine if reach(t)]
     print(f"left-out families: {len(corpus)} content-free responses the rules pass; LLMBar Natural: {len(genuine_reaching)} of "
           f"{len(genuine)} genuine responses reach the reader")

@@ -81,7 +81,6 @@ def fill(template: list[dict[str, str]], **values: str) -> list[dict[str, str]]:
         for key, value in quoted.items():
             text = text.replace("{" + key + "}", value)
         return text
-
     return [{"role": m["role"], "content": filled(m["content"])} for m in template]
 
 
@@ -237,7 +236,6 @@ class Log:
 # -- figures -----------------------------------------------------------------------------------
 def auroc(scores: list[float], labels: list[bool]) -> float | None:
     from sklearn.metrics import roc_auc_score
-
     return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
 
 
@@ -290,8 +288,7 @@ def pairwise_row(name: str, records: list[dict[str, Any]], decisions: list[Any])
     consistent = [r["value"]["p_ab"] > 0.5 and r["value"]["p_ba"] < 0.5 or r["value"]["p_ab"] < 0.5 and r["value"]["p_ba"] > 0.5
                   for r in records if isinstance(r["value"], dict) and r["value"].get("p_ab") is not None]
     scored = [{**r, "value": None if d is None else d == r["label"]} for d, r in zip(decisions, records)]
-    shown_consistency = f"{sum(consistent) / len(consistent):.0%}" if consistent else "-"
-    return f"{row(name, scored, wins)} {ties:>6.0%} {shown_consistency:>11}"
+    return f"{row(name, scored, wins)} {ties:>6.0%} {f'{sum(consistent) / len(consistent):.0%}' if consistent else '-':>11}"
 
 
 METHODS = ("a", "pairwise", "e", "d", "choice", "c", "b")  # single forwards first, the slow decodes last
@@ -325,10 +322,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def done(records: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
         return [r for r in records if r is not None]
-
     def progress(what: str, records: list[Any], wanted: int) -> None:
         print(f"[{(time.monotonic() - started) / 60:6.1f} min] {what}: {len(records)}/{wanted}", flush=True)
-
     graded = {"gsm8k": graded_items(judge_data.gsm8k_rows(args.gsm8k, args.seed)),
               "ifeval": graded_items(judge_data.ifeval_rows(args.ifeval, args.seed))}
     pairs = llmbar_pairs(args.pairs, args.seed)
@@ -338,8 +333,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(len(i.labels) for i in graded['ifeval'])} criteria of {len(graded['ifeval'])} responses, LLMBar {len(pairs)} pairs; logs in {args.work}",
           flush=True)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {"gsm8k": {}, "ifeval": {}, "llmbar pointwise": {}}
-    asked: list[dict[str, Any]] = []
-    picked: list[dict[str, Any]] = []
+    asked: list[dict[str, Any]] = []  # both orders
+    picked: list[dict[str, Any]] = []  # the generated choice
     for method in chosen:  # in the order given: a budget cuts the last ones short
         if method == "pairwise":
             orders = log("llmbar", "both-orders")

@@ -17,7 +17,7 @@ from judge import batched, nuggets
 from judge.aio import ask, chunked, run_sync, stream
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
 from judge.calibration import Calibration
-from judge.hardening import Reasoning, guard_reader, screen
+from judge.hardening import Reasoning, check_options, guard_reader, screen
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, check_problem
 from judge.verdict import CriterionResult, Verdict
@@ -114,16 +114,12 @@ class Judge:
         self.template = template
         self.template_version = prompts.template_version(template)
         self.include = include
-        if guard not in (True, False, "semantic"):
-            raise ValueError(f"guard must be True, False or 'semantic', got {guard!r}")
+        check_options(guard, reasoning)
         self.guard = guard
-        self._reader: Any = None  # the semantic guard's reader, loaded on first use
         self.checks = checks
         self.batch_size = max(1, batch_size)
         self.concurrency = max(1, concurrency)
         self.request_shape = request_shape
-        if reasoning not in ("exclude", "include"):
-            raise ValueError(f"reasoning must be 'exclude' or 'include', got {reasoning!r}")
         self.reasoning = reasoning
 
     @property
@@ -221,7 +217,7 @@ class Judge:
                 to_ask.append(criterion)
         if not to_ask:
             return p
-        answer, empty = screen(item.response, self.reasoning, guard_reader(self))
+        answer, empty = screen(item.response, self.reasoning, guard_reader(self.guard))
         if answer.reasoning_removed:
             item = replace(item, response=answer.text)
             p.notes.append("judged the answer without its reasoning (<think>…</think> removed)")

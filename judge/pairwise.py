@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
 import prompts
 from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore, model_label
 from judge.aio import ask, chunked, run_sync, stream
-from judge.hardening import Reasoning, guard_reader, screen
+from judge.hardening import Reasoning, check_options, guard_reader, screen
 
 Preference = Literal["A", "B", "tie"]
 Decision = Literal["both_orders", "averaged"]
@@ -87,12 +87,8 @@ class PairwiseJudge:
         self.threshold = threshold
         self.template = template
         self.template_version = prompts.template_version(template)
-        if guard not in (True, False, "semantic"):
-            raise ValueError(f"guard must be True, False or 'semantic', got {guard!r}")
+        check_options(guard, reasoning)
         self.guard = guard
-        self._reader: Any = None  # the semantic guard's reader, loaded on first use
-        if reasoning not in ("exclude", "include"):
-            raise ValueError(f"reasoning must be 'exclude' or 'include', got {reasoning!r}")
         self.reasoning = reasoning
         self.batch_size = max(2, batch_size)
         self.concurrency = max(1, concurrency)
@@ -140,7 +136,7 @@ class PairwiseJudge:
         decided: dict[str, PairwiseVerdict | None] = {}
         asked = []
         for item in items:
-            reader = guard_reader(self)
+            reader = guard_reader(self.guard)
             (a, empty_a), (b, empty_b) = screen(item.response_a, self.reasoning, reader), screen(item.response_b, self.reasoning, reader)
             decided[item.id] = self._guarded(item, empty_a, empty_b) if self.guard else None
             if decided[item.id] is None:

@@ -7,16 +7,22 @@ from typing import Any
 from judge.hardening.guard import GuardDecision, content_free_reason, inspect, screen
 from judge.hardening.reasoning import REASONING_CHOICES, Reasoning, answer_part
 
-__all__ = ["REASONING_CHOICES", "GuardDecision", "Reasoning", "answer_part", "content_free_reason", "guard_reader", "inspect", "screen"]
+__all__ = ["REASONING_CHOICES", "GuardDecision", "Reasoning", "answer_part", "check_options", "content_free_reason", "guard_reader", "inspect", "screen"]
 
 
-def guard_reader(engine: Any) -> Any:
-    """The semantic reader of an engine whose guard is "semantic" (loaded once, on first
-    use, and kept on the engine), else None."""
-    if engine.guard != "semantic":
+def check_options(guard: object, reasoning: object) -> None:
+    """The guard and reasoning settings an engine takes (Judge, PairwiseJudge), or ValueError."""
+    if guard not in (True, False, "semantic"):
+        raise ValueError(f"guard must be True, False or 'semantic', got {guard!r}")
+    if reasoning not in REASONING_CHOICES:
+        raise ValueError(f"reasoning must be 'exclude' or 'include', got {reasoning!r}")
+
+
+def guard_reader(guard: object) -> Any:
+    """The semantic reader when the guard is "semantic" (one per process, loaded on first
+    use: its banks are fixed), else None."""
+    if guard != "semantic":
         return None
-    if engine._reader is None:
-        from judge.hardening.semantic import SemanticReader
+    from judge.hardening.semantic import shared_reader
 
-        engine._reader = SemanticReader()
-    return engine._reader
+    return shared_reader()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,9 @@ class SemanticReader:
             similarity, genuine = float(to_meta[row, best]), float(to_genuine[row].max())
             readings.append(Reading(similarity >= self.threshold and similarity - genuine >= self.margin, self.meta[best], similarity, genuine))
         return readings
+
+
+@cache
+def shared_reader() -> SemanticReader:
+    """The default reader, built once per process (the model load and the banks' embeddings)."""
+    return SemanticReader()
