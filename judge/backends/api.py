@@ -49,6 +49,8 @@ class ApiOptions(BaseModel):
     reasoning: bool | None = Field(None, description="an OpenAI reasoning model (o-series, gpt-5): no temperature, no logprobs; default: by name")
     reasoning_tokens: int = Field(4096, ge=0, description="reasoning models: completion tokens allowed for reasoning on top of the answer")
     reasks: int = Field(2, ge=0, le=10, description="re-asks after invalid structured output")
+    json_schema: bool = Field(False, description="compatible servers: send the schema as response_format json_schema, so a server "
+                              "with structured outputs (vLLM, SGLang) decodes under it (default: json_object, which every server takes)")
     concurrency: int = Field(16, ge=1, description="requests in flight")
     rpm: float | None = Field(None, gt=0)
     tpm: float | None = Field(None, gt=0)
@@ -170,7 +172,7 @@ class ApiBackend:
     name: ClassVar[str]
     default_key_env: ClassVar[str]
     supports_logprobs: ClassVar[bool] = True
-    reasks_invalid_output: ClassVar[bool] = True  # instructor re-asks invalid structured output (options.reasks)
+    final_structured_output: ClassVar[bool] = True  # instructor re-asks invalid structured output itself (options.reasks)
     context_window: int | None = None
 
     def __init__(self, model: str, options: ApiOptions, *, mode: Mode):

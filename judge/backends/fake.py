@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from judge.backends.base import GenerationError, Message, YesNoQuestion, YesNoScore
-from judge.backends.structured import BatchedVerdict, CriterionLabel, parse_structured
+from judge.backends.structured import BatchedVerdict, CriterionLabel, GeneratedVerdict, parse_structured
 
 Answer = float | None | YesNoScore
 PYesScript = float | Callable[[YesNoQuestion], Answer]
@@ -132,9 +132,14 @@ class FakeBackend:
         try:
             return parse_structured(text, schema)
         except GenerationError:
+            if schema is GeneratedVerdict:  # the scripted text is no verdict: answer from the P(yes) script
+                score = self._score(YesNoQuestion(tuple(messages), "fake-generated"))
+                if score.p_yes is None:
+                    raise
+                return GeneratedVerdict(reasoning=f"scripted: P(yes) {score.p_yes:.2f}", satisfied=score.p_yes >= 0.5)
             if schema is not BatchedVerdict:
                 raise
-            return self._batched_verdict(messages)  # the scripted text is no verdict: answer from the P(yes) script
+            return self._batched_verdict(messages)
 
     def _batched_verdict(self, messages: Sequence[Message]) -> BaseModel:
         """A batched request's labels, one per listed criterion, from the P(yes) script: each

@@ -26,11 +26,10 @@ import torch
 from pydantic import BaseModel
 
 from judge.backends import default_model
-from judge.backends import gguf
+from judge.backends import gguf, grammar
 from judge.backends.gguf import terminal_progress_only
 from judge.backends.base import BackendError, Message, YesNoQuestion, YesNoScore
 from judge.backends.batching import InstructionCache, plan_batches, plan_sharing
-from judge.backends.structured import parse_structured
 
 YES_WORDS, NO_WORDS = ("yes",), ("no",)
 
@@ -59,6 +58,13 @@ def plain_prompt(messages: Sequence[Message]) -> str:
     return "\n\n".join(turns) + "\n\nAssistant:"
 
 
+def _integer_options(options: dict[str, Any]) -> None:
+    """Spec options arrive as strings (``local:PATH?max_batch_size=8``)."""
+    for key in ("max_batch_tokens", "max_batch_size", "memory_budget_mb", "min_shared_prefix"):
+        if key in options:
+            options[key] = int(options[key])
+
+
 def _fingerprint(path: Path) -> str:
     """Local checkpoints have no revision; name them by their files' sizes and times."""
     digest = hashlib.sha256()
@@ -84,7 +90,9 @@ class LocalBackend:
         memory_budget_mb: int = 1024,
         min_shared_prefix: int = 32,
         pack_suffixes: bool | None = None,
+        structured: str = "grammar",
     ):
+        grammar.check_mode(structured)
         self.model = model.eval()
         # transformers 5 renamed the key/value cache argument and output `cache` (the old
         # `past_key_values` warns and goes in 5.40); 4.x knows only the old name.
@@ -110,15 +118,15 @@ class LocalBackend:
             self.pad_id = 0  # any id works: padded positions are masked out
         self.context_window = self._context_window()
         self.instructions = InstructionCache(min_shared_prefix)
-        self._lock = threading.Lock()  # one forward pass at a time; torch uses every core already
+        self.lock = threading.Lock()  # one forward pass at a time; torch uses every core already
+        self.structured = structured
+        self.grammars: grammar.SchemaGrammars | None = None  # built at the first structured generation
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> LocalBackend:
         """'' or 'default': the embedded SmolLM2; otherwise a Hugging Face id or a path."""
-        for key in ("max_batch_tokens", "max_batch_size", "memory_budget_mb", "min_shared_prefix"):
-            if key in options:
-                options[key] = int(options[key])
+        _integer_options(options)
         if isinstance(options.get("pack_suffixes"), str):
             options["pack_suffixes"] = options["pack_suffixes"].lower() in ("1", "true", "yes")
         if rest in ("", "default"):
@@ -132,9 +140,7 @@ class LocalBackend:
     def from_gguf(cls, path: str, **options: Any) -> LocalBackend:
         """A GGUF file (``gguf:PATH``), converted to transformers weights once and cached
         (gguf.py); verdicts name the file, and the revision its content."""
-        for key in ("max_batch_tokens", "max_batch_size", "memory_budget_mb", "min_shared_prefix"):
-            if key in options:
-                options[key] = int(options[key])
+        _integer_options(options)
         converted = gguf.ensure_converted(path)
         backend = cls.from_pretrained(str(converted), **options)
         backend.model_id = str(Path(path).expanduser().resolve())
@@ -208,6 +214,11 @@ class LocalBackend:
         limits = [n for n in limits if isinstance(n, int) and 0 < n < 10**7]
         return min(limits) if limits else None
 
+    @property
+    def final_structured_output(self) -> bool:
+        """Under the grammar, structured output is valid by construction: nothing to re-ask."""
+        return self.structured == "grammar"
+
     # -- protocol -----------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
         return {
@@ -216,6 +227,7 @@ class LocalBackend:
             "revision": self.revision,
             "dtype": str(self.model.dtype),
             "answer_ids": [self.yes_ids, self.no_ids],
+            "structured": self.structured,
         }
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
@@ -247,7 +259,7 @@ class LocalBackend:
             else:
                 fitting.append(index)
         shared, plain = plan_sharing([questions[i].group for i in fitting], [encoded[i] for i in fitting], self.min_shared_prefix)
-        with self._lock:
+        with self.lock:
             for group in shared:
                 indices = [fitting[i] for i in group.indices]
                 self._fill(scores, indices, self._forward_shared([encoded[i] for i in indices], group.prefix_length))
@@ -378,14 +390,5 @@ class LocalBackend:
         max_tokens: int = 512,
         temperature: float = 0.0,
     ) -> str | BaseModel:
-        text = await asyncio.to_thread(self._generate_sync, messages, max_tokens, temperature)
-        return parse_structured(text, schema) if schema is not None else text
-
-    def _generate_sync(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> str:
-        ids = torch.tensor([self.encode(messages)], device=self.device)
-        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-        with self._lock, torch.inference_mode():
-            output = self.model.generate(
-                ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens, pad_token_id=self.pad_id, **sampling
-            )
-        return self.tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)
+        """Text, or with a schema a validated instance (grammar.py)."""
+        return await grammar.generate(self, messages, schema, max_tokens, temperature)

@@ -2,26 +2,67 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from judge.backends.base import GenerationError
 
 T = TypeVar("T", bound=BaseModel)
 
 
+# Bounds for decoding. They sit in the JSON schema, which is the grammar a local model is
+# decoded under (grammar.py), so a small model that would repeat itself forever has to close
+# the list or the string. Validation does not enforce them: a longer answer from an API model
+# is trimmed by its reader, as the prompts' "at most N" always were.
+def at_most(items: int) -> Any:
+    return Field(default_factory=list, json_schema_extra={"maxItems": items})
+
+
+@functools.cache
+def _bounded(schema: type[BaseModel], items: tuple[tuple[str, int], ...]) -> type[BaseModel]:
+    fields: Any = {name: (schema.model_fields[name].annotation, at_most(n)) for name, n in items}
+    return create_model(schema.__name__, __base__=schema, __doc__=schema.__doc__, **fields)
+
+
+def with_bounds(schema: type[T], **items: int) -> type[T]:
+    """The schema with these list fields bounded to at most N items: a generator asks for
+    the number its settings keep, so a small model does not write lists it would lose."""
+    return _bounded(schema, tuple(sorted(items.items())))  # type: ignore[return-value]
+
+
+def short_text(max_chars: int, min_chars: int = 1) -> Any:
+    return Field(json_schema_extra={"minLength": min_chars, "maxLength": max_chars})
+
+
+Statement = Annotated[str, short_text(300, min_chars=10)]  # a criterion, a query, a nugget: a few words at least
+
+
 class CriterionLabel(BaseModel):
-    id: str
-    reasoning: str = ""
-    satisfied: bool | str | int | None = Field(None, description="true if the response satisfies the criterion, else false")
+    model_config = ConfigDict(json_schema_extra={"required": ["id", "reasoning", "satisfied"]})  # all three written, in order
+
+    id: str = Field(json_schema_extra={"maxLength": 16})
+    reasoning: str = Field("", json_schema_extra={"maxLength": 200})
+    # The schema (and so the grammar) asks for a boolean; the reader still takes "yes", 1, ...
+    satisfied: Annotated[bool | str | int | None, WithJsonSchema({"type": "boolean"})] = Field(
+        None, description="true if the response satisfies the criterion, else false"
+    )
 
 
 class BatchedVerdict(BaseModel):
     """The answer to a batched request (judge/batched.py): one label per criterion key."""
 
     criteria: list[CriterionLabel]
+
+
+class GeneratedVerdict(BaseModel):
+    """One criterion judged by a generated answer: the reasoning first, then the decision
+    (the order the grammar makes a local model write them in)."""
+
+    reasoning: str = short_text(600)
+    satisfied: bool
 
 
 def first_json_object(text: str) -> str | None:

@@ -53,10 +53,11 @@ async def generate_structured(
 ) -> T:
     """A schema instance from the backend. Invalid output (unparseable, or refused by
     ``check``, which returns what is wrong) is shown back to the model with the problem, up
-    to ``reasks`` times; then GenerationError names the last problem. A backend that
-    re-asks invalid structured output itself (``reasks_invalid_output``: the API backends,
-    through instructor) is not re-asked again for it: only ``check``'s problems come back
-    here, so one item never costs (reasks + 1) squared calls."""
+    to ``reasks`` times; then GenerationError names the last problem. A backend whose
+    structured output is final (``final_structured_output``: the API backends re-ask through
+    instructor already; a local model decodes under the schema's grammar, so what fails is
+    a token budget, which asking again does not fix) is not re-asked for invalid output:
+    only ``check``'s problems come back here."""
     asked = list(messages)
     problem = "no attempt"
     for _ in range(reasks + 1):
@@ -73,7 +74,7 @@ async def generate_structured(
             raise
         except (GenerationError, ValidationError, ValueError) as e:
             problem, text = str(e).splitlines()[0], getattr(e, "text", None)
-            if getattr(backend, "reasks_invalid_output", False):
+            if getattr(backend, "final_structured_output", False):
                 raise GenerationError(f"no usable {schema.__name__} (the backend re-asked already): {problem}", text) from None
         asked = [
             *messages,
