@@ -170,6 +170,39 @@ def test_contrastive_re_asks_then_records_the_failure():
     assert failing.status == "failed" and "after 2 attempts" in failing.reason and failing.rubric is None
 
 
+def test_contrastive_with_tau_0_keeps_the_first_rubric_without_judging_it():
+    backend = FakeBackend(1.0, json.dumps({"hard_rules": ["The response is a haiku."], "principles": []}))
+    outcome = asyncio.run(ContrastiveGenerator(backend, settings=ContrastiveSettings(tau=0))(PAIR))
+    assert outcome.status == "kept" and outcome.rubric.provenance.params["consistency"] == "not checked (tau 0)"
+    assert not backend.calls  # no pairwise question was asked
+
+
+def test_the_rubric_asked_for_is_bounded_to_what_the_settings_keep():
+    from judge.backends.structured import with_bounds
+    from rubrics.generate.contrastive import GeneratedRubric
+
+    bounded = with_bounds(GeneratedRubric, hard_rules=2, principles=3)
+    schema = bounded.model_json_schema()
+    assert schema["properties"]["hard_rules"]["maxItems"] == 2 and schema["properties"]["principles"]["maxItems"] == 3
+    assert bounded is with_bounds(GeneratedRubric, principles=3, hard_rules=2)  # one class per bound: stable cache keys
+    assert isinstance(bounded(), GeneratedRubric)
+    assert len(bounded.model_validate_json(json.dumps({"hard_rules": ["a rule here"] * 5})).hard_rules) == 5  # API answers still validate
+
+
+def test_rubric_generate_writes_rubrics_with_the_embedded_model(rubric_exe, tmp_path):
+    """The embedded SmolLM2 used to fail every pair ("no JSON object in the output"): decoded
+    under the schema's grammar it writes rubrics. Their quality is the model's business."""
+    output = tmp_path / "crg.jsonl"
+    command = [rubric_exe, "generate", "--method", "contrastive", "--input", "examples/pairs.jsonl", "--output", str(output),
+               "--tau", "0", "--no-cache", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "kept 2, rejected 0 (label not reproduced), failed 0" in result.stdout
+    rubrics = load_rubrics(output)
+    assert len(rubrics) == 2 and all(r.criteria and r.provenance.model == "local:SmolLM2-135M-Instruct" for r in rubrics)
+    assert all(1 <= len(r.criteria) <= 10 and all(c.text.strip() and len(c.text) <= 300 for c in r.criteria) for r in rubrics)
+
+
 def test_auto_rubric_revises_until_the_label_is_reproduced_then_generalises():
     def text(messages):
         content = messages[-1]["content"]

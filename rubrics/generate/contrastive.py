@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from judge.backends.base import Backend, GenerationError, model_label
+from judge.backends.structured import Statement, at_most, with_bounds
 from judge.pairwise import PairwiseJudge
 from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
@@ -22,8 +23,8 @@ from rubrics.pairs import PreferencePair
 
 
 class GeneratedRubric(BaseModel):
-    hard_rules: list[str] = Field(default_factory=list)
-    principles: list[str] = Field(default_factory=list)
+    hard_rules: list[Statement] = at_most(8)  # the prompt asks for fewer; the reader keeps the settings' count
+    principles: list[Statement] = at_most(10)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class ContrastiveGenerator:
             max_hard_rules=s.max_hard_rules, max_principles=s.max_principles,
         )
         generated = await generate_structured(
-            self.backend, messages, GeneratedRubric, reasks=s.reasks, temperature=temperature, max_tokens=s.max_tokens, check=_usable(s)
+            self.backend, messages, with_bounds(GeneratedRubric, hard_rules=s.max_hard_rules, principles=s.max_principles), reasks=s.reasks, temperature=temperature, max_tokens=s.max_tokens, check=_usable(s)
         )
         return to_rubric(pair_id, prompt, generated, s, self.model)
 
@@ -93,6 +94,9 @@ class ContrastiveGenerator:
             except GenerationError as e:  # re-asked already: the model cannot write one for this pair
                 attempts.append({"error": str(e)})
                 return PairOutcome(pair.id, "failed", None, attempts, reason=str(e))
+            if s.tau <= 0:  # no consistency filter asked for: the first rubric is kept unjudged
+                rubric.provenance.params = {**rubric.provenance.params, "consistency": "not checked (tau 0)", "attempts": 1}
+                return PairOutcome(pair.id, "kept", rubric, attempts)
             result = await consistency(self.judge, pair, [c.text for c in rubric.criteria])
             attempts.append(result.as_dict())
             if result.passes(s.tau):

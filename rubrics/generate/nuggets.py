@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
+from judge.backends.structured import Statement, at_most, with_bounds
 from rubrics.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
 from rubrics.generate.run import PairOutcome, clean_criteria, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric
@@ -46,18 +47,18 @@ def load_questions(path: Any, report: LoadReport | None = None) -> list[Question
 
 
 class Queries(BaseModel):
-    queries: list[str]
+    queries: list[Statement] = at_most(6)
 
 
 class ExtractedNugget(BaseModel):
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, json_schema_extra={"maxLength": 300})
     passage: int
     importance: Literal["vital", "okay"] = "okay"
 
 
 class ExtractedNuggets(BaseModel):
     short_form: bool = False
-    nuggets: list[ExtractedNugget]
+    nuggets: list[ExtractedNugget] = at_most(20)
 
 
 @dataclass
@@ -109,7 +110,7 @@ class NuggetGenerator:
     async def queries(self, question: Question) -> tuple[list[str], str | None]:
         messages = render("nugget_queries", question=question.text, max_queries=self.settings.max_queries)
         try:
-            result = await generate_structured(self.backend, messages, Queries, reasks=self.settings.reasks,
+            result = await generate_structured(self.backend, messages, with_bounds(Queries, queries=self.settings.max_queries), reasks=self.settings.reasks,
                                                check=lambda q: None if clean_criteria(q.queries, 1) else "no query")
         except GenerationError as e:
             return [question.text], f"query rewrite failed, searched the question itself: {e}"
@@ -132,7 +133,7 @@ class NuggetGenerator:
             bad = [n.passage for n in result.nuggets if not 1 <= n.passage <= len(passages)]
             return f"nuggets cite passages that do not exist: {bad}" if bad else None
 
-        extracted = await generate_structured(self.backend, messages, ExtractedNuggets, reasks=self.settings.reasks, max_tokens=1536, check=cited_passages_exist)
+        extracted = await generate_structured(self.backend, messages, with_bounds(ExtractedNuggets, nuggets=self.settings.max_nuggets), reasks=self.settings.reasks, max_tokens=1536, check=cited_passages_exist)
         nuggets = [n for n in extracted.nuggets if n.text.strip()][: self.settings.max_nuggets]
         if extracted.short_form and nuggets:
             nuggets = sorted(nuggets, key=lambda n: n.importance != "vital")[:1]

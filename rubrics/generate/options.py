@@ -34,7 +34,8 @@ class GenerateOptions:
     input: Path = option(help="preference pairs, questions (nuggets) or instructions (constraints): .jsonl or a .json list")
     output: Path = option(help="rubrics (.jsonl, .json or .yaml)")
     limit: int | None = option(None, "use only the first N usable pairs")
-    tau: float = option(0.5, "consistency threshold: share of induced pairs judged right (default %(default)s)")
+    tau: float = option(0.5, "consistency threshold: share of induced pairs judged right (default %(default)s; "
+                        "contrastive with 0: keep the first rubric without judging it)")
     max_tries: int = option(3, "contrastive: rubrics sampled per pair before rejecting it (default %(default)s)")
     rounds: int = option(3, "auto: propose-evaluate-revise rounds per pair (default %(default)s)")
     max_rubrics: int = option(5, "auto: rubrics proposed per pair (default %(default)s)")
