@@ -58,7 +58,7 @@ class Calibration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str  # the judge it was fitted for: name:model_id
-    request_shape: Literal["per_criterion", "batched"] = "per_criterion"  # how that judge was asked
+    request_shape: Literal["per_criterion", "generated", "batched"] = "per_criterion"  # how that judge was asked
     backend: dict[str, Any] = Field(default_factory=dict)  # that judge's identity, for the record
     global_map: Map
     criteria: dict[str, Map] = Field(default_factory=dict)  # per criterion id, where labels allowed

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import prompts
-from judge import batched, nuggets
+from judge import batched, generated, nuggets
 from judge.aio import ask, chunked, run_sync, stream
 from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
 from judge.calibration import Calibration
@@ -23,7 +23,7 @@ from judge.checks import CHECKS, check_problem
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
-RequestShape = Literal["per_criterion", "batched"]
+RequestShape = Literal["per_criterion", "generated", "batched"]
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
 
 
@@ -45,6 +45,7 @@ class _Prepared:
     results: dict[str, CriterionResult] = field(default_factory=dict)
     asked: list[tuple[Criterion, tuple[YesNoQuestion, ...]]] = field(default_factory=list)  # per-criterion shape
     batch: tuple[list[Criterion], list[Message]] | None = None  # batched shape: criteria, one request
+    generated: list[tuple[Criterion, list[Message]]] = field(default_factory=list)  # generated shape: a request each
     notes: list[str] = field(default_factory=list)
     deferred: dict[str, str] = field(default_factory=dict)  # criterion id -> why code left it to the judge
     nuggets: set[str] = field(default_factory=set)  # deferred by the nugget matcher: asked in three labels
@@ -75,7 +76,8 @@ class Judge:
     checks: decide criteria with a known machine-checkable spec in code (judge/checks/).
     batch_size: questions sent to the backend per call; concurrency: calls in flight.
     request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
-    answer) or "batched" (one generated request per response, a label per criterion).
+    answer), "generated" (a generated verdict per criterion: reasoning, then the decision)
+    or "batched" (one generated request per response, a label per criterion).
     """
 
     def __init__(
@@ -101,10 +103,9 @@ class Judge:
             threshold = calibration.threshold if calibration is not None else 0.5
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {threshold}")
-        if request_shape not in ("per_criterion", "batched"):
-            raise ValueError(f"request_shape must be 'per_criterion' or 'batched', got {request_shape!r}")
-        if request_shape == "batched":
-            template = batched.TEMPLATE
+        if request_shape not in ("per_criterion", "generated", "batched"):
+            raise ValueError(f"request_shape must be 'per_criterion', 'generated' or 'batched', got {request_shape!r}")
+        template = {"batched": batched.TEMPLATE, "generated": generated.TEMPLATE}.get(request_shape, template)
         self.backend = backend
         self.threshold = threshold
         self.calibration = calibration
@@ -181,6 +182,9 @@ class Judge:
                 else:
                     p.results[criterion.id] = self._result(criterion, answers[0])
         await asyncio.gather(*(self._judge_batched(p) for p in prepared if p.batch))
+        answers = await asyncio.gather(*(generated.judge(self.backend, messages) for p in prepared for _, messages in p.generated))
+        for (p, criterion), answer in zip([(p, c) for p in prepared for c, _ in p.generated], answers):
+            p.results[criterion.id] = self._result(criterion, answer)
         return [self._verdict(p) for p in prepared]
 
     async def _judge_batched(self, p: _Prepared) -> None:
@@ -255,6 +259,9 @@ class Judge:
                 p.asked.append((criterion, nuggets.questions(render_nugget, criterion.text, group=f"{item.id}/nuggets")))
                 continue
             messages = self._render(item, response, criterion=criterion.text)
+            if self.request_shape == "generated":
+                p.generated.append((criterion, messages))
+                continue
             p.asked.append((criterion, (YesNoQuestion(tuple(messages), self.template_version, group=item.id),)))
         return p
 
@@ -308,8 +315,8 @@ class Judge:
         if not window:
             return item.response, None
         budget = window - 8  # room for the answer token and chat-template closings
-        if self.request_shape == "batched":
-            budget = window - batched.max_output_tokens(len(item.rubric.criteria))
+        if self.request_shape != "per_criterion":
+            budget = window - (batched.max_output_tokens(len(item.rubric.criteria)) if self.request_shape == "batched" else generated.MAX_OUTPUT_TOKENS)
         count = self.backend.count_tokens(render(item.response))
         if count is None or count <= budget:
             return item.response, None

@@ -45,5 +45,5 @@ class Verdict(BaseModel):
     results: list[CriterionResult]
     notes: list[str] = Field(default_factory=list)
     template_version: str | None = None
-    request_shape: Literal["per_criterion", "batched"] = "per_criterion"
+    request_shape: Literal["per_criterion", "generated", "batched"] = "per_criterion"
     calibration: str | None = Field(None, description="The id of the calibration applied to p_yes, if any.")

@@ -228,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
                 labels[0]["satisfied"] = "maybe"
                 labels.append({"id": "c99", "reasoning": "invented", "satisfied": True})
             return {"criteria": labels}
-        match = CRITERION.search(last.split("\n\nInstead of a single word")[0])
+        match = CRITERION.search(last.split("\n\nInstead of a single word")[0].split("\n\nAnswer with JSON only")[0])
         criterion = match.group(1).strip() if match else last
         return {"reasoning": "scripted verdict", "satisfied": says_yes(criterion)}
 

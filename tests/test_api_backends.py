@@ -153,6 +153,27 @@ def test_batched_shape_is_one_request_per_response(server):
         assert result.p_yes == float(hashed_p_yes(criterion) >= 0.5)
 
 
+def test_generated_shape_is_a_structured_verdict_per_criterion(server):
+    criteria = ["Gives the capital", "Is polite", "Cites a source"]
+    before = len(server.requests)
+    verdict = judge_one(backend_for(server, "openai/judge"), criteria, request_shape="generated")
+    assert len(server.requests) - before == 3 and verdict.request_shape == "generated"
+    for criterion, result in zip(criteria, verdict.results):
+        assert result.p_yes == float(hashed_p_yes(criterion) >= 0.5) and result.explanation == "scripted verdict"
+
+
+def test_a_server_with_structured_outputs_gets_the_schema_to_decode_under(server):
+    from judge.backends.structured import GeneratedVerdict
+
+    verdict = judge_one(backend_for(server, "openai/judge", json_schema=True), ["Gives the capital"], request_shape="generated")
+    body = server.requests[-1].body
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"] == GeneratedVerdict.model_json_schema()  # maxLength and all
+    assert verdict.results[0].status == "scored" and verdict.results[0].explanation == "scripted verdict"
+    judge_one(backend_for(server, "openai/judge"), ["Gives the capital"], request_shape="generated")
+    assert server.requests[-1].body["response_format"] == {"type": "json_object"}  # the default every server takes
+
+
 def test_batched_unknown_label_and_extra_id_cost_one_criterion(server):
     criteria = ["Gives the capital FAULT:unknown-label", "Is polite", "Is short"]
     verdict = judge_one(backend_for(server, "anthropic/claude-test"), criteria, request_shape="batched")

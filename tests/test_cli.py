@@ -38,10 +38,10 @@ def test_help_texts(rubric_exe):
         assert expected in judge.stdout
 
 
-def test_the_fake_judge_answers_the_batched_shape(rubric_exe, tmp_path):
+def test_the_fake_judge_answers_every_request_shape(rubric_exe, tmp_path):
     sample = ROOT / "examples" / "sample_responses.jsonl"
     scores = {}
-    for shape in ("per-criterion", "batched"):
+    for shape in ("per-criterion", "generated", "batched"):
         out = tmp_path / f"{shape}.jsonl"
         result = run(rubric_exe, "judge", "--rubric", "helpfulness", "--input", sample, "--output", out, "--model", "fake:yes",
                      "--no-cache", "--request-shape", shape, "--no-guard")
@@ -49,7 +49,7 @@ def test_the_fake_judge_answers_the_batched_shape(rubric_exe, tmp_path):
         verdicts = [json.loads(line) for line in out.read_text().splitlines()]
         assert all(v["n_unscored"] == 0 and v["request_shape"] == shape.replace("-", "_") for v in verdicts)
         scores[shape] = [v["hard_score"] for v in sorted(verdicts, key=lambda v: v["item_id"])]
-    assert scores["batched"] == scores["per-criterion"]  # yes to everything, in either shape
+    assert scores["batched"] == scores["generated"] == scores["per-criterion"]  # yes to everything, in every shape
 
 
 def test_installed_package_finds_its_templates_and_library(tmp_path):

@@ -161,3 +161,28 @@ def test_sync_api_refuses_to_run_inside_an_event_loop(rubric):
 def test_threshold_is_validated():
     with pytest.raises(ValueError, match="threshold"):
         Judge(FakeBackend(1.0), threshold=1.5)
+
+
+# -- the generated request shape ------------------------------------------------------------------
+def test_the_generated_shape_asks_each_criterion_for_reasoning_then_a_decision(rubric):
+    backend = FakeBackend(lambda q: 0.9 if "correct" in q.messages[-1]["content"] else 0.2)
+    verdict = Judge(backend, request_shape="generated", guard=False).evaluate("Q", "An answer.", rubric)
+    assert verdict.request_shape == "generated" and verdict.n_unscored == 0
+    by_id = {r.criterion_id: r for r in verdict.results}
+    assert by_id["correct"].p_yes == 1.0 and by_id["explains"].p_yes == 0.0  # a decision, not a probability
+    assert by_id["correct"].explanation == "scripted: P(yes) 0.90"  # the reasoning becomes the explanation
+    assert not backend.calls  # no yes/no question was asked
+
+
+def test_a_generated_verdict_that_fails_is_unscored_with_the_reason(rubric):
+    backend = FakeBackend(lambda q: None if "rude" in q.messages[-1]["content"] else 0.9)
+    verdict = Judge(backend, request_shape="generated", guard=False).evaluate("Q", "An answer.", rubric)
+    rude = next(r for r in verdict.results if r.criterion_id == "rude")
+    assert rude.status == "unscored" and rude.reason.startswith("generated verdict failed: GenerationError")
+    assert verdict.n_unscored == 1 and verdict.score is not None
+
+
+def test_a_local_model_always_returns_a_readable_generated_verdict(tiny_backend, rubric):
+    verdict = Judge(tiny_backend, request_shape="generated", guard=False).evaluate("What is 2+2?", "4", rubric)
+    assert verdict.n_unscored == 0  # a random model, yet every verdict parses: the grammar
+    assert all(r.p_yes in (0.0, 1.0) and r.explanation for r in verdict.results)

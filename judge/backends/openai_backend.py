@@ -97,8 +97,11 @@ class OpenAIBackend(ApiBackend):
         return parameters
 
     def _endpoints(self) -> list[tuple[str, Endpoint]]:
-        # Self-hosted servers do JSON mode more reliably than tool calls.
-        structured_mode = instructor.Mode.JSON if self.urls else instructor.Mode.TOOLS
+        # Self-hosted servers do JSON mode more reliably than tool calls; those with structured
+        # outputs (vLLM, SGLang) decode under the schema itself when it is sent (json_schema=true).
+        structured_mode = instructor.Mode.TOOLS
+        if self.urls:
+            structured_mode = instructor.Mode.JSON_SCHEMA if self.options.json_schema else instructor.Mode.JSON
         endpoints = []
         for url in self.urls or [None]:
             client = openai.AsyncOpenAI(

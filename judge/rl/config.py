@@ -68,7 +68,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     batching.add_argument("--max-wait-ms", type=float, default=_default(c, "max_wait") * 1000, help="how long a lone item waits for company (default %(default)g)")
     batching.add_argument("--slots", type=int, default=_default(c, "slots"), help="engine calls in flight (default %(default)s)")
     batching.add_argument("--batch-size", type=int, default=64, help="questions per backend call (default %(default)s)")
-    batching.add_argument("--request-shape", choices=["per-criterion", "batched"], default="per-criterion")
+    batching.add_argument("--request-shape", choices=["per-criterion", "generated", "batched"], default="per-criterion")
     shaping = parser.add_argument_group("reward shaping")
     s = Shaping
     shaping.add_argument("--score", choices=["soft", "hard"], default=_default(s, "score"), help="weights times P(yes) (soft) or times met (hard)")

@@ -55,8 +55,9 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only-tags", metavar="TAG,...", help="judge only criteria with one of these tags; skip the rest")
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"], help="questions per backend call (default %(default)s)")
     parser.add_argument("--concurrency", type=int, help="API models: requests in flight (default 16); local models: batches in flight (default 4)")
-    parser.add_argument("--request-shape", choices=["per-criterion", "batched"], default="per-criterion",
-                        help="one yes/no request per criterion (P(yes), default) or one request per response labelling every criterion")
+    parser.add_argument("--request-shape", choices=["per-criterion", "generated", "batched"], default="per-criterion",
+                        help="one yes/no request per criterion (P(yes), default); a generated verdict per criterion (reasoning, then "
+                        "the decision; local models decode it under its grammar); or one request per response labelling every criterion")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
 
