@@ -15,7 +15,8 @@ from typing import Any, Literal
 import prompts
 from judge import batched, generated, nuggets
 from judge.aio import ask, chunked, run_sync, stream
-from judge.backends.base import Backend, BackendFatalError, Message, YesNoQuestion, YesNoScore, model_label
+from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore, model_label
+from judge.backends.structured import instance_or_error
 from judge.calibration import Calibration
 from judge.hardening import Reasoning, check_options, guard_reader, screen
 from judge.scoring import decide, weighted_score
@@ -182,8 +183,9 @@ class Judge:
                 else:
                     p.results[criterion.id] = self._result(criterion, answers[0])
         await asyncio.gather(*(self._judge_batched(p) for p in prepared if p.batch))
-        answers = await asyncio.gather(*(generated.judge(self.backend, messages) for p in prepared for _, messages in p.generated))
-        for (p, criterion), answer in zip([(p, c) for p in prepared for c, _ in p.generated], answers):
+        pending = [(p, criterion, messages) for p in prepared for criterion, messages in p.generated]
+        answers = await asyncio.gather(*(generated.judge(self.backend, messages) for _, _, messages in pending))
+        for (p, criterion, _), answer in zip(pending, answers):
             p.results[criterion.id] = self._result(criterion, answer)
         return [self._verdict(p) for p in prepared]
 
@@ -192,17 +194,10 @@ class Judge:
         assert p.batch is not None
         criteria, messages = p.batch
         keys = batched.criterion_keys(len(criteria))
-        try:
-            verdict = await self.backend.generate(
-                messages, schema=batched.BatchedVerdict, max_tokens=batched.max_output_tokens(len(criteria)), temperature=0.0
-            )
-            if not isinstance(verdict, batched.BatchedVerdict):
-                raise TypeError(f"expected a BatchedVerdict, got {type(verdict).__name__}")
-        except BackendFatalError:
-            raise
-        except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
+        verdict = await instance_or_error(self.backend, messages, batched.BatchedVerdict, batched.max_output_tokens(len(criteria)))
+        if isinstance(verdict, Exception):
             for criterion in criteria:
-                p.results[criterion.id] = self._base(criterion, "unscored", reason=f"batched request failed: {type(e).__name__}: {e}")
+                p.results[criterion.id] = self._base(criterion, "unscored", reason=f"batched request failed: {type(verdict).__name__}: {verdict}")
             return
         labels, unknown = batched.read_labels(keys, verdict)
         if unknown:
@@ -314,9 +309,9 @@ class Judge:
         window = self.backend.context_window
         if not window:
             return item.response, None
-        budget = window - 8  # room for the answer token and chat-template closings
-        if self.request_shape != "per_criterion":
-            budget = window - (batched.max_output_tokens(len(item.rubric.criteria)) if self.request_shape == "batched" else generated.MAX_OUTPUT_TOKENS)
+        output = {"per_criterion": 8,  # the answer token and chat-template closings
+                  "generated": generated.MAX_OUTPUT_TOKENS, "batched": batched.max_output_tokens(len(item.rubric.criteria))}
+        budget = window - output[self.request_shape]
         count = self.backend.count_tokens(render(item.response))
         if count is None or count <= budget:
             return item.response, None

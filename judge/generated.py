@@ -11,20 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from judge.backends.base import Backend, BackendFatalError, Message, YesNoScore
-from judge.backends.structured import GeneratedVerdict
+from judge.backends.base import Backend, Message, YesNoScore
+from judge.backends.structured import GeneratedVerdict, instance_or_error
 
 TEMPLATE = "entailment_generated"
 MAX_OUTPUT_TOKENS = 256  # the reasoning's 600 characters and the JSON around them
 
 
 async def judge(backend: Backend, messages: Sequence[Message]) -> YesNoScore:
-    try:
-        verdict = await backend.generate(messages, schema=GeneratedVerdict, max_tokens=MAX_OUTPUT_TOKENS, temperature=0.0)
-        if not isinstance(verdict, GeneratedVerdict):
-            raise TypeError(f"expected a GeneratedVerdict, got {type(verdict).__name__}")
-    except BackendFatalError:
-        raise
-    except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
-        return YesNoScore(None, reason=f"generated verdict failed: {type(e).__name__}: {str(e).splitlines()[0]}")
+    verdict = await instance_or_error(backend, list(messages), GeneratedVerdict, MAX_OUTPUT_TOKENS)
+    if isinstance(verdict, Exception):
+        return YesNoScore(None, reason=f"generated verdict failed: {type(verdict).__name__}: {str(verdict).splitlines()[0]}")
     return YesNoScore(float(verdict.satisfied), explanation=verdict.reasoning.strip() or None)

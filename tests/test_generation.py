@@ -189,13 +189,18 @@ def test_the_rubric_asked_for_is_bounded_to_what_the_settings_keep():
     assert len(bounded.model_validate_json(json.dumps({"hard_rules": ["a rule here"] * 5})).hard_rules) == 5  # API answers still validate
 
 
+def generate_example_pairs(rubric_exe, output, *options, timeout):
+    """`rubric generate --method contrastive` on examples/pairs.jsonl, uncached and quiet."""
+    command = [rubric_exe, "generate", "--method", "contrastive", "--input", "examples/pairs.jsonl", "--output", str(output),
+               *options, "--no-cache", "--quiet"]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
 def test_rubric_generate_writes_rubrics_with_the_embedded_model(rubric_exe, tmp_path):
     """The embedded SmolLM2 used to fail every pair ("no JSON object in the output"): decoded
     under the schema's grammar it writes rubrics. Their quality is the model's business."""
     output = tmp_path / "crg.jsonl"
-    command = [rubric_exe, "generate", "--method", "contrastive", "--input", "examples/pairs.jsonl", "--output", str(output),
-               "--tau", "0", "--no-cache", "--quiet"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
+    result = generate_example_pairs(rubric_exe, output, "--tau", "0", timeout=900)
     assert result.returncode == 0, result.stderr
     assert "kept 2, rejected 0 (label not reproduced), failed 0" in result.stdout
     rubrics = load_rubrics(output)
@@ -323,9 +328,7 @@ def test_readme_shows_the_rubric_the_example_command_produces(rubric_exe, tmp_pa
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL) if b.startswith("id: crg-haiku"))
     output = tmp_path / "crg.jsonl"
-    command = [rubric_exe, "generate", "--method", "contrastive", "--input", "examples/pairs.jsonl", "--output", str(output),
-               "--model", "fake:script:examples/scripted_judge.yaml", "--no-cache", "--quiet"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = generate_example_pairs(rubric_exe, output, "--model", "fake:script:examples/scripted_judge.yaml", timeout=120)
     assert result.returncode == 0, result.stderr
     assert "input: 2 pairs from 3 records (skipped: 1 identical responses)" in result.stderr
     assert "kept 1, rejected 1 (label not reproduced), failed 0" in result.stdout

@@ -67,15 +67,15 @@ class SchemaGrammars:
             raise GenerationError("constrained decoding needs llguidance: pip install 'rubric-judge[local]'")
         self.tokenizer = llguidance.hf.from_tokenizer(tokenizer)
         self.eos_id: int = tokenizer.eos_token_id
-        self._grammars: dict[str, str] = {}
+        self._grammars: dict[type[BaseModel], str] = {}  # with_bounds keeps one class per bound
         self._lock = threading.Lock()
 
     def grammar(self, schema: type[BaseModel]) -> str:
-        key = json.dumps(closed(schema.model_json_schema()), sort_keys=True)
         with self._lock:
-            if key not in self._grammars:
-                self._grammars[key] = llguidance.LLMatcher.grammar_from_json_schema(key, overrides=COMPILE_OPTIONS)
-            return self._grammars[key]
+            if schema not in self._grammars:
+                closed_schema = json.dumps(closed(schema.model_json_schema()))
+                self._grammars[schema] = llguidance.LLMatcher.grammar_from_json_schema(closed_schema, overrides=COMPILE_OPTIONS)
+            return self._grammars[schema]
 
     def processor(self, schema: type[BaseModel], prompt_length: int) -> JsonMask:
         matcher = llguidance.LLMatcher(self.tokenizer, self.grammar(schema), log_level=0)

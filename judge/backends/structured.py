@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
-from judge.backends.base import GenerationError
+from judge.backends.base import BackendFatalError, GenerationError, Message
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -63,6 +63,20 @@ class GeneratedVerdict(BaseModel):
 
     reasoning: str = short_text(600)
     satisfied: bool
+
+
+async def instance_or_error(backend: Any, messages: list[Message], schema: type[T], max_tokens: int) -> T | Exception:
+    """The backend's answer as a schema instance (temperature 0), or the exception that
+    stopped it: the caller records it as unscored. A fatal backend error still raises."""
+    try:
+        answer = await backend.generate(messages, schema=schema, max_tokens=max_tokens, temperature=0.0)
+        if not isinstance(answer, schema):
+            raise TypeError(f"expected a {schema.__name__}, got {type(answer).__name__}")
+    except BackendFatalError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
+        return e
+    return answer
 
 
 def first_json_object(text: str) -> str | None:
