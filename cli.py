@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from judge.runs.models import add_model_options, make_backend, make_backends
+
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 JUDGE_EPILOG = """\
@@ -22,17 +24,6 @@ kept; 2 bad arguments or set-up.
 """
 
 
-
-
-def add_model_options(parser: argparse.ArgumentParser, model_help: str = "model spec as for `rubric judge`") -> None:
-    """--model, --no-cache and --cache-dir: what make_backend reads."""
-    parser.add_argument("--model", help=f"{model_help}; default: the embedded SmolLM2")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the judgement cache")
-    parser.add_argument("--cache-dir", type=Path, help="judgement cache directory (default: the user cache dir)")
-    api = parser.add_argument_group("API models (openai/, anthropic/, litellm/)")
-    api.add_argument("--base-url", action="append", metavar="URL", help="server URL, e.g. http://host:8000/v1; repeat for replicas of one model")
-    api.add_argument("--samples", type=int, help="structured verdicts per criterion; P(yes) = share of yes (models without logprobs)")
-    api.add_argument("--router-config", type=Path, metavar="FILE", help="litellm Router configuration (YAML with model_list)")
 
 
 def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     judge_options.add_judge_arguments(judge)
     add_overwrite_option(judge)
-    add_model_options(judge, "model spec (see below)")
+    add_model_options(judge, "model spec (see below)", jury=True)
 
     pairwise = commands.add_parser(
         "pairwise",
@@ -119,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the longer one. Per-pair records go to OUTPUT.pairs.jsonl as they are judged; rerunning resumes.",
     )
     eval_options.add_eval_arguments(evaluate)
-    add_model_options(evaluate)
+    add_model_options(evaluate, jury=True)
     add_overwrite_option(evaluate)
 
     calibrate = commands.add_parser(
@@ -168,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=serve_config.SERVE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_model_options(serve)
+    add_model_options(serve, jury=True)
     serve_config.add_serve_arguments(serve)
 
     library = commands.add_parser("library", help="the curated rubrics that ship with rubric-judge")
@@ -188,10 +179,12 @@ def run_judge(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
     rubrics = RubricSource.from_option(args.rubric)
-    backend = make_backend(args, concurrency=args.concurrency)
-    judge, tags = judge_from(args, backend), only_tags(args)
+    backends = make_backends(args, concurrency=args.concurrency)
+    judge, tags = judge_from(args, backends), only_tags(args)
+    batches: list = []
     summary = judge_file(judge, args.input, args.output, rubrics, progress=False if args.quiet else None,
-                         overwrite=args.overwrite, settings={"only_tags": sorted(tags) if tags else None})
+                         overwrite=args.overwrite, settings={"only_tags": sorted(tags) if tags else None},
+                         before=batch_prefetch(args, judge, batches) if args.batch else None)
     if summary.items == 0:
         return fail(f"{args.input}: no item to judge" + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else ""))
     if tags and summary.judged_criteria == 0:
@@ -200,9 +193,24 @@ def run_judge(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"model: {judge.model_label}  threshold: {judge.threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
         print(format_summary(summary))
-        if (usage := getattr(backend, "usage", None)) is not None:
-            print(f"API usage: {usage.describe()}")
+        for outcome in batches:
+            print(outcome.describe())
+        for backend in backends:
+            if (usage := getattr(backend, "usage", None)) is not None:
+                print(f"API usage{f' of {backend.name}:{backend.model_id}' if len(backends) > 1 else ''}: {usage.describe()}")
     return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def batch_prefetch(args: argparse.Namespace, judge, outcomes: list):
+    """What judge_file calls first with --batch: the provider batch jobs (judge.runs.batch)."""
+    from judge.aio import run_sync
+    from judge.runs.batch import prefetch
+
+    def send(items) -> None:
+        say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+        outcomes.extend(run_sync(prefetch(judge, items, args.output, poll_seconds=args.batch_poll,
+                                          progress=False if args.quiet else None, say=say)))
+    return send
 
 
 def run_pairwise(args: argparse.Namespace) -> int:
@@ -248,7 +256,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from judge.eval.options import EvalSettings
     from judge.eval.run import run_eval
 
-    outcome = run_eval(EvalSettings.from_arguments(args), make_backend(args), say=lambda m: print(m, file=sys.stderr), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    outcome = run_eval(EvalSettings.from_arguments(args), make_backends(args), say=lambda m: print(m, file=sys.stderr), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     for heading, table in outcome.tables:
         print(f"\n{heading}")
         print(table)
@@ -280,6 +288,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from judge.calibration import Calibration
     from judge.engine import Judge
+    from judge.jury import Jury
     from judge.rl.config import settings_from
     from judge.rl.scorer import RewardScorer
     from judge.rl.server import is_loopback, serve
@@ -288,23 +297,16 @@ def run_serve(args: argparse.Namespace) -> int:
     if not args.api_key and not is_loopback(args.host):
         print(f"rubric serve: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
               "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)", file=sys.stderr)
-    judge = Judge(make_backend(args), batch_size=args.batch_size, concurrency=args.slots, request_shape=args.request_shape.replace("-", "_"),
-                  calibration=Calibration.of(args.calibration))
+    settings = {"batch_size": args.batch_size, "concurrency": args.slots, "request_shape": args.request_shape.replace("-", "_")}
+    backends = make_backends(args)
+    judge = (Judge(backends[0], calibration=Calibration.of(args.calibration), **settings) if len(backends) == 1
+             else Jury.of(backends, args.jury, calibration=Calibration.of(args.calibration), **settings))
     scorer = RewardScorer(judge, rubric=args.rubric, shaping=shaping)
     serve(scorer, config, args.host, args.port, graceful_timeout=args.graceful_timeout, on_listen=lambda host, port: print(
         f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "
         f"{config.max_batch} items, {args.max_wait_ms:g} ms, {config.slots} calls in flight)", file=sys.stderr, flush=True))
     print("rubric serve: stopped", file=sys.stderr)
     return EXIT_OK
-
-
-def make_backend(args: argparse.Namespace, **api_settings):
-    """The backend named by --model (judge.models.open_backend), the weak-judge notice on stderr."""
-    from judge.models import open_backend
-
-    given = {"base_url": args.base_url, "samples": args.samples, "router_config": str(args.router_config) if args.router_config else None}
-    return open_backend(args.model, cache=not args.no_cache, cache_dir=args.cache_dir, api_options=given, api_settings=api_settings,
-                        on_default=lambda notice: print(notice, file=sys.stderr))
 
 
 def run_augment(args: argparse.Namespace) -> int:

@@ -55,8 +55,19 @@ class CachedBackend:
         material = {"v": KEY_VERSION, "backend": self.inner.identity(), "op": operation, "messages": list(messages), **parameters}
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode("utf-8", "surrogatepass")).hexdigest()
 
+    def p_yes_key(self, question: YesNoQuestion) -> str:
+        return self.key("p_yes", question.messages, template=question.template_version)
+
+    def known(self, key: str) -> bool:
+        return key in self.store
+
+    def remember(self, key: str, score: YesNoScore) -> None:
+        """Keep a score under its key (failed scores are not kept: a rerun asks again)."""
+        if score.p_yes is not None:
+            self.store.set(key, {"p_yes": score.p_yes, "yes_no_mass": score.yes_no_mass, "notes": list(score.notes), "explanation": score.explanation})
+
     async def p_yes(self, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
-        keys = [self.key("p_yes", q.messages, template=q.template_version) for q in questions]
+        keys = [self.p_yes_key(q) for q in questions]
         results: list[YesNoScore | None] = [self._lookup(k) for k in keys]
         missing = [i for i, r in enumerate(results) if r is None]
         self.hits += len(questions) - len(missing)
@@ -65,11 +76,7 @@ class CachedBackend:
             fresh = await self.inner.p_yes([questions[i] for i in missing])
             for index, score in zip(missing, fresh):
                 results[index] = score
-                if score.p_yes is not None:
-                    self.store.set(
-                        keys[index],
-                        {"p_yes": score.p_yes, "yes_no_mass": score.yes_no_mass, "notes": list(score.notes), "explanation": score.explanation},
-                    )
+                self.remember(keys[index], score)
         return results  # type: ignore[return-value]
 
     def _lookup(self, key: str) -> YesNoScore | None:

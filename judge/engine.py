@@ -51,6 +51,12 @@ class _Prepared:
     deferred: dict[str, str] = field(default_factory=dict)  # criterion id -> why code left it to the judge
     nuggets: set[str] = field(default_factory=set)  # deferred by the nugget matcher: asked in three labels
 
+    @property
+    def judged(self) -> set[str]:
+        """The criteria sent to the model (the rest were decided in code, or skipped)."""
+        batch = self.batch[0] if self.batch else []
+        return {c.id for c, _ in self.asked} | {c.id for c in batch} | {c.id for c, _ in self.generated}
+
 
 def truncate_middle(text: str, keep: int) -> str:
     """Keep the head and tail of text (keep characters in all), marking the cut."""
@@ -170,6 +176,10 @@ class Judge:
 
     # -- internals --------------------------------------------------------------------------
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        return [self._verdict(p) for p in await self._decide(items)]
+
+    async def _decide(self, items: Sequence[JudgeItem]) -> list[_Prepared]:
+        """Every criterion of every item decided: by code, or by the model (``p.judged``)."""
         prepared = [self._prepare(item) for item in items]
         scores = await ask(self.backend, [question for p in prepared for _, questions in p.asked for question in questions])
         position = 0
@@ -187,7 +197,7 @@ class Judge:
         answers = await asyncio.gather(*(generated.judge(self.backend, messages) for _, _, messages in pending))
         for (p, criterion, _), answer in zip(pending, answers):
             p.results[criterion.id] = self._result(criterion, answer)
-        return [self._verdict(p) for p in prepared]
+        return prepared
 
     async def _judge_batched(self, p: _Prepared) -> None:
         """One generated request for all the item's criteria; each label read on its own."""

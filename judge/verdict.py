@@ -27,6 +27,10 @@ class CriterionResult(BaseModel):
     )
     explanation: str | None = None
     notes: list[str] = Field(default_factory=list)
+    jury: dict[str, float | None] | None = Field(
+        None, description="Juries: each judge's P(yes) by model label (None where it could not score); p_yes is their aggregate."
+    )
+    disputed: bool | None = Field(None, description="Juries: the judges that scored the criterion decided it differently.")
 
 
 class Verdict(BaseModel):
@@ -47,3 +51,6 @@ class Verdict(BaseModel):
     template_version: str | None = None
     request_shape: Literal["per_criterion", "generated", "batched"] = "per_criterion"
     calibration: str | None = Field(None, description="The id of the calibration applied to p_yes, if any.")
+    jury: dict[str, float | None] | None = Field(
+        None, description="Juries: the soft score each judge alone would have given, by model label."
+    )

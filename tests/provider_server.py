@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.provider_batches import BatchDesk, handle_get, handle_post
+
 FAULT = re.compile(r"FAULT:([a-z0-9-]+)")
 CRITERION = re.compile(r"Criterion: (.*)\Z", re.S)
 BATCHED_CRITERION = re.compile(r"^(c\d+): (.*)$", re.M)
@@ -74,6 +76,8 @@ class ProviderServer:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._server: ThreadingHTTPServer | None = None
+        self.batches = BatchDesk()  # jobs of the batch APIs (tests/provider_batches.py)
+        self.cached_prefixes: set[str] = set()  # Anthropic prompt caching: prefixes written
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> ProviderServer:
@@ -141,8 +145,15 @@ class _Handler(BaseHTTPRequestHandler):
     def owner(self) -> ProviderServer:
         return self.server.owner  # type: ignore[attr-defined]
 
+    def do_GET(self) -> None:  # noqa: N802
+        if not handle_get(self):
+            self._send(404, b'{"error": {"message": "no such endpoint"}}')
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if handle_post(self, raw):
+            return
+        body = json.loads(raw or b"{}")
         anthropic = self.path.rstrip("/").endswith("/messages")
         messages = body.get("messages", [])
         # The question is the first user turn; instructor's re-asks come after it.
@@ -269,6 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _anthropic_reply(self, body: dict[str, Any], last: str, fault: str | None, attempt: int) -> dict[str, Any]:
         text = _text(body.get("system")) + "".join(_text(m.get("content")) for m in body.get("messages", []))
+        cached = self._prompt_cache(body)
         if body.get("tools"):
             tool = body["tools"][0]["name"]
             content = [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": self._verdict(body, last, fault, attempt)}]
@@ -284,8 +296,23 @@ class _Handler(BaseHTTPRequestHandler):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": {"input_tokens": len(text) // 4, "output_tokens": max(1, len(json.dumps(content)) // 4)},
+            "usage": {"input_tokens": len(text) // 4 - sum(cached.values()), "output_tokens": max(1, len(json.dumps(content)) // 4), **cached},
         }
+
+    def _prompt_cache(self, body: dict[str, Any]) -> dict[str, int]:
+        """Anthropic's cache accounting: the text up to a cache_control block is written once, then read."""
+        prefix = ""
+        for message in body.get("messages", []):
+            for block in message["content"] if isinstance(message["content"], list) else []:
+                prefix += block.get("text", "")
+                if block.get("cache_control"):
+                    with self.owner._lock:
+                        seen = prefix in self.owner.cached_prefixes
+                        self.owner.cached_prefixes.add(prefix)
+                    tokens = len(prefix) // 4
+                    return {"cache_read_input_tokens": tokens, "cache_creation_input_tokens": 0} if seen else \
+                        {"cache_read_input_tokens": 0, "cache_creation_input_tokens": tokens}
+        return {}
 
 
 def main() -> None:

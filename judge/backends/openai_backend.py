@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from judge.backends.api import ApiBackend, ApiOptions, BackendConfigError, reasks, Endpoint, TokenCounts, api_key
 from judge.backends.base import Message
 from judge.backends.logprobs import first_token_alternatives
+from judge.backends.openai_batch import OpenAIBatches
 
 
 def aiohttp_client(sdk: Any) -> Any:
@@ -68,7 +69,7 @@ def is_reasoning_model(model: str) -> bool:
     return bool(REASONING_MODEL.match(model.lower()))
 
 
-class OpenAIBackend(ApiBackend):
+class OpenAIBackend(OpenAIBatches, ApiBackend):
     name = "openai"
     default_key_env = "OPENAI_API_KEY"
 
@@ -114,17 +115,17 @@ class OpenAIBackend(ApiBackend):
         # The SDK's create() re-walks its typed parameters on every call (about 2 ms of CPU,
         # the client's largest cost at 64 requests in flight); this body is plain JSON
         # already, so it goes through the same client's post() with the same errors.
-        parameters = self.request_parameters(max_tokens, 0.0)
-        body = {
-            "model": self.model_id,
-            "messages": messages,
-            **{k: v for k, v in parameters.items() if k != "extra_body"},
-            **parameters.get("extra_body", {}),
-            "logprobs": True,
-            "top_logprobs": self.options.top_logprobs,
-        }
-        completion = await endpoint.raw.post("/chat/completions", body=body, cast_to=ChatCompletion)
+        completion = await endpoint.raw.post("/chat/completions", body=self.logprobs_body(messages, max_tokens), cast_to=ChatCompletion)
         return first_token_alternatives(completion), _tokens(completion.usage)
+
+    def _body(self, messages: list[Message], max_tokens: int, temperature: float, **fields: Any) -> dict[str, Any]:
+        """A chat-completions request body as plain JSON (what the Batch API's lines hold too)."""
+        parameters = self.request_parameters(max_tokens, temperature)
+        return {"model": self.model_id, "messages": messages, **{k: v for k, v in parameters.items() if k != "extra_body"},
+                **parameters.get("extra_body", {}), **fields}
+
+    def logprobs_body(self, messages: list[Message], max_tokens: int = 1) -> dict[str, Any]:
+        return self._body(messages, max_tokens, 0.0, logprobs=True, top_logprobs=self.options.top_logprobs)
 
     async def _structured(
         self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float

@@ -29,6 +29,7 @@ class EvalSettings:
     progress: bool | None = None  # None: a bar on a terminal
     decision: str = "both_orders"  # pairwise: both orders must agree, or the order-averaged P(A better) decides
     margin: float = 0.0  # pairwise, averaged: the tie band around 0.5
+    jury: str = "mean"  # several models: how the jury aggregates each criterion (judge.jury)
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> EvalSettings:

@@ -95,11 +95,41 @@ async def judge_pairs(
 
 
 def _pointwise_record(pair: LabelledPair, a: Any, b: Any) -> dict[str, Any]:
+    # a jury's verdicts carry each judge's own score: the record keeps them, so one run
+    # measures the jury against each of its judges on the same pairs
+    judges = {"judges": {label: [a.jury[label], b.jury.get(label)] for label in a.jury}} if a.jury and b.jury else {}
     if a.score is None or b.score is None:
         reason = a.reason if a.score is None else b.reason
-        return _record(pair, "pointwise", "unscored", None, score_a=a.score, score_b=b.score, reason=reason)
-    preferred = "A" if a.score > b.score else "B" if b.score > a.score else "tie"
-    return _record(pair, "pointwise", "scored", preferred, score_a=a.score, score_b=b.score, equal_scores=preferred == "tie")
+        return _record(pair, "pointwise", "unscored", None, score_a=a.score, score_b=b.score, reason=reason, **judges)
+    preferred = _preferred(a.score, b.score)
+    return _record(pair, "pointwise", "scored", preferred, score_a=a.score, score_b=b.score, equal_scores=preferred == "tie", **judges)
+
+
+def _preferred(a: float | None, b: float | None) -> str | None:
+    if a is None or b is None:
+        return None
+    return "A" if a > b else "B" if b > a else "tie"
+
+
+def judges_alone(labelled: Sequence[dict[str, Any]], seed: int = 0) -> dict[str, Any] | None:
+    """A jury's pairs: each judge's own accuracy and ties, and the jury's accuracy minus the
+    judge's, paired on the same pairs (mean of +1/0/-1 per pair, with its 95% interval)."""
+    names = next((list(r["judges"]) for r in labelled if r.get("judges")), None)
+    if not names:
+        return None
+    out = {}
+    for name in names:
+        preferred = [_preferred(*r.get("judges", {}).get(name, (None, None))) for r in labelled]
+        correct = [p == r["label"] for p, r in zip(preferred, labelled)]
+        difference = [float(bool(r["correct"])) - float(c) for r, c in zip(labelled, correct)]
+        bounds = stats.interval(difference, seed=seed)
+        out[name] = {
+            "accuracy": stats.rate(correct, seed),
+            "judge_ties": stats.rate([p == "tie" for p in preferred], seed),
+            "jury_minus_judge": {"n": len(difference), "value": sum(difference) / len(difference) if difference else None,
+                                 "ci95": list(bounds) if bounds else None},
+        }
+    return out
 
 
 def summarise(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
@@ -123,6 +153,7 @@ def summarise(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, 
         summary["fitted_margin"] = fitted_margin(records, seed=seed)
     if any(r["mode"] == "pointwise" for r in records):
         summary["equal_scores"] = stats.rate([bool(r.get("equal_scores")) for r in scored if r["mode"] == "pointwise"], seed)
+        summary["judges"] = judges_alone(labelled, seed)
     return summary
 
 
@@ -174,6 +205,11 @@ def format_table(results: dict[str, Any]) -> str:
         )
     overall = results["overall"]
     lines.append(f"label ties left out of accuracy: {overall['label_ties']}; unscored pairs (counted wrong): {overall['unscored']}")
+    for name, alone in (overall.get("judges") or {}).items():
+        difference = alone["jury_minus_judge"]
+        low_high = f" [{difference['ci95'][0]:+.2f},{difference['ci95'][1]:+.2f}]" if difference["ci95"] else ""
+        lines.append(f"  {name} alone: accuracy {cell(alone['accuracy'])}, ties {alone['judge_ties']['value']:.1%}; "
+                     f"jury minus this judge {difference['value']:+.3f}{low_high} (paired)")
     if fit := overall.get("fitted_margin"):
         lines.append(f"order-averaged decision with the tie band fitted on these pairs: --decision averaged --margin {fit['margin']:.3f} "
                      f"({fit['folds']}-fold held out: accuracy {cell(fit['accuracy'])}, judge ties {fit['judge_ties']['value']:.1%})")

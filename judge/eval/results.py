@@ -50,6 +50,15 @@ class MarginFit(Strict):
     judge_ties: Rate  # held out
 
 
+class JudgeAlone(Strict):
+    """One judge of a jury on the jury's pairs (pointwise): its own figures, and the jury's
+    accuracy minus its own, paired."""
+
+    accuracy: Rate
+    judge_ties: Rate
+    jury_minus_judge: Rate
+
+
 class PreferenceSummary(Strict):
     pairs: int
     label_ties: int
@@ -60,6 +69,7 @@ class PreferenceSummary(Strict):
     position_consistency: Rate | None = None  # pairwise mode
     fitted_margin: MarginFit | None = None  # pairwise mode, enough scored pairs with a winner
     equal_scores: Rate | None = None  # pointwise mode
+    judges: dict[str, JudgeAlone] | None = None  # pointwise mode with a jury
 
 
 class GradedSummary(Strict):

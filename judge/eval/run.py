@@ -19,6 +19,7 @@ from judge.engine import Judge
 from judge.eval import graded, preference, scored, stats
 from judge.eval.options import EvalSettings
 from judge.eval.results import EvalResults
+from judge.jury import Jury, JuryMethod
 from judge.pairwise import PairwiseJudge
 from judge.runs.log import open_resumed
 from judge.runs.resume import digest
@@ -51,16 +52,23 @@ class _Mode:
     unit: str = "pair"
 
 
-def _mode(settings: EvalSettings, backend: Backend) -> _Mode:
+def _judge(backends: list[Backend], method: JuryMethod, **settings: Any) -> Judge | Jury:
+    """One judge, or a jury of one per backend."""
+    return Judge(backends[0], **settings) if len(backends) == 1 else Jury.of(backends, method, **settings)
+
+
+def _mode(settings: EvalSettings, backends: list[Backend]) -> _Mode:
     seed = settings.seed
+    if settings.mode == "pairwise" and len(backends) > 1:
+        raise ValueError("a jury judges each response on its own: use --mode pointwise, graded or scored (pairwise takes one --model)")
     if settings.mode in ("pairwise", "pointwise"):
         rubric = RubricSource.from_option(settings.rubric).default if settings.mode == "pointwise" else None
         if settings.mode == "pointwise" and rubric is None:
             raise ValueError(f"{settings.rubric} holds several rubrics; name one file or library rubric")
-        engine: PairwiseJudge | Judge = (PairwiseJudge(backend, decision=settings.decision, margin=settings.margin)  # type: ignore[arg-type]
-                                          if settings.mode == "pairwise" else Judge(backend))
+        engine: PairwiseJudge | Judge | Jury = (PairwiseJudge(backends[0], decision=settings.decision, margin=settings.margin)  # type: ignore[arg-type]
+                                                if settings.mode == "pairwise" else _judge(backends, settings.jury))
         pairwise = engine if isinstance(engine, PairwiseJudge) else None
-        judge = engine if isinstance(engine, Judge) else None
+        judge = None if isinstance(engine, PairwiseJudge) else engine
         run = {"mode": settings.mode, **engine.settings(), **({"rubric": digest(rubric)} if rubric else {})}
         return _Mode(
             load=lambda name, report: preference.load_benchmark(name, report, settings.data_dir),
@@ -70,7 +78,7 @@ def _mode(settings: EvalSettings, backend: Backend) -> _Mode:
             heading=f"{settings.mode}, model {engine.model_label}" + (f", rubric {rubric.id}" if rubric else ""),
             run=run, model=engine.model_label, rubric_id=rubric.id if rubric else None,
         )
-    judge = Judge(backend, gate=False)  # HealthBench and 1-5 rubrics have no hard-rule gate
+    judge = _judge(backends, settings.jury, gate=False)  # HealthBench and 1-5 rubrics have no hard-rule gate
     run = {"mode": settings.mode, **judge.settings()}
     if settings.mode == "graded":
         def load_graded(name: str, report: LoadReport) -> list[Any]:
@@ -125,11 +133,11 @@ def judge_resumably(
 
 
 def run_eval(
-    settings: EvalSettings, backend: Backend, *, say: Callable[[str], None] = lambda _: None, warn: Callable[[str], None] = lambda _: None
+    settings: EvalSettings, backends: Backend | list[Backend], *, say: Callable[[str], None] = lambda _: None, warn: Callable[[str], None] = lambda _: None
 ) -> EvalOutcome:
     """Run an eval and write its results file; ``say`` hears what was loaded, ``warn`` what an
     earlier run left in the per-item log."""
-    mode = _mode(settings, backend)
+    mode = _mode(settings, backends if isinstance(backends, list) else [backends])
     chosen = load_benchmarks(settings, mode, say)
     # one judgement per item, even when two benchmarks share a file (llmbar and llmbar-natural)
     items = {mode.key(item): item for sample, _ in chosen.values() for item in sample}

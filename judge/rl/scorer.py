@@ -17,6 +17,7 @@ from judge.backends.base import Message
 from judge.aio import run_sync
 from judge.calibration import Calibration
 from judge.engine import Judge, JudgeItem
+from judge.jury import Jury, JuryMethod
 from judge.rl.shaping import Shaping
 from judge.verdict import Verdict
 from rubrics.model import Rubric
@@ -90,29 +91,41 @@ class RewardScorer:
 
 
 def build_scorer(
-    model: str | Judge | Any | None = None,
+    model: str | Judge | Jury | Any | None = None,
     *,
     rubric: RubricValue = None,
     shaping: Shaping | dict[str, Any] | None = None,
     cache: bool | str = False,
     judge_options: dict[str, Any] | None = None,
     calibration: str | Path | Calibration | None = None,
+    jury: JuryMethod = "mean",
     **backend_options: Any,
 ) -> RewardScorer:
     """A scorer from a model spec ("fake:yes", "local:PATH", "openai/gpt-4o-mini"...), a
-    backend, or a ready Judge. None is the embedded default model: it runs anywhere, but a
-    135M model is a weak judge; use it to wire things up, not to train on. ``calibration``
-    (a file of `rubric calibrate`, or a Calibration) maps the judge's P(yes) before rewards."""
+    backend, a ready Judge or Jury, or a list of specs or backends: a jury aggregating each
+    criterion by ``jury`` (mean, median, majority, min). None is the embedded default model: it
+    runs anywhere, but a 135M model is a weak judge; use it to wire things up, not to train on.
+    ``calibration`` (a file of `rubric calibrate`, or a Calibration) maps one judge's P(yes)
+    before rewards."""
+    if isinstance(shaping, dict):
+        shaping = Shaping(**shaping)
+    if isinstance(model, (Judge, Jury)):
+        return RewardScorer(model, rubric=rubric, shaping=shaping)
+    if isinstance(model, (list, tuple)):
+        if calibration is not None:
+            raise ValueError("a calibration is fitted for one judge; a jury takes none")
+        backends = [_backend(m, cache, backend_options) for m in model]
+        return RewardScorer(Jury.of(backends, jury, **(judge_options or {})), rubric=rubric, shaping=shaping)
+    backend = _backend(model, cache, backend_options)
+    return RewardScorer(Judge(backend, calibration=Calibration.of(calibration), **(judge_options or {})), rubric=rubric, shaping=shaping)
+
+
+def _backend(model: Any, cache: bool | str, options: dict[str, Any]) -> Any:
+    """A model spec opened (cached if asked), or a backend wrapped in the cache if asked."""
     from judge.cache import CachedBackend
     from judge.models import open_backend
 
-    if isinstance(shaping, dict):
-        shaping = Shaping(**shaping)
-    if isinstance(model, Judge):
-        return RewardScorer(model, rubric=rubric, shaping=shaping)
     cache_dir = None if cache is True or not cache else cache
     if model is None or isinstance(model, str):
-        backend = open_backend(model, cache=bool(cache), cache_dir=cache_dir, **backend_options)
-    else:
-        backend = CachedBackend(model, cache_dir) if cache else model
-    return RewardScorer(Judge(backend, calibration=Calibration.of(calibration), **(judge_options or {})), rubric=rubric, shaping=shaping)
+        return open_backend(model, cache=bool(cache), cache_dir=cache_dir, **options)
+    return CachedBackend(model, cache_dir) if cache else model

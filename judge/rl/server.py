@@ -99,7 +99,10 @@ class Metrics:
 
     def snapshot(self, batcher: MicroBatcher[Any, Any], backend: Any) -> dict[str, Any]:
         ordered = sorted(self.latencies)
-        hits, misses = getattr(backend, "hits", None), getattr(backend, "misses", None)
+        backends = backend if isinstance(backend, list) else [backend]  # a jury's: one per judge
+        counts = [(getattr(b, "hits", None), getattr(b, "misses", None)) for b in backends]
+        hits = None if any(h is None for h, _ in counts) else sum(h for h, _ in counts)
+        misses = None if any(m is None for _, m in counts) else sum(m for _, m in counts)
         lookups = (hits or 0) + (misses or 0)
         return {
             "uptime_s": round(time.time() - self.started, 3),
@@ -241,7 +244,7 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         return JSONResponse({"status": status, "model": scorer.judge.model_label}, status_code=503 if state["draining"] else 200)
 
     async def metrics_endpoint(request: Request) -> JSONResponse:
-        return JSONResponse(metrics.snapshot(batcher, scorer.judge.backend))
+        return JSONResponse(metrics.snapshot(batcher, getattr(scorer.judge, "backends", None) or scorer.judge.backend))
 
     def authorised(request: Request) -> bool:
         if config.api_key is None:

@@ -59,6 +59,7 @@ def judge_file(
     progress: bool | None = None,
     overwrite: bool = False,
     settings: dict[str, Any] | None = None,
+    before: Callable[[list[JudgeItem]], None] | None = None,
 ) -> RunSummary:
     """Judge every line of input_path not yet judged in output_path by this same run;
     appends one verdict line per item (the input's ``id`` echoed, with the run settings and
@@ -66,6 +67,7 @@ def judge_file(
     for other input stops the run (ResumeMismatch) unless ``overwrite``.
 
     settings: what else shapes the verdicts (e.g. a criterion filter), recorded and compared.
+    before: called with the items left to judge once the resume is settled (e.g. a provider batch).
     progress: None shows a bar only on a terminal.
     """
     refuse_same_file(input_path, output_path)
@@ -91,6 +93,8 @@ def judge_file(
         async for verdict in judge.aevaluate_many(todo()):
             yield {"id": input_ids.pop(verdict.item_id), **verdict.model_dump(mode="json")}
 
+    if before is not None:
+        before([e for e in read_items(input_path, rubrics, skip_ids=set(kept)) if isinstance(e, JudgeItem)])
     new = resumed.write_all(records(), len(hashes) - len(kept), "item", progress)
     return summarise([*kept.values(), *new], judged_now=len(new), malformed_lines=warnings.count)
 

@@ -17,6 +17,7 @@ from judge.backends import SPEC_HELP
 from judge.backends.base import Backend
 from judge.calibration import Calibration
 from judge.engine import Judge
+from judge.jury import Jury
 from judge.models import calls_in_flight
 from rubrics.model import Criterion
 
@@ -58,6 +59,10 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--request-shape", choices=["per-criterion", "generated", "batched"], default="per-criterion",
                         help="one yes/no request per criterion (P(yes), default); a generated verdict per criterion (reasoning, then "
                         "the decision; local models decode it under its grammar); or one request per response labelling every criterion")
+    parser.add_argument("--batch", action="store_true", help="openai/ and anthropic/ models: send the questions first as one provider "
+                        "batch job (about half the price, answers within 24 h); its id is kept in OUTPUT.batches.json, so a rerun "
+                        "resumes polling it; what the job could not answer is asked synchronously")
+    parser.add_argument("--batch-poll", type=float, default=30.0, metavar="SECONDS", help="--batch: seconds between polls (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
 
@@ -65,8 +70,13 @@ def only_tags(args: argparse.Namespace) -> set[str] | None:
     return set(args.only_tags.split(",")) if args.only_tags else None
 
 
-def judge_from(args: argparse.Namespace, backend: Backend) -> Judge:
-    """The engine the flags describe, its calls in flight worked out for the backend."""
+def judge_from(args: argparse.Namespace, backends: Backend | list[Backend]) -> Judge | Jury:
+    """The engine the flags describe (a jury for several backends), calls in flight worked out per backend."""
+    if isinstance(backends, list) and len(backends) > 1:
+        if args.calibration:
+            raise ValueError("--calibration is fitted for one judge; a jury takes none (calibrate each model, or judge without)")
+        return Jury([judge_from(args, backend) for backend in backends], args.jury)
+    backend = backends[0] if isinstance(backends, list) else backends
     tags = only_tags(args)
     include: Callable[[Criterion], bool] | None = (lambda c: bool(tags & set(c.tags))) if tags else None
     settings: dict[str, Any] = {

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from judge.jury import format_agreement, jury_agreement
 from judge.scoring import mean_score
 
 
@@ -32,6 +33,7 @@ class RunSummary:
     judged_criteria: int = 0  # scored or unscored, i.e. not skipped by a filter
     criteria: dict[tuple[str, str], CriterionStats] = field(default_factory=dict)
     item_rows: list[tuple[str, str, float | None, float | None, int]] = field(default_factory=list)
+    jury: dict[str, Any] | None = None  # a jury's agreement figures (judge.jury.agreement)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,7 @@ def summarise(verdicts: Sequence[dict[str, Any]], *, judged_now: int, malformed_
                 entry.unscored += 1
                 summary.unscored_criteria += 1
     summary.criteria = dict(stats)
+    summary.jury = jury_agreement(verdicts)
     return summary
 
 
@@ -96,6 +99,8 @@ def format_summary(summary: RunSummary, max_items: int = 20) -> str:
             mean_p = f"{s.p_yes_sum / s.scored:.3f}" if s.scored else "n/a"
             rows.append((rubric_id, criterion_id, f"{s.weight:g}", rate, mean_p, str(s.scored), str(s.unscored)))
         lines += ["", *_table(rows, 2)]
+    if summary.jury:
+        lines += ["", format_agreement(summary.jury)]
     return "\n".join(lines)
 
 
