@@ -197,7 +197,7 @@ def run_judge(args: argparse.Namespace) -> int:
             print(outcome.describe())
         for backend in backends:
             if (usage := getattr(backend, "usage", None)) is not None:
-                print(f"API usage{f' of {backend.name}:{backend.model_id}' if len(backends) > 1 else ''}: {usage.describe()}")
+                print(f"API usage: {f'{backend.name}:{backend.model_id}: ' if len(backends) > 1 else ''}{usage.describe()}")
     return EXIT_OK if summary.ok else EXIT_FAILURES
 
 

@@ -1,7 +1,7 @@
 """The batch endpoints of the loopback provider (tests/provider_server.py): OpenAI's Files and
 Batch API, Anthropic's Message Batches, as their wire formats have them.
 
-A job stays in progress for ``polls`` retrievals, then ends; each request in it is answered
+A job stays in progress until its ``polls``-th retrieval (default: the first), then ends; each request in it is answered
 by the same scripted model as a synchronous request. ``FAULT:batch-error`` in a question
 fails that request inside the job (OpenAI: a line of the error file; Anthropic: an errored
 result). ``outcome="expired"`` ends the job expired with only its first half answered;
@@ -37,7 +37,7 @@ class Job:
 class BatchDesk:
     """The jobs and files of one server."""
 
-    def __init__(self, polls: int = 2, outcome: str = "completed"):
+    def __init__(self, polls: int = 1, outcome: str = "completed"):
         self.polls = polls
         self.outcome = outcome
         self.poll_errors = 0  # polls still to answer with a 500

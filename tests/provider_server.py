@@ -146,12 +146,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.owner  # type: ignore[attr-defined]
 
     def do_GET(self) -> None:  # noqa: N802
+        self.owner._log(Logged(self.path, None, 1, time.monotonic(), 200, {}))
         if not handle_get(self):
             self._send(404, b'{"error": {"message": "no such endpoint"}}')
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-        if handle_post(self, raw):
+        if handle_post(self, raw):  # the batch endpoints
+            self.owner._log(Logged(self.path, None, 1, time.monotonic(), 200, {}))
             return
         body = json.loads(raw or b"{}")
         anthropic = self.path.rstrip("/").endswith("/messages")

@@ -45,6 +45,7 @@ def run(judge, todo, output, **options):
 
 def test_openai_batch_answers_every_question_and_the_run_sends_none(tmp_path):
     with ProviderServer() as server:
+        server.batches.polls = 3  # in progress at the first two polls
         backend = cached(server, "openai/judge?price_in=1&price_out=2", tmp_path)
         judge = Judge(backend)
         (outcome,) = run(judge, items(), tmp_path / "v.jsonl")

@@ -158,3 +158,35 @@ def test_rubric_judge_with_two_models_resumes_and_refuses_another_method(rubric_
     assert other.returncode == 2 and "jury" in other.stderr
     ambiguous = subprocess.run(command + ["--base-url", "http://x/v1"], capture_output=True, text=True, timeout=120)
     assert ambiguous.returncode == 2 and "--base-url is ambiguous with several --model" in ambiguous.stderr
+
+
+def test_the_report_shows_the_jurys_agreement(rubric_exe, tmp_path):
+    pytest.importorskip("matplotlib")
+    from judge.eval.report import build_report
+
+    output = tmp_path / "v.jsonl"
+    subprocess.run([rubric_exe, "judge", "--rubric", "helpfulness", "--input", str(ROOT / "examples/sample_responses.jsonl"), "--quiet",
+                    "--output", str(output), "--model", "fake:random:1", "--model", "fake:random:2", "--no-cache"], check=True, timeout=120)
+    html = build_report(output)
+    assert "<h2>Jury agreement</h2>" in html and 'id="jury-alpha"' in html and "<th>fake:random:2</th>" in html
+
+
+def test_rubric_eval_pointwise_with_a_jury_reports_each_judge(rubric_exe, tmp_path):
+    pytest.importorskip("matplotlib")
+    from judge.eval.report import build_report
+
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps([{"input": f"Question {n}?", "output_1": f"A careful answer {n}.", "output_2": f"Answer {n}.", "label": 1}
+                                 for n in range(6)]))
+    output = tmp_path / "eval.json"
+    command = [rubric_exe, "eval", "--benchmark", str(pairs), "--mode", "pointwise", "--model", "fake:random:1", "--model", "fake:random:2",
+               "--jury", "median", "--output", str(output), "--no-cache", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "fake:random:1 alone: accuracy" in done.stdout and "jury minus this judge" in done.stdout
+    results = json.loads(output.read_text())
+    alone = results["benchmarks"][str(pairs)]["overall"]["judges"]
+    assert set(alone) == {"fake:random:1", "fake:random:2"} and all(a["accuracy"]["n"] == 6 for a in alone.values())
+    assert 'id="judges-alone"' in build_report(output)
+    pairwise = subprocess.run(command[:4] + ["--mode", "pairwise"] + command[6:], capture_output=True, text=True, timeout=120)
+    assert pairwise.returncode == 2 and "a jury judges each response on its own" in pairwise.stderr

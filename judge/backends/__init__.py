@@ -19,6 +19,7 @@ from judge.backends.base import Backend, BackendError, BackendFatalError, Genera
 SPEC_HELP = """\
 models (--model):
   (none)               the embedded SmolLM2-135M-Instruct: a tiny demo model and a weak judge
+                       (local:default names it, e.g. in a jury of several --model)
   HF_ID or PATH        any causal LM through transformers, e.g. Qwen/Qwen2.5-7B-Instruct
   local:HF_ID_OR_PATH  the same, explicitly
   gguf:PATH.gguf       a GGUF file, converted to transformers weights once and cached

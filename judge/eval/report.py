@@ -215,6 +215,17 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 <tr><td>{{ name }}</td><td class="num">{{ "%g" | format(s.weight) }}</td><td class="num">{{ rate | pct }}</td><td class="num">{{ s.met }}</td><td class="num">{{ s.scored }}</td><td class="num">{{ s.unscored }}</td></tr>
 {% endfor %}
 </table></section>
+{% if summary.jury %}{% set j = summary.jury %}
+<section id="jury"><h2>Jury agreement</h2>
+<p>{{ j.judges | join(", ") }}: Krippendorff's alpha <span id="jury-alpha">{{ j.overall.alpha | pct }}</span> (nominal, on each judge's decision);
+all judges alike on {{ j.overall.agreement | pct }} of {{ j.overall.units }} criterion judgements, {{ j.overall.disputed }} disputed.</p>
+<table><tr><th>rubric/criterion</th><th>alpha</th><th>all alike</th><th>disputed</th><th>judged</th></tr>
+{% for name, f in j.criteria.items() %}<tr><td>{{ name }}</td><td class="num">{{ f.alpha | pct }}</td><td class="num">{{ f.agreement | pct }}</td><td class="num">{{ f.disputed }}</td><td class="num">{{ f.units }}</td></tr>
+{% endfor %}</table>
+{% if j.most_disputed %}<h3>Most disputed items</h3><table><tr><th>item</th><th>criteria disputed</th>{% for judge in j.judges %}<th>{{ judge }}</th>{% endfor %}</tr>
+{% for item in j.most_disputed %}<tr><td>{{ item.item_id }}</td><td class="num">{{ item.disputed_criteria }}</td>{% for judge in j.judges %}<td class="num">{{ item.scores[judge] | pct }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% endif %}</section>
+{% endif %}
 <section id="unscored"><h2>Unscored reasons</h2>
 {% if reasons %}<table><tr><th>reason</th><th>count</th></tr>
 {% for reason, count in reasons %}<tr><td>{{ reason }}</td><td class="num">{{ count }}</td></tr>
@@ -274,6 +285,10 @@ section { margin-bottom: 2em; } .muted { color: #777; }
 <td class="num">{{ s.label_ties }}</td><td class="num">{{ s.unscored }}</td></tr>
 {% endfor %}
 </table>
+{% set alone = benchmark.rows[-1][1].judges if benchmark.rows else None %}
+{% if alone %}<table id="judges-alone"><tr><th>each judge of the jury alone</th><th>accuracy [95% CI]</th><th>judge ties</th><th>jury minus this judge (paired) [95% CI]</th></tr>
+{% for judge, a in alone.items() %}<tr><td>{{ judge }}</td><td class="num">{{ a.accuracy | interval }}</td><td class="num">{{ a.judge_ties.value | pct }}</td><td class="num">{{ a.jury_minus_judge | interval }}</td></tr>
+{% endfor %}</table>{% endif %}
 {% set fit = benchmark.rows[-1][1].fitted_margin if benchmark.rows else None %}
 {% if fit %}<p>Order-averaged decision with the tie band fitted on these pairs: <code>--decision averaged --margin {{ "%.3f" | format(fit.margin) }}</code>; {{ fit.folds }}-fold held out: accuracy {{ fit.accuracy | interval }}, judge ties {{ fit.judge_ties.value | pct }}.</p>{% endif %}
 {% endif %}
