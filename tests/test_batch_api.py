@@ -136,7 +136,7 @@ def test_failed_polls_are_tried_again_and_too_many_stop_with_the_job_kept(tmp_pa
 
 def test_anthropic_message_batches_with_a_shared_cache_breakpoint(tmp_path):
     with ProviderServer() as server:
-        backend = cached(server, "anthropic/claude-judge", tmp_path)
+        backend = cached(server, "anthropic/claude-judge?price_in=3&price_out=15", tmp_path)
         (outcome,) = run(Judge(backend), items(), tmp_path / "v.jsonl")
         assert (outcome.sent, outcome.answered) == (9, 9)
         job = next(iter(server.batches.jobs.values()))
@@ -150,8 +150,12 @@ def test_anthropic_message_batches_with_a_shared_cache_breakpoint(tmp_path):
         for verdict in verdicts:
             assert [r.p_yes for r in verdict.results] == [float(hashed_p_yes(t) >= 0.5) for t in CRITERIA]
             assert all(r.explanation == "scripted verdict" for r in verdict.results)
-        usage = backend.inner.usage
-        assert usage.cache_write_tokens > 0 and usage.cache_read_tokens == 2 * usage.cache_write_tokens  # one write, two reads per response
+        usage = backend.inner.usage  # one write, two reads per response, all in the batch
+        assert usage.batch_cache_write_tokens > 0 and usage.batch_cache_read_tokens == 2 * usage.batch_cache_write_tokens
+        # the batch discount applies to cache reads (0.1x) and writes (1.25x) as to the rest
+        full = (usage.batch_prompt_tokens * 3 + usage.batch_completion_tokens * 15
+                + usage.batch_cache_read_tokens * 0.3 + usage.batch_cache_write_tokens * 3.75) / 1e6
+        assert usage.cost == pytest.approx(full / 2)
 
 
 def test_anthropic_synchronous_requests_share_the_prefix_cache(server):
@@ -163,6 +167,9 @@ def test_anthropic_synchronous_requests_share_the_prefix_cache(server):
     single = backend_for(server, "anthropic/claude-single")
     Judge(single).evaluate("q", "Paris.", Rubric.from_principles(CRITERIA[:1], "one"))
     assert single.usage.cache_write_tokens == 0  # one criterion: nothing would read the cache
+    unmarked = backend_for(server, "anthropic/claude-unmarked?prompt_cache=false")
+    Judge(unmarked).evaluate_many(items())
+    assert unmarked.usage.cache_write_tokens == unmarked.usage.cache_read_tokens == 0
 
 
 def test_a_jury_sends_one_job_per_judge_with_a_batch_api(tmp_path):

@@ -35,7 +35,8 @@ models (--model):
   API options after '?': mode=logprobs|structured, samples, concurrency, rpm, tpm,
   max_retries, timeout, reasks, top_logprobs (1-20), price_in, price_out (USD per 1M
   tokens), api_key_env, chat_template_kwargs (JSON), reasoning, reasoning_tokens,
-  json_schema (true: a compatible server decodes under the schema);
+  json_schema (true: a compatible server decodes under the schema), prompt_cache
+  (Anthropic; false: no cache breakpoint);
   e.g. openai/gpt-4.1-mini?rpm=500&price_in=0.4&price_out=1.6
   Local options after '?': structured=grammar|parse (JSON decoded under the schema's
   grammar, the default, or parsed from free text), max_batch_tokens, max_batch_size

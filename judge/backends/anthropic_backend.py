@@ -58,11 +58,11 @@ class AnthropicBackend(ApiBackend):
         self.sends_temperature = sdk_takes_temperature()
         self.prefixes = PrefixMemory()
 
-    def _count_cache(self, usage: Any) -> None:
-        self.usage.add_cache_tokens(getattr(usage, "cache_read_input_tokens", None), getattr(usage, "cache_creation_input_tokens", None))
+    def _count_cache(self, usage: Any, *, batch: bool = False) -> None:
+        self.usage.add_cache_tokens(getattr(usage, "cache_read_input_tokens", None), getattr(usage, "cache_creation_input_tokens", None), batch=batch)
 
     async def p_yes(self, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
-        self.prefixes.remember(shared_prefixes(questions))
+        self.remember_prefixes(questions)
         return await super().p_yes(questions)
 
     def _endpoints(self) -> list[tuple[str, Endpoint]]:
@@ -107,7 +107,8 @@ class AnthropicBackend(ApiBackend):
         return {"custom_id": custom_id, "params": params}
 
     def remember_prefixes(self, questions: Sequence[YesNoQuestion]) -> None:
-        self.prefixes.remember(shared_prefixes(questions))
+        if self.options.prompt_cache:
+            self.prefixes.remember(shared_prefixes(questions))
 
     async def _client(self) -> Any:
         await self._bind_to_running_loop()
@@ -134,7 +135,7 @@ class AnthropicBackend(ApiBackend):
             if result.type == "succeeded":
                 message = result.message
                 self.usage.add_batch_tokens(*_tokens(message.usage))
-                self._count_cache(message.usage)
+                self._count_cache(message.usage, batch=True)
                 answers[entry.custom_id] = read_verdict(message.content)
             elif result.type == "errored":
                 error = result.error.error

@@ -60,6 +60,7 @@ class ApiOptions(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     price_in: float | None = Field(None, ge=0, description="USD per 1M prompt tokens")
     price_out: float | None = Field(None, ge=0, description="USD per 1M completion tokens")
+    prompt_cache: bool = Field(True, description="Anthropic: mark the prefix the criteria of one response share for the prompt cache")
     router_config: str | None = None  # litellm only
 
     @field_validator("top_logprobs")

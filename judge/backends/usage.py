@@ -45,6 +45,8 @@ class Usage:
     batch_completion_tokens: int = 0
     cache_read_tokens: int = 0  # prompt tokens read from the provider's prompt cache
     cache_write_tokens: int = 0  # prompt tokens written to it
+    batch_cache_read_tokens: int = 0  # the same inside batch jobs (batch-discounted too)
+    batch_cache_write_tokens: int = 0
 
     def add_tokens(self, prompt: int | None, completion: int | None) -> None:
         self.prompt_tokens += prompt or 0
@@ -54,9 +56,13 @@ class Usage:
         self.batch_prompt_tokens += prompt or 0
         self.batch_completion_tokens += completion or 0
 
-    def add_cache_tokens(self, read: int | None, written: int | None) -> None:
-        self.cache_read_tokens += read or 0
-        self.cache_write_tokens += written or 0
+    def add_cache_tokens(self, read: int | None, written: int | None, *, batch: bool = False) -> None:
+        if batch:
+            self.batch_cache_read_tokens += read or 0
+            self.batch_cache_write_tokens += written or 0
+        else:
+            self.cache_read_tokens += read or 0
+            self.cache_write_tokens += written or 0
 
     @property
     def cost(self) -> float | None:
@@ -68,7 +74,8 @@ class Usage:
         cache_write = p.cache_write if p.cache_write is not None else p.input * 1.25
         return (self.prompt_tokens * p.input + self.completion_tokens * p.output
                 + self.batch_prompt_tokens * batch_in + self.batch_completion_tokens * batch_out
-                + self.cache_read_tokens * cache_read + self.cache_write_tokens * cache_write) / 1e6
+                + self.cache_read_tokens * cache_read + self.cache_write_tokens * cache_write
+                + (self.batch_cache_read_tokens * cache_read + self.batch_cache_write_tokens * cache_write) * BATCH_DISCOUNT) / 1e6
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,7 +86,8 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "batch": {"requests": self.batch_requests, "failed": self.batch_failed,
                       "prompt_tokens": self.batch_prompt_tokens, "completion_tokens": self.batch_completion_tokens},
-            "prompt_cache": {"read_tokens": self.cache_read_tokens, "write_tokens": self.cache_write_tokens},
+            "prompt_cache": {"read_tokens": self.cache_read_tokens, "write_tokens": self.cache_write_tokens,
+                             "batch_read_tokens": self.batch_cache_read_tokens, "batch_write_tokens": self.batch_cache_write_tokens},
             "estimated_cost_usd": None if self.cost is None else round(self.cost, 6),
             "prices": None if self.prices is None else {"input": self.prices.input, "output": self.prices.output, "source": self.prices.source,
                                                         "batch": list(self.prices.batch())},
@@ -95,8 +103,9 @@ class Usage:
         if self.batch_requests:
             parts.append(f"in provider batches {self.batch_requests} requests ({self.batch_failed} failed there), "
                          f"{self.batch_prompt_tokens} prompt + {self.batch_completion_tokens} completion tokens")
-        if self.cache_read_tokens or self.cache_write_tokens:
-            parts.append(f"prompt cache {self.cache_read_tokens} tokens read, {self.cache_write_tokens} written")
+        read, written = self.cache_read_tokens + self.batch_cache_read_tokens, self.cache_write_tokens + self.batch_cache_write_tokens
+        if read or written:
+            parts.append(f"prompt cache {read} tokens read, {written} written")
         return "; ".join(parts) + f", {cost}"
 
 
