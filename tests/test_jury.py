@@ -190,3 +190,20 @@ def test_rubric_eval_pointwise_with_a_jury_reports_each_judge(rubric_exe, tmp_pa
     assert 'id="judges-alone"' in build_report(output)
     pairwise = subprocess.run(command[:4] + ["--mode", "pairwise"] + command[6:], capture_output=True, text=True, timeout=120)
     assert pairwise.returncode == 2 and "a jury judges each response on its own" in pairwise.stderr
+
+
+def test_a_reward_server_with_a_jury_scores_and_counts_every_judges_cache(tmp_path):
+    pytest.importorskip("uvicorn")
+    import httpx
+
+    from judge.cache import CachedBackend
+    from tests.serving import RunningServer
+
+    backends = [CachedBackend(FakeBackend(0.9, label="a"), tmp_path / "a"), CachedBackend(FakeBackend(0.1, label="b"), tmp_path / "b")]
+    scorer = build_scorer(Jury.of(backends, "mean"), rubric=["The answer is correct.", "The answer is polite."])
+    with RunningServer(scorer) as running:
+        answer = httpx.post(running.url + "/score", json={"prompt": "Say hi", "response": "Hello there, friend!"}).json()
+        assert answer["status"] == "scored" and answer["reward"] == pytest.approx(0.5)
+        httpx.post(running.url + "/score", json={"prompt": "Say hi", "response": "Hello there, friend!"})
+        cache = running.metrics()["cache"]
+        assert (cache["hits"], cache["misses"]) == (4, 4)  # two criteria x two judges, asked, then served from each cache
