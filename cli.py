@@ -172,19 +172,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_judge(args: argparse.Namespace) -> int:
     from judge.runs.files import judge_file
-    from judge.runs.options import judge_from, only_tags
+    from judge.runs.options import columns_from, judge_from, only_tags
+    from judge.runs.sources import describe_missing
     from judge.runs.summary import format_summary
     from rubrics.sources import RubricSource
 
-    if not args.input.is_file():
-        return fail(f"{args.input}: no such input file")
+    if (missing := describe_missing(args.input)) is not None:
+        return fail(missing)
     rubrics = RubricSource.from_option(args.rubric)
     backends = make_backends(args, concurrency=args.concurrency)
     judge, tags = judge_from(args, backends), only_tags(args)
     batches: list = []
     summary = judge_file(judge, args.input, args.output, rubrics, progress=False if args.quiet else None,
                          overwrite=args.overwrite, settings={"only_tags": sorted(tags) if tags else None},
-                         before=batch_prefetch(args, judge, batches) if args.batch else None)
+                         before=batch_prefetch(args, judge, batches) if args.batch else None, columns=columns_from(args))
     if summary.items == 0:
         return fail(f"{args.input}: no item to judge" + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else ""))
     if tags and summary.judged_criteria == 0:

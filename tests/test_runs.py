@@ -191,3 +191,17 @@ def test_empty_input_and_tags_matching_nothing_are_not_silent_successes(rubric_e
     assert result.returncode == 2 and "no item to judge" in result.stderr
     result = judge(rubric_exe, SAMPLE, tmp_path / "v2.jsonl", "--only-tags", "no-such-tag")
     assert result.returncode == 1 and "--only-tags no-such-tag matched no criterion" in result.stderr
+
+
+def test_the_log_syncs_in_batches_and_at_close(tmp_path, monkeypatch):
+    import judge.runs.log as log_module
+
+    synced = []
+    monkeypatch.setattr(log_module.os, "fsync", lambda fd: synced.append(fd))
+    log = log_module.VerdictLog(tmp_path / "v.jsonl", sync_every=3, sync_seconds=3600)
+    for n in range(7):
+        log.write({"item_id": f"i{n}"})
+        assert len((tmp_path / "v.jsonl").read_text().splitlines()) == n + 1  # each line is in the file at once
+    assert len(synced) == 2
+    log.close()
+    assert len(synced) == 3  # the unsynced tail at close

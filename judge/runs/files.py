@@ -13,6 +13,7 @@ from judge.pairwise import PairItem, PairwiseJudge
 from judge.runs.inputs import LineError, file_shape, read_items
 from judge.runs.log import open_resumed
 from judge.runs.resume import digest, refuse_same_file
+from judge.runs.sources import Columns, is_lines
 from judge.runs.summary import RunSummary, summarise
 from rubrics.pairs import load_labelled_pairs
 from rubrics.records import LoadReport
@@ -41,7 +42,8 @@ class Warnings:
         if self.count == 1 and (shape := file_shape(self.source)) is not None:
             self.warn(f"{self.source}: {shape}")
         if self.count <= MAX_WARNINGS:
-            self.warn(f"{self.source}:{error.line}: {error.message} (line skipped)")
+            where = f"{self.source}/{error.file}" if error.file else str(self.source)
+            self.warn(f"{where}:{error.line}: {error.message} ({'line' if is_lines(self.source) else 'row'} skipped)")
 
     def close(self) -> None:
         if self.count > MAX_WARNINGS:
@@ -60,6 +62,7 @@ def judge_file(
     overwrite: bool = False,
     settings: dict[str, Any] | None = None,
     before: Callable[[list[JudgeItem]], None] | None = None,
+    columns: Columns = Columns(),
 ) -> RunSummary:
     """Judge every line of input_path not yet judged in output_path by this same run;
     appends one verdict line per item (the input's ``id`` echoed, with the run settings and
@@ -73,18 +76,19 @@ def judge_file(
     refuse_same_file(input_path, output_path)
     warnings = Warnings(input_path, warn)
     hashes: dict[str, str] = {}
-    for entry in read_items(input_path, rubrics):  # what this input holds, before any judging
+    for entry in read_items(input_path, rubrics, columns=columns):  # what this input holds, before any judging
         if isinstance(entry, LineError):
             warnings.line(entry)
         else:
             hashes[entry.id] = item_hash(entry)
     warnings.close()
-    resumed = open_resumed(output_path, warn, {**judge.settings(), **(settings or {})}, hashes, overwrite=overwrite)
+    run = {**judge.settings(), **(settings or {}), **({"columns": columns.renamed} if columns.renamed else {})}
+    resumed = open_resumed(output_path, warn, run, hashes, overwrite=overwrite)
     kept = resumed.kept
     input_ids: dict[str, Any] = {}  # items on their way: the id as the input wrote it
 
     def todo() -> Iterator[JudgeItem]:
-        for entry in read_items(input_path, rubrics, skip_ids=set(kept)):
+        for entry in read_items(input_path, rubrics, skip_ids=set(kept), columns=columns):
             if isinstance(entry, JudgeItem):
                 input_ids[entry.id] = entry.input_id
                 yield entry
@@ -94,7 +98,7 @@ def judge_file(
             yield {"id": input_ids.pop(verdict.item_id), **verdict.model_dump(mode="json")}
 
     if before is not None:
-        before([e for e in read_items(input_path, rubrics, skip_ids=set(kept)) if isinstance(e, JudgeItem)])
+        before([e for e in read_items(input_path, rubrics, skip_ids=set(kept), columns=columns) if isinstance(e, JudgeItem)])
     new = resumed.write_all(records(), len(hashes) - len(kept), "item", progress)
     return summarise([*kept.values(), *new], judged_now=len(new), malformed_lines=warnings.count)
 

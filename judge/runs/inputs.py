@@ -1,16 +1,18 @@
-"""Reading a judge input file: items of JSON lines (or a .json array), bad lines as values."""
+"""Reading a judge input: items from any source (judge/runs/sources.py: JSON lines, a JSON
+array, parquet, CSV, Hugging Face datasets), bad rows as values naming their row."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from judge.engine import JudgeItem
+from judge.runs.sources import BOM, Columns, is_lines, records
 from rubrics.io import describe_validation_error
 from rubrics.model import Rubric
 from rubrics.records import message_of
@@ -20,8 +22,9 @@ RubricLookup = Callable[[Any, str | None], Rubric]  # (inline rubric or None, ru
 
 @dataclass(frozen=True)
 class LineError:
-    line: int
+    line: int  # the line of a JSON-lines file, else the row (1-based)
     message: str
+    file: str | None = None  # the shard, for inputs of several files
 
 
 def has_unpaired_surrogate(value: Any) -> bool:
@@ -69,10 +72,21 @@ def checked_object(data: Any, number: int) -> dict[str, Any] | LineError:
     return data
 
 
-def parse_line(raw: bytes | dict[str, Any], number: int, lookup: RubricLookup) -> JudgeItem | LineError:
+def parse_line(raw: bytes | dict[str, Any], number: int, lookup: RubricLookup, columns: Columns = Columns()) -> JudgeItem | LineError:
     data = decode_object(raw, number) if isinstance(raw, bytes) else checked_object(raw, number)
     if isinstance(data, LineError):
         return data
+    if "__error__" in data:  # a row the source could not read (a CSV row with extra cells)
+        return LineError(number, data["__error__"])
+    mapped = columns.apply(data)
+    if isinstance(mapped, str):
+        return LineError(number, mapped)
+    data = mapped
+    if not isinstance(raw, bytes) and isinstance(data.get("rubric"), str) and data["rubric"].lstrip()[:1] in ("[", "{"):
+        try:  # a table column holding inline rubric JSON
+            data["rubric"] = json.loads(data["rubric"])
+        except json.JSONDecodeError as e:
+            return LineError(number, f"rubric: not valid JSON: {e.msg}")
     for name in ("prompt", "response"):
         if name not in data:
             return LineError(number, f"missing field {name!r}")
@@ -98,32 +112,10 @@ def parse_line(raw: bytes | dict[str, Any], number: int, lookup: RubricLookup) -
     return JudgeItem(str(item_id), data["prompt"], data["response"], rubric, reference, data.get("id"))
 
 
-BOM = b"\xef\xbb\xbf"
-
-
-def raw_records(path: str | Path) -> Iterator[tuple[int, bytes | dict[str, Any]]]:
-    """(number, record) of an input file: its JSON lines (bytes, a UTF-8 BOM dropped), or,
-    for a ``.json`` file holding a JSON array, its elements (numbered from 1)."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_bytes().removeprefix(BOM).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: a .json input must be one JSON array of items ({e})") from None
-        if not isinstance(data, list):
-            raise ValueError(f"{path}: a .json input must be a JSON array of items, not a JSON {type(data).__name__}")
-        yield from enumerate(data, start=1)
-        return
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1:
-                raw = raw.removeprefix(BOM)
-            if raw.strip():
-                yield number, raw
-
-
 def file_shape(path: str | Path) -> str | None:
     """What a JSON-lines input that fails to parse looks like instead, when that is clear."""
+    if not is_lines(path):
+        return None
     with open(path, "rb") as handle:
         head = handle.read(4096).removeprefix(BOM)
     if b"\x00" in head:
@@ -136,16 +128,23 @@ def file_shape(path: str | Path) -> str | None:
     return None
 
 
-def read_items(path: str | Path, lookup: RubricLookup, skip_ids: set[str] = frozenset()) -> Iterator[JudgeItem | LineError]:  # type: ignore[assignment]
-    """Items of an input file in order; bad lines come out as LineError, never as exceptions."""
-    seen: dict[str, int] = {}
-    for number, raw in raw_records(path):
-        parsed = parse_line(raw, number, lookup)
-        if isinstance(parsed, JudgeItem):
-            if parsed.id in seen:
-                yield LineError(number, f"duplicate id {parsed.id!r} (first on line {seen[parsed.id]})")
-                continue
-            seen[parsed.id] = number
-            if parsed.id in skip_ids:
-                continue
+def read_items(
+    path: str | Path, lookup: RubricLookup, skip_ids: set[str] = frozenset(), columns: Columns = Columns()  # type: ignore[assignment]
+) -> Iterator[JudgeItem | LineError]:
+    """Items of an input in order; bad rows come out as LineError, never as exceptions."""
+    seen: dict[str, str] = {}
+    for number, raw, shard in records(path):
+        parsed = parse_line(raw, number, lookup, columns)
+        if isinstance(parsed, LineError):
+            yield replace(parsed, file=shard) if shard else parsed
+            continue
+        where = f"{shard}:{number}" if shard else str(number)
+        if shard:  # ids made from row numbers must not collide across shards
+            parsed = replace(parsed, id=parsed.id.replace("line-", f"{shard}:row-", 1)) if parsed.input_id is None else parsed
+        if parsed.id in seen:
+            yield LineError(number, f"duplicate id {parsed.id!r} (first on {'row' if shard else 'line'} {seen[parsed.id]})", shard)
+            continue
+        seen[parsed.id] = where
+        if parsed.id in skip_ids:
+            continue
         yield parsed

@@ -19,10 +19,11 @@ from judge.calibration import Calibration
 from judge.engine import Judge
 from judge.jury import Jury
 from judge.models import calls_in_flight
+from judge.runs.sources import Columns
 from rubrics.model import Criterion
 
 JUDGE_HELP = """\
-input lines (JSONL), one item each:
+input records (JSON lines, or rows of a .json array, parquet, CSV or dataset), one item each:
   {"id": "q1", "prompt": "...", "response": "..."}
   prompt may be a list of {"role", "content"} messages; optional fields:
   "rubric" (inline rubric, list of principles, or HealthBench/RaR items),
@@ -43,8 +44,13 @@ _DEFAULTS = {name: p.default for name, p in inspect.signature(Judge).parameters.
 def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     """Every `rubric judge` flag but the model's and --overwrite (which the CLI shares across commands)."""
     parser.add_argument("--rubric", metavar="FILE|NAME", help="rubric file (JSON, JSONL, YAML) or library rubric name")
-    parser.add_argument("--input", required=True, type=Path, help="responses to judge (JSONL)")
+    parser.add_argument("--input", required=True, type=Path, metavar="FILE|FOLDER|hf:NAME[:SPLIT]",
+                        help="responses to judge: JSONL, a .json array, .parquet (or a folder of shards), .csv, a dataset folder "
+                        "saved with save_to_disk, or a Hugging Face dataset hf:NAME[:SPLIT] (default split train; needs rubric-judge[data])")
     parser.add_argument("--output", required=True, type=Path, help="verdicts (JSONL), appended and resumable")
+    columns = parser.add_argument_group("input columns (datasets name their fields differently)")
+    for name in ("id", "prompt", "response", "rubric", "reference"):
+        columns.add_argument(f"--{name}-column", metavar="COLUMN", default=name, help=f"the column holding the item's {name} (default %(default)s)")
     parser.add_argument("--threshold", type=float, help="P(yes) at which a criterion is met (default: the calibration's, else 0.5)")
     parser.add_argument("--calibration", type=Path, metavar="FILE", help="apply a calibration of this judge's P(yes) (from `rubric calibrate`)")
     parser.add_argument("--no-gate", action="store_true", help="do not cap the score when a hard rule fails")
@@ -64,6 +70,10 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
                         "resumes polling it; what the job could not answer is asked synchronously")
     parser.add_argument("--batch-poll", type=float, default=30.0, metavar="SECONDS", help="--batch: seconds between polls (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+
+def columns_from(args: argparse.Namespace) -> Columns:
+    return Columns(**{name: getattr(args, f"{name}_column") for name in ("id", "prompt", "response", "rubric", "reference")})
 
 
 def only_tags(args: argparse.Namespace) -> set[str] | None:

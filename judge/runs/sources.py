@@ -1,0 +1,174 @@
+"""Where a judge run's records come from, numbered by row: JSON lines, a JSON array, parquet
+(a file, or a folder of shards), CSV, and Hugging Face datasets (``hf:NAME[:SPLIT]`` through
+``datasets.load_dataset``, or a folder written by ``save_to_disk``), with the column names a
+dataset uses mapped onto ours (``Columns``).
+
+Every source yields ``(row, record, file)``: the row number (1-based; the line for JSONL),
+the record (bytes of a JSON line, or a dict), and the shard it came from when there are
+several, so a bad row is named by file and row. Parquet and datasets are read in batches:
+a million-row input is never held in memory at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+BOM = b"\xef\xbb\xbf"
+INSTALL_HINT = "pip install 'rubric-judge[data]'"
+BATCH_ROWS = 1024
+Record = tuple[int, bytes | dict[str, Any], str | None]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The column that holds each field of an item (``--prompt-column`` and the others)."""
+
+    id: str = "id"
+    prompt: str = "prompt"
+    response: str = "response"
+    rubric: str = "rubric"
+    reference: str = "reference"
+
+    @property
+    def renamed(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.name}
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any] | str:
+        """The record with our field names, or why it cannot have them (a mapped column missing)."""
+        renamed = self.renamed
+        if not renamed:
+            return record
+        out = {k: v for k, v in record.items() if k not in renamed}  # a column of ours that another replaces is not read
+        for name, column in renamed.items():
+            if column in record:
+                out[name] = record[column]
+            elif name in ("prompt", "response"):
+                return f"missing column {column!r} (--{name}-column)"
+        return out
+
+
+def is_dataset_spec(source: str | Path) -> bool:
+    return str(source).startswith("hf:")
+
+
+def is_lines(source: str | Path) -> bool:
+    """Whether the input is JSON lines (its records are lines; the others' are rows)."""
+    return not is_dataset_spec(source) and not Path(source).is_dir() and Path(source).suffix.lower() not in (".parquet", ".csv", ".json")
+
+
+def describe_missing(source: str | Path) -> str | None:
+    """Why the input cannot be read at all (None when it can be tried)."""
+    if is_dataset_spec(source):
+        return None
+    path = Path(source)
+    if not path.exists():
+        return f"{path}: no such input file"
+    if path.is_dir() and not (_saved_dataset(path) or sorted(path.glob("*.parquet"))):
+        return f"{path}: a folder input must hold parquet shards or a dataset saved with save_to_disk"
+    return None
+
+
+def records(source: str | Path) -> Iterator[Record]:
+    """The records of any input, by its kind."""
+    if is_dataset_spec(source):
+        name, _, split = str(source)[3:].partition(":")
+        yield from _dataset(_datasets().load_dataset(name, split=split or "train"), None)
+        return
+    path = Path(source)
+    if path.is_dir():
+        if _saved_dataset(path):
+            yield from _dataset(_datasets().load_from_disk(str(path)), None)
+            return
+        shards = sorted(path.glob("*.parquet"))
+        for shard in shards:
+            yield from _parquet(shard, shard.name if len(shards) > 1 else None)
+        return
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        yield from _parquet(path, None)
+    elif suffix == ".csv":
+        yield from _csv(path)
+    elif suffix == ".json":
+        yield from _json_array(path)
+    else:
+        yield from _json_lines(path)
+
+
+def _json_lines(path: Path) -> Iterator[Record]:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(BOM)
+            if raw.strip():
+                yield number, raw, None
+
+
+def _json_array(path: Path) -> Iterator[Record]:
+    try:
+        data = json.loads(path.read_bytes().removeprefix(BOM).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: a .json input must be one JSON array of items ({e})") from None
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: a .json input must be a JSON array of items, not a JSON {type(data).__name__}")
+    for number, record in enumerate(data, start=1):
+        yield number, record, None
+
+
+def _csv(path: Path) -> Iterator[Record]:
+    """CSV rows (the header names the columns); a cell holding a JSON list or object (chat
+    messages, an inline rubric) is read as that value."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=1):
+            if None in row:
+                yield number, {"__error__": f"{len(row[None])} more cells than the header has columns"}, None
+                continue
+            yield number, {k: _json_cell(v) for k, v in row.items()}, None
+
+
+def _json_cell(value: str | None) -> Any:
+    if value and value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value if value != "" else None
+
+
+def _parquet(path: Path, shard: str | None) -> Iterator[Record]:
+    try:
+        import pyarrow.parquet as pq
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(f"reading parquet needs the package 'pyarrow': {INSTALL_HINT}") from None
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, row, shard
+
+
+def _dataset(data: Any, shard: str | None) -> Iterator[Record]:
+    if hasattr(data, "keys") and not hasattr(data, "features"):  # a DatasetDict: which split is not ours to guess
+        raise ValueError(f"the saved dataset holds several splits ({', '.join(data.keys())}): save one split, or use hf:NAME:SPLIT")
+    number = 0
+    for batch in data.iter(batch_size=BATCH_ROWS):
+        columns = list(batch)
+        for values in zip(*(batch[c] for c in columns)):
+            number += 1
+            yield number, dict(zip(columns, values)), shard
+
+
+def _saved_dataset(path: Path) -> bool:
+    return any((path / name).exists() for name in ("dataset_info.json", "state.json", "dataset_dict.json"))
+
+
+def _datasets() -> Any:
+    try:
+        import datasets
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(f"Hugging Face datasets need the package 'datasets': {INSTALL_HINT}") from None
+    return datasets
