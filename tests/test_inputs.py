@@ -125,3 +125,26 @@ def test_rubric_judge_on_parquet_resumes_and_reports_rows(rubric_exe, tmp_path):
     assert len(output.read_text().splitlines()) == 3 and again.returncode == 1
     other = subprocess.run(command + ["--reference-column", "rubric"], capture_output=True, text=True, timeout=120)
     assert other.returncode == 2 and "holds verdicts of another run (columns" in other.stderr  # another mapping is another run
+
+
+def test_a_parquet_output_opens_in_pandas_and_datasets_with_nested_results(rubric_exe, tmp_path):
+    pandas = pytest.importorskip("pandas")
+    datasets = pytest.importorskip("datasets")
+    from tests.conftest import ROOT
+
+    output = tmp_path / "verdicts.parquet"
+    command = [rubric_exe, "judge", "--rubric", "helpfulness", "--input", str(ROOT / "examples/sample_responses.jsonl"),
+               "--output", str(output), "--model", "fake:random:4", "--model", "fake:yes", "--no-cache", "--quiet"]
+    assert subprocess.run(command, capture_output=True, text=True, timeout=120).returncode == 0
+    lines = [json.loads(line) for line in (tmp_path / "verdicts.parquet.jsonl").read_text().splitlines()]
+    frame = pandas.read_parquet(output)
+    assert list(frame["item_id"]) == [v["item_id"] for v in lines] and list(frame["score"]) == pytest.approx([v["score"] for v in lines])
+    first = frame["results"][0]
+    assert [r["criterion_id"] for r in first] == [r["criterion_id"] for r in lines[0]["results"]]
+    assert first[0]["p_yes"] == pytest.approx(lines[0]["results"][0]["p_yes"])
+    assert json.loads(first[0]["jury_json"]) == lines[0]["results"][0]["jury"] and json.loads(frame["run_json"][0]) == lines[0]["run"]
+    table = datasets.Dataset.from_parquet(str(output))
+    assert table.num_rows == len(lines) and table[0]["results"][0]["criterion_id"] == lines[0]["results"][0]["criterion_id"]
+    again = subprocess.run(command[:-1], capture_output=True, text=True, timeout=120)  # not quiet: the summary says it resumed
+    assert again.returncode == 0 and "(0 judged now, 8 from an earlier run)" in again.stdout
+    assert len(pandas.read_parquet(output)) == len(lines)

@@ -12,6 +12,7 @@ from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from judge.runs.inputs import LineError, file_shape, read_items
 from judge.runs.log import open_resumed
+from judge.runs.parquet_output import is_parquet, log_path, pyarrow_modules, write_parquet
 from judge.runs.resume import digest, refuse_same_file
 from judge.runs.sources import Columns, is_lines
 from judge.runs.summary import RunSummary, summarise
@@ -74,6 +75,8 @@ def judge_file(
     progress: None shows a bar only on a terminal.
     """
     refuse_same_file(input_path, output_path)
+    if is_parquet(output_path):
+        pyarrow_modules()  # the install hint before any judging, not after
     warnings = Warnings(input_path, warn)
     hashes: dict[str, str] = {}
     for entry in read_items(input_path, rubrics, columns=columns):  # what this input holds, before any judging
@@ -83,7 +86,7 @@ def judge_file(
             hashes[entry.id] = item_hash(entry)
     warnings.close()
     run = {**judge.settings(), **(settings or {}), **({"columns": columns.renamed} if columns.renamed else {})}
-    resumed = open_resumed(output_path, warn, run, hashes, overwrite=overwrite)
+    resumed = open_resumed(log_path(output_path), warn, run, hashes, overwrite=overwrite)
     kept = resumed.kept
     input_ids: dict[str, Any] = {}  # items on their way: the id as the input wrote it
 
@@ -100,6 +103,8 @@ def judge_file(
     if before is not None:
         before([e for e in read_items(input_path, rubrics, skip_ids=set(kept), columns=columns) if isinstance(e, JudgeItem)])
     new = resumed.write_all(records(), len(hashes) - len(kept), "item", progress)
+    if is_parquet(output_path):  # from the log, now complete: this input's verdicts only
+        write_parquet(log_path(output_path), output_path, keep=set(kept) | {str(r["item_id"]) for r in new})
     return summarise([*kept.values(), *new], judged_now=len(new), malformed_lines=warnings.count)
 
 

@@ -47,7 +47,8 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, type=Path, metavar="FILE|FOLDER|hf:NAME[:SPLIT]",
                         help="responses to judge: JSONL, a .json array, .parquet (or a folder of shards), .csv, a dataset folder "
                         "saved with save_to_disk, or a Hugging Face dataset hf:NAME[:SPLIT] (default split train; needs rubric-judge[data])")
-    parser.add_argument("--output", required=True, type=Path, help="verdicts (JSONL), appended and resumable")
+    parser.add_argument("--output", required=True, type=Path, help="verdicts: JSONL, appended and resumable; or .parquet, written when "
+                        "the run ends from its resumable log OUTPUT.parquet.jsonl (needs rubric-judge[data])")
     columns = parser.add_argument_group("input columns (datasets name their fields differently)")
     for name in ("id", "prompt", "response", "rubric", "reference"):
         columns.add_argument(f"--{name}-column", metavar="COLUMN", default=name, help=f"the column holding the item's {name} (default %(default)s)")
