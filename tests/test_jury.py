@@ -114,8 +114,25 @@ def test_agreement_figures_by_hand():
     assert figures["judges"] == ["a", "b"]
     assert figures["overall"] == {"units": 4, "agreement": 1.0, "disputed": 0, "alpha": pytest.approx(1.0)}
     assert figures["criteria"]["r/x"]["alpha"] is None  # one value only: alpha is undefined
-    # perfect disagreement on two units: alpha below zero; one pairable unit only counts
-    assert alpha([[True, False], [False, True]]) < 0 and alpha([[True, None], [None, False]]) is None
+    # perfect disagreement on two units: alpha below zero; a unit with one judgement does not pair
+    assert alpha({(1, 1): 2}) == pytest.approx(-0.5) and alpha({(1, 0): 1, (0, 1): 1}) is None
+
+
+def test_alpha_from_counted_units_is_krippendorffs():
+    krippendorff = pytest.importorskip("krippendorff")
+    import random
+
+    from judge.jury.agreement import Units
+
+    rng = random.Random(3)
+    for _ in range(20):
+        judges = rng.randint(2, 4)
+        rows = [[rng.choice([True, False, None]) if rng.random() < 0.3 else rng.random() < 0.7 for _ in range(judges)] for _ in range(40)]
+        units = Units()
+        for row in rows:
+            units.add(row)
+        coders = [[float("nan") if row[k] is None else float(row[k]) for row in rows] for k in range(judges)]
+        assert units.figures()["alpha"] == pytest.approx(krippendorff.alpha(reliability_data=coders, level_of_measurement="nominal"))
 
 
 def test_each_judge_alone_is_measured_on_the_jurys_pairs():

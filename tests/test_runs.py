@@ -205,3 +205,16 @@ def test_the_log_syncs_in_batches_and_at_close(tmp_path, monkeypatch):
     assert len(synced) == 2
     log.close()
     assert len(synced) == 3  # the unsynced tail at close
+
+
+def test_the_id_table_keeps_the_first_value_and_reads_like_a_mapping():
+    from judge.runs.idtable import IdTable
+
+    table = IdTable()
+    assert table.add("a", "1") is None and table.add("b", "2") is None
+    assert table.add("a", "9") == "1"  # a duplicate: the first value stays
+    assert len(table) == 2 and "a" in table and "c" not in table and 3 not in table
+    assert table["b"] == "2" and dict(table) == {"a": "1", "b": "2"}
+    with pytest.raises(KeyError):
+        table["c"]
+    table.close()

@@ -14,6 +14,16 @@ from pydantic import BaseModel
 from judge.backends.base import GenerationError, Message, YesNoQuestion, YesNoScore
 from judge.backends.structured import BatchedVerdict, CriterionLabel, GeneratedVerdict, parse_structured
 
+CALLS_KEPT = 1_000
+
+
+class RecentCalls(list):  # type: ignore[type-arg]
+    """A list of the latest CALLS_KEPT questions asked."""
+
+    def extend(self, questions: Any) -> None:
+        super().extend(questions)
+        if len(self) > CALLS_KEPT:
+            del self[:-CALLS_KEPT]
 Answer = float | None | YesNoScore
 PYesScript = float | Callable[[YesNoQuestion], Answer]
 TextScript = str | Callable[[Sequence[Message]], str]
@@ -75,7 +85,8 @@ class FakeBackend:
         self._p_yes = p_yes
         self._text = text
         self.delay = delay
-        self.calls: list[YesNoQuestion] = []  # every question asked, for tests
+        # the questions asked, for tests: the latest CALLS_KEPT (a million-row dry run must not keep them all)
+        self.calls = RecentCalls()
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> FakeBackend:

@@ -10,12 +10,13 @@ from typing import Any
 
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
+from judge.runs.idtable import IdTable
 from judge.runs.inputs import LineError, file_shape, read_items
 from judge.runs.log import open_resumed
 from judge.runs.parquet_output import is_parquet, log_path, pyarrow_modules, write_parquet
 from judge.runs.resume import digest, refuse_same_file
 from judge.runs.sources import Columns, is_lines
-from judge.runs.summary import RunSummary, summarise
+from judge.runs.summary import RunSummary, SummaryBuilder
 from rubrics.pairs import load_labelled_pairs
 from rubrics.records import LoadReport
 from rubrics.sources import RubricSource
@@ -78,12 +79,12 @@ def judge_file(
     if is_parquet(output_path):
         pyarrow_modules()  # the install hint before any judging, not after
     warnings = Warnings(input_path, warn)
-    hashes: dict[str, str] = {}
+    hashes = IdTable()  # id -> input digest, on disk: a million-row input does not grow the process
     for entry in read_items(input_path, rubrics, columns=columns):  # what this input holds, before any judging
         if isinstance(entry, LineError):
             warnings.line(entry)
         else:
-            hashes[entry.id] = item_hash(entry)
+            hashes.add(entry.id, item_hash(entry))
     warnings.close()
     run = {**judge.settings(), **(settings or {}), **({"columns": columns.renamed} if columns.renamed else {})}
     resumed = open_resumed(log_path(output_path), warn, run, hashes, overwrite=overwrite)
@@ -91,7 +92,7 @@ def judge_file(
     input_ids: dict[str, Any] = {}  # items on their way: the id as the input wrote it
 
     def todo() -> Iterator[JudgeItem]:
-        for entry in read_items(input_path, rubrics, skip_ids=set(kept), columns=columns):
+        for entry in read_items(input_path, rubrics, skip_ids=kept, columns=columns):
             if isinstance(entry, JudgeItem):
                 input_ids[entry.id] = entry.input_id
                 yield entry
@@ -101,11 +102,28 @@ def judge_file(
             yield {"id": input_ids.pop(verdict.item_id), **verdict.model_dump(mode="json")}
 
     if before is not None:
-        before([e for e in read_items(input_path, rubrics, skip_ids=set(kept), columns=columns) if isinstance(e, JudgeItem)])
-    new = resumed.write_all(records(), len(hashes) - len(kept), "item", progress)
-    if is_parquet(output_path):  # from the log, now complete: this input's verdicts only
-        write_parquet(log_path(output_path), output_path, keep=set(kept) | {str(r["item_id"]) for r in new})
-    return summarise([*kept.values(), *new], judged_now=len(new), malformed_lines=warnings.count)
+        before([e for e in read_items(input_path, rubrics, skip_ids=kept, columns=columns) if isinstance(e, JudgeItem)])
+    summary = SummaryBuilder()  # running: the new verdicts are not kept in memory
+    for record in kept.values():
+        summary.add(record)
+    this_input = IdTable()  # a parquet output holds this input's verdicts only: their ids
+    for item_id in kept:
+        this_input.add(item_id, "")
+    before_now = summary.summary.items
+
+    def done(record: dict[str, Any]) -> None:
+        summary.add(record)
+        if is_parquet(output_path):
+            this_input.add(str(record["item_id"]), "")
+
+    try:
+        resumed.write_all(records(), len(hashes) - len(kept), "item", progress, on_record=done, keep=False)
+        if is_parquet(output_path):  # from the log, now complete
+            write_parquet(log_path(output_path), output_path, keep=this_input)
+    finally:
+        hashes.close()
+        this_input.close()
+    return summary.result(judged_now=summary.summary.items - before_now, malformed_lines=warnings.count)
 
 
 def compare_file(

@@ -4,7 +4,7 @@ array, parquet, CSV, Hugging Face datasets), bad rows as values naming their row
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.engine import JudgeItem
+from judge.runs.idtable import IdTable
 from judge.runs.sources import BOM, Columns, is_lines, records
 from rubrics.io import describe_validation_error
 from rubrics.model import Rubric
@@ -129,22 +130,24 @@ def file_shape(path: str | Path) -> str | None:
 
 
 def read_items(
-    path: str | Path, lookup: RubricLookup, skip_ids: set[str] = frozenset(), columns: Columns = Columns()  # type: ignore[assignment]
+    path: str | Path, lookup: RubricLookup, skip_ids: Container[str] = frozenset(), columns: Columns = Columns()  # type: ignore[assignment]
 ) -> Iterator[JudgeItem | LineError]:
     """Items of an input in order; bad rows come out as LineError, never as exceptions."""
-    seen: dict[str, str] = {}
-    for number, raw, shard in records(path):
-        parsed = parse_line(raw, number, lookup, columns)
-        if isinstance(parsed, LineError):
-            yield replace(parsed, file=shard) if shard else parsed
-            continue
-        where = f"{shard}:{number}" if shard else str(number)
-        if shard:  # ids made from row numbers must not collide across shards
-            parsed = replace(parsed, id=parsed.id.replace("line-", f"{shard}:row-", 1)) if parsed.input_id is None else parsed
-        if parsed.id in seen:
-            yield LineError(number, f"duplicate id {parsed.id!r} (first on {'row' if shard else 'line'} {seen[parsed.id]})", shard)
-            continue
-        seen[parsed.id] = where
-        if parsed.id in skip_ids:
-            continue
-        yield parsed
+    seen = IdTable()  # id -> where it was first: on disk, not growing with the rows
+    try:
+        for number, raw, shard in records(path):
+            parsed = parse_line(raw, number, lookup, columns)
+            if isinstance(parsed, LineError):
+                yield replace(parsed, file=shard) if shard else parsed
+                continue
+            where = f"{shard}:{number}" if shard else str(number)
+            if shard:  # ids made from row numbers must not collide across shards
+                parsed = replace(parsed, id=parsed.id.replace("line-", f"{shard}:row-", 1)) if parsed.input_id is None else parsed
+            if (first := seen.add(parsed.id, where)) is not None:
+                yield LineError(number, f"duplicate id {parsed.id!r} (first on {'row' if shard else 'line'} {first})", shard)
+                continue
+            if parsed.id in skip_ids:
+                continue
+            yield parsed
+    finally:
+        seen.close()

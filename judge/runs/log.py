@@ -128,12 +128,15 @@ class Resumed:
         plain = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
         return {**plain, "run": self.run, "input_hash": self.hashes[str(plain["item_id"])]}
 
-    def write_all(self, records: AsyncIterator[BaseModel | dict[str, Any]], total: int, unit: str, progress: bool | None) -> list[dict[str, Any]]:
+    def write_all(
+        self, records: AsyncIterator[BaseModel | dict[str, Any]], total: int, unit: str, progress: bool | None,
+        on_record: Callable[[dict[str, Any]], None] | None = None, keep: bool = True,
+    ) -> list[dict[str, Any]]:
         async def stamped() -> AsyncIterator[dict[str, Any]]:
             async for record in records:
                 yield self.stamp(record)
 
-        return write_all(stamped(), self.log, total, unit, progress)
+        return write_all(stamped(), self.log, total, unit, progress, on_record, keep)
 
 
 def open_resumed(
@@ -153,10 +156,12 @@ def open_resumed(
 
 
 def write_all(
-    verdicts: AsyncIterator[BaseModel | dict[str, Any]], log: VerdictLog, total: int, unit: str, progress: bool | None
+    verdicts: AsyncIterator[BaseModel | dict[str, Any]], log: VerdictLog, total: int, unit: str, progress: bool | None,
+    on_record: Callable[[dict[str, Any]], None] | None = None, keep: bool = True,
 ) -> list[dict[str, Any]]:
     """Write each verdict (a model or a plain record) to the log as it arrives (progress
-    bar on a terminal); close the log."""
+    bar on a terminal), hand it to ``on_record``; close the log. The records written are
+    returned unless ``keep`` is false (a long run summarises as it goes instead)."""
     new: list[dict[str, Any]] = []
 
     async def run() -> None:
@@ -164,7 +169,10 @@ def write_all(
             async for verdict in verdicts:
                 record = verdict.model_dump(mode="json") if isinstance(verdict, BaseModel) else verdict
                 log.write(record)
-                new.append(record)
+                if on_record is not None:
+                    on_record(record)
+                if keep:
+                    new.append(record)
                 bar.update()
 
     try:

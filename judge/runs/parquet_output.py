@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                     yield record
 
 
-def write_parquet(log: str | Path, output: str | Path, keep: set[str] | None = None) -> int:
+def write_parquet(log: str | Path, output: str | Path, keep: Container[str] | None = None) -> int:
     """Write the verdicts of the log (those of ``keep`` ids, if given) to ``output``; rows written."""
     pa, pq = pyarrow_modules()
     output = Path(output)

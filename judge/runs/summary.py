@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from judge.jury import format_agreement, jury_agreement
-from judge.scoring import mean_score
+from judge.jury.agreement import JuryAgreement, format_agreement
 
 
 @dataclass
@@ -40,20 +38,31 @@ class RunSummary:
         return not (self.malformed_lines or self.unscored_items or self.unscored_criteria)
 
 
-def summarise(verdicts: Sequence[dict[str, Any]], *, judged_now: int, malformed_lines: int) -> RunSummary:
-    """Summarise verdict records (as written to the output file)."""
-    summary = RunSummary(items=len(verdicts), judged_now=judged_now, resumed=len(verdicts) - judged_now)
-    summary.malformed_lines = malformed_lines
-    summary.mean_score = mean_score(v.get("score") for v in verdicts)
-    summary.mean_hard_score = mean_score(v.get("hard_score") for v in verdicts)
-    stats: dict[tuple[str, str], CriterionStats] = defaultdict(CriterionStats)
-    for verdict in verdicts:
+class SummaryBuilder:
+    """A run's summary by running aggregation: one record at a time, memory bounded by the
+    criteria (and the first items shown), not by the rows."""
+
+    def __init__(self, max_items: int = 20):
+        self.summary = RunSummary()
+        self.max_items = max_items
+        self._score_sum = self._hard_sum = 0.0
+        self._n_score = self._n_hard = 0
+        self._jury = JuryAgreement()
+
+    def add(self, verdict: dict[str, Any]) -> None:
+        summary = self.summary
+        summary.items += 1
         summary.unscored_items += verdict.get("status") == "unscored"
-        summary.item_rows.append(
-            (str(verdict["item_id"]), verdict.get("rubric_id", "?"), verdict.get("score"), verdict.get("hard_score"), verdict.get("n_unscored", 0))
-        )
+        for key, total, count in (("score", "_score_sum", "_n_score"), ("hard_score", "_hard_sum", "_n_hard")):
+            if (value := verdict.get(key)) is not None:
+                setattr(self, total, getattr(self, total) + value)
+                setattr(self, count, getattr(self, count) + 1)
+        if len(summary.item_rows) < self.max_items:
+            summary.item_rows.append(
+                (str(verdict["item_id"]), verdict.get("rubric_id", "?"), verdict.get("score"), verdict.get("hard_score"), verdict.get("n_unscored", 0))
+            )
         for result in verdict.get("results", []):
-            entry = stats[(verdict.get("rubric_id", "?"), result["criterion_id"])]
+            entry = summary.criteria.setdefault((verdict.get("rubric_id", "?"), result["criterion_id"]), CriterionStats())
             entry.weight = result.get("weight", 0.0)
             summary.judged_criteria += result["status"] != "skipped"
             if result["status"] == "scored":
@@ -63,9 +72,28 @@ def summarise(verdicts: Sequence[dict[str, Any]], *, judged_now: int, malformed_
             elif result["status"] == "unscored":
                 entry.unscored += 1
                 summary.unscored_criteria += 1
-    summary.criteria = dict(stats)
-    summary.jury = jury_agreement(verdicts)
-    return summary
+        self._jury.add(verdict)
+
+    def result(self, *, judged_now: int, malformed_lines: int) -> RunSummary:
+        summary = self.summary
+        summary.judged_now, summary.resumed, summary.malformed_lines = judged_now, summary.items - judged_now, malformed_lines
+        summary.mean_score = clipped(self._score_sum, self._n_score)
+        summary.mean_hard_score = clipped(self._hard_sum, self._n_hard)
+        summary.jury = self._jury.figures()
+        return summary
+
+
+def clipped(total: float, count: int) -> float | None:
+    """The mean clipped to [0, 1], as scoring.mean_score (HealthBench)."""
+    return min(1.0, max(0.0, total / count)) if count else None
+
+
+def summarise(verdicts: Iterable[dict[str, Any]], *, judged_now: int, malformed_lines: int) -> RunSummary:
+    """Summarise verdict records (as written to the output file)."""
+    builder = SummaryBuilder()
+    for verdict in verdicts:
+        builder.add(verdict)
+    return builder.result(judged_now=judged_now, malformed_lines=malformed_lines)
 
 
 def _fmt(value: float | None) -> str:
@@ -90,8 +118,8 @@ def format_summary(summary: RunSummary, max_items: int = 20) -> str:
         rows = [("item", "rubric", "score", "hard score", "unscored")]
         rows += [(i, r, _fmt(score), _fmt(hard), str(n)) for i, r, score, hard, n in summary.item_rows[:max_items]]
         lines += ["", *_table(rows, 2)]
-        if len(summary.item_rows) > max_items:
-            lines.append(f"... and {len(summary.item_rows) - max_items} more items in the output file")
+        if summary.items > len(summary.item_rows[:max_items]):
+            lines.append(f"... and {summary.items - len(summary.item_rows[:max_items])} more items in the output file")
     if summary.criteria:
         rows = [("rubric", "criterion", "weight", "pass rate", "mean p_yes", "scored", "unscored")]
         for (rubric_id, criterion_id), s in summary.criteria.items():
