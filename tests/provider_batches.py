@@ -80,6 +80,9 @@ def handle_post(handler: Any, raw: bytes) -> bool:
 def handle_get(handler: Any) -> bool:
     desk: BatchDesk = handler.owner.batches
     path = handler.path.split("?")[0]
+    if path == "/v1/models":  # what vLLM and SGLang list (the loopback serves one scripted model)
+        send(handler, {"object": "list", "data": [{"id": "served-judge", "object": "model", "owned_by": "loopback"}]})
+        return True
     if desk.poll_errors and (OPENAI_BATCH.match(path) or ANTHROPIC_BATCH.match(path)):
         desk.poll_errors -= 1
         handler._error(500, "The server had an error while processing your request.", "messages" in path, "api_error")

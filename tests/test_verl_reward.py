@@ -105,3 +105,36 @@ def test_verl_through_a_reward_server_and_with_the_server_down(verl_env, monkeyp
     monkeypatch.setenv("RUBRIC_JUDGE_TIMEOUT", "2")
     down = verl_env.compute_score("d", "a", None, {"prompt": "q"})
     assert down["rubric_scored"] == 0.0 and "ConnectError" in down["rubric_reason"]
+
+
+def test_verl_reward_router_address_judges_on_verls_reward_servers(verl_env, monkeypatch):
+    pytest.importorskip("openai")
+    from tests.provider_server import ProviderServer, hashed_p_yes
+
+    monkeypatch.delenv("RUBRIC_JUDGE_MODEL")
+    with ProviderServer() as router:
+        address = router.url.removeprefix("http://")  # verl passes host:port
+
+        async def reward_loop():  # verl's reward loop awaits one call per sample, with its keywords
+            return await asyncio.gather(*(verl_env.acompute_score(
+                data_source="chat", solution_str=f"Paris {n}.", ground_truth="Paris", extra_info={"question": "Capital of France?"},
+                reward_router_address=address, reward_model_tokenizer=None) for n in range(3)))
+
+        results = asyncio.run(reward_loop())
+        assert all(r["rubric_scored"] == 1.0 for r in results)
+        asked = [r for r in router.requests if r.path.endswith("/chat/completions")]
+        assert len(asked) == 3 * 6 and {r.body["model"] for r in asked} == {"served-judge"} and all(r.body["logprobs"] for r in asked)
+        criteria = json.loads(results[0]["rubric_criteria"])
+        assert criteria[0]["p_yes"] == pytest.approx(hashed_p_yes(_criterion_text("addresses-request")), abs=1e-6)
+    # a model configured wins over the router
+    monkeypatch.setenv("RUBRIC_JUDGE_MODEL", "fake:yes")
+    verl_env._judge_for.cache_clear()
+    one = verl_env.compute_score(data_source="chat", solution_str="Paris.", ground_truth="Paris", extra_info={"question": "q"},
+                                 reward_router_address="127.0.0.1:9")
+    assert one["rubric_scored"] == 1.0
+
+
+def _criterion_text(criterion_id):
+    import rubric_library
+
+    return next(c.text for c in rubric_library.load("helpfulness").criteria if c.id == criterion_id)

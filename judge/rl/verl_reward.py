@@ -27,6 +27,13 @@ RUBRIC_JUDGE_MODEL (a model spec; default: the embedded demo model), RUBRIC_JUDG
 RUBRIC_JUDGE_UNSCORED_REWARD, RUBRIC_JUDGE_CACHE (a cache directory), RUBRIC_JUDGE_TIMEOUT,
 RUBRIC_JUDGE_CALIBRATION (a calibration file of `rubric calibrate`, applied in process; a
 server applies its own ``--calibration``).
+
+When verl runs the reward model servers itself (``reward_model.enable_resource_pool``), its
+reward loop passes ``reward_router_address`` (host:port of an OpenAI-compatible router) to
+the reward function; with no model and no server configured, the judge is the model behind
+that router (P(yes) from logprobs, as for any vLLM or SGLang server), so it runs on verl's
+reward resource pool. Its model name is the first of the router's ``/v1/models``, or
+RUBRIC_JUDGE_ROUTER_MODEL.
 """
 
 
@@ -54,6 +61,7 @@ SETTINGS = {  # key in extra_info["rubric_judge"]: environment variable
     "cache": "RUBRIC_JUDGE_CACHE",
     "timeout": "RUBRIC_JUDGE_TIMEOUT",
     "calibration": "RUBRIC_JUDGE_CALIBRATION",
+    "router_model": "RUBRIC_JUDGE_ROUTER_MODEL",
 }
 
 
@@ -66,9 +74,11 @@ class Settings:
     cache: str | None = None
     timeout: float = 600.0
     calibration: str | None = None
+    router: str | None = None  # verl's reward_router_address (host:port), when verl runs the reward model servers
+    router_model: str | None = None  # the model name those servers serve (default: the first of its /v1/models)
 
     @classmethod
-    def of(cls, extra_info: Any) -> "Settings":
+    def of(cls, extra_info: Any, router: str | None = None) -> "Settings":
         given = extra_info.get("rubric_judge") if isinstance(extra_info, dict) else None
         given = given if isinstance(given, dict) else {}
         unknown = sorted(set(given) - set(SETTINGS))
@@ -79,6 +89,8 @@ class Settings:
         for key in ("unscored_reward", "timeout"):
             if key in values:
                 values[key] = float(values[key])
+        if router and not values.get("model") and not values.get("server"):  # judge on verl's reward resource pool
+            values["router"] = router
         return cls(**values)
 
 
@@ -110,11 +122,27 @@ def to_verl(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     }
 
 
+def router_spec(settings: Settings) -> str:
+    """The model spec of the servers behind verl's reward router (OpenAI-compatible, logprobs)."""
+    base = f"http://{settings.router}/v1"
+    name = settings.router_model
+    if name is None:
+        import httpx
+
+        try:
+            name = httpx.get(f"{base}/models", timeout=30).raise_for_status().json()["data"][0]["id"]
+        except Exception as e:  # noqa: BLE001 - say what to set instead
+            raise ValueError(f"verl's reward router {settings.router} does not list its model at /v1/models ({type(e).__name__}: {e}); "
+                             "set RUBRIC_JUDGE_ROUTER_MODEL to the served model name") from None
+    return f"openai/{name}?base_url={base}"
+
+
 class _Local:
-    """Judges in this process."""
+    """Judges in this process (through verl's reward router when it gave one and no model is set)."""
 
     def __init__(self, settings: Settings):
-        self.scorer = build_scorer(settings.model, rubric=settings.rubric, cache=settings.cache or False, calibration=settings.calibration)
+        model = router_spec(settings) if settings.router else settings.model
+        self.scorer = build_scorer(model, rubric=settings.rubric, cache=settings.cache or False, calibration=settings.calibration)
 
     async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
         return [reward.details() for reward in await self.scorer.ascore(requests)]
@@ -164,20 +192,20 @@ def _judge_for(settings: Settings) -> _Local | _Remote:
     return _Remote(settings) if settings.server else _Local(settings)
 
 
-def _grouped(extra_infos: Sequence[Any]) -> dict[Settings, list[int]]:
+def _grouped(extra_infos: Sequence[Any], router: str | None = None) -> dict[Settings, list[int]]:
     """Row indices by their configuration (usually one group: the whole batch)."""
     groups: dict[Settings, list[int]] = {}
     for index, info in enumerate(extra_infos):
-        groups.setdefault(Settings.of(info), []).append(index)
+        groups.setdefault(Settings.of(info, router), []).append(index)
     return groups
 
 
 async def acompute_score_batch(
-    data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any] | None = None, **_: Any
+    data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[dict[str, Any]]:
     extra_infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
     results: list[dict[str, Any] | None] = [None] * len(solution_strs)
-    for settings, indices in _grouped(extra_infos).items():
+    for settings, indices in _grouped(extra_infos, kwargs.get("reward_router_address")).items():
         requests = [to_request(solution_strs[i], ground_truths[i], extra_infos[i]) for i in indices]
         for index, detail in zip(indices, await _judge_for(settings).details(requests)):
             results[index] = to_verl(detail, settings)
@@ -202,7 +230,7 @@ _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, M
 async def acompute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> dict[str, Any]:
     """For verl's reward loop, which awaits one call per sample concurrently: the calls are
     micro-batched into engine calls (or server requests)."""
-    settings = Settings.of(extra_info)
+    settings = Settings.of(extra_info, kwargs.get("reward_router_address"))
     per_loop = _batchers.setdefault(asyncio.get_running_loop(), {})
     if settings not in per_loop:
         judge = _judge_for(settings)
