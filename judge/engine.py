@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -67,7 +67,37 @@ def truncate_middle(text: str, keep: int) -> str:
     return text[:head] + TRUNCATION_MARK.format(removed=len(text) - keep) + (text[-tail:] if tail else "")
 
 
-class Judge:
+class Evaluates:
+    """Judge's and Jury's evaluate API on their ``_judge_chunk``: ``batch_size`` questions a chunk, ``concurrency`` in flight."""
+
+    batch_size: int
+    concurrency: int
+    _judge_chunk: Callable[[Sequence[JudgeItem]], Awaitable[list[Verdict]]]
+
+    async def aevaluate(
+        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
+    ) -> Verdict:
+        (verdict,) = await self._judge_chunk([JudgeItem(item_id, prompt, response, rubric, reference)])
+        return verdict
+
+    def evaluate(
+        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
+    ) -> Verdict:
+        return run_sync(self.aevaluate(prompt, response, rubric, item_id=item_id, reference=reference))
+
+    async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
+        """Verdicts in completion order, as soon as each batch is judged."""
+        async for verdict in stream(chunked(items, self.batch_size, lambda i: len(i.rubric.criteria)), self._judge_chunk, self.concurrency):
+            yield verdict
+
+    def evaluate_many(self, items: Iterable[JudgeItem]) -> list[Verdict]:
+        async def collect() -> list[Verdict]:
+            return [v async for v in self.aevaluate_many(items)]
+
+        return run_sync(collect())
+
+
+class Judge(Evaluates):
     """Judges responses against rubrics with a backend.
 
     threshold: P(yes) at or above which a criterion counts as met (default: the calibration's, else 0.5).
@@ -150,29 +180,6 @@ class Judge:
             "request_shape": self.request_shape,
             "calibration": self.calibration_id,
         }
-
-    # -- public API -----------------------------------------------------------------------
-    async def aevaluate(
-        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
-    ) -> Verdict:
-        (verdict,) = await self._judge_chunk([JudgeItem(item_id, prompt, response, rubric, reference)])
-        return verdict
-
-    def evaluate(
-        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
-    ) -> Verdict:
-        return run_sync(self.aevaluate(prompt, response, rubric, item_id=item_id, reference=reference))
-
-    async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
-        """Verdicts in completion order, as soon as each batch is judged."""
-        async for verdict in stream(chunked(items, self.batch_size, lambda i: len(i.rubric.criteria)), self._judge_chunk, self.concurrency):
-            yield verdict
-
-    def evaluate_many(self, items: Iterable[JudgeItem]) -> list[Verdict]:
-        async def collect() -> list[Verdict]:
-            return [v async for v in self.aevaluate_many(items)]
-
-        return run_sync(collect())
 
     # -- internals --------------------------------------------------------------------------
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:

@@ -73,5 +73,9 @@ def mean_score(scores: Iterable[float | None], *, clip: bool = True) -> float | 
     values = [s for s in scores if s is not None]
     if not values:
         return None
-    mean = sum(values) / len(values)
-    return min(1.0, max(0.0, mean)) if clip else mean
+    return clipped_mean(sum(values), len(values)) if clip else sum(values) / len(values)
+
+
+def clipped_mean(total: float, count: int) -> float | None:
+    """A mean from its running total and count, clipped to [0, 1] (HealthBench); None of nothing."""
+    return min(1.0, max(0.0, total / count)) if count else None

@@ -100,22 +100,12 @@ def handle_get(handler: Any) -> bool:
         send(handler, openai_batch(job, "file", "expired" if desk.outcome == "expired" else "completed"))
         return True
     if match := OPENAI_FILE.match(path):
-        data = desk.files[match.group(1)]
-        handler.send_response(200)
-        handler.send_header("content-type", "application/octet-stream")
-        handler.send_header("content-length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        handler._send(200, desk.files[match.group(1)], content_type="application/octet-stream")
         return True
     if match := ANTHROPIC_BATCH.match(path):
         job = desk.jobs[match.group(1)]
         if match.group(2):  # the results, as JSONL
-            data = "".join(json.dumps(r) + "\n" for r in job.results or []).encode()
-            handler.send_response(200)
-            handler.send_header("content-type", "application/binary")
-            handler.send_header("content-length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
+            handler._send(200, "".join(json.dumps(r) + "\n" for r in job.results or []).encode(), content_type="application/binary")
             return True
         job.polls += 1
         ended = job.polls >= desk.polls
@@ -194,9 +184,4 @@ def anthropic_batch(handler: Any, job: Job, ended: bool) -> dict[str, Any]:
 
 
 def send(handler: Any, payload: dict[str, Any]) -> None:
-    data = json.dumps(payload).encode()
-    handler.send_response(200)
-    handler.send_header("content-type", "application/json")
-    handler.send_header("content-length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+    handler._send(200, json.dumps(payload).encode())

@@ -203,10 +203,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 200
         return self._send(200, data)
 
-    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> int:
+    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json") -> int:
         try:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)

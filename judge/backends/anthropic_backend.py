@@ -110,16 +110,12 @@ class AnthropicBackend(ApiBackend):
         if self.options.prompt_cache:
             self.prefixes.remember(shared_prefixes(questions))
 
-    async def _client(self) -> Any:
-        await self._bind_to_running_loop()
-        return self.pool.replicas[0].client.raw
-
     async def batch_submit(self, lines: list[dict[str, Any]]) -> str:
-        batch = await (await self._client()).messages.batches.create(requests=lines)
+        batch = await (await self.raw_client()).messages.batches.create(requests=lines)
         return batch.id
 
     async def batch_poll(self, job_id: str) -> JobStatus:
-        batch = await (await self._client()).messages.batches.retrieve(job_id)
+        batch = await (await self.raw_client()).messages.batches.retrieve(job_id)
         counts = batch.request_counts
         total = counts.processing + counts.succeeded + counts.errored + counts.canceled + counts.expired
         detail = f"{counts.succeeded} succeeded, {counts.errored} errored, {counts.canceled} cancelled, {counts.expired} expired"
@@ -130,7 +126,7 @@ class AnthropicBackend(ApiBackend):
 
     async def batch_results(self, job_id: str) -> dict[str, YesNoScore]:
         answers: dict[str, YesNoScore] = {}
-        async for entry in await (await self._client()).messages.batches.results(job_id):
+        async for entry in await (await self.raw_client()).messages.batches.results(job_id):
             result = entry.result
             if result.type == "succeeded":
                 message = result.message

@@ -212,6 +212,11 @@ class ApiBackend:
             self._closer = close_with_loop(endpoints)
             await anext(self._closer)
 
+    async def raw_client(self) -> Any:
+        """The first server's SDK client on the running loop (batch jobs live at one provider)."""
+        await self._bind_to_running_loop()
+        return self.pool.replicas[0].client.raw
+
     def identity(self) -> dict[str, Any]:
         # Replicas serve the same model, so base URLs are not part of it.
         identity: dict[str, Any] = {"backend": self.name, "model": self.model_id, "mode": self.mode}

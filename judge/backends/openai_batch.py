@@ -35,12 +35,8 @@ class OpenAIBatches:
                               tool_choice={"type": "function", "function": {"name": YesNoVerdict.__name__}})
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
 
-    async def _client(self) -> Any:
-        await self._bind_to_running_loop()  # type: ignore[attr-defined]
-        return self.pool.replicas[0].client.raw  # type: ignore[attr-defined]
-
     async def batch_submit(self, lines: list[dict[str, Any]]) -> str:
-        client = await self._client()
+        client = await self.raw_client()  # type: ignore[attr-defined]
         data = "".join(json.dumps(line) + "\n" for line in lines).encode()
         upload = await client.files.create(file=("rubric-judge-requests.jsonl", data, "application/jsonl"), purpose="batch")
         batch = await client.batches.create(input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h",
@@ -48,7 +44,8 @@ class OpenAIBatches:
         return batch.id
 
     async def batch_poll(self, job_id: str) -> JobStatus:
-        batch = await (await self._client()).batches.retrieve(job_id)
+        client = await self.raw_client()  # type: ignore[attr-defined]
+        batch = await client.batches.retrieve(job_id)
         counts = batch.request_counts
         total = counts.total if counts else 0
         finished = (counts.completed + counts.failed) if counts else 0
@@ -58,7 +55,7 @@ class OpenAIBatches:
         return JobStatus(STATES.get(batch.status, "running"), finished, total, detail)  # type: ignore[arg-type]
 
     async def batch_results(self, job_id: str) -> dict[str, YesNoScore]:
-        client = await self._client()
+        client = await self.raw_client()  # type: ignore[attr-defined]
         batch = await client.batches.retrieve(job_id)
         answers: dict[str, YesNoScore] = {}
         for file_id in (batch.output_file_id, batch.error_file_id):

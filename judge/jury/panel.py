@@ -8,21 +8,19 @@ each judge's P(yes) and score kept beside the aggregate.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from judge.aio import chunked, run_sync, stream
-from judge.backends.base import Backend, Message
-from judge.engine import Judge, JudgeItem, _Prepared
+from judge.backends.base import Backend
+from judge.engine import Evaluates, Judge, JudgeItem, _Prepared
 from judge.jury.combine import METHODS, JuryMethod, combine
 from judge.verdict import Verdict
-from rubrics.model import Rubric
 
 # What may differ between the judges of one jury: everything else shapes every verdict alike.
 PER_JUDGE = ("model", "backend", "calibration")
 
 
-class Jury:
+class Jury(Evaluates):
     """Judges whose verdicts are aggregated criterion by criterion.
 
     judges: two or more, built with the same settings but their backend (and calibration);
@@ -71,28 +69,6 @@ class Jury:
 
     def settings(self) -> dict[str, Any]:
         return {"model": self.model_label, "jury": self.method, "judges": [j.settings() for j in self.judges]}
-
-    # -- the Judge API ------------------------------------------------------------------------
-    async def aevaluate(
-        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
-    ) -> Verdict:
-        (verdict,) = await self._judge_chunk([JudgeItem(item_id, prompt, response, rubric, reference)])
-        return verdict
-
-    def evaluate(
-        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
-    ) -> Verdict:
-        return run_sync(self.aevaluate(prompt, response, rubric, item_id=item_id, reference=reference))
-
-    async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
-        async for verdict in stream(chunked(items, self.batch_size, lambda i: len(i.rubric.criteria)), self._judge_chunk, self.concurrency):
-            yield verdict
-
-    def evaluate_many(self, items: Iterable[JudgeItem]) -> list[Verdict]:
-        async def collect() -> list[Verdict]:
-            return [v async for v in self.aevaluate_many(items)]
-
-        return run_sync(collect())
 
     # -- internals ----------------------------------------------------------------------------
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:

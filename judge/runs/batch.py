@@ -147,7 +147,7 @@ async def _collect(backend: CachedBackend, job: dict[str, Any], outcome: BatchOu
     inner: Any = backend.inner
     outcome.job_id, outcome.sent = job["id"], len(job["requests"])
     status = await _wait(inner, job["id"], poll_seconds, progress, outcome.model)
-    outcome.state = status.state if status.state != "ended" else "ended"
+    outcome.state = status.state
     answers: dict[str, YesNoScore] = await inner.batch_results(job["id"]) if status.state != "failed" else {}
     by_question: dict[int, list[YesNoScore]] = defaultdict(list)
     for cid, score in answers.items():

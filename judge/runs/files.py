@@ -106,24 +106,13 @@ def judge_file(
     summary = SummaryBuilder()  # running: the new verdicts are not kept in memory
     for record in kept.values():
         summary.add(record)
-    this_input = IdTable()  # a parquet output holds this input's verdicts only: their ids
-    for item_id in kept:
-        this_input.add(item_id, "")
-    before_now = summary.summary.items
-
-    def done(record: dict[str, Any]) -> None:
-        summary.add(record)
-        if is_parquet(output_path):
-            this_input.add(str(record["item_id"]), "")
-
     try:
-        resumed.write_all(records(), len(hashes) - len(kept), "item", progress, on_record=done, keep=False)
-        if is_parquet(output_path):  # from the log, now complete
-            write_parquet(log_path(output_path), output_path, keep=this_input)
+        resumed.write_all(records(), len(hashes) - len(kept), "item", progress, on_record=summary.add, keep=False)
+        if is_parquet(output_path):  # from the log, now complete: the verdicts of this input's ids
+            write_parquet(log_path(output_path), output_path, keep=hashes)
     finally:
         hashes.close()
-        this_input.close()
-    return summary.result(judged_now=summary.summary.items - before_now, malformed_lines=warnings.count)
+    return summary.result(judged_now=summary.summary.items - len(kept), malformed_lines=warnings.count)
 
 
 def compare_file(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judge.jury.agreement import JuryAgreement, format_agreement
+from judge.scoring import clipped_mean
 
 
 @dataclass
@@ -45,18 +46,17 @@ class SummaryBuilder:
     def __init__(self, max_items: int = 20):
         self.summary = RunSummary()
         self.max_items = max_items
-        self._score_sum = self._hard_sum = 0.0
-        self._n_score = self._n_hard = 0
+        self._means = {"score": [0.0, 0], "hard_score": [0.0, 0]}  # running total and count of each
         self._jury = JuryAgreement()
 
     def add(self, verdict: dict[str, Any]) -> None:
         summary = self.summary
         summary.items += 1
         summary.unscored_items += verdict.get("status") == "unscored"
-        for key, total, count in (("score", "_score_sum", "_n_score"), ("hard_score", "_hard_sum", "_n_hard")):
+        for key, running in self._means.items():
             if (value := verdict.get(key)) is not None:
-                setattr(self, total, getattr(self, total) + value)
-                setattr(self, count, getattr(self, count) + 1)
+                running[0] += value
+                running[1] += 1
         if len(summary.item_rows) < self.max_items:
             summary.item_rows.append(
                 (str(verdict["item_id"]), verdict.get("rubric_id", "?"), verdict.get("score"), verdict.get("hard_score"), verdict.get("n_unscored", 0))
@@ -77,15 +77,10 @@ class SummaryBuilder:
     def result(self, *, judged_now: int, malformed_lines: int) -> RunSummary:
         summary = self.summary
         summary.judged_now, summary.resumed, summary.malformed_lines = judged_now, summary.items - judged_now, malformed_lines
-        summary.mean_score = clipped(self._score_sum, self._n_score)
-        summary.mean_hard_score = clipped(self._hard_sum, self._n_hard)
+        summary.mean_score = clipped_mean(*self._means["score"])  # type: ignore[arg-type]
+        summary.mean_hard_score = clipped_mean(*self._means["hard_score"])  # type: ignore[arg-type]
         summary.jury = self._jury.figures()
         return summary
-
-
-def clipped(total: float, count: int) -> float | None:
-    """The mean clipped to [0, 1], as scoring.mean_score (HealthBench)."""
-    return min(1.0, max(0.0, total / count)) if count else None
 
 
 def summarise(verdicts: Iterable[dict[str, Any]], *, judged_now: int, malformed_lines: int) -> RunSummary:
