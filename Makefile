@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check -q
-TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,calibrate,data,test
+TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,calibrate,data,ray,test
 
 .PHONY: install install-demo demo test test-oldest-trl bench-model clean
 

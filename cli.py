@@ -24,8 +24,6 @@ kept; 2 bad arguments or set-up.
 """
 
 
-
-
 def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="start the output afresh; by default a rerun resumes, and stops if the output holds records "
@@ -171,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_judge(args: argparse.Namespace) -> int:
+    from judge.runs import ray_run
     from judge.runs.files import judge_file
     from judge.runs.options import columns_from, judge_from, only_tags
     from judge.runs.sources import describe_missing
@@ -179,20 +178,23 @@ def run_judge(args: argparse.Namespace) -> int:
 
     if (missing := describe_missing(args.input)) is not None:
         return fail(missing)
-    rubrics = RubricSource.from_option(args.rubric)
-    backends = make_backends(args, concurrency=args.concurrency)
-    judge, tags = judge_from(args, backends), only_tags(args)
-    batches: list = []
-    summary = judge_file(judge, args.input, args.output, rubrics, progress=False if args.quiet else None,
-                         overwrite=args.overwrite, settings={"only_tags": sorted(tags) if tags else None},
-                         before=batch_prefetch(args, judge, batches) if args.batch else None, columns=columns_from(args))
+    tags, batches, backends = only_tags(args), [], []
+    if args.engine == "ray":  # the judges are built in the actors
+        summary, model_label, threshold = ray_run.judge_with_ray(args), ray_run.label(args), ray_run.threshold(args)
+    else:
+        backends = make_backends(args, concurrency=args.concurrency)
+        judge = judge_from(args, backends)
+        summary = judge_file(judge, args.input, args.output, RubricSource.from_option(args.rubric), progress=False if args.quiet else None,
+                             overwrite=args.overwrite, settings={"only_tags": sorted(tags) if tags else None},
+                             before=batch_prefetch(args, judge, batches) if args.batch else None, columns=columns_from(args))
+        model_label, threshold = judge.model_label, judge.threshold
     if summary.items == 0:
         return fail(f"{args.input}: no item to judge" + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else ""))
     if tags and summary.judged_criteria == 0:
         print(f"rubric: --only-tags {args.only_tags} matched no criterion of any rubric: nothing was judged", file=sys.stderr)
         return EXIT_FAILURES
     if not args.quiet:
-        print(f"model: {judge.model_label}  threshold: {judge.threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
+        print(f"model: {model_label}  threshold: {threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
         print(format_summary(summary))
         for outcome in batches:
             print(outcome.describe())
@@ -372,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
     from judge.backends.default_model import DefaultModelMissing
     from rubric_library import UnknownRubricError
     from rubrics.io import RubricFileError
-
     from rubrics.records import message_of
     from judge.runs.log import OutputBusy
 
@@ -384,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`rubric library list | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError, OutputBusy) as e:
+    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError, OutputBusy,
+            ModuleNotFoundError) as e:  # an optional extra missing: its install hint
         return fail(message_of(e))
     except OSError as e:  # a path mistake (a directory, no permission, no such file): one line naming the path
         where = f"{e.filename}: " if e.filename else ""

@@ -8,6 +8,7 @@ local model id are checked for their syntax by parsing with the real argument pa
 
 import re
 import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -60,7 +61,7 @@ def test_shell_example(command, rubric_exe, tmp_path):
     if "--output" in argv and argv[0] != "report":  # as on a fresh machine: nothing of an earlier run
         output = ROOT / argv[argv.index("--output") + 1]
         for earlier in output.parent.glob(output.name + "*"):  # the output and its side files (.pairs.jsonl, .lock)
-            earlier.unlink()
+            shutil.rmtree(earlier) if earlier.is_dir() else earlier.unlink()  # a Ray run's output is a folder of shards
     result = subprocess.run([rubric_exe, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
 

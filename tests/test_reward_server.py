@@ -343,3 +343,38 @@ def test_listening_socket_lets_asyncio_turn_off_nagle():
     # answer on a kept-alive connection waited ~40 ms for a delayed ACK.
     with bind("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP
+
+
+def test_several_replicas_behind_one_address_answer_as_one_server():
+    """README "Several replicas": a round-robin balancer (here a loopback stand-in for nginx or
+    a Kubernetes Service) in front of two `rubric serve` replicas; clients see one URL."""
+    import itertools
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    reference = RewardScorer(Judge(FakeBackend(seeded_p_yes(5))), rubric=PRINCIPLES)
+    with serve(FakeBackend(seeded_p_yes(5))) as first, serve(FakeBackend(seeded_p_yes(5))) as second:
+        upstreams = itertools.cycle([first.url, second.url])
+
+        class Balancer(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                answer = httpx.post(next(upstreams) + self.path, content=body, headers={"Content-Type": "application/json"})
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args):
+                pass
+
+        balancer = ThreadingHTTPServer(("127.0.0.1", 0), Balancer)
+        threading.Thread(target=balancer.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{balancer.server_address[1]}"
+            replies = [httpx.post(url + "/score", json={"id": i, "prompt": f"q{i}", "response": f"a{i}"}).json() for i in range(10)]
+        finally:
+            balancer.shutdown()
+        expected = reference.score([RewardRequest(f"q{i}", f"a{i}") for i in range(10)])
+        assert [r["reward"] for r in replies] == pytest.approx([e.value for e in expected])  # the same rewards, whichever replica
+        assert first.metrics()["requests"] and second.metrics()["requests"]  # both replicas took requests

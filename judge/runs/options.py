@@ -20,6 +20,7 @@ from judge.engine import Judge
 from judge.jury import Jury
 from judge.models import calls_in_flight
 from judge.runs.sources import Columns
+from judge.runs.ray_run import parse_actors
 from rubrics.model import Criterion
 
 JUDGE_HELP = """\
@@ -71,6 +72,15 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
                         "resumes polling it; what the job could not answer is asked synchronously")
     parser.add_argument("--batch-poll", type=float, default=30.0, metavar="SECONDS", help="--batch: seconds between polls (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    ray = parser.add_argument_group("Ray engine (rubric-judge[ray]): --output is then a folder of shards, parquet (or JSON lines when named *.jsonl)")
+    ray.add_argument("--engine", choices=["local", "ray"], default="local", help="judge in this process (default), or as a Ray Data "
+                     "pipeline on an autoscaling actor pool, resumed by Ray Data's checkpointing (by id)")
+    ray.add_argument("--ray-address", metavar="ADDRESS", help="join this Ray cluster (e.g. ray://head:10001 or auto); default: start a local one")
+    ray.add_argument("--actors", type=parse_actors, default=(1, 1), metavar="N|MIN,MAX", help="judge actors: a fixed number, or the "
+                     "autoscaling pool's bounds (default 1); an API model's rpm/tpm budget is split by MAX")
+    ray.add_argument("--cpus-per-actor", type=float, default=1.0, metavar="N", help="CPUs each actor reserves (default %(default)s; less for API judges)")
+    ray.add_argument("--gpus-per-actor", type=float, default=0.0, metavar="N", help="GPUs each actor reserves, for local models (default 0)")
+    ray.add_argument("--ray-batch-rows", type=int, default=64, metavar="N", help="rows an actor judges per batch (default %(default)s)")
 
 
 def columns_from(args: argparse.Namespace) -> Columns:

@@ -75,6 +75,21 @@ def row(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def record(parquet: dict[str, Any]) -> dict[str, Any]:
+    """A parquet row back as the verdict record it was made from (the JSON text fields parsed)."""
+    out = {k: v for k, v in parquet.items() if not k.endswith("_json") and k != "results"}
+    for name in ("notes", "jury", "run"):
+        out[name] = _parsed(parquet.get(f"{name}_json"))
+    out["results"] = [{**{k: v for k, v in r.items() if not k.endswith("_json")}, "notes": _parsed(r.get("notes_json")) or [],
+                       "jury": _parsed(r.get("jury_json"))} for r in parquet.get("results") or []]
+    out["notes"] = out["notes"] or []
+    return out
+
+
+def _parsed(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
 def _records(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, "rb") as handle:
         for line in handle:

@@ -44,7 +44,7 @@ def normalised(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=_plain))
 
 
-def _differences(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+def differences(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     keys = sorted(set(before) | set(now), key=lambda k: (k != "model", k))
     return [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in keys if before.get(k) != now.get(k)]
 
@@ -66,7 +66,7 @@ def matching(
         if not isinstance(earlier, dict):
             raise ResumeMismatch(f"{path}: the {what} of {item!r} records no run settings (an older version wrote it); {hint}")
         if earlier != run:
-            changes = "; ".join(_differences(earlier, run))
+            changes = "; ".join(differences(earlier, run))
             raise ResumeMismatch(f"{path}: holds {what}s of another run ({changes}); {hint}")
         if record.get("input_hash") != hashes[item]:
             raise ResumeMismatch(f"{path}: the {what} of {item!r} was made for other input than this run reads for that id; {hint}")

@@ -12,11 +12,12 @@ a million-row input is never held in memory at once.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 BOM = b"\xef\xbb\xbf"
 INSTALL_HINT = "pip install 'rubric-judge[data]'"
@@ -68,7 +69,7 @@ def describe_missing(source: str | Path) -> str | None:
     path = Path(source)
     if not path.exists():
         return f"{path}: no such input file"
-    if path.is_dir() and not (_saved_dataset(path) or sorted(path.glob("*.parquet"))):
+    if path.is_dir() and not (saved_dataset(path) or sorted(path.glob("*.parquet"))):
         return f"{path}: a folder input must hold parquet shards or a dataset saved with save_to_disk"
     return None
 
@@ -76,58 +77,71 @@ def describe_missing(source: str | Path) -> str | None:
 def records(source: str | Path) -> Iterator[Record]:
     """The records of any input, by its kind."""
     if is_dataset_spec(source):
-        name, _, split = str(source)[3:].partition(":")
-        yield from _dataset(_datasets().load_dataset(name, split=split or "train"), None)
+        yield from _dataset(load_dataset_spec(str(source)), None)
         return
     path = Path(source)
     if path.is_dir():
-        if _saved_dataset(path):
+        if saved_dataset(path):
             yield from _dataset(_datasets().load_from_disk(str(path)), None)
             return
         shards = sorted(path.glob("*.parquet"))
         for shard in shards:
             yield from _parquet(shard, shard.name if len(shards) > 1 else None)
         return
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        yield from _parquet(path, None)
-    elif suffix == ".csv":
-        yield from _csv(path)
-    elif suffix == ".json":
-        yield from _json_array(path)
-    else:
-        yield from _json_lines(path)
-
-
-def _json_lines(path: Path) -> Iterator[Record]:
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1:
-                raw = raw.removeprefix(BOM)
-            if raw.strip():
-                yield number, raw, None
+        yield from file_records(handle, str(path), None)
 
 
-def _json_array(path: Path) -> Iterator[Record]:
+def file_records(handle: BinaryIO, name: str, shard: str | None) -> Iterator[Record]:
+    """The records of one file, opened for binary reading, by the kind its name says (also
+    what the Ray engine's reader calls for each file it is given)."""
+    suffix = Path(name).suffix.lower()
+    if suffix == ".parquet":
+        yield from _parquet(handle, shard)
+    elif suffix == ".arrow":  # a shard of a Hugging Face dataset (Arrow IPC stream)
+        yield from _arrow(handle, shard)
+    elif suffix == ".csv":
+        yield from _csv(handle, shard)
+    elif suffix == ".json":
+        yield from _json_array(handle, name, shard)
+    else:
+        yield from _json_lines(handle, shard)
+
+
+def load_dataset_spec(spec: str) -> Any:
+    """``hf:NAME[:SPLIT]`` through ``datasets.load_dataset`` (default split train)."""
+    name, _, split = spec[3:].partition(":")
+    return _datasets().load_dataset(name, split=split or "train")
+
+
+def _json_lines(handle: BinaryIO, shard: str | None) -> Iterator[Record]:
+    for number, raw in enumerate(handle, start=1):
+        if number == 1:
+            raw = raw.removeprefix(BOM)
+        if raw.strip():
+            yield number, raw, shard
+
+
+def _json_array(handle: BinaryIO, name: str, shard: str | None) -> Iterator[Record]:
     try:
-        data = json.loads(path.read_bytes().removeprefix(BOM).decode("utf-8"))
+        data = json.loads(handle.read().removeprefix(BOM).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: a .json input must be one JSON array of items ({e})") from None
+        raise ValueError(f"{name}: a .json input must be one JSON array of items ({e})") from None
     if not isinstance(data, list):
-        raise ValueError(f"{path}: a .json input must be a JSON array of items, not a JSON {type(data).__name__}")
+        raise ValueError(f"{name}: a .json input must be a JSON array of items, not a JSON {type(data).__name__}")
     for number, record in enumerate(data, start=1):
-        yield number, record, None
+        yield number, record, shard
 
 
-def _csv(path: Path) -> Iterator[Record]:
+def _csv(handle: BinaryIO, shard: str | None) -> Iterator[Record]:
     """CSV rows (the header names the columns); a cell holding a JSON list or object (chat
     messages, an inline rubric) is read as that value."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=1):
-            if None in row:
-                yield number, {"__error__": f"{len(row[None])} more cells than the header has columns"}, None
-                continue
-            yield number, {k: _json_cell(v) for k, v in row.items()}, None
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    for number, row in enumerate(csv.DictReader(text), start=1):
+        if None in row:
+            yield number, {"__error__": f"{len(row[None])} more cells than the header has columns"}, shard
+            continue
+        yield number, {k: _json_cell(v) for k, v in row.items()}, shard
 
 
 def _json_cell(value: str | None) -> Any:
@@ -139,13 +153,25 @@ def _json_cell(value: str | None) -> Any:
     return value if value != "" else None
 
 
-def _parquet(path: Path, shard: str | None) -> Iterator[Record]:
+def _parquet(source: Path | BinaryIO, shard: str | None) -> Iterator[Record]:
     try:
         import pyarrow.parquet as pq
     except ModuleNotFoundError:
         raise ModuleNotFoundError(f"reading parquet needs the package 'pyarrow': {INSTALL_HINT}") from None
+    yield from _numbered(pq.ParquetFile(source).iter_batches(batch_size=BATCH_ROWS), shard)
+
+
+def _arrow(handle: BinaryIO, shard: str | None) -> Iterator[Record]:
+    try:
+        import pyarrow as pa
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(f"reading arrow files needs the package 'pyarrow': {INSTALL_HINT}") from None
+    yield from _numbered(pa.ipc.open_stream(handle), shard)
+
+
+def _numbered(batches: Iterable[Any], shard: str | None) -> Iterator[Record]:
     number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+    for batch in batches:
         for row in batch.to_pylist():
             number += 1
             yield number, row, shard
@@ -162,7 +188,7 @@ def _dataset(data: Any, shard: str | None) -> Iterator[Record]:
             yield number, dict(zip(columns, values)), shard
 
 
-def _saved_dataset(path: Path) -> bool:
+def saved_dataset(path: Path) -> bool:
     return any((path / name).exists() for name in ("dataset_info.json", "state.json", "dataset_dict.json"))
 
 

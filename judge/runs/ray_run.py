@@ -1,0 +1,179 @@
+"""``rubric judge --engine ray``: a Ray Data pipeline over any judge input.
+
+read (judge/runs/ray_source.py) -> judge on an autoscaling actor pool (judge/runs/ray_data.py)
+-> sharded parquet (or JSON lines, for an output folder named *.jsonl) in the output folder.
+Resume is Ray Data's own checkpointing: by id, with a two-phase commit of each shard, kept
+in ``OUTPUT/_checkpoint`` so a rerun judges only what no shard holds yet. The run settings
+are kept in ``OUTPUT/_run.json``; a rerun with other settings stops and names the difference
+(``--overwrite`` starts afresh). Files whose names start with ``_`` are not read as data by
+pyarrow, pandas or Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from judge.runs.parquet_output import record as parquet_record
+from judge.runs.ray_data import judge_dataset, ray_module, split_budget
+from judge.runs.ray_source import datasource, input_files
+from judge.runs.resume import ResumeMismatch, differences, normalised
+from judge.runs.summary import RunSummary, SummaryBuilder
+
+RUN_FILE, CHECKPOINT_DIR = "_run.json", "_checkpoint"
+
+
+def output_format(output: Path) -> str:
+    return "jsonl" if output.suffix.lower() == ".jsonl" else "parquet"
+
+
+def parse_actors(value: str) -> tuple[int, int]:
+    """``--actors N`` or ``--actors MIN,MAX``."""
+    try:
+        low, _, high = value.partition(",")
+        actors = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--actors takes N or MIN,MAX (whole numbers), not {value!r}") from None
+    if not 1 <= actors[0] <= actors[1]:
+        raise argparse.ArgumentTypeError(f"--actors MIN,MAX needs 1 <= MIN <= MAX, not {value!r}")
+    return actors
+
+
+def judge_maker(args: argparse.Namespace, actors: int) -> Any:
+    """What each actor calls to build the judge the flags describe (an API budget split)."""
+    shared = argparse.Namespace(**vars(args))
+    if shared.model:
+        shared.model = [split_budget(spec, actors) for spec in shared.model]
+
+    def make() -> Any:
+        from judge.runs.models import make_backends
+        from judge.runs.options import judge_from
+
+        return judge_from(shared, make_backends(shared, concurrency=shared.concurrency))
+
+    return make
+
+
+def label(args: argparse.Namespace) -> str:
+    """The judge's name for the summary line, without building it here."""
+    return " + ".join(args.model) if args.model else "local:default"
+
+
+def threshold(args: argparse.Namespace) -> float | str:
+    return args.threshold if args.threshold is not None else "the calibration's" if args.calibration else 0.5
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the verdicts depend on, compared on a rerun (the actors' number is not part of it)."""
+    keys = ("rubric", "model", "jury", "threshold", "calibration", "no_gate", "no_guard", "semantic_guard", "reasoning", "only_tags",
+            "request_shape", "samples", "base_url")
+    columns = {k[: -len("_column")]: v for k, v in vars(args).items() if k.endswith("_column") and v != k[: -len("_column")]}
+    return normalised({**{k: getattr(args, k, None) for k in keys}, "input": str(args.input), "columns": columns or None})
+
+
+def check_resume(output: Path, run: dict[str, Any], overwrite: bool) -> None:
+    manifest = output / RUN_FILE
+    if overwrite and output.exists():
+        shutil.rmtree(output)
+    if manifest.exists():
+        before = json.loads(manifest.read_text(encoding="utf-8"))
+        if (changed := differences(before, run)):
+            raise ResumeMismatch(f"{output}: made by another run ({'; '.join(changed)}); pass --overwrite to start afresh, or another --output")
+    elif output.exists() and any(output.iterdir()):
+        raise ResumeMismatch(f"{output}: a folder of something else (no {RUN_FILE}); pass --overwrite to replace it, or another --output")
+    output.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(run, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def start_ray(address: str | None, progress: bool) -> Any:
+    ray = ray_module()
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the core's notices are not the user's business
+    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.ERROR)  # off a terminal Ray Data logs its progress
+    warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", category=UserWarning)  # a resume with nothing left
+    if not ray.is_initialized():
+        # A local cluster gets at least 4 logical CPUs: the checkpoint filter's actor and the readers need room beside the
+        # judge actors (with 2, a resumed run was seen to starve and hang); judging is mostly waiting, not computing.
+        cpus = None if address else max(4, os.cpu_count() or 1)
+        ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, configure_logging=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = progress
+    return ray
+
+
+def judge_with_ray(args: argparse.Namespace) -> RunSummary:
+    """Judge args.input into the folder args.output with Ray Data; the run's summary."""
+    from ray.data.checkpoint import CheckpointConfig
+
+    if args.batch:
+        raise ValueError("--batch sends one provider job from this process; with --engine ray, judge synchronously")
+    output = Path(args.output)
+    run = run_settings(args)
+    check_resume(output, run, args.overwrite)
+    before = sum(1 for _ in verdict_records(output))
+    if not args.model:
+        from judge.models import DEMO_WARNING
+
+        print(DEMO_WARNING, file=sys.stderr)
+    ray = start_ray(args.ray_address, progress=not args.quiet and sys.stderr.isatty())
+    low, high = args.actors
+    context = ray.data.DataContext.get_current()
+    context.checkpoint_config = CheckpointConfig(id_column="id", checkpoint_path=str((output / CHECKPOINT_DIR).resolve()),
+                                                 delete_checkpoint_on_success=False)  # kept: a rerun after success judges nothing
+    try:
+        items = ray.data.read_datasource(datasource(input_files(args.input), _columns(args)))
+        verdicts = judge_dataset(items, judge_maker(args, high), rubric=args.rubric, columns=_columns(args), actors=(low, high),
+                                 cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, batch_rows=args.ray_batch_rows,
+                                 output=output_format(output), run=run)
+        if output_format(output) == "jsonl":
+            verdicts.write_datasink(lines_sink(str(output.resolve())))
+        else:
+            verdicts.write_parquet(str(output.resolve()))
+    finally:
+        context.checkpoint_config = None
+    summary = SummaryBuilder()
+    for record in verdict_records(output):
+        summary.add(record)
+    return summary.result(judged_now=summary.summary.items - before, malformed_lines=0)
+
+
+def _columns(args: argparse.Namespace) -> Any:
+    from judge.runs.options import columns_from
+
+    return columns_from(args)
+
+
+def verdict_records(output: Path) -> Iterator[dict[str, Any]]:
+    """The verdicts of a Ray run's output folder, shard by shard (memory: one batch)."""
+    if not output.is_dir():
+        return
+    if output_format(output) == "jsonl":
+        for shard in sorted(output.glob("*.jsonl")):
+            with open(shard, "rb") as handle:
+                yield from (json.loads(line) for line in handle if line.strip())
+        return
+    import pyarrow.parquet as pq
+
+    for shard in sorted(output.glob("*.parquet")):
+        for batch in pq.ParquetFile(shard).iter_batches(batch_size=4096):
+            yield from (parquet_record(row) for row in batch.to_pylist())
+
+
+def lines_sink(path: str) -> Any:
+    """A Ray datasink writing each verdict's JSON line (a file-based sink: checkpointing
+    commits its shards in two phases, as it does parquet's)."""
+    from ray.data.datasource import BlockBasedFileDatasink
+
+    class VerdictLines(BlockBasedFileDatasink):
+        def write_block_to_file(self, block: Any, file: Any) -> None:
+            lines = block.to_arrow().column("line").to_pylist()
+            file.write("".join(line + "\n" for line in lines).encode("utf-8"))
+
+    return VerdictLines(path, file_format="jsonl")
