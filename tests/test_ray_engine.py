@@ -16,7 +16,8 @@ ray = pytest.importorskip("ray", reason="the Ray engine needs rubric-judge[ray] 
 
 from cli import main  # noqa: E402
 from judge.runs.ray_data import judge_dataset, split_budget  # noqa: E402
-from judge.runs.ray_run import parse_actors, verdict_records  # noqa: E402
+from judge.runs.options import parse_actors  # noqa: E402
+from judge.runs.ray_run import verdict_records  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 MODEL = "fake:random:7"

@@ -20,7 +20,6 @@ from judge.engine import Judge
 from judge.jury import Jury
 from judge.models import calls_in_flight
 from judge.runs.sources import Columns
-from judge.runs.ray_run import parse_actors
 from rubrics.model import Criterion
 
 JUDGE_HELP = """\
@@ -81,6 +80,18 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     ray.add_argument("--cpus-per-actor", type=float, default=1.0, metavar="N", help="CPUs each actor reserves (default %(default)s; less for API judges)")
     ray.add_argument("--gpus-per-actor", type=float, default=0.0, metavar="N", help="GPUs each actor reserves, for local models (default 0)")
     ray.add_argument("--ray-batch-rows", type=int, default=64, metavar="N", help="rows an actor judges per batch (default %(default)s)")
+
+
+def parse_actors(value: str) -> tuple[int, int]:
+    """``--actors N`` or ``--actors MIN,MAX``."""
+    try:
+        low, _, high = value.partition(",")
+        actors = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--actors takes N or MIN,MAX (whole numbers), not {value!r}") from None
+    if not 1 <= actors[0] <= actors[1]:
+        raise argparse.ArgumentTypeError(f"--actors MIN,MAX needs 1 <= MIN <= MAX, not {value!r}")
+    return actors
 
 
 def columns_from(args: argparse.Namespace) -> Columns:

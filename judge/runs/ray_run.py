@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from judge.runs.options import columns_from, judge_from
 from judge.runs.parquet_output import record as parquet_record
 from judge.runs.ray_data import judge_dataset, ray_module, split_budget
 from judge.runs.ray_source import datasource, input_files
@@ -35,18 +36,6 @@ def output_format(output: Path) -> str:
     return "jsonl" if output.suffix.lower() == ".jsonl" else "parquet"
 
 
-def parse_actors(value: str) -> tuple[int, int]:
-    """``--actors N`` or ``--actors MIN,MAX``."""
-    try:
-        low, _, high = value.partition(",")
-        actors = (int(low), int(high or low))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--actors takes N or MIN,MAX (whole numbers), not {value!r}") from None
-    if not 1 <= actors[0] <= actors[1]:
-        raise argparse.ArgumentTypeError(f"--actors MIN,MAX needs 1 <= MIN <= MAX, not {value!r}")
-    return actors
-
-
 def judge_maker(args: argparse.Namespace, actors: int) -> Any:
     """What each actor calls to build the judge the flags describe (an API budget split)."""
     shared = argparse.Namespace(**vars(args))
@@ -55,7 +44,6 @@ def judge_maker(args: argparse.Namespace, actors: int) -> Any:
 
     def make() -> Any:
         from judge.runs.models import make_backends
-        from judge.runs.options import judge_from
 
         return judge_from(shared, make_backends(shared, concurrency=shared.concurrency))
 
@@ -117,7 +105,7 @@ def judge_with_ray(args: argparse.Namespace) -> RunSummary:
     output = Path(args.output)
     run = run_settings(args)
     check_resume(output, run, args.overwrite)
-    before = sum(1 for _ in verdict_records(output))
+    before = verdicts_written(output)
     if not args.model:
         from judge.models import DEMO_WARNING
 
@@ -128,8 +116,9 @@ def judge_with_ray(args: argparse.Namespace) -> RunSummary:
     context.checkpoint_config = CheckpointConfig(id_column="id", checkpoint_path=str((output / CHECKPOINT_DIR).resolve()),
                                                  delete_checkpoint_on_success=False)  # kept: a rerun after success judges nothing
     try:
-        items = ray.data.read_datasource(datasource(input_files(args.input), _columns(args)))
-        verdicts = judge_dataset(items, judge_maker(args, high), rubric=args.rubric, columns=_columns(args), actors=(low, high),
+        columns = columns_from(args)
+        items = ray.data.read_datasource(datasource(input_files(args.input), columns))
+        verdicts = judge_dataset(items, judge_maker(args, high), rubric=args.rubric, columns=columns, actors=(low, high),
                                  cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, batch_rows=args.ray_batch_rows,
                                  output=output_format(output), run=run)
         if output_format(output) == "jsonl":
@@ -144,10 +133,15 @@ def judge_with_ray(args: argparse.Namespace) -> RunSummary:
     return summary.result(judged_now=summary.summary.items - before, malformed_lines=0)
 
 
-def _columns(args: argparse.Namespace) -> Any:
-    from judge.runs.options import columns_from
+def verdicts_written(output: Path) -> int:
+    """How many verdicts the folder's shards hold, without reading them (parquet: from the footers)."""
+    if not output.is_dir():
+        return 0
+    if output_format(output) == "jsonl":
+        return sum(sum(1 for line in open(shard, "rb") if line.strip()) for shard in output.glob("*.jsonl"))
+    import pyarrow.parquet as pq
 
-    return columns_from(args)
+    return sum(pq.ParquetFile(shard).metadata.num_rows for shard in output.glob("*.parquet"))
 
 
 def verdict_records(output: Path) -> Iterator[dict[str, Any]]:
