@@ -20,7 +20,7 @@ from judge.backends.structured import instance_or_error
 from judge.calibration import Calibration
 from judge.hardening import Reasoning, check_options, guard_reader, screen
 from judge.scoring import decide, weighted_score
-from judge.checks import CHECKS, check_problem
+from judge.checks import CHECKS, CheckCall, check_problem, shared_pool
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
@@ -187,7 +187,8 @@ class Judge(Evaluates):
 
     async def _decide(self, items: Sequence[JudgeItem]) -> list[_Prepared]:
         """Every criterion of every item decided: by code, or by the model (``p.judged``)."""
-        prepared = [self._prepare(item) for item in items]
+        chunk = object()  # the chunk's checks take their turns at the check workers together
+        prepared = list(await asyncio.gather(*(self._prepare(item, chunk) for item in items)))
         scores = await ask(self.backend, [question for p in prepared for _, questions in p.asked for question in questions])
         position = 0
         for p in prepared:
@@ -223,7 +224,7 @@ class Judge(Evaluates):
             label = labels[key]
             p.results[criterion.id] = self._result(criterion, YesNoScore(label.p_yes, reason=label.reason, explanation=label.explanation))
 
-    def _prepare(self, item: JudgeItem) -> _Prepared:
+    async def _prepare(self, item: JudgeItem, caller: object = None) -> _Prepared:
         p = _Prepared(item)
         to_ask = []
         for criterion in item.rubric.criteria:
@@ -246,7 +247,7 @@ class Judge(Evaluates):
                 )
             return p
         if self.checks:
-            to_ask = self._check_in_code(item, to_ask, p)
+            to_ask = await self._check_in_code(item, to_ask, p, caller)
             if not to_ask:
                 return p
         if self.request_shape == "batched":
@@ -277,24 +278,31 @@ class Judge(Evaluates):
             p.asked.append((criterion, (YesNoQuestion(tuple(messages), self.template_version, group=item.id),)))
         return p
 
-    def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: _Prepared) -> list[Criterion]:
-        """Decide the criteria that code can check; return the ones left for the judge."""
-        left = []
+    async def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: _Prepared, caller: object) -> list[Criterion]:
+        """Decide the criteria that code can check (in the check workers); return the ones left for the judge."""
+        calls: dict[str, CheckCall] = {}
         for criterion in criteria:
             spec = criterion.check
             if spec is None and criterion.kind == "nugget":
                 spec = {"type": "nugget_match"}  # nuggets are matched in code first (judge/checks/nuggets.py)
             if spec is None:
-                left.append(criterion)
                 continue
-            check = CHECKS.get(spec["type"])
-            if check is None:  # never left to the model: the rubric meant code to decide it
+            if spec["type"] not in CHECKS:  # never left to the model: the rubric meant code to decide it
                 p.results[criterion.id] = self._base(criterion, "unscored", reason=check_problem(spec))
                 continue
-            nugget = spec["type"] == "nugget_match"
-            if nugget:
+            if spec["type"] == "nugget_match":
                 spec = {"nugget": criterion.text, **spec}
-            outcome = check(item.response, item.reference, spec)  # type: ignore[arg-type]
+            calls[criterion.id] = CheckCall(spec["type"], item.response, item.reference, spec)
+        outcomes = dict(zip(calls, await shared_pool().arun(list(calls.values()), caller)))
+        left = []
+        for criterion in criteria:
+            if criterion.id in p.results:
+                continue
+            outcome = outcomes.get(criterion.id)
+            if outcome is None:
+                left.append(criterion)
+                continue
+            nugget = calls[criterion.id].type == "nugget_match"
             if outcome.defer:  # code cannot tell: the judge decides, and its result says why it was asked
                 p.deferred[criterion.id] = outcome.reason
                 if nugget and self.request_shape == "per_criterion":  # the batched shape asks yes/no

@@ -1,13 +1,14 @@
 """``check: {type: reference_answer}``: the response's final answer equals the item's reference.
 
-Code cannot be talked into a "yes", costs nothing, and a response with no extractable
-final answer fails.
+Code cannot be talked into a "yes", and a response with no extractable final answer fails.
+math-verify's cost explodes on answers like ``9^{9^{9^{9}}}``: its own timeouts (SIGALRM,
+main thread only) cannot stop a C call that holds the GIL, so they are off and the engine
+runs this check in a worker process it can kill (judge/checks/pool.py).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 from judge.checks.outcome import CheckOutcome
@@ -35,14 +36,12 @@ def reference_answer(response: str, reference: str | None, spec: dict[str, Any])
     math_verify = _math_verify()
     if math_verify is None:
         return CheckOutcome(None, f"this check needs the math-verify package: {INSTALL_HINT}")
-    # math-verify's timeouts use SIGALRM, which only the main thread may set.
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
-    gold = math_verify.parse(reference, parsing_timeout=timeout)
+    gold = math_verify.parse(reference, parsing_timeout=None)
     if gold:
-        answer = math_verify.parse(response, parsing_timeout=timeout)
+        answer = math_verify.parse(response, parsing_timeout=None)
         if not answer:
             return CheckOutcome(False, "checked in code: no final answer could be extracted from the response")
-        met = math_verify.verify(gold, answer, timeout_seconds=timeout)
+        met = math_verify.verify(gold, answer, timeout_seconds=None)
         return CheckOutcome(bool(met), f"checked in code: final answer {answer[-1]} {'=' if met else '!='} reference {gold[-1]}")
     lines = [line for line in response.strip().splitlines() if line.strip()]
     last = _normalise(lines[-1]) if lines else ""

@@ -126,7 +126,7 @@ async def _submit(member: Judge, backend: CachedBackend, items: Sequence[JudgeIt
     inner: Any = backend.inner
     questions: dict[str, YesNoQuestion] = {}
     for item in items:
-        for _, asked in member._prepare(item).asked:
+        for _, asked in (await member._prepare(item)).asked:
             for question in asked:
                 questions.setdefault(backend.p_yes_key(question), question)
     missing = [(key, q) for key, q in questions.items() if not backend.known(key)]
