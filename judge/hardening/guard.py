@@ -39,10 +39,12 @@ _SLOT = re.compile(r"_{2,}|\[[^\[\]\n]{0,40}\]|【[^【】\n]{0,20}】|<[^<>\n]{
 _SENTENCE_END = re.compile(r"(?<=[.!?…:;])[*_]*\s+|(?<=[。！？：；])|\n+")
 _EMPHASIS = re.compile(r"[*#>|~]+|(?<![^\W_])_+|_+(?![^\W_])|^\s*[-+]\s+")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
-_CODE = re.compile(r"`[^`\n]*[^\W_][^`\n]*`|[^\W\d_]\w*\(|\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w*\b")
+# Each repeated run starts only where a run could begin (look-behinds): otherwise a long run of
+# letters is rescanned from every position, and a 32,000-character answer takes seconds.
+_CODE = re.compile(r"`[^`\n]*[^\W_][^`\n]*`|(?<![^\W\d_])[^\W\d_]\w*\(|(?<!\w)\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w*\b")
 _OPERATOR = re.compile(r"[^\W_]\s*(?:==|!=|<=|>=|[=+*/^<>%])\s*[^\W_(]|[^\W_]\s+-\s+[^\W_]")
 _QUOTED = re.compile(r"[\"“«„]([^\"”»\n]{1,200})[\"”»]")
-_URL = re.compile(r"https?://\S+|\b\S+@\S+\.\w+\b")
+_URL = re.compile(r"https?://\S+|(?<![^\s@])[^\s@]+@[^\s@]+\.\w+\b")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 # What a sentence without content is doing, for the decision's explanation.
