@@ -34,31 +34,40 @@ import signal
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+
+from judge.extras import MissingExtra
+
+try:
+    from starlette.applications import Starlette
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+except ModuleNotFoundError as e:
+    raise MissingExtra("serve", e.name or "starlette") from None
 
 from judge.backends.base import BackendFatalError
 from judge.runs.inputs import has_unpaired_surrogate
 from judge.rl.batcher import MicroBatcher
+from judge.rl.budget import RETRY_AFTER, InFlightBudget, OverBudget, Reservation, request_bytes
+from judge.rl.connections import ConnectionCounts, guarded_protocol
 from judge.rl.config import ServerConfig
 from judge.rl.openrlhf import split_query
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricError
 from rubrics.model import Rubric
+from rubrics.records import completion_text
 
 log = logging.getLogger("rubric.serve")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
+        self.status, self.message, self.extra, self.headers = status, message, extra, headers
 
 
 class ScoreItem(BaseModel):
@@ -66,7 +75,7 @@ class ScoreItem(BaseModel):
 
     id: str | int | None = None
     prompt: str | list[dict[str, Any]]
-    response: str
+    response: str | list[dict[str, Any]]  # chat messages: the assistant's text is judged
     rubric: Any = None
     rubric_id: str | None = None
     reference: str | None = None
@@ -149,6 +158,15 @@ async def read_json(request: Request, limit: int) -> Any:
     return body
 
 
+@contextmanager
+def over_budget_as_answer() -> Iterator[None]:
+    """OverBudget as its HTTP answer: 503 with Retry-After, or 413 for a request that never fits."""
+    try:
+        yield
+    except OverBudget as e:
+        raise ApiError(413, str(e)) if e.ever else ApiError(503, str(e), headers={"Retry-After": RETRY_AFTER}) from None
+
+
 def validation_error(error: ValidationError) -> ApiError:
     problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()[:10]]
     return ApiError(422, f"invalid request: {problems[0]['field']}: {problems[0]['problem']}", problems=problems)
@@ -161,6 +179,8 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
     )
     metrics = Metrics()
     state = {"draining": False}
+    budget = InFlightBudget(config.max_inflight_bytes)
+    connections = ConnectionCounts()
 
     def resolved(rubric: Any, single: bool) -> Any:
         """The rubric as a Rubric, so its size is known; in a batch a bad one stays as it is
@@ -182,14 +202,17 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         if sum(sizes) > config.max_criteria:
             raise ApiError(413, f"{sum(sizes)} criteria in one request; the limit is {config.max_criteria}")
 
-    async def rewards_for(requests: list[RewardRequest]) -> list[Reward]:
+    async def rewards_for(requests: list[RewardRequest], held: Reservation) -> list[Reward]:
         check_size(requests)
+        texts = [(len(r.response) + len(str(r.prompt)) + len(r.reference or ""), r.rubric) for r in requests]
+        with over_budget_as_answer():
+            held.grow_to(request_bytes(held.size, texts))
         rewards = await asyncio.gather(*(batcher.submit(r) for r in requests))
         metrics.items += len(rewards)
         metrics.unscored += sum(r.value is None for r in rewards)
         return list(rewards)
 
-    async def score(body: Any) -> JSONResponse:
+    async def score(body: Any, held: Reservation) -> JSONResponse:
         single = not (isinstance(body, dict) and "items" in body)
         try:
             items = [ScoreItem.model_validate(body)] if single else ScoreBatch.model_validate(body).items
@@ -198,18 +221,18 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         requests = [
             RewardRequest(
                 prompt=item.prompt,
-                response=item.response,
+                response=completion_text(item.response),
                 rubric=resolved(rubric, single),
                 reference=item.reference,
             )
             for item in items
             for rubric in [item.rubric if item.rubric is not None else item.rubric_id]
         ]
-        rewards = await rewards_for(requests)
+        rewards = await rewards_for(requests, held)
         results = [{"id": item.id, **reward.details()} for item, reward in zip(items, rewards)]
         return JSONResponse(results[0] if single else {"results": results})
 
-    async def get_reward(body: Any) -> JSONResponse:
+    async def get_reward(body: Any, held: Reservation) -> JSONResponse:
         try:
             parsed = OpenRLHFRequest.model_validate(body)
         except ValidationError as e:
@@ -229,7 +252,7 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
             )
             for query, prompt, label in zip(parsed.query, prompts, labels)
         ]
-        rewards = await rewards_for(requests)
+        rewards = await rewards_for(requests, held)
         values = [r.value if r.value is not None else config.unscored_reward for r in rewards]
         return JSONResponse(
             {
@@ -244,13 +267,15 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         return JSONResponse({"status": status, "model": scorer.judge.model_label}, status_code=503 if state["draining"] else 200)
 
     async def metrics_endpoint(request: Request) -> JSONResponse:
-        return JSONResponse(metrics.snapshot(batcher, getattr(scorer.judge, "backends", None) or scorer.judge.backend))
+        snapshot = metrics.snapshot(batcher, getattr(scorer.judge, "backends", None) or scorer.judge.backend)
+        return JSONResponse({**snapshot, "in_flight_budget": budget.snapshot(), "connections": connections.snapshot()})
 
     def authorised(request: Request) -> bool:
         if config.api_key is None:
             return True
-        given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {config.api_key}".encode())
+        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+        matches = hmac.compare_digest(token.strip().encode(), config.api_key.encode())
+        return matches and scheme.lower() == "bearer"  # the scheme is case-insensitive (RFC 7235)
 
     async def until_disconnected(request: Request) -> None:
         """Returns when the client goes away (the body has been read: only a disconnect is left)."""
@@ -259,18 +284,21 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
 
     async def answer(handler: Any, request: Request) -> JSONResponse:
         """Read the body, then run the handler while watching the connection: a client that
-        leaves has its work cancelled (its items drop out of the micro-batches)."""
-        body = await read_json(request, config.max_request_bytes)
-        work = asyncio.ensure_future(handler(body))
-        watcher = asyncio.ensure_future(until_disconnected(request))
-        try:
-            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-        if not work.done():
-            work.cancel()
-            raise ClientDisconnect()
-        return work.result()
+        leaves has its work cancelled (its items drop out of the micro-batches). What it holds
+        meanwhile comes out of the in-flight budget (judge/rl/budget.py)."""
+        declared = request.headers.get("content-length", "")
+        with over_budget_as_answer(), budget.hold(min(int(declared), config.max_request_bytes) if declared.isdigit() else config.max_request_bytes) as held:
+            body = await read_json(request, config.max_request_bytes)
+            work = asyncio.ensure_future(handler(body, held))
+            watcher = asyncio.ensure_future(until_disconnected(request))
+            try:
+                await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watcher.cancel()
+            if not work.done():
+                work.cancel()
+                raise ClientDisconnect()
+            return work.result()
 
     def refused() -> JSONResponse:
         metrics.statuses[401] += 1
@@ -293,7 +321,7 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
             try:
                 response = await answer(handler, request)
             except ApiError as e:
-                response = JSONResponse({"error": e.message, **e.extra}, status_code=e.status)
+                response = JSONResponse({"error": e.message, **e.extra}, status_code=e.status, headers=e.headers)
             except BackendFatalError as e:
                 response = JSONResponse({"error": f"the judge backend refuses requests: {e}"}, status_code=503)
             except ClientDisconnect:  # nobody is listening: counted apart, not as an answer
@@ -326,6 +354,8 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.batcher = batcher
     app.state.metrics = metrics
+    app.state.config = config
+    app.state.connections = connections
     return app
 
 
@@ -345,16 +375,22 @@ def bind(host: str, port: int) -> socket.socket:
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and
     # without it a kept-alive connection waits ~40 ms (Nagle against delayed ACKs) per answer.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:  # the CLI prints it as one line naming the address
+        sock.close()
+        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     return sock
 
 
 def make_server(app: Starlette, *, graceful_timeout: float = 60.0, log_level: str = "warning") -> Any:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout, access_log=False, lifespan="on")
+    limits: ServerConfig = app.state.config
+    protocol = guarded_protocol(limits.read_timeout, limits.max_connections, app.state.connections)
+    config = uvicorn.Config(app, http=protocol, log_level=log_level, timeout_graceful_shutdown=graceful_timeout, access_log=False, lifespan="on")
     return uvicorn.Server(config)
 
 
