@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -169,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_judge(args: argparse.Namespace) -> int:
+    from judge.runs.sources import readable_again
+
+    with readable_again(args.input) as args.input:  # standard input: read once, into a file the run can reread
+        return judge_input(args)
+
+
+def judge_input(args: argparse.Namespace) -> int:
     from judge.runs import ray_run
     from judge.runs.files import judge_file
     from judge.runs.options import columns_from, judge_from, only_tags
@@ -292,12 +298,15 @@ def run_serve(args: argparse.Namespace) -> int:
     from judge.calibration import Calibration
     from judge.engine import Judge
     from judge.jury import Jury
-    from judge.rl.config import settings_from
+    from judge.rl.config import API_KEY_ENV, settings_from
     from judge.rl.scorer import RewardScorer
     from judge.rl.server import is_loopback, serve
 
     config, shaping = settings_from(args)
-    if not args.api_key and not is_loopback(args.host):
+    if args.api_key:
+        print("rubric serve: warning: --api-key shows in the process list (ps) to every user of this machine; "
+              f"set {API_KEY_ENV} instead", file=sys.stderr)
+    if not config.api_key and not is_loopback(args.host):
         print(f"rubric serve: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
               "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)", file=sys.stderr)
     settings = {"batch_size": args.batch_size, "concurrency": args.slots, "request_shape": args.request_shape.replace("-", "_")}
@@ -368,6 +377,9 @@ def show_library_messages() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from judge.runs.console import survive_closed_readers
+
+    survive_closed_readers()  # a reader that leaves (`| head`) never ends a run
     args = build_parser().parse_args(argv)
     show_library_messages()
     from judge.backends import BackendError, BackendFatalError, BackendUnavailable
@@ -382,9 +394,6 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except BackendFatalError as e:
         return fail(f"{e}; verdicts written so far are kept, rerun the same command to resume")
-    except BrokenPipeError:  # the reader went away (`rubric library list | head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
     except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError, OutputBusy,
             ModuleNotFoundError) as e:  # an optional extra missing: its install hint
         return fail(message_of(e))

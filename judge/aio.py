@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from typing import Any, TypeVar
 
 from judge.backends.base import Backend, BackendFatalError, YesNoQuestion, YesNoScore
+from judge.backends.retry import is_retryable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -50,6 +51,9 @@ async def stream(
             if not pending:
                 return
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            errors = [task.exception() for task in done]  # each one read, so that none is reported as never retrieved
+            if error := next((e for e in errors if e is not None), None):
+                raise error
             for task in done:
                 for result in task.result():
                     yield result
@@ -69,5 +73,5 @@ async def ask(backend: Backend, questions: Sequence[YesNoQuestion]) -> list[YesN
     except BackendFatalError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
-        return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}")] * len(questions)
+        return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}", transient=is_retryable(e))] * len(questions)
     return scores

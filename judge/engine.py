@@ -10,12 +10,14 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 import prompts
 from judge import batched, generated, nuggets
 from judge.aio import ask, chunked, run_sync, stream
 from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore, model_label
+from judge.backends.retry import is_retryable
 from judge.backends.structured import instance_or_error
 from judge.calibration import Calibration
 from judge.hardening import Reasoning, check_options, guard_reader, screen
@@ -25,6 +27,7 @@ from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
 RequestShape = Literal["per_criterion", "generated", "batched"]
+LONG_RESPONSE = 20_000  # characters from which the guard reads a response in a thread
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
 
 
@@ -36,6 +39,14 @@ class JudgeItem:
     rubric: Rubric
     reference: str | None = None
     input_id: str | int | None = None  # the id as the input file gave it (echoed in verdict lines)
+
+    def __post_init__(self) -> None:  # a wrong type is said here, not as a TypeError from deep inside
+        if not isinstance(self.response, str):
+            raise TypeError(f"response must be a string (the text to judge), got {self.response!r:.60}")
+        if not isinstance(self.prompt, (str, list)):
+            raise TypeError(f"prompt must be a string or a list of chat messages, got {self.prompt!r:.60}")
+        if not isinstance(self.rubric, Rubric):
+            raise TypeError(f"rubric must be a Rubric (rubrics.Rubric, or rubrics.sources.to_rubric of a list or a dict), got {type(self.rubric).__name__}")
 
 
 @dataclass
@@ -215,7 +226,8 @@ class Judge(Evaluates):
         verdict = await instance_or_error(self.backend, messages, batched.BatchedVerdict, batched.max_output_tokens(len(criteria)))
         if isinstance(verdict, Exception):
             for criterion in criteria:
-                p.results[criterion.id] = self._base(criterion, "unscored", reason=f"batched request failed: {type(verdict).__name__}: {verdict}")
+                p.results[criterion.id] = self._base(criterion, "unscored", reason=f"batched request failed: {type(verdict).__name__}: {verdict}",
+                                                     transient=is_retryable(verdict) or None)
             return
         labels, unknown = batched.read_labels(keys, verdict)
         if unknown:
@@ -234,7 +246,9 @@ class Judge(Evaluates):
                 to_ask.append(criterion)
         if not to_ask:
             return p
-        answer, empty = screen(item.response, self.reasoning, guard_reader(self.guard))
+        screening = partial(screen, item.response, self.reasoning, guard_reader(self.guard))
+        # the guard's cost grows with the text: a long one is read off the event loop, which goes on serving
+        answer, empty = await asyncio.to_thread(screening) if len(item.response) > LONG_RESPONSE else screening()
         if answer.reasoning_removed:
             item = replace(item, response=answer.text)
             p.notes.append("judged the answer without its reasoning (<think>…</think> removed)")
@@ -361,7 +375,8 @@ class Judge(Evaluates):
         p = score.p_yes
         if p is None:
             return self._base(
-                criterion, "unscored", reason=score.reason or "the backend gave no score", notes=list(score.notes), explanation=score.explanation
+                criterion, "unscored", reason=score.reason or "the backend gave no score", notes=list(score.notes), explanation=score.explanation,
+                transient=score.transient or None,
             )
         if not (math.isfinite(p) and 0.0 <= p <= 1.0):
             return self._base(criterion, "unscored", reason=f"backend gave an invalid P(yes) {p!r}")

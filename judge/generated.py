@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from judge.backends.base import Backend, Message, YesNoScore
+from judge.backends.retry import is_retryable
 from judge.backends.structured import GeneratedVerdict, instance_or_error
 
 TEMPLATE = "entailment_generated"
@@ -21,5 +22,6 @@ MAX_OUTPUT_TOKENS = 256  # the reasoning's 600 characters and the JSON around th
 async def judge(backend: Backend, messages: Sequence[Message]) -> YesNoScore:
     verdict = await instance_or_error(backend, list(messages), GeneratedVerdict, MAX_OUTPUT_TOKENS)
     if isinstance(verdict, Exception):
-        return YesNoScore(None, reason=f"generated verdict failed: {type(verdict).__name__}: {str(verdict).splitlines()[0]}")
+        return YesNoScore(None, reason=f"generated verdict failed: {type(verdict).__name__}: {str(verdict).splitlines()[0]}",
+                          transient=is_retryable(verdict))
     return YesNoScore(float(verdict.satisfied), explanation=verdict.reasoning.strip() or None)

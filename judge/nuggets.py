@@ -45,7 +45,7 @@ def combine(scores: Sequence[YesNoScore]) -> tuple[YesNoScore, NuggetLabel | Non
     for level, score in zip(LEVELS, scores):
         if score.p_yes is None:
             reason = f"the judge gave no answer to the {level}-support question: {score.reason or 'no reason given'}"
-            return YesNoScore(None, reason=reason, notes=score.notes), None
+            return YesNoScore(None, reason=reason, notes=score.notes, transient=score.transient), None
     assert full.p_yes is not None and part.p_yes is not None
     support = full.p_yes
     partial = max(0.0, part.p_yes - support)

@@ -31,6 +31,9 @@ class CriterionResult(BaseModel):
         None, description="Juries: each judge's P(yes) by model label (None where it could not score); p_yes is their aggregate."
     )
     disputed: bool | None = Field(None, description="Juries: the judges that scored the criterion decided it differently.")
+    transient: bool | None = Field(
+        None, description="Unscored for a passing cause (connection, timeout, 5xx, rate limit): a rerun of the run asks again."
+    )
 
 
 class Verdict(BaseModel):

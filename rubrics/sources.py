@@ -22,6 +22,8 @@ from rubrics.io import SUFFIXES, load_rubrics
 from rubrics.model import Rubric
 from rubrics.records import message_of
 
+NO_RUBRIC = "no rubric: pass --rubric, or give the line a 'rubric' or 'rubric_id'"
+
 __all__ = ["RubricError", "RubricSource", "first_line", "to_rubric"]
 
 
@@ -64,7 +66,7 @@ class RubricSource:
         if self.default is None:
             if self.by_id:
                 raise LookupError("the --rubric file holds several rubrics: name one with 'rubric_id' on the line")
-            raise LookupError("no rubric: pass --rubric, or give the line a 'rubric' or 'rubric_id'")
+            raise LookupError(NO_RUBRIC)
         return self.default
 
     def named(self, rubric_id: str) -> Rubric:

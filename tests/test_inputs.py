@@ -42,7 +42,7 @@ def check(entries):
     errors = [e for e in entries if isinstance(e, LineError)]
     assert [i.id for i in items] == ["a", "b", "e"] and items[0].prompt == "Capital of France?"
     assert items[2].rubric.criteria[0].text == "The answer is a prime number." and items[0].rubric.id == "helpfulness"
-    assert [(e.line, e.message) for e in errors] == [(3, "'response' must be a string"),
+    assert [(e.line, e.message) for e in errors] == [(3, "'response' must be a string or a list of chat messages"),
                                                      (4, "'prompt' must be a string or a non-empty list of {role, content} messages")]
 
 
@@ -119,7 +119,7 @@ def test_rubric_judge_on_parquet_resumes_and_reports_rows(rubric_exe, tmp_path):
                "--no-cache", "--id-column", "uid", "--prompt-column", "question", "--response-column", "answer", "--quiet"]
     first = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert first.returncode == 1  # two rows skipped
-    assert f"{path}:3: 'response' must be a string (row skipped)" in first.stderr
+    assert f"{path}:3: 'response' must be a string or a list of chat messages (row skipped)" in first.stderr
     assert [json.loads(line)["id"] for line in output.read_text().splitlines()] == ["a", "b", "e"]
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert len(output.read_text().splitlines()) == 3 and again.returncode == 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from judge.extras import install_hint
 from judge.backends.base import Backend, BackendError, BackendFatalError, GenerationError, Message, YesNoQuestion, YesNoScore
 
 
@@ -58,17 +59,17 @@ BACKENDS: dict[str, BackendEntry] = {
     "local": BackendEntry(
         "judge.backends.local",
         "LocalBackend",
-        "install torch first (the CPU or CUDA build you want), then: pip install 'rubric-judge[local]'",
+        f"install torch first (the CPU or CUDA build you want), then: {install_hint('local')}",
     ),
     "gguf": BackendEntry(
         "judge.backends.local",
         "LocalBackend",
-        "install torch first (the CPU or CUDA build you want), then: pip install 'rubric-judge[local]'",
+        f"install torch first (the CPU or CUDA build you want), then: {install_hint('local')}",
         factory="from_gguf",
     ),
-    "openai": BackendEntry("judge.backends.openai_backend", "OpenAIBackend", "pip install 'rubric-judge[api]'", slash_prefix=True, api=True),
-    "anthropic": BackendEntry("judge.backends.anthropic_backend", "AnthropicBackend", "pip install 'rubric-judge[api]'", slash_prefix=True, api=True),
-    "litellm": BackendEntry("judge.backends.litellm_backend", "LiteLLMBackend", "pip install 'rubric-judge[api,litellm]'", slash_prefix=True, api=True),
+    "openai": BackendEntry("judge.backends.openai_backend", "OpenAIBackend", install_hint("api"), slash_prefix=True, api=True),
+    "anthropic": BackendEntry("judge.backends.anthropic_backend", "AnthropicBackend", install_hint("api"), slash_prefix=True, api=True),
+    "litellm": BackendEntry("judge.backends.litellm_backend", "LiteLLMBackend", install_hint("litellm"), slash_prefix=True, api=True),
 }
 
 

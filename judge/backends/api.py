@@ -167,6 +167,9 @@ async def close_with_loop(endpoints: list[tuple[str, Endpoint]]) -> AsyncIterato
                 pass
 
 
+UNREACHED = 3  # requests with no answer at all, before any answer, that end a run
+
+
 class ApiBackend:
     """Base of the openai, anthropic and litellm backends."""
 
@@ -189,6 +192,8 @@ class ApiBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.policy = RetryPolicy(options.max_retries, options.retry_wait, options.max_wait)
         self.usage = Usage(prices=find_prices(model, options.price_in, options.price_out))
+        self._answered = False  # the provider has answered something (even an error status)
+        self._unreached = 0  # requests that got no answer at all, before the first answer
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> ApiBackend:
@@ -290,7 +295,7 @@ class ApiBackend:
         except BackendFatalError:
             raise
         except Exception as e:  # noqa: BLE001 - recorded as the criterion's unscored reason
-            return YesNoScore(None, reason=describe(e))
+            return YesNoScore(None, reason=describe(e), transient=is_retryable(e))
 
     async def _sampled_verdict(self, messages: list[Message]) -> YesNoScore:
         """P(yes) from structured verdicts: one at temperature 0 (where the provider takes a
@@ -307,7 +312,7 @@ class ApiBackend:
         verdicts = [o for o in outcomes if isinstance(o, YesNoVerdict)]
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if not verdicts:
-            return YesNoScore(None, reason=f"no valid structured verdict: {describe(failures[0])}")
+            return YesNoScore(None, reason=f"no valid structured verdict: {describe(failures[0])}", transient=all(map(is_retryable, failures)))
         notes = [f"{len(failures)} of {self.samples} samples failed: {describe(failures[0])}"] if failures else []
         if self.samples > 1:
             notes.append(f"P(yes) from {len(verdicts)} sampled verdicts at temperature {self.verdict_temperature}")
@@ -328,15 +333,35 @@ class ApiBackend:
                     except Exception as e:
                         if is_retryable(e) and status_code(e) is None:  # no answer at all: try another replica
                             self.pool.rest_after_failure(replica)
+                        else:
+                            self._answered = True
                         raise
+            self._answered = True
             self.usage.add_tokens(prompt_tokens, completion_tokens)
             return value
 
         try:
             return await with_retries(attempt, self.policy, on_retry=self._count_retry)
-        except Exception:
+        except BackendFatalError:
             self.usage.failed += 1
             raise
+        except Exception as e:
+            self.usage.failed += 1
+            self._give_up_if_unreachable(e)
+            raise
+
+    def _give_up_if_unreachable(self, error: Exception) -> None:
+        """A server that has never answered, after UNREACHED requests each retried to the end,
+        is not coming back within this run: stop it, instead of writing a million unscored lines."""
+        if self._answered or not is_retryable(error) or status_code(error) is not None:
+            return
+        self._unreached += 1
+        if self._unreached >= UNREACHED:
+            where = ", ".join(self.options.base_url) or f"the {self.name} API"
+            raise BackendFatalError(
+                f"no answer from {where}: {self._unreached} requests failed, each tried {self.policy.max_attempts} times "
+                f"({describe(error)}); is the server running?"
+            ) from error
 
     def _count_request(self, label: str) -> None:
         self.usage.requests += 1

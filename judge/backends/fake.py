@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -92,7 +93,13 @@ class FakeBackend:
     def from_spec(cls, rest: str, **options: Any) -> FakeBackend:
         """'yes', 'no', 'random' or 'random:SEED'; options: delay (seconds per call)."""
         kind, _, seed = rest.partition(":")
-        delay = float(options.pop("delay", 0.0))
+        raw_delay = options.pop("delay", 0.0)
+        try:
+            delay = float(raw_delay)
+        except (TypeError, ValueError):
+            delay = math.nan
+        if not (math.isfinite(delay) and delay >= 0):
+            raise ValueError(f"fake:{rest}: delay must be a number of seconds of at least 0, got {raw_delay!r}")
         if options:
             raise ValueError(f"fake backend takes no options {sorted(options)}")
         if kind == "yes":
@@ -100,6 +107,8 @@ class FakeBackend:
         if kind == "no":
             return cls(0.0, "No", label="no", delay=delay)
         if kind == "random":
+            if not (seed or "0").lstrip("-").isdigit():
+                raise ValueError(f"fake:{rest}: the seed of fake:random:SEED must be an integer, got {seed!r}")
             number = int(seed or 0)
             return cls(seeded_p_yes(number), "", label=f"random:{number}", delay=delay)
         if kind == "script":

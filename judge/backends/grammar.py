@@ -26,6 +26,7 @@ from transformers import LogitsProcessorList
 
 from judge.backends.base import GenerationError, Message
 from judge.backends.structured import parse_structured
+from judge.extras import install_hint
 
 try:
     import llguidance
@@ -64,7 +65,7 @@ class SchemaGrammars:
 
     def __init__(self, tokenizer: Any):
         if llguidance is None:
-            raise GenerationError("constrained decoding needs llguidance: pip install 'rubric-judge[local]'")
+            raise GenerationError(f"constrained decoding needs llguidance: {install_hint('local')}")
         self.tokenizer = llguidance.hf.from_tokenizer(tokenizer)
         self.eos_id: int = tokenizer.eos_token_id
         self._grammars: dict[type[BaseModel], str] = {}  # with_bounds keeps one class per bound

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge.checks.outcome import CheckOutcome
+from judge.extras import install_hint
 from rubrics.checks import NEEDS, RELATIONS as RELATION_NAMES, check_problem
 
 RELATIONS = dict(zip(RELATION_NAMES, (
@@ -115,7 +116,7 @@ def _detect_language(text: str) -> str | None:
 
 def _language_needed() -> str | None:
     if importlib.util.find_spec("langdetect") is None:
-        return "this check needs the langdetect package: pip install 'rubric-judge[verify]'"
+        return f"this check needs the langdetect package: {install_hint('verify')}"
     return None
 
 

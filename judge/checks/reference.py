@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from judge.checks.outcome import CheckOutcome
+from judge.extras import install_hint
 
-INSTALL_HINT = "pip install 'math-verify[antlr4_13_2]'"
 
 
 def _normalise(text: str) -> str:
@@ -35,7 +35,7 @@ def reference_answer(response: str, reference: str | None, spec: dict[str, Any])
         return CheckOutcome(None, "this check needs a reference answer on the item")
     math_verify = _math_verify()
     if math_verify is None:
-        return CheckOutcome(None, f"this check needs the math-verify package: {INSTALL_HINT}")
+        return CheckOutcome(None, f"this check needs the math-verify package: {install_hint('verify')}")
     gold = math_verify.parse(reference, parsing_timeout=None)
     if gold:
         answer = math_verify.parse(response, parsing_timeout=None)

@@ -13,17 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from judge.extras import module
+
 BINS = 10
-INSTALL_HINT = "pip install 'rubric-judge[calibrate]'"
 
 
 def _libraries() -> tuple[Any, Any]:
-    try:
-        import krippendorff
-        from sklearn import metrics
-    except ModuleNotFoundError as e:
-        raise ModuleNotFoundError(f"calibration needs the package {e.name!r}: {INSTALL_HINT}") from None
-    return metrics, krippendorff
+    return module("calibrate", "sklearn.metrics"), module("calibrate", "krippendorff")
 
 
 def reliability(probabilities: Sequence[float], labels: Sequence[bool], bins: int = BINS) -> list[dict[str, Any]]:

@@ -24,7 +24,8 @@ from typing import Any
 
 from judge.calibration import EPS, Calibration, Map
 from judge.engine import Judge
-from judge.eval.agreement import INSTALL_HINT, agreement, reliability
+from judge.extras import module
+from judge.eval.agreement import agreement, reliability
 from rubrics.records import LoadReport, Skip, read_records
 
 HEADINGS = {"accuracy": "acc", "balanced_accuracy": "bal. acc", "false_positive_rate": "FPR", "auroc": "AUROC", "ece": "ECE", "brier": "Brier"}
@@ -133,12 +134,7 @@ def match(verdicts: Iterable[dict[str, Any]], labels: dict[tuple[str, str], bool
 
 # -- fitting ------------------------------------------------------------------------------
 def _sklearn() -> Any:
-    try:
-        import sklearn  # noqa: F401
-        from sklearn import isotonic, linear_model, model_selection
-    except ModuleNotFoundError as e:
-        raise ModuleNotFoundError(f"calibration needs the package {e.name!r}: {INSTALL_HINT}") from None
-    return isotonic, linear_model, model_selection
+    return tuple(module("calibrate", f"sklearn.{name}") for name in ("isotonic", "linear_model", "model_selection"))
 
 
 def _logit(p: float) -> float:
@@ -309,6 +305,7 @@ def calibrate(options: CalibrateOptions, open_judge: Callable[[], Judge], say: C
     from judge.runs.files import judge_file
     from rubrics.sources import RubricSource
 
+    _sklearn()  # the install hint before any work
     if (options.verdicts is None) == (options.input is None):
         raise ValueError("give --verdicts (verdicts of `rubric judge`) or --input (labelled rows to judge), not both")
     verdicts_path = options.verdicts

@@ -15,6 +15,7 @@ import jinja2
 
 from judge.calibration import Calibration
 from judge.eval.results import EvalResults, Rate
+from judge.extras import module
 from judge.runs.summary import RunSummary, summarise
 from rubrics.io import read_json
 from rubrics.records import read_records
@@ -34,8 +35,7 @@ def svg(figure: Any) -> str:
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
+    matplotlib = module("report", "matplotlib")
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "path"
     import matplotlib.pyplot as plt

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from judge.engine import Judge, JudgeItem
+from judge.extras import module
 from judge.verdict import CriterionResult
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.records import LoadReport, Skip, load_records
@@ -153,7 +154,7 @@ async def grade_scored(judge: Judge, examples: Sequence[ScoredExample]) -> Async
 
 def correlations(predicted: Sequence[float], gold: Sequence[float]) -> dict[str, float | None]:
     """Pearson, Spearman and Kendall (tau-b); None where undefined (fewer than 3 pairs, or a constant side)."""
-    from scipy import stats
+    stats = module("report", "scipy.stats", "rank correlations (rubric eval --mode scored)")
 
     if len(predicted) < 3 or len(set(predicted)) < 2 or len(set(gold)) < 2:
         return {"pearson": None, "spearman": None, "kendall": None}

@@ -4,6 +4,8 @@ part of a reasoning model's response (reasoning.py)."""
 
 from typing import Any
 
+from judge.extras import require
+
 from judge.hardening.guard import GuardDecision, content_free_reason, inspect, screen
 from judge.hardening.reasoning import REASONING_CHOICES, Reasoning, answer_part
 
@@ -16,6 +18,8 @@ def check_options(guard: object, reasoning: object) -> None:
         raise ValueError(f"guard must be True, False or 'semantic', got {guard!r}")
     if reasoning not in REASONING_CHOICES:
         raise ValueError(f"reasoning must be 'exclude' or 'include', got {reasoning!r}")
+    if guard == "semantic":  # its reader loads on first use: the install hint comes now, not mid-run
+        require("generate", "sentence_transformers", purpose="the semantic guard")
 
 
 def guard_reader(guard: object) -> Any:

@@ -29,7 +29,8 @@ def combine(votes: Sequence[tuple[str, CriterionResult]], method: JuryMethod, th
     failed = [f"{label} could not score it: {r.reason}" for label, r in votes if r.status != "scored"]
     base = {"criterion_id": first.criterion_id, "kind": first.kind, "weight": first.weight, "jury": panel}
     if not scored:
-        return CriterionResult(**base, status="unscored", reason="no judge of the jury could score it: " + "; ".join(failed))
+        return CriterionResult(**base, status="unscored", reason="no judge of the jury could score it: " + "; ".join(failed),
+                               transient=any(r.transient for _, r in votes) or None)
     p_values = [r.p_yes for _, r in scored]
     decisions = [bool(r.met) for _, r in scored]
     p_yes, met = aggregate(p_values, decisions, method, threshold)  # type: ignore[arg-type]

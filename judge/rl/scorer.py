@@ -79,7 +79,10 @@ class RewardScorer:
             except RubricError as e:
                 rewards[index] = Reward(None, f"rubric: {e}")
                 continue
-            items.append(JudgeItem(str(index), request.prompt, request.response, rubric, request.reference))
+            try:
+                items.append(JudgeItem(str(index), request.prompt, request.response, rubric, request.reference))
+            except TypeError as e:  # a row of the wrong shape fails alone
+                rewards[index] = Reward(None, str(e))
         async for verdict in self.judge.aevaluate_many(items):
             index = int(verdict.item_id)
             value, reason = self.shaping.reward(verdict.results, requests[index].response)

@@ -21,25 +21,9 @@ from typing import Any
 
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricValue, build_scorer
 from judge.rl.shaping import Shaping
+from rubrics.records import completion_text
 
-
-def completion_text(completion: Any) -> Any:
-    """A plain-string completion as is; a conversational one (a list of messages) as the
-    text of its assistant messages. Anything else is returned for the scorer to refuse."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and all(isinstance(m, dict) for m in completion):
-        parts = []
-        for message in completion:
-            if message.get("role", "assistant") != "assistant":
-                continue
-            content = message.get("content")
-            if isinstance(content, list):  # content blocks: keep the text ones
-                content = "".join(block.get("text", "") for block in content if isinstance(block, dict) and block.get("type") == "text")
-            if isinstance(content, str):
-                parts.append(content)
-        return "\n".join(parts)
-    return completion
+__all__ = ["RubricReward", "async_rubric_reward", "completion_text", "rubric_reward"]
 
 
 class _RubricRewardBase:

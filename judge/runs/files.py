@@ -11,7 +11,7 @@ from typing import Any
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from judge.runs.idtable import IdTable
-from judge.runs.inputs import LineError, file_shape, read_items
+from judge.runs.inputs import LineError, binary_problem, file_shape, read_items
 from judge.runs.log import open_resumed
 from judge.runs.parquet_output import is_parquet, log_path, pyarrow_modules, write_parquet
 from judge.runs.resume import digest, refuse_same_file
@@ -19,7 +19,7 @@ from judge.runs.sources import Columns, is_lines
 from judge.runs.summary import RunSummary, SummaryBuilder
 from rubrics.pairs import load_labelled_pairs
 from rubrics.records import LoadReport
-from rubrics.sources import RubricSource
+from rubrics.sources import NO_RUBRIC, RubricSource
 
 logger = logging.getLogger("rubric.runs")
 MAX_WARNINGS = 10  # per kind of input problem; the rest are counted in the summary
@@ -32,25 +32,40 @@ def item_hash(item: JudgeItem) -> str:
 
 class Warnings:
     """Input problems, one line each for the first MAX_WARNINGS, then a count with the
-    commonest reasons; the first says what the file looks like when that explains it."""
+    commonest reasons; the first says what the file looks like when that explains it. They
+    are held until ``close``, so that an input none of whose lines names a rubric is said
+    once (``NoRubric``) instead of once a line."""
 
     def __init__(self, source: str | Path, warn: Callable[[str], None]):
         self.source, self.warn, self.count = source, warn, 0
         self.reasons: Counter[str] = Counter()
+        self.held: list[tuple[str | None, str]] = []  # (reason, message)
 
     def line(self, error: LineError) -> None:
         self.count += 1
         self.reasons[error.message] += 1
         if self.count == 1 and (shape := file_shape(self.source)) is not None:
-            self.warn(f"{self.source}: {shape}")
+            self.held.append((None, f"{self.source}: {shape}"))
         if self.count <= MAX_WARNINGS:
             where = f"{self.source}/{error.file}" if error.file else str(self.source)
-            self.warn(f"{where}:{error.line}: {error.message} ({'line' if is_lines(self.source) else 'row'} skipped)")
+            self.held.append((error.message, f"{where}:{error.line}: {error.message} ({'line' if is_lines(self.source) else 'row'} skipped)"))
 
-    def close(self) -> None:
+    def close(self, items: int) -> None:
+        """Say what was held; with no item at all for want of a rubric, say that once (NoRubric)."""
+        no_rubric = items == 0 and NO_RUBRIC in self.reasons
+        for reason, message in self.held:
+            if not (no_rubric and reason == NO_RUBRIC):
+                self.warn(message)
+        if no_rubric:
+            raise NoRubric(f"{self.source}: no rubric: pass --rubric NAME|FILE, or give each line a 'rubric' or 'rubric_id'; "
+                           "no item to judge")
         if self.count > MAX_WARNINGS:
             common = "; ".join(f"{n} x {why}" for why, n in self.reasons.most_common(3))
             self.warn(f"{self.source}: {self.count - MAX_WARNINGS} more lines skipped, {self.count} in all (most often: {common})")
+
+
+class NoRubric(ValueError):
+    """No line of the input has a rubric and none was given for all."""
 
 
 def judge_file(
@@ -78,14 +93,20 @@ def judge_file(
     refuse_same_file(input_path, output_path)
     if is_parquet(output_path):
         pyarrow_modules()  # the install hint before any judging, not after
+    if (binary := binary_problem(input_path)) is not None:
+        raise ValueError(binary)
     warnings = Warnings(input_path, warn)
     hashes = IdTable()  # id -> input digest, on disk: a million-row input does not grow the process
-    for entry in read_items(input_path, rubrics, columns=columns):  # what this input holds, before any judging
-        if isinstance(entry, LineError):
-            warnings.line(entry)
-        else:
-            hashes.add(entry.id, item_hash(entry))
-    warnings.close()
+    try:
+        for entry in read_items(input_path, rubrics, columns=columns):  # what this input holds, before any judging
+            if isinstance(entry, LineError):
+                warnings.line(entry)
+            else:
+                hashes.add(entry.id, item_hash(entry))
+        warnings.close(len(hashes))
+    except BaseException:
+        hashes.close()
+        raise
     run = {**judge.settings(), **(settings or {}), **({"columns": columns.renamed} if columns.renamed else {})}
     resumed = open_resumed(log_path(output_path), warn, run, hashes, overwrite=overwrite)
     kept = resumed.kept

@@ -16,7 +16,7 @@ from judge.runs.idtable import IdTable
 from judge.runs.sources import BOM, Columns, is_lines, records
 from rubrics.io import describe_validation_error
 from rubrics.model import Rubric
-from rubrics.records import message_of
+from rubrics.records import completion_text, message_of
 
 RubricLookup = Callable[[Any, str | None], Rubric]  # (inline rubric or None, rubric id or None) -> Rubric
 
@@ -56,11 +56,11 @@ def _check_prompt(prompt: Any) -> str | None:
 def decode_object(raw: bytes, number: int) -> dict[str, Any] | LineError:
     """One input line as a JSON object of real text, or why it is not one."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8").rstrip("\r\n"))  # the line's end is not part of it: columns as an editor counts them
     except UnicodeDecodeError as e:
         return LineError(number, f"not valid UTF-8 (byte {e.start} of the line)")
     except json.JSONDecodeError as e:
-        return LineError(number, f"not valid JSON: {e.msg} (column {e.colno})")
+        return LineError(number, f"not valid JSON: {e.msg} (line {number}, column {e.colno})")
     return checked_object(data, number) if isinstance(data, dict) else LineError(number, "a line must be a JSON object")
 
 
@@ -93,8 +93,9 @@ def parse_line(raw: bytes | dict[str, Any], number: int, lookup: RubricLookup, c
             return LineError(number, f"missing field {name!r}")
     if (problem := _check_prompt(data["prompt"])) is not None:
         return LineError(number, problem)
-    if not isinstance(data["response"], str):
-        return LineError(number, "'response' must be a string")
+    response = completion_text(data["response"])  # chat messages (how TRL hands completions): the assistant's text
+    if not isinstance(response, str):
+        return LineError(number, "'response' must be a string or a list of chat messages")
     reference = data.get("reference")
     if reference is not None and not isinstance(reference, str):
         return LineError(number, "'reference' must be a string")
@@ -110,7 +111,7 @@ def parse_line(raw: bytes | dict[str, Any], number: int, lookup: RubricLookup, c
         return LineError(number, f"inline rubric: {describe_validation_error(e)}")
     except (LookupError, ValueError) as e:
         return LineError(number, message_of(e))
-    return JudgeItem(str(item_id), data["prompt"], data["response"], rubric, reference, data.get("id"))
+    return JudgeItem(str(item_id), data["prompt"], response, rubric, reference, data.get("id"))
 
 
 def file_shape(path: str | Path) -> str | None:
@@ -119,14 +120,28 @@ def file_shape(path: str | Path) -> str | None:
         return None
     with open(path, "rb") as handle:
         head = handle.read(4096).removeprefix(BOM)
-    if b"\x00" in head:
-        return "this is a binary file, not JSON lines (text, one JSON object per line)"
     start = head.lstrip()[:1]
     if start == b"[":
         return "this is a JSON array; name the file .json, or write one object per line"
     if start == b"{" and b"\n" in head and not head.lstrip().split(b"\n", 1)[0].rstrip().endswith(b"}"):
         return "this looks like one JSON object spread over several lines; write one object per line"
     return None
+
+
+def binary_problem(path: str | Path) -> str | None:
+    """Why a JSON-lines input is not text at all (a NUL byte near its start), or None. Such a
+    file is refused whole: no line of it is judged."""
+    if not is_lines(path) or not Path(path).is_file():
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if b"\x00" not in head:
+        return None
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return f"{path}: this is UTF-16 text; save it as UTF-8 (JSON lines: one JSON object per line); nothing was judged"
+    at = head.index(b"\x00")
+    line = head.count(b"\n", 0, at) + 1
+    return f"{path}: this is a binary file (a NUL byte on line {line}), not JSON lines (text, one JSON object per line); nothing was judged"
 
 
 def read_items(

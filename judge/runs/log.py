@@ -23,12 +23,18 @@ class OutputBusy(RuntimeError):
     """Another run holds the output file."""
 
 
+class NotARecordFile(ValueError):
+    """--output names an existing file that no run wrote: appending to it would mix records into it."""
+
+
 class VerdictLog:
     """An append-only JSONL file of verdicts that survives being killed mid-run.
 
-    Opening it takes an exclusive lock (``PATH.lock``, so two runs never write one file),
-    drops a partial last line (a write cut short) and remembers the records already
-    written (``overwrite``: starts the file afresh instead).
+    Opening it locks the file itself (an exclusive ``flock`` held while the file is open, so
+    two runs never write one file and no lock file is left beside it), drops a partial last
+    line (a write cut short) and remembers the records already written (``overwrite``:
+    starts the file afresh instead). A file that is not a record file (another dataset,
+    notes) is refused unless ``overwrite``: records are never appended into it.
 
     Each verdict is handed to the operating system as soon as it is written, so a killed
     process (kill -9) loses nothing written; ``fsync`` (what survives a power cut) is
@@ -37,49 +43,68 @@ class VerdictLog:
     """
 
     def __init__(self, path: str | Path, *, overwrite: bool = False, sync_every: int = 256, sync_seconds: float = 1.0):
-        from filelock import FileLock, Timeout
-
         self.path = Path(path)
         self.sync_every, self.sync_seconds = max(1, sync_every), sync_seconds
         self._unsynced, self._synced_at = 0, time.monotonic()
         self.previous: list[dict[str, Any]] = []
         self.dropped_partial_line = False
-        self.unreadable_lines: list[int] = []
         if self.path.is_dir():
             raise IsADirectoryError(21, "is a directory, not a file", str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(f"{self.path}.lock", timeout=0)
+        self._handle = open(self.path, "a+b")  # an OSError here names the path (no permission, read-only place)
         try:
-            self._lock.acquire()
-        except Timeout:
-            raise OutputBusy(f"{self.path}: another run is writing it (it holds {self.path}.lock); "
-                             "wait for that run to end, or pass another --output") from None
-        try:
+            _lock(self._handle, self.path)
             if overwrite:
-                self.path.unlink(missing_ok=True)
-            if self.path.exists():
+                self._handle.truncate(0)
+            else:
                 self._recover()
-            self._handle = open(self.path, "ab")
         except BaseException:
-            self._lock.release()
+            self._handle.close()
             raise
 
     def _recover(self) -> None:
-        data = self.path.read_bytes()
+        self._handle.seek(0)
+        data = self._handle.read()
         complete = data.rfind(b"\n") + 1
-        if complete < len(data):
-            self.dropped_partial_line = True
-            with open(self.path, "r+b") as handle:
-                handle.truncate(complete)
-        for number, raw in enumerate(data[:complete].splitlines(), start=1):
+        lines = data[:complete].splitlines()
+        for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             try:
                 record = json.loads(raw)
                 record["item_id"]  # noqa: B018 - a verdict line must name its item
-                self.previous.append(record)
             except (json.JSONDecodeError, KeyError, TypeError):
-                self.unreadable_lines.append(number)
+                self._refuse(number)
+            self.previous.append(record)
+        partial = data[complete:]
+        if partial.strip() and not partial.lstrip().startswith(b"{"):  # not the start of a record cut short
+            self._refuse(len(lines) + 1)
+        if partial:
+            self.dropped_partial_line = True
+            self._handle.truncate(complete)
+
+    def drop(self, ids: set[str]) -> None:
+        """Take the records of these ids out of the file (a rerun judges them again): the rest
+        go to a new file that replaces this one, whose lock is then taken in its place."""
+        keep = [r for r in self.previous if str(r["item_id"]) not in ids]
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "wb") as out:
+            out.writelines(json.dumps(r, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n" for r in keep)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, self.path)
+        replaced, self._handle = self._handle, open(self.path, "a+b")
+        replaced.close()
+        try:
+            _lock(self._handle, self.path)
+        except BaseException:
+            self._handle.close()
+            raise
+        self.previous = keep
+
+    def _refuse(self, line: int) -> None:
+        raise NotARecordFile(f"{self.path}:{line}: not a record of a run, so this file is not a run's output; "
+                             "pass --overwrite to replace it, or another --output")
 
     @property
     def done_ids(self) -> set[str]:
@@ -100,8 +125,19 @@ class VerdictLog:
     def close(self) -> None:
         if not self._handle.closed:
             self.sync()
-            self._handle.close()
-            self._lock.release()
+            self._handle.close()  # and with it the lock
+
+
+def _lock(handle: Any, path: Path) -> None:
+    """Hold an exclusive lock on the open output, or say who has it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (one run per output is then the user's to keep)
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputBusy(f"{path}: another run is writing it; wait for that run to end, or pass another --output") from None
 
 
 def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite: bool = False) -> VerdictLog:
@@ -109,8 +145,6 @@ def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite:
     log = VerdictLog(output_path, overwrite=overwrite)
     if log.dropped_partial_line:
         warn(f"{output_path}: dropped a partial last line left by an interrupted run")
-    for number in log.unreadable_lines:
-        warn(f"{output_path}:{number}: not a verdict line; kept as it is and ignored")
     return log
 
 
@@ -149,10 +183,21 @@ def open_resumed(
     log = open_log(output_path, warn, overwrite=overwrite)
     try:
         kept = matching(output_path, log.previous, run, hashes, what=what)
+        if again := {item for item, record in kept.items() if passing_failure(record)}:
+            log.drop(again)
+            kept = {item: record for item, record in kept.items() if item not in again}
+            warn(f"{output_path}: {len(again)} {what}s left unscored by a passing failure (connection, timeout, server error, "
+                 "rate limit) are judged again")
     except BaseException:
         log.close()
         raise
     return Resumed(log, kept, run, hashes)
+
+
+def passing_failure(record: dict[str, Any]) -> bool:
+    """A record with a criterion left unscored for a passing cause: worth judging again."""
+    results = record.get("results")
+    return isinstance(results, list) and any(isinstance(r, dict) and r.get("transient") for r in results)
 
 
 def write_all(

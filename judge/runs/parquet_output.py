@@ -18,7 +18,7 @@ from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
-from judge.runs.sources import INSTALL_HINT
+from judge.extras import module
 
 BATCH_ROWS = 4096
 
@@ -34,12 +34,7 @@ def is_parquet(output: str | Path) -> bool:
 
 
 def pyarrow_modules() -> Any:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"a parquet output needs the package 'pyarrow': {INSTALL_HINT}") from None
-    return pa, pq
+    return module("data", "pyarrow", "a parquet output"), module("data", "pyarrow.parquet", "a parquet output")
 
 
 def schema() -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from judge.engine import Evaluates, JudgeItem
+from judge.extras import module
 from judge.runs.files import item_hash
 from judge.runs.inputs import LineError, parse_line
 from judge.runs.parquet_output import row as parquet_row
@@ -27,17 +28,12 @@ from judge.verdict import Verdict
 from rubrics.records import message_of
 from rubrics.sources import RubricSource
 
-INSTALL_HINT = "pip install 'rubric-judge[ray]'"
 FORMATS = ("parquet", "jsonl")
 
 
 def ray_module() -> Any:
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"the Ray engine needs the package 'ray[data]': {INSTALL_HINT}") from None
-    return ray
+    module("ray", "ray.data")
+    return module("ray", "ray")
 
 
 def split_budget(spec: str, actors: int) -> str:

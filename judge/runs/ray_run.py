@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from judge.extras import module
 from judge.runs.options import columns_from, judge_from
 from judge.runs.parquet_output import record as parquet_record
 from judge.runs.ray_data import judge_dataset, ray_module, split_budget
@@ -98,7 +99,8 @@ def start_ray(address: str | None, progress: bool) -> Any:
 
 def judge_with_ray(args: argparse.Namespace) -> RunSummary:
     """Judge args.input into the folder args.output with Ray Data; the run's summary."""
-    from ray.data.checkpoint import CheckpointConfig
+    ray_module()  # the install hint before anything else
+    CheckpointConfig = module("ray", "ray.data.checkpoint").CheckpointConfig
 
     if args.batch:
         raise ValueError("--batch sends one provider job from this process; with --engine ray, judge synchronously")
@@ -139,8 +141,7 @@ def verdicts_written(output: Path) -> int:
         return 0
     if output_format(output) == "jsonl":
         return sum(sum(1 for line in open(shard, "rb") if line.strip()) for shard in output.glob("*.jsonl"))
-    import pyarrow.parquet as pq
-
+    pq = module("data", "pyarrow.parquet", "a parquet output")
     return sum(pq.ParquetFile(shard).metadata.num_rows for shard in output.glob("*.parquet"))
 
 
@@ -153,8 +154,7 @@ def verdict_records(output: Path) -> Iterator[dict[str, Any]]:
             with open(shard, "rb") as handle:
                 yield from (json.loads(line) for line in handle if line.strip())
         return
-    import pyarrow.parquet as pq
-
+    pq = module("data", "pyarrow.parquet", "a parquet output")
     for shard in sorted(output.glob("*.parquet")):
         for batch in pq.ParquetFile(shard).iter_batches(batch_size=4096):
             yield from (parquet_record(row) for row in batch.to_pylist())

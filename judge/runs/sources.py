@@ -14,13 +14,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from judge.extras import module
+
 BOM = b"\xef\xbb\xbf"
-INSTALL_HINT = "pip install 'rubric-judge[data]'"
 BATCH_ROWS = 1024
 Record = tuple[int, bytes | dict[str, Any], str | None]
 
@@ -60,6 +64,21 @@ def is_dataset_spec(source: str | Path) -> bool:
 def is_lines(source: str | Path) -> bool:
     """Whether the input is JSON lines (its records are lines; the others' are rows)."""
     return not is_dataset_spec(source) and not Path(source).is_dir() and Path(source).suffix.lower() not in (".parquet", ".csv", ".json")
+
+
+@contextmanager
+def readable_again(source: str | Path) -> Iterator[str | Path]:
+    """The input as something a run can read more than once: standard input (``-``) and pipes
+    (``/dev/stdin``, ``<(...)``) are copied once to a temporary file, kept for the run."""
+    streamed = str(source) == "-" or (not is_dataset_spec(source) and (Path(source).is_fifo() or Path(source).is_char_device()))
+    if not streamed:
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix="rubric-input-") as folder:
+        copy = Path(folder) / "stdin.jsonl"
+        with open(0 if str(source) == "-" else source, "rb", closefd=str(source) != "-") as given, open(copy, "wb") as kept:
+            shutil.copyfileobj(given, kept)
+        yield copy
 
 
 def describe_missing(source: str | Path) -> str | None:
@@ -154,18 +173,12 @@ def _json_cell(value: str | None) -> Any:
 
 
 def _parquet(source: Path | BinaryIO, shard: str | None) -> Iterator[Record]:
-    try:
-        import pyarrow.parquet as pq
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"reading parquet needs the package 'pyarrow': {INSTALL_HINT}") from None
+    pq = module("data", "pyarrow.parquet", "reading parquet")
     yield from _numbered(pq.ParquetFile(source).iter_batches(batch_size=BATCH_ROWS), shard)
 
 
 def _arrow(handle: BinaryIO, shard: str | None) -> Iterator[Record]:
-    try:
-        import pyarrow as pa
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"reading arrow files needs the package 'pyarrow': {INSTALL_HINT}") from None
+    pa = module("data", "pyarrow", "reading arrow files")
     yield from _numbered(pa.ipc.open_stream(handle), shard)
 
 
@@ -193,8 +206,4 @@ def saved_dataset(path: Path) -> bool:
 
 
 def _datasets() -> Any:
-    try:
-        import datasets
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"Hugging Face datasets need the package 'datasets': {INSTALL_HINT}") from None
-    return datasets
+    return module("data", "datasets", "Hugging Face datasets")
