@@ -8,6 +8,7 @@ The joins and waits below have generous limits: they catch a hang, they do not t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -229,3 +230,24 @@ def test_rubric_serve_answers_other_clients_while_one_request_explodes(rubric_ex
         assert all(r["reward"] == pytest.approx(1.0) for r in results)  # the other criterion, judged
     finally:
         process.kill()
+
+
+def test_verls_compute_score_on_the_tower_returns_from_a_worker_thread(pool, monkeypatch, tmp_path):
+    from judge.rl import verl_reward
+
+    rubric_file = tmp_path / "math.json"
+    rubric_file.write_text(RUBRIC.model_dump_json())
+    monkeypatch.setenv("RUBRIC_JUDGE_MODEL", "fake:yes")
+    monkeypatch.setenv("RUBRIC_JUDGE_RUBRIC", str(rubric_file))
+    monkeypatch.delenv("RUBRIC_JUDGE_SERVER", raising=False)
+    verl_reward._judge_for.cache_clear()
+    rows = []
+    thread = threading.Thread(target=lambda: rows.append(verl_reward.compute_score(
+        data_source="gsm8k", solution_str=TOWER, ground_truth="18", extra_info={"question": "What is 9 * 2?"})))
+    thread.start()
+    thread.join(HANG)
+    verl_reward._judge_for.cache_clear()
+    assert not thread.is_alive(), "compute_score hung on the tower"
+    criteria = {c["id"]: c for c in json.loads(rows[0]["rubric_criteria"])}
+    assert criteria["exact"]["status"] == "unscored" and criteria["exact"]["reason"].endswith(f"timed out after {TIMEOUT:g} s")
+    assert rows[0]["rubric_scored"] == 1.0 and rows[0]["score"] == pytest.approx(1.0)

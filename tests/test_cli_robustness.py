@@ -206,6 +206,8 @@ sys.meta_path.insert(0, _Block())
     ("data", "pyarrow", ["judge", "--rubric", "helpfulness", "--input", ROOT / "examples" / "rollouts.parquet", "--output", "{tmp}/o.jsonl", "--model", "fake:yes"]),
     ("api", "openai", ["judge", "--rubric", "helpfulness", "--input", SAMPLE, "--output", "{tmp}/o.jsonl", "--model", "openai/gpt-4o-mini"]),
     ("calibrate", "sklearn", ["calibrate", "--verdicts", "{tmp}/verdicts.jsonl", "--labels", "{tmp}/verdicts.jsonl", "--output", "{tmp}/c.json"]),
+    ("local", "torch", ["judge", "--rubric", "helpfulness", "--input", SAMPLE, "--output", "{tmp}/o.jsonl", "--model", "local:/no/such/model"]),
+    ("litellm", "litellm", ["judge", "--rubric", "helpfulness", "--input", SAMPLE, "--output", "{tmp}/o.jsonl", "--model", "litellm/gpt-4o-mini"]),
     ("generate", "sentence_transformers", ["judge", "--rubric", "helpfulness", "--input", SAMPLE, "--output", "{tmp}/o.jsonl", "--model", "fake:yes", "--semantic-guard"]),
 ])
 def test_a_missing_extra_names_the_install_command(rubric_exe, tmp_path, extra, blocked, command):
