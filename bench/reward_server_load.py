@@ -44,12 +44,9 @@ def response_text(client: int, number: int) -> str:
 
 
 @contextlib.contextmanager
-def server(model: str | None, max_batch: int, slots: int, max_wait_ms: float) -> Iterator[str]:
-    """`rubric serve` in a process of its own (None: the embedded default model)."""
-    command = [
-        sys.executable, str(ROOT / "cli.py"), "serve", "--no-cache", "--port", "0",
-        "--max-batch", str(max_batch), "--slots", str(slots), "--max-wait-ms", str(max_wait_ms), "--batch-size", "256",
-    ] + (["--model", model] if model else [])
+def serve_process(*flags: str) -> Iterator[tuple[str, int]]:
+    """`rubric serve FLAGS` (from this checkout) in a process of its own: (url, pid)."""
+    command = [sys.executable, str(ROOT / "cli.py"), "serve", "--no-cache", "--port", "0", *flags]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         line = ""
@@ -57,10 +54,18 @@ def server(model: str | None, max_batch: int, slots: int, max_wait_ms: float) ->
             line = process.stderr.readline()
             if not line and process.poll() is not None:
                 raise SystemExit(f"the server did not start: {process.stderr.read()}")
-        yield re.search(r"http://[\d.]+:\d+", line).group(0)  # type: ignore[union-attr]
+        yield re.search(r"http://[\d.]+:\d+", line).group(0), process.pid  # type: ignore[union-attr]
     finally:
         process.terminate()
         process.wait(60)
+
+
+@contextlib.contextmanager
+def server(model: str | None, max_batch: int, slots: int, max_wait_ms: float) -> Iterator[str]:
+    """The server of a load row (model None: the embedded default model)."""
+    flags = ["--max-batch", str(max_batch), "--slots", str(slots), "--max-wait-ms", str(max_wait_ms), "--batch-size", "256"]
+    with serve_process(*flags, *(["--model", model] if model else [])) as (url, _):
+        yield url
 
 
 async def load(url: str, clients: int, budget: int, duration: float) -> dict:

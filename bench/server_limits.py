@@ -20,34 +20,21 @@ import argparse
 import asyncio
 import contextlib
 import json
-import re
 import socket
-import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from reward_server_load import serve_process  # noqa: E402
 
 
-@contextlib.contextmanager
-def server(*flags: str) -> Iterator[tuple[str, int]]:
+def server(*flags: str) -> contextlib.AbstractContextManager[tuple[str, int]]:
     """`rubric serve` with a fake judge taking 0.5 s per call, in its own process: (url, pid)."""
-    command = [sys.executable, str(ROOT / "cli.py"), "serve", "--no-cache", "--port", "0", "--model", "fake:yes?delay=0.5",
-               "--rubric", "helpfulness", *flags]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        line = ""
-        while "listening on" not in line:
-            line = process.stderr.readline()
-            if not line and process.poll() is not None:
-                raise SystemExit(f"the server did not start: {process.stderr.read()}")
-        yield re.search(r"http://[\d.]+:\d+", line).group(0), process.pid  # type: ignore[union-attr]
-    finally:
-        process.terminate()
-        process.wait(60)
+    return serve_process("--model", "fake:yes?delay=0.5", "--rubric", "helpfulness", *flags)
 
 
 def memory_mb(pid: int, field: str) -> float:
