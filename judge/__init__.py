@@ -3,9 +3,28 @@ models.open_backend) over backends/, with the apps above it: runs/ (resumable fi
 eval/ (benchmarks and eval modes), audit/ (robustness), rl/ (rewards for trainers).
 docs/architecture.md draws the layers."""
 
-from judge.backends import get_backend
-from judge.models import open_backend
-from judge.engine import Judge, JudgeItem
-from judge.verdict import CriterionResult, Verdict
+import importlib.util
+from pathlib import Path
+
+
+def _refuse_shadowed_siblings() -> None:
+    """Our top-level names are plain words (prompts, rubrics): a user's own prompts.py in the
+    current folder would be imported in place of ours and fail later with a puzzling
+    AttributeError. Say so now, naming the file."""
+    home = Path(__file__).resolve().parent.parent
+    for name in ("prompts", "rubrics", "rubric_library"):
+        spec = importlib.util.find_spec(name)
+        where = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+        if where is None or where.parent.parent != home or where.name != "__init__.py":
+            raise ImportError(f"{where or name} shadows rubric-judge's {name!r} package (it comes earlier on sys.path, "
+                              f"often from the current folder): rename or move it, or run from another folder")
+
+
+_refuse_shadowed_siblings()
+
+from judge.backends import get_backend  # noqa: E402
+from judge.models import open_backend  # noqa: E402
+from judge.engine import Judge, JudgeItem  # noqa: E402
+from judge.verdict import CriterionResult, Verdict  # noqa: E402
 
 __all__ = ["CriterionResult", "Judge", "JudgeItem", "Verdict", "get_backend", "open_backend"]
