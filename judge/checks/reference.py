@@ -8,6 +8,7 @@ runs this check in a worker process it can kill (judge/checks/pool.py).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ def _math_verify() -> Any:
         import math_verify
     except ModuleNotFoundError:
         return None
+    logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns that we time it out ourselves (the pool does)
     return math_verify
 
 
