@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from judge.runs.models import add_model_options, make_backend, make_backends
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -23,36 +22,91 @@ kept; 2 bad arguments or set-up.
 """
 
 
-def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start the output afresh; by default a rerun resumes, and stops if the output holds records "
-                        "made with other settings or for other input")
+OVERWRITE = {"help": "start the output afresh; by default a rerun resumes, and stops if the output holds records made with "
+             "other settings or for other input"}
+QUIET = {"help": "no progress bar"}
+SINGLE_MODEL = {"action": "store", "help": "model spec as for `rubric judge`; default: the embedded SmolLM2"}
+
+
+def add_options(parser: argparse.ArgumentParser, options: type, skip: tuple[str, ...] = (), **changed: dict) -> None:
+    """The flags an options dataclass declares (judge/flags.py); ``changed[dest]`` updates one
+    flag's argparse words for this command; ``skip`` leaves flags out."""
+    from judge.flags import flag_specs
+
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for spec in flag_specs(options):
+        if spec.dest in skip:
+            continue
+        target = parser if spec.group is None else groups.get(spec.group) or groups.setdefault(spec.group, parser.add_argument_group(spec.group))
+        arguments = {**spec.arguments, **changed.get(spec.dest, {})}
+        if "type" in arguments:
+            arguments["type"] = _one_line(arguments["type"])
+        target.add_argument(*spec.names, dest=spec.dest, **arguments)
+
+
+def _one_line(parse):
+    """A flag's parser whose OptionError is argparse's one-line usage error naming the flag."""
+    from judge.flags import OptionError
+
+    def checked(text: str):
+        try:
+            return parse(text)
+        except OptionError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    checked.__name__ = getattr(parse, "__name__", "value")
+    return checked
+
+
+def options_of(args: argparse.Namespace, options: type, **given):
+    """The options dataclass from parsed flags (``given`` adds what the CLI decides itself)."""
+    from judge.flags import values_for
+
+    return options(**{**values_for(options, vars(args)), **given})
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, jury: bool = False) -> None:
+    from judge.models import ModelOptions
+
+    add_options(parser, ModelOptions, **({} if jury else {"model": SINGLE_MODEL}))
+
+
+def models_of(args: argparse.Namespace):
+    from judge.models import ModelOptions
+
+    return options_of(args, ModelOptions)
+
+
+def open_models(args: argparse.Namespace, **api_settings) -> list:
+    """The backends --model names; the weak-judge notice, when no model is named, on stderr."""
+    from judge.models import open_backends
+
+    return open_backends(models_of(args), on_default=lambda notice: print(notice, file=sys.stderr), **api_settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from judge.audit import options as audit_options
-    from judge.runs import options as judge_options
-    from judge.eval import options as eval_options
-    from judge.rl import config as serve_config
-    from rubrics.generate import options as generate_options
+    from judge.audit.options import AuditOptions
+    from judge.build import JudgeOptions
+    from judge.eval.options import CalibrateFlags, Decision, EvalSettings
+    from judge.rl.config import SERVE_HELP, ServeOptions
+    from judge.runs.options import JUDGE_HELP, RunOptions
+    from rubrics.generate.options import INPUT_HELP, GenerateOptions
     from rubrics.pairs import LAYOUTS_HELP
 
-    parser = argparse.ArgumentParser(
-        prog="rubric",
-        description="Rubric- and principle-based judging of LLM outputs.",
-    )
+    parser = argparse.ArgumentParser(prog="rubric", description="Rubric- and principle-based judging of LLM outputs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     judge = commands.add_parser(
         "judge",
         help="judge responses against a rubric, writing verdicts as JSONL",
         description="Judge each response of a JSONL file against a rubric's criteria (P(yes) per criterion).",
-        epilog=JUDGE_EPILOG.replace("{help}", judge_options.JUDGE_HELP),
+        epilog=JUDGE_EPILOG.replace("{help}", JUDGE_HELP),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    judge_options.add_judge_arguments(judge)
-    add_overwrite_option(judge)
-    add_model_options(judge, "model spec (see below)", jury=True)
+    add_options(judge, RunOptions)
+    add_options(judge, JudgeOptions)
+    add_model_options(judge, jury=True)
 
     pairwise = commands.add_parser(
         "pairwise",
@@ -63,10 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pairwise.add_argument("--input", required=True, type=Path)
     pairwise.add_argument("--output", required=True, type=Path)
-    eval_options.add_decision_arguments(pairwise)
-    add_overwrite_option(pairwise)
+    add_options(pairwise, Decision)
+    pairwise.add_argument("--overwrite", action="store_true", **OVERWRITE)
     add_model_options(pairwise)
-    pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
+    pairwise.add_argument("--quiet", action="store_true", **QUIET)
 
     audit = commands.add_parser(
         "audit",
@@ -75,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "real questions, with and without each defence, and print the false-positive rates.",
     )
     add_model_options(audit)
-    audit_options.add_audit_arguments(audit)
+    add_options(audit, AuditOptions)
 
     augment = commands.add_parser(
         "augment",
@@ -106,9 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         "consistency (pairwise) or equal scores (pointwise), and accuracy split by whether the better response is "
         "the longer one. Per-pair records go to OUTPUT.pairs.jsonl as they are judged; rerunning resumes.",
     )
-    eval_options.add_eval_arguments(evaluate)
+    add_options(evaluate, EvalSettings)
+    evaluate.add_argument("--quiet", action="store_true", **QUIET)
+    add_options(evaluate, Decision)
     add_model_options(evaluate, jury=True)
-    add_overwrite_option(evaluate)
+    add_options(evaluate, JudgeOptions, skip=tuple(f for f in JudgeOptions.__dataclass_fields__ if f != "jury"))
+    evaluate.add_argument("--overwrite", action="store_true", **OVERWRITE)
 
     calibrate = commands.add_parser(
         "calibrate",
@@ -116,9 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit a map from P(yes) to calibrated probabilities on labelled verdicts (globally, and per criterion "
         "where labels allow) and a threshold; figures before and after on held-out folds. `--calibration FILE` applies it.",
     )
-    eval_options.add_calibrate_arguments(calibrate)
+    add_options(calibrate, CalibrateFlags)
+    calibrate.add_argument("--quiet", action="store_true", **QUIET)
     add_model_options(calibrate)
-    add_overwrite_option(calibrate)
+    calibrate.add_argument("--overwrite", action="store_true", **OVERWRITE)
 
     report = commands.add_parser(
         "report",
@@ -140,24 +198,25 @@ def build_parser() -> argparse.ArgumentParser:
         "from passages of a corpus. constraints: ACE-RL constraint rubrics, code-checkable constraints checked in code. "
         "Progress goes to OUTPUT.log.jsonl; "
         "rerunning the same command resumes.",
-        epilog=GENERATE_EPILOG.replace("{layouts}", LAYOUTS_HELP).replace("{inputs}", generate_options.INPUT_HELP),
+        epilog=GENERATE_EPILOG.replace("{layouts}", LAYOUTS_HELP).replace("{inputs}", INPUT_HELP),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    generate_options.add_generate_arguments(generate)
-    add_overwrite_option(generate)
+    add_options(generate, GenerateOptions)
+    generate.add_argument("--overwrite", action="store_true", **OVERWRITE)
     add_model_options(generate)
-    generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    generate.add_argument("--quiet", action="store_true", **QUIET)
 
     serve = commands.add_parser(
         "serve",
         help="serve rubric rewards over HTTP for RL trainers (OpenRLHF --remote_rm_url, verl, your own)",
         description="Serve rubric rewards over HTTP, micro-batching concurrent requests into engine calls. "
         "POST /score (our format), POST /get_reward (OpenRLHF --remote_rm_url), GET /health, GET /metrics.",
-        epilog=serve_config.SERVE_HELP,
+        epilog=SERVE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_options(serve, jury=True)
-    serve_config.add_serve_arguments(serve)
+    add_options(serve, ServeOptions)
+    add_options(serve, JudgeOptions)
 
     library = commands.add_parser("library", help="the curated rubrics that ship with rubric-judge")
     library_commands = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
@@ -167,59 +226,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rubric-judge")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def run_judge(args: argparse.Namespace) -> int:
-    from judge.runs.sources import readable_again
+    from judge.build import JudgeOptions
+    from judge.runs.command import judge_command
+    from judge.runs.options import RunOptions
 
-    with readable_again(args.input) as args.input:  # standard input: read once, into a file the run can reread
-        return judge_input(args)
-
-
-def judge_input(args: argparse.Namespace) -> int:
-    from judge.runs import ray_run
-    from judge.runs.files import judge_file
-    from judge.runs.options import columns_from, judge_from, only_tags
-    from judge.runs.sources import describe_missing
-    from judge.runs.summary import format_summary
-    from rubrics.sources import RubricSource
-
-    if (missing := describe_missing(args.input)) is not None:
-        return fail(missing)
-    tags, batches, backends = only_tags(args), [], []
-    if args.engine == "ray":  # the judges are built in the actors
-        summary, model_label, threshold = ray_run.judge_with_ray(args), ray_run.label(args), ray_run.threshold(args)
-    else:
-        backends = make_backends(args, concurrency=args.concurrency)
-        judge = judge_from(args, backends)
-        summary = judge_file(judge, args.input, args.output, RubricSource.from_option(args.rubric), progress=False if args.quiet else None,
-                             overwrite=args.overwrite, settings={"only_tags": sorted(tags) if tags else None},
-                             before=batch_prefetch(args, judge, batches) if args.batch else None, columns=columns_from(args))
-        model_label, threshold = judge.model_label, judge.threshold
+    run, judging = options_of(args, RunOptions), options_of(args, JudgeOptions)
+    outcome = judge_command(run, judging, models_of(args))
+    summary = outcome.summary
     if summary.items == 0:
-        return fail(f"{args.input}: no item to judge" + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else ""))
-    if tags and summary.judged_criteria == 0:
-        print(f"rubric: --only-tags {args.only_tags} matched no criterion of any rubric: nothing was judged", file=sys.stderr)
+        return fail(f"{run.input}: no item to judge" + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else ""))
+    if judging.only_tags and summary.judged_criteria == 0:
+        print(f"rubric: --only-tags {','.join(sorted(judging.only_tags))} matched no criterion of any rubric: nothing was judged",
+              file=sys.stderr)
         return EXIT_FAILURES
-    if not args.quiet:
-        print(f"model: {model_label}  threshold: {threshold}  request shape: {args.request_shape}  verdicts: {args.output}")
-        print(format_summary(summary))
-        for outcome in batches:
-            print(outcome.describe())
-        for backend in backends:
-            if (usage := getattr(backend, "usage", None)) is not None:
-                print(f"API usage: {f'{backend.name}:{backend.model_id}: ' if len(backends) > 1 else ''}{usage.describe()}")
+    if not run.quiet:
+        print(outcome.report(run, judging))
     return EXIT_OK if summary.ok else EXIT_FAILURES
-
-
-def batch_prefetch(args: argparse.Namespace, judge, outcomes: list):
-    """What judge_file calls first with --batch: the provider batch jobs (judge.runs.batch)."""
-    from judge.aio import run_sync
-    from judge.runs.batch import prefetch
-
-    def send(items) -> None:
-        say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-        outcomes.extend(run_sync(prefetch(judge, items, args.output, poll_seconds=args.batch_poll,
-                                          progress=False if args.quiet else None, say=say)))
-    return send
 
 
 def run_pairwise(args: argparse.Namespace) -> int:
@@ -229,7 +261,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
-    judge = PairwiseJudge(make_backend(args), decision=args.decision.replace("-", "_"), margin=args.margin)
+    judge = PairwiseJudge(open_models(args)[0], decision=args.decision, margin=args.margin)
     summary = compare_file(judge, args.input, args.output, progress=False if args.quiet else None, overwrite=args.overwrite)
     print(f"model: {judge.model_label}  verdicts: {args.output}")
     print(format_comparison(summary))
@@ -238,16 +270,17 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from judge.audit import suite
-    from judge.audit.options import audit
+    from judge.audit.options import AuditOptions, audit
     from rubrics.sources import RubricSource
 
-    rubric = RubricSource.from_option(args.rubric).default if args.rubric else suite.REFERENCE_RUBRIC
+    options = options_of(args, AuditOptions)
+    rubric = RubricSource.from_option(options.rubric).default if options.rubric else suite.REFERENCE_RUBRIC
     if rubric is None:
-        return fail(f"{args.rubric} holds several rubrics; audit one at a time")
-    text, report = audit(args, make_backend(args), rubric)
+        return fail(f"{options.rubric} holds several rubrics; audit one at a time")
+    text, report = audit(options, open_models(args)[0], rubric)
     print(text)
-    if args.output:
-        args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if options.output:
+        options.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return EXIT_OK
 
 
@@ -265,22 +298,25 @@ def run_eval(args: argparse.Namespace) -> int:
     from judge.eval.options import EvalSettings
     from judge.eval.run import run_eval
 
-    outcome = run_eval(EvalSettings.from_arguments(args), make_backends(args), say=lambda m: print(m, file=sys.stderr), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    settings = options_of(args, EvalSettings, progress=False if args.quiet else None)
+    outcome = run_eval(settings, open_models(args), say=lambda m: print(m, file=sys.stderr), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     for heading, table in outcome.tables:
         print(f"\n{heading}")
         print(table)
-    unit = "pair" if args.mode in ("pairwise", "pointwise") else "example"
-    print(f"\nresults: {args.output}; per-{unit} records: {outcome.log_path}")
+    unit = "pair" if settings.mode in ("pairwise", "pointwise") else "example"
+    print(f"\nresults: {settings.output}; per-{unit} records: {outcome.log_path}")
     return EXIT_FAILURES if outcome.failed else EXIT_OK
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from judge.engine import Judge
     from judge.eval.calibrate import CalibrateOptions, calibrate, format_report
+    from judge.eval.options import CalibrateFlags
 
-    calibration = calibrate(CalibrateOptions.from_arguments(args), lambda: Judge(make_backend(args)), say=lambda m: print(m, file=sys.stderr))
+    options = CalibrateOptions.from_flags(options_of(args, CalibrateFlags), overwrite=args.overwrite, progress=False if args.quiet else None)
+    calibration = calibrate(options, lambda: Judge(open_models(args)[0]), say=lambda m: print(m, file=sys.stderr))
     print(format_report(calibration))
-    print(f"calibration: {args.output} (apply it with --calibration {args.output})")
+    print(f"calibration: {options.output} (apply it with --calibration {options.output})")
     return EXIT_OK
 
 
@@ -288,35 +324,31 @@ def run_generate(args: argparse.Namespace) -> int:
     from rubrics.generate.commands import generate
     from rubrics.generate.options import GenerateOptions
 
-    options = GenerateOptions.from_arguments(args, progress=False if args.quiet else None, overwrite=args.overwrite)
-    report = generate(options, lambda: make_backend(args), say=lambda m: print(m, file=sys.stderr))
+    options = options_of(args, GenerateOptions, progress=False if args.quiet else None, overwrite=args.overwrite)
+    report = generate(options, lambda: open_models(args)[0], say=lambda m: print(m, file=sys.stderr))
     print("\n".join(report.lines))
     return EXIT_OK if report.ok else EXIT_FAILURES
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from judge.calibration import Calibration
-    from judge.engine import Judge
-    from judge.jury import Jury
-    from judge.rl.config import API_KEY_ENV, settings_from
+    from judge.build import JudgeOptions, build_judge
+    from judge.rl.config import API_KEY_ENV, ServeOptions
     from judge.rl.scorer import RewardScorer
     from judge.rl.server import is_loopback, serve
 
-    config, shaping = settings_from(args)
-    if args.api_key:
+    options, judging = options_of(args, ServeOptions), options_of(args, JudgeOptions)
+    config = options.config()
+    if options.api_key:
         print("rubric serve: warning: --api-key shows in the process list (ps) to every user of this machine; "
               f"set {API_KEY_ENV} instead", file=sys.stderr)
-    if not config.api_key and not is_loopback(args.host):
-        print(f"rubric serve: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
+    if not config.api_key and not is_loopback(options.host):
+        print(f"rubric serve: warning: listening on {options.host} without --api-key: anyone who can reach it can use "
               "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)", file=sys.stderr)
-    settings = {"batch_size": args.batch_size, "concurrency": args.slots, "request_shape": args.request_shape.replace("-", "_")}
-    backends = make_backends(args)
-    judge = (Judge(backends[0], calibration=Calibration.of(args.calibration), **settings) if len(backends) == 1
-             else Jury.of(backends, args.jury, calibration=Calibration.of(args.calibration), **settings))
-    scorer = RewardScorer(judge, rubric=args.rubric, shaping=shaping)
-    serve(scorer, config, args.host, args.port, graceful_timeout=args.graceful_timeout, on_listen=lambda host, port: print(
+    judge = build_judge(judging, open_models(args))
+    scorer = RewardScorer(judge, rubric=options.rubric, shaping=options.shaping())
+    serve(scorer, config, options.host, options.port, graceful_timeout=options.graceful_timeout, on_listen=lambda host, port: print(
         f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "
-        f"{config.max_batch} items, {args.max_wait_ms:g} ms, {config.slots} calls in flight)", file=sys.stderr, flush=True))
+        f"{config.max_batch} items, {options.max_wait_ms:g} ms, {config.slots} calls in flight)", file=sys.stderr, flush=True))
     print("rubric serve: stopped", file=sys.stderr)
     return EXIT_OK
 

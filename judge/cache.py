@@ -16,7 +16,7 @@ from typing import Any
 import diskcache
 from pydantic import BaseModel
 
-from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import Backend, BackendBase, Message, YesNoQuestion, YesNoScore, capability, remember_prefixes
 from judge.paths import cache_root
 
 KEY_VERSION = 1
@@ -26,7 +26,7 @@ def default_cache_dir() -> Path:
     return cache_root() / "judgements"
 
 
-class CachedBackend:
+class CachedBackend(BackendBase):
     """Wraps a backend; behaves as one. ``hits`` and ``misses`` count P(yes) lookups."""
 
     def __init__(self, inner: Backend, directory: str | Path | None = None, *, cache_sampled: bool = False):
@@ -39,11 +39,25 @@ class CachedBackend:
         self.hits = 0
         self.misses = 0
 
-    def __getattr__(self, name: str) -> Any:
-        # Anything else (usage counters, limits) is the wrapped backend's.
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+    # The wrapped backend's capabilities, forwarded one by one (judge.backends.base.BackendBase).
+    @property
+    def concurrency(self) -> int | None:  # type: ignore[override]
+        return capability(self.inner, "concurrency")
+
+    @property
+    def usage(self) -> Any:
+        return capability(self.inner, "usage")
+
+    @property
+    def final_structured_output(self) -> bool:  # type: ignore[override]
+        return capability(self.inner, "final_structured_output")
+
+    @property
+    def samples(self) -> int:  # type: ignore[override]
+        return capability(self.inner, "samples")
+
+    def remember_prefixes(self, questions: Sequence[YesNoQuestion]) -> None:
+        remember_prefixes(self.inner, questions)
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()

@@ -50,7 +50,7 @@ class JudgeItem:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     """An item on its way through the engine: decided results and questions to ask."""
 
     item: JudgeItem
@@ -126,6 +126,11 @@ class Judge(Evaluates):
     request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
     answer), "generated" (a generated verdict per criterion: reasoning, then the decision)
     or "batched" (one generated request per response, a label per criterion).
+
+    The steps of one verdict are public, for those that drive them (a jury, provider batch
+    jobs): ``prepare(item)`` decides what code and the guard can and lists the questions left
+    for the model; ``decide(items)`` prepares a chunk and asks the model; ``verdict(prepared)``
+    scores what was decided.
     """
 
     def __init__(
@@ -194,12 +199,12 @@ class Judge(Evaluates):
 
     # -- internals --------------------------------------------------------------------------
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        return [self._verdict(p) for p in await self._decide(items)]
+        return [self.verdict(p) for p in await self.decide(items)]
 
-    async def _decide(self, items: Sequence[JudgeItem]) -> list[_Prepared]:
+    async def decide(self, items: Sequence[JudgeItem]) -> list[Prepared]:
         """Every criterion of every item decided: by code, or by the model (``p.judged``)."""
         chunk = object()  # the chunk's checks take their turns at the check workers together
-        prepared = list(await asyncio.gather(*(self._prepare(item, chunk) for item in items)))
+        prepared = list(await asyncio.gather(*(self.prepare(item, chunk) for item in items)))
         scores = await ask(self.backend, [question for p in prepared for _, questions in p.asked for question in questions])
         position = 0
         for p in prepared:
@@ -218,7 +223,7 @@ class Judge(Evaluates):
             p.results[criterion.id] = self._result(criterion, answer)
         return prepared
 
-    async def _judge_batched(self, p: _Prepared) -> None:
+    async def _judge_batched(self, p: Prepared) -> None:
         """One generated request for all the item's criteria; each label read on its own."""
         assert p.batch is not None
         criteria, messages = p.batch
@@ -236,8 +241,10 @@ class Judge(Evaluates):
             label = labels[key]
             p.results[criterion.id] = self._result(criterion, YesNoScore(label.p_yes, reason=label.reason, explanation=label.explanation))
 
-    async def _prepare(self, item: JudgeItem, caller: object = None) -> _Prepared:
-        p = _Prepared(item)
+    async def prepare(self, item: JudgeItem, caller: object = None) -> Prepared:
+        """What code, the criteria filter and the guard decide, and the requests left for the
+        model in this judge's request shape (``caller``: whose turn the item's checks take)."""
+        p = Prepared(item)
         to_ask = []
         for criterion in item.rubric.criteria:
             if self.include is not None and not self.include(criterion):
@@ -292,7 +299,7 @@ class Judge(Evaluates):
             p.asked.append((criterion, (YesNoQuestion(tuple(messages), self.template_version, group=item.id),)))
         return p
 
-    async def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: _Prepared, caller: object) -> list[Criterion]:
+    async def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: Prepared, caller: object) -> list[Criterion]:
         """Decide the criteria that code can check (in the check workers); return the ones left for the judge."""
         calls: dict[str, CheckCall] = {}
         for criterion in criteria:
@@ -394,7 +401,8 @@ class Judge(Evaluates):
             explanation=score.explanation,
         )
 
-    def _verdict(self, p: _Prepared) -> Verdict:
+    def verdict(self, p: Prepared) -> Verdict:
+        """The verdict of a decided item: its results in rubric order, scored (judge.scoring)."""
         item = p.item
         results = [p.results[c.id] for c in item.rubric.criteria]
         for result in results:

@@ -4,12 +4,19 @@ Model specs (``SPEC_HELP``, what `rubric ... --help` shows): ``fake:yes``, ``loc
 or path>``, a bare HF id or path (local), ``openai/<model>``, ``anthropic/<model>``,
 ``litellm/<provider>/<model>``, or nothing for the embedded default model. Options may
 follow as a query string: ``fake:random:7?delay=0.1``, ``openai/gpt-4.1-mini?mode=structured``.
+
+A package adds a backend through the entry-point group ``rubric_judge.backends``: the name
+is the spec's prefix (``NAME:REST``), the value a class with a ``from_spec(rest, **options)``
+class method (``my_pkg.judges:MyBackend``). Entry points are read once, when a spec names
+no built-in backend; a built-in name cannot be replaced.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -73,6 +80,25 @@ BACKENDS: dict[str, BackendEntry] = {
 }
 
 
+ENTRY_POINT_GROUP = "rubric_judge.backends"
+
+
+@lru_cache(maxsize=1)
+def installed_backends() -> dict[str, BackendEntry]:
+    """Backends other packages register under ENTRY_POINT_GROUP (read once, lazily)."""
+    found = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        module, _, cls = point.value.partition(":")
+        if point.name not in BACKENDS and cls:
+            found[point.name] = BackendEntry(module, cls)
+    return found
+
+
+def registry() -> dict[str, BackendEntry]:
+    """Every backend a spec may name: the built-in ones, then those of installed packages."""
+    return {**BACKENDS, **installed_backends()}
+
+
 class BackendUnavailable(RuntimeError):
     pass
 
@@ -83,7 +109,9 @@ def parse_model_spec(spec: str | None) -> tuple[str, str, dict[str, str]]:
         return "local", "", {}
     spec, _, query = spec.partition("?")
     options = dict(parse_qsl(query, keep_blank_values=True))
-    for name, entry in BACKENDS.items():
+    name = spec.partition(":")[0]
+    known = BACKENDS if name in BACKENDS or ":" not in spec else registry()  # entry points only for a name not built in
+    for name, entry in known.items():
         separators = (":", "/") if entry.slash_prefix else (":",)
         for separator in separators:
             if spec.startswith(name + separator):
@@ -94,7 +122,7 @@ def parse_model_spec(spec: str | None) -> tuple[str, str, dict[str, str]]:
 def get_backend(spec: str | None = None, **options: Any) -> Backend:
     """Build a backend from a model spec; keyword options go to its ``from_spec``."""
     name, rest, spec_options = parse_model_spec(spec)
-    entry = BACKENDS[name]
+    entry = registry()[name] if name not in BACKENDS else BACKENDS[name]
     try:
         module = importlib.import_module(entry.module)
     except ModuleNotFoundError as e:
@@ -106,6 +134,7 @@ def get_backend(spec: str | None = None, **options: Any) -> Backend:
 
 __all__ = [
     "BACKENDS",
+    "ENTRY_POINT_GROUP",
     "Backend",
     "BackendError",
     "BackendFatalError",
@@ -116,4 +145,5 @@ __all__ = [
     "YesNoScore",
     "get_backend",
     "parse_model_spec",
+    "registry",
 ]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
-from judge.backends.base import GenerationError, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import BackendBase, GenerationError, Message, YesNoQuestion, YesNoScore
 from judge.backends.limits import RequestLimits, estimate_tokens
 from judge.backends.logprobs import score_top_logprobs
 from judge.backends.replicas import ReplicaPool
@@ -170,7 +170,7 @@ async def close_with_loop(endpoints: list[tuple[str, Endpoint]]) -> AsyncIterato
 UNREACHED = 3  # requests with no answer at all, before any answer, that end a run
 
 
-class ApiBackend:
+class ApiBackend(BackendBase):
     """Base of the openai, anthropic and litellm backends."""
 
     name: ClassVar[str]

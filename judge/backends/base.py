@@ -87,3 +87,33 @@ class Backend(Protocol):
         max_tokens: int = 512,
         temperature: float = 0.0,
     ) -> str | BaseModel: ...
+
+
+class BackendBase:
+    """A backend's optional capabilities, declared with their defaults: the built-in backends
+    derive from this and override what they offer; a backend written to the ``Backend``
+    protocol alone gets the defaults through ``capability``."""
+
+    concurrency: int | None = None  # requests the backend keeps in flight itself (API backends bound their own)
+    usage: Any = None  # API backends: tokens, requests and cost so far (judge.backends.usage.Usage)
+    final_structured_output: bool = False  # generate(schema=...) re-asks invalid output itself: the caller need not
+    samples: int = 1  # structured verdicts per question (P(yes) = share of yes), for models without logprobs
+
+    def remember_prefixes(self, questions: Sequence[YesNoQuestion]) -> None:
+        """Questions about to be asked together (Anthropic marks their shared prefix for its cache); others: nothing."""
+
+
+CAPABILITIES = ("concurrency", "usage", "final_structured_output", "samples")
+
+
+def capability(backend: Any, name: str) -> Any:
+    """A declared capability of ``backend``, or its default for a backend without it."""
+    if name not in CAPABILITIES:
+        raise AttributeError(f"{name!r} is not a backend capability ({', '.join(CAPABILITIES)})")
+    return getattr(backend, name, getattr(BackendBase, name))
+
+
+def remember_prefixes(backend: Any, questions: Sequence[YesNoQuestion]) -> None:
+    """Tell ``backend`` these questions go together, where it has a use for that."""
+    if (remember := getattr(backend, "remember_prefixes", None)) is not None:
+        remember(questions)

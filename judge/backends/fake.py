@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from judge.backends.base import GenerationError, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import BackendBase, GenerationError, Message, YesNoQuestion, YesNoScore
 from judge.backends.structured import BatchedVerdict, CriterionLabel, GeneratedVerdict, parse_structured
 
 CALLS_KEPT = 1_000
@@ -77,7 +77,7 @@ def load_script(path: str) -> tuple[Callable[[YesNoQuestion], Answer], Callable[
     return (lambda q: first(p_yes, q.messages, default_p_yes)), (lambda messages: str(first(generate, messages, default_text)))
 
 
-class FakeBackend:
+class FakeBackend(BackendBase):
     name = "fake"
     context_window: int | None = None
 

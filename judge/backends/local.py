@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from judge.backends import default_model
 from judge.backends import gguf, grammar
 from judge.backends.gguf import terminal_progress_only
-from judge.backends.base import BackendError, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import BackendBase, BackendError, Message, YesNoQuestion, YesNoScore
 from judge.backends.batching import InstructionCache, plan_batches, plan_sharing
 
 YES_WORDS, NO_WORDS = ("yes",), ("no",)
@@ -75,7 +75,7 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-class LocalBackend:
+class LocalBackend(BackendBase):
     name = "local"
 
     def __init__(

@@ -26,6 +26,7 @@ from judge.calibration import EPS, Calibration, Map
 from judge.engine import Judge
 from judge.extras import module
 from judge.eval.agreement import agreement, reliability
+from judge.eval.options import CalibrateFlags
 from rubrics.records import LoadReport, Skip, read_records
 
 HEADINGS = {"accuracy": "acc", "balanced_accuracy": "bal. acc", "false_positive_rate": "FPR", "auroc": "AUROC", "ece": "ECE", "brier": "Brier"}
@@ -291,11 +292,11 @@ class CalibrateOptions:
     progress: bool | None = None
 
     @classmethod
-    def from_arguments(cls, args: Any) -> CalibrateOptions:
-        """From parsed `rubric calibrate` flags (judge.eval.options.add_calibrate_arguments)."""
-        settings = Settings(min_labels=args.min_labels, folds=args.folds, seed=args.seed, target_fpr=args.target_fpr)
-        return cls(output=args.output, labels=args.labels, verdicts=args.verdicts, input=args.input, rubric=args.rubric,
-                   settings=settings, overwrite=args.overwrite, progress=False if args.quiet else None)
+    def from_flags(cls, flags: CalibrateFlags, *, overwrite: bool = False, progress: bool | None = None) -> CalibrateOptions:
+        """From `rubric calibrate`'s flags (judge.eval.options.CalibrateFlags)."""
+        settings = Settings(min_labels=flags.min_labels, folds=flags.folds, seed=flags.seed, target_fpr=flags.target_fpr)
+        return cls(output=flags.output, labels=flags.labels, verdicts=flags.verdicts, input=flags.input, rubric=flags.rubric,
+                   settings=settings, overwrite=overwrite, progress=progress)
 
 
 def calibrate(options: CalibrateOptions, open_judge: Callable[[], Judge], say: Callable[[str], None] = lambda _: None) -> Calibration:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Backend
+from judge.build import JudgeOptions, build_judge
 from judge.engine import Judge
 from judge.eval import graded, preference, scored, stats
 from judge.eval.options import EvalSettings
@@ -52,9 +53,9 @@ class _Mode:
     unit: str = "pair"
 
 
-def _judge(backends: list[Backend], method: JuryMethod, **settings: Any) -> Judge | Jury:
+def _judge(backends: list[Backend], method: JuryMethod, gate: bool = True) -> Judge | Jury:
     """One judge, or a jury of one per backend."""
-    return Judge(backends[0], **settings) if len(backends) == 1 else Jury.of(backends, method, **settings)
+    return build_judge(JudgeOptions(jury=method, gate=gate), backends)
 
 
 def _mode(settings: EvalSettings, backends: list[Backend]) -> _Mode:

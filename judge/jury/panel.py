@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from judge.backends.base import Backend
-from judge.engine import Evaluates, Judge, JudgeItem, _Prepared
+from judge.engine import Evaluates, Judge, JudgeItem, Prepared
 from judge.jury.combine import METHODS, JuryMethod, combine
 from judge.verdict import Verdict
 
@@ -72,13 +72,13 @@ class Jury(Evaluates):
 
     # -- internals ----------------------------------------------------------------------------
     async def _judge_chunk(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        decided = await asyncio.gather(*(judge._decide(items) for judge in self.judges))
+        decided = await asyncio.gather(*(judge.decide(items) for judge in self.judges))
         return [self._verdict([by_judge[i] for by_judge in decided]) for i in range(len(items))]
 
-    def _verdict(self, prepared: list[_Prepared]) -> Verdict:
+    def _verdict(self, prepared: list[Prepared]) -> Verdict:
         """The jury's verdict on one item from each judge's decided criteria."""
         first = prepared[0]
-        merged = _Prepared(first.item, deferred=dict(first.deferred))
+        merged = Prepared(first.item, deferred=dict(first.deferred))
         for p in prepared:
             merged.notes += [note for note in p.notes if note not in merged.notes]
         for criterion in first.item.rubric.criteria:
@@ -87,6 +87,6 @@ class Jury(Evaluates):
                 merged.results[criterion.id] = combine(votes, self.method, self.threshold)
             else:  # decided in code, or skipped: the same for every judge
                 merged.results[criterion.id] = first.results[criterion.id]
-        alone = {judge.model_label: judge._verdict(p).score for judge, p in zip(self.judges, prepared)}
-        verdict = self.judges[0]._verdict(merged)
+        alone = {judge.model_label: judge.verdict(p).score for judge, p in zip(self.judges, prepared)}
+        verdict = self.judges[0].verdict(merged)
         return verdict.model_copy(update={"model": self.model_label, "jury": alone, "calibration": None})

@@ -1,24 +1,23 @@
 """What `rubric serve` is configured with, and the command-line flags that set it.
 
 ``ServerConfig`` (limits, batching, OpenRLHF options) and ``Shaping`` (judge/rl/shaping.py)
-are the server's settings; ``add_serve_arguments`` declares the flags for them with their
-defaults taken from the models, so each default and its meaning live here once, and
-``settings_from`` turns parsed flags back into the two. Kept apart from server.py so that
-`rubric --help` does not import the web stack.
+are the server's settings; ``ServeOptions`` declares the flags for them (judge/flags.py) with
+their defaults taken from the models, so each default and its meaning live here once, and
+builds the two back. The judging flags are judge.build.JudgeOptions, as for `rubric judge`.
+Kept apart from server.py so that `rubric --help` does not import the web stack.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from judge.rl.openrlhf import SPECIAL_TOKENS
 from judge.rl.shaping import Shaping
-from judge.runs.argtypes import host, integer, number
+from judge.flags import host, integer, number, option
 
 SERVE_HELP = """\
 our format (POST /score), one item or {"items": [...]}:
@@ -65,62 +64,70 @@ def _default(model: type[BaseModel], name: str) -> Any:
     return model.model_fields[name].default
 
 
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """Every `rubric serve` flag but the model's (which the CLI shares across commands)."""
-    parser.add_argument("--rubric", metavar="FILE|NAME", help="default rubric for requests that name none")
-    parser.add_argument("--host", type=host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=integer(0, 65535), default=8000, help="port (default 8000; 0 picks a free one)")
-    parser.add_argument("--calibration", type=Path, metavar="FILE", help="apply a calibration of this judge's P(yes) (from `rubric calibrate`)")
-    batching = parser.add_argument_group("micro-batching")
-    c = ServerConfig
-    batching.add_argument("--max-batch", type=integer(1), default=_default(c, "max_batch"), help="items per engine call (default %(default)s; 1 turns batching off)")
-    batching.add_argument("--max-wait-ms", type=number(0), default=_default(c, "max_wait") * 1000, help="how long a lone item waits for company (default %(default)g)")
-    batching.add_argument("--slots", type=integer(1), default=_default(c, "slots"), help="engine calls in flight (default %(default)s)")
-    batching.add_argument("--batch-size", type=integer(1), default=64, help="questions per backend call (default %(default)s)")
-    batching.add_argument("--request-shape", choices=["per-criterion", "generated", "batched"], default="per-criterion",
-                          help="per-criterion: one yes/no question per criterion, P(yes) read from the answer; generated: a "
-                          "generated verdict per criterion (reasoning, then the decision); batched: one generated request "
-                          "per response, a label per criterion (default %(default)s)")
-    shaping = parser.add_argument_group("reward shaping")
-    s = Shaping
-    shaping.add_argument("--score", choices=["soft", "hard"], default=_default(s, "score"), help="weights times P(yes) (soft) or times met (hard)")
-    shaping.add_argument("--gate", action="store_true", help="a failed hard rule caps the reward at --gate-cap")
-    shaping.add_argument("--gate-cap", type=number(0, 1), default=_default(s, "gate_cap"),
-                         help="the most a response that fails a hard rule can get, with --gate (default %(default)g)")
-    shaping.add_argument("--length-limit", type=integer(1), help="characters at which the full overlong penalty applies")
-    shaping.add_argument("--length-buffer", type=integer(0), default=_default(s, "length_buffer"), help="characters before the limit over which it grows")
-    shaping.add_argument("--length-coef", type=float, default=_default(s, "length_coef"), help="the full penalty (default %(default)s)")
-    limits = parser.add_argument_group("requests")
-    limits.add_argument("--max-request-mb", type=number(0, above=True), default=_default(c, "max_request_bytes") / 2**20, help="largest request body (default %(default)g MB)")
-    limits.add_argument("--unscored-reward", type=float, default=_default(c, "unscored_reward"), help="OpenRLHF rows that could not be scored get this (flagged in extra_logs)")
-    limits.add_argument("--openrlhf-labels", choices=["rubric", "reference"], default=_default(c, "openrlhf_labels"), help="what OpenRLHF's labels hold")
-    limits.add_argument("--read-timeout", type=number(0, above=True), default=_default(c, "read_timeout"),
-                        help="seconds a request may take to arrive whole, headers and body (default %(default)g; then 408 and closed)")
-    limits.add_argument("--max-connections", type=integer(1), default=_default(c, "max_connections"),
-                        help="open connections at once (default %(default)s; one more is answered 503 and closed)")
-    limits.add_argument("--max-inflight-mb", type=number(0), default=_default(c, "max_inflight_bytes") / 2**20,
-                        help="memory all requests in flight may hold: bodies, parsed items, one rendered prompt per criterion "
-                        "(default %(default)g MB; past it 503 with Retry-After; 0: no limit)")
-    limits.add_argument("--graceful-timeout", type=number(0), default=60.0, help="seconds to finish in-flight requests on shutdown")
-    limits.add_argument("--max-criteria-per-item", type=integer(1), default=_default(c, "max_criteria_per_item"), help="criteria in one item's rubric (default %(default)s; more: 422)")
-    limits.add_argument("--max-criteria", type=integer(1), default=_default(c, "max_criteria"), help="criteria over one request's items (default %(default)s; more: 413)")
-    limits.add_argument("--strip-token", action="append", default=[], metavar="TOKEN",
-                        help="OpenRLHF: another special token to strip from the end of responses (repeatable; "
-                        "common end-of-turn and padding tokens are stripped already)")
-    limits.add_argument("--api-key", help=f"require 'Authorization: Bearer KEY' on every request but /health; prefer the "
-                        f"environment variable {API_KEY_ENV}: a flag's value shows in the process list")
+BATCHING, SHAPING, REQUESTS = "micro-batching", "reward shaping", "requests"
+_c, _s = ServerConfig, Shaping
 
 
-def settings_from(args: argparse.Namespace) -> tuple[ServerConfig, Shaping]:
-    """The server's settings from parsed `rubric serve` flags (ValueError if they do not fit)."""
-    shaping = Shaping(score=args.score, gate=args.gate, gate_cap=args.gate_cap, length_limit=args.length_limit,
-                      length_buffer=args.length_buffer, length_coef=args.length_coef)
-    config = ServerConfig(
-        max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000, slots=args.slots,
-        max_request_bytes=int(args.max_request_mb * 2**20), unscored_reward=args.unscored_reward,
-        openrlhf_labels=args.openrlhf_labels, max_criteria_per_item=args.max_criteria_per_item, max_criteria=args.max_criteria,
-        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None, strip_tokens=(*SPECIAL_TOKENS, *args.strip_token),
-        read_timeout=args.read_timeout, max_connections=args.max_connections,
-        max_inflight_bytes=int(args.max_inflight_mb * 2**20) or None,
-    )
-    return config, shaping
+@dataclass(frozen=True)
+class ServeOptions:
+    """Every `rubric serve` flag but the model's and the judging's (judge.build.JudgeOptions)."""
+
+    rubric: str | None = option(None, "default rubric for requests that name none", metavar="FILE|NAME")
+    host: str = option("127.0.0.1", "address to listen on (default 127.0.0.1)", type=host)
+    port: int = option(8000, "port (default 8000; 0 picks a free one)", type=integer(0, 65535))
+    max_batch: int = option(_default(_c, "max_batch"), "items per engine call (default %(default)s; 1 turns batching off)",
+                            group=BATCHING, type=integer(1))
+    max_wait_ms: float = option(_default(_c, "max_wait") * 1000, "how long a lone item waits for company (default %(default)g)",
+                                group=BATCHING, type=number(0))
+    slots: int = option(_default(_c, "slots"), "engine calls in flight (default %(default)s)", group=BATCHING, type=integer(1))
+    score: str = option(_default(_s, "score"), "weights times P(yes) (soft) or times met (hard)", group=SHAPING, choices=["soft", "hard"])
+    gate: bool = option(False, "the reward gate: a failed hard rule caps the reward at --gate-cap. Off by default for rewards, so "
+                        "failing answers still differ by their other criteria; a verdict's score keeps the gate unless --no-gate",
+                        group=SHAPING)
+    gate_cap: float = option(_default(_s, "gate_cap"), "the most a response that fails a hard rule can get, with --gate "
+                             "(default %(default)g)", group=SHAPING, type=number(0, 1))
+    length_limit: int | None = option(None, "characters at which the full overlong penalty applies", group=SHAPING, type=integer(1))
+    length_buffer: int = option(_default(_s, "length_buffer"), "characters before the limit over which it grows", group=SHAPING,
+                                type=integer(0))
+    length_coef: float = option(_default(_s, "length_coef"), "the full penalty (default %(default)s)", group=SHAPING)
+    max_request_mb: float = option(_default(_c, "max_request_bytes") / 2**20, "largest request body (default %(default)g MB)",
+                                   group=REQUESTS, type=number(0, above=True))
+    unscored_reward: float = option(_default(_c, "unscored_reward"), "OpenRLHF rows that could not be scored get this (flagged in "
+                                    "extra_logs)", group=REQUESTS)
+    openrlhf_labels: str = option(_default(_c, "openrlhf_labels"), "what OpenRLHF's labels hold", group=REQUESTS,
+                                  choices=["rubric", "reference"])
+    read_timeout: float = option(_default(_c, "read_timeout"), "seconds a request may take to arrive whole, headers and body "
+                                 "(default %(default)g; then 408 and closed)", group=REQUESTS, type=number(0, above=True))
+    max_connections: int = option(_default(_c, "max_connections"), "open connections at once (default %(default)s; one more is "
+                                  "answered 503 and closed)", group=REQUESTS, type=integer(1))
+    max_inflight_mb: float = option(_default(_c, "max_inflight_bytes") / 2**20, "memory all requests in flight may hold: bodies, "
+                                    "parsed items, one rendered prompt per criterion (default %(default)g MB; past it 503 with "
+                                    "Retry-After; 0: no limit)", group=REQUESTS, type=number(0))
+    graceful_timeout: float = option(60.0, "seconds to finish in-flight requests on shutdown", group=REQUESTS, type=number(0))
+    max_criteria_per_item: int = option(_default(_c, "max_criteria_per_item"), "criteria in one item's rubric (default "
+                                        "%(default)s; more: 422)", group=REQUESTS, type=integer(1))
+    max_criteria: int = option(_default(_c, "max_criteria"), "criteria over one request's items (default %(default)s; more: 413)",
+                               group=REQUESTS, type=integer(1))
+    strip_token: tuple[str, ...] = option((), "OpenRLHF: another special token to strip from the end of responses (repeatable; "
+                                          "common end-of-turn and padding tokens are stripped already)", group=REQUESTS,
+                                          action="append", metavar="TOKEN")
+    api_key: str | None = option(None, f"require 'Authorization: Bearer KEY' on every request but /health; prefer the environment "
+                                 f"variable {API_KEY_ENV}: a flag's value shows in the process list", group=REQUESTS)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strip_token", tuple(self.strip_token or ()))
+
+    def config(self) -> ServerConfig:
+        """The server's settings (ValueError if they do not fit)."""
+        return ServerConfig(
+            max_batch=self.max_batch, max_wait=self.max_wait_ms / 1000, slots=self.slots,
+            max_request_bytes=int(self.max_request_mb * 2**20), unscored_reward=self.unscored_reward,
+            openrlhf_labels=self.openrlhf_labels, max_criteria_per_item=self.max_criteria_per_item, max_criteria=self.max_criteria,  # type: ignore[arg-type]
+            api_key=self.api_key or os.environ.get(API_KEY_ENV) or None, strip_tokens=(*SPECIAL_TOKENS, *self.strip_token),
+            read_timeout=self.read_timeout, max_connections=self.max_connections,
+            max_inflight_bytes=int(self.max_inflight_mb * 2**20) or None,
+        )
+
+    def shaping(self) -> Shaping:
+        return Shaping(score=self.score, gate=self.gate, gate_cap=self.gate_cap, length_limit=self.length_limit,  # type: ignore[arg-type]
+                       length_buffer=self.length_buffer, length_coef=self.length_coef)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
 from judge.backends.base import Message
 from judge.aio import run_sync
+from judge.build import JudgeOptions, build_judge
 from judge.calibration import Calibration
 from judge.engine import Judge, JudgeItem
 from judge.jury import Jury, JuryMethod
@@ -99,28 +100,29 @@ def build_scorer(
     rubric: RubricValue = None,
     shaping: Shaping | dict[str, Any] | None = None,
     cache: bool | str = False,
-    judge_options: dict[str, Any] | None = None,
+    judge_options: JudgeOptions | dict[str, Any] | None = None,
     calibration: str | Path | Calibration | None = None,
-    jury: JuryMethod = "mean",
+    jury: JuryMethod | None = None,
     **backend_options: Any,
 ) -> RewardScorer:
     """A scorer from a model spec ("fake:yes", "local:PATH", "openai/gpt-4o-mini"...), a
     backend, a ready Judge or Jury, or a list of specs or backends: a jury aggregating each
     criterion by ``jury`` (mean, median, majority, min). None is the embedded default model: it
     runs anywhere, but a 135M model is a weak judge; use it to wire things up, not to train on.
-    ``calibration`` (a file of `rubric calibrate`, or a Calibration) maps one judge's P(yes)
-    before rewards."""
+    ``judge_options`` (judge.build.JudgeOptions, or its keywords) are those of `rubric judge`
+    and `rubric serve`; ``calibration`` (a file of `rubric calibrate`, or a Calibration) maps one
+    judge's P(yes) before rewards."""
     if isinstance(shaping, dict):
         shaping = Shaping(**shaping)
     if isinstance(model, (Judge, Jury)):
         return RewardScorer(model, rubric=rubric, shaping=shaping)
-    if isinstance(model, (list, tuple)):
-        if calibration is not None:
-            raise ValueError("a calibration is fitted for one judge; a jury takes none")
-        backends = [_backend(m, cache, backend_options) for m in model]
-        return RewardScorer(Jury.of(backends, jury, **(judge_options or {})), rubric=rubric, shaping=shaping)
-    backend = _backend(model, cache, backend_options)
-    return RewardScorer(Judge(backend, calibration=Calibration.of(calibration), **(judge_options or {})), rubric=rubric, shaping=shaping)
+    options = judge_options if isinstance(judge_options, JudgeOptions) else JudgeOptions(**(judge_options or {}))
+    if calibration is not None:
+        options = replace(options, calibration=calibration)
+    if jury is not None:
+        options = replace(options, jury=jury)
+    backends = [_backend(m, cache, backend_options) for m in (model if isinstance(model, (list, tuple)) else [model])]
+    return RewardScorer(build_judge(options, backends), rubric=rubric, shaping=shaping)
 
 
 def _backend(model: Any, cache: bool | str, options: dict[str, Any]) -> Any:

@@ -51,6 +51,8 @@ except ModuleNotFoundError as e:
     raise MissingExtra("serve", e.name or "starlette") from None
 
 from judge.backends.base import BackendFatalError
+from judge.cache import CachedBackend
+from judge.jury import Jury
 from judge.runs.inputs import has_unpaired_surrogate
 from judge.rl.batcher import MicroBatcher
 from judge.rl.budget import RETRY_AFTER, InFlightBudget, OverBudget, Reservation, request_bytes
@@ -109,7 +111,7 @@ class Metrics:
     def snapshot(self, batcher: MicroBatcher[Any, Any], backend: Any) -> dict[str, Any]:
         ordered = sorted(self.latencies)
         backends = backend if isinstance(backend, list) else [backend]  # a jury's: one per judge
-        counts = [(getattr(b, "hits", None), getattr(b, "misses", None)) for b in backends]
+        counts = [(b.hits, b.misses) if isinstance(b, CachedBackend) else (None, None) for b in backends]
         hits = None if any(h is None for h, _ in counts) else sum(h for h, _ in counts)
         misses = None if any(m is None for _, m in counts) else sum(m for _, m in counts)
         lookups = (hits or 0) + (misses or 0)
@@ -267,7 +269,8 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         return JSONResponse({"status": status, "model": scorer.judge.model_label}, status_code=503 if state["draining"] else 200)
 
     async def metrics_endpoint(request: Request) -> JSONResponse:
-        snapshot = metrics.snapshot(batcher, getattr(scorer.judge, "backends", None) or scorer.judge.backend)
+        judge = scorer.judge
+        snapshot = metrics.snapshot(batcher, judge.backends if isinstance(judge, Jury) else judge.backend)
         return JSONResponse({**snapshot, "in_flight_budget": budget.snapshot(), "connections": connections.snapshot()})
 
     def authorised(request: Request) -> bool:

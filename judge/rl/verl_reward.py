@@ -26,7 +26,9 @@ RUBRIC_JUDGE_MODEL (a model spec; default: the embedded demo model), RUBRIC_JUDG
 ``rubric serve``: judge there instead of loading a model in every reward worker),
 RUBRIC_JUDGE_UNSCORED_REWARD, RUBRIC_JUDGE_CACHE (a cache directory), RUBRIC_JUDGE_TIMEOUT,
 RUBRIC_JUDGE_CALIBRATION (a calibration file of `rubric calibrate`, applied in process; a
-server applies its own ``--calibration``).
+server applies its own ``--calibration``), RUBRIC_JUDGE_OPTIONS (the judging options of
+`rubric judge` as a JSON object of judge.build.JudgeOptions' keywords, e.g.
+``{"threshold": 0.6, "gate": false}``, applied in process; a server applies its own flags).
 
 When verl runs the reward model servers itself (``reward_model.enable_resource_pool``), its
 reward loop passes ``reward_router_address`` (host:port of an OpenAI-compatible router) to
@@ -62,6 +64,7 @@ SETTINGS = {  # key in extra_info["rubric_judge"]: environment variable
     "timeout": "RUBRIC_JUDGE_TIMEOUT",
     "calibration": "RUBRIC_JUDGE_CALIBRATION",
     "router_model": "RUBRIC_JUDGE_ROUTER_MODEL",
+    "options": "RUBRIC_JUDGE_OPTIONS",
 }
 
 
@@ -76,6 +79,7 @@ class Settings:
     calibration: str | None = None
     router: str | None = None  # verl's reward_router_address (host:port), when verl runs the reward model servers
     router_model: str | None = None  # the model name those servers serve (default: the first of its /v1/models)
+    options: str | None = None  # judge.build.JudgeOptions' keywords as JSON text (hashable, as a group's key must be)
 
     @classmethod
     def of(cls, extra_info: Any, router: str | None = None) -> "Settings":
@@ -89,9 +93,22 @@ class Settings:
         for key in ("unscored_reward", "timeout"):
             if key in values:
                 values[key] = float(values[key])
+        if "options" in values:
+            values["options"] = _options_text(values["options"])
         if router and not values.get("model") and not values.get("server"):  # judge on verl's reward resource pool
             values["router"] = router
         return cls(**values)
+
+
+def _options_text(value: Any) -> str:
+    """JudgeOptions' keywords (a dict, or its JSON text) as canonical JSON text; ValueError naming a bad key."""
+    from judge.build import JudgeOptions
+
+    given = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(given, dict):
+        raise ValueError(f"rubric_judge options must be a JSON object of rubric judge options, got {value!r}")
+    JudgeOptions(**given)  # unknown keys and bad values fail here, once
+    return json.dumps(given, sort_keys=True)
 
 
 def _looks_like_rubric(value: Any) -> bool:
@@ -142,7 +159,8 @@ class _Local:
 
     def __init__(self, settings: Settings):
         model = router_spec(settings) if settings.router else settings.model
-        self.scorer = build_scorer(model, rubric=settings.rubric, cache=settings.cache or False, calibration=settings.calibration)
+        self.scorer = build_scorer(model, rubric=settings.rubric, cache=settings.cache or False, calibration=settings.calibration,
+                                   judge_options=json.loads(settings.options) if settings.options else None)
 
     async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
         return [reward.details() for reward in await self.scorer.ascore(requests)]

@@ -25,6 +25,7 @@ from typing import Any
 from tqdm import tqdm
 
 from judge.backends.base import BackendError, YesNoQuestion, YesNoScore
+from judge.backends.base import remember_prefixes
 from judge.backends.batch_jobs import BatchCapable, JobStatus, combine_samples, custom_id, parse_custom_id
 from judge.cache import CachedBackend
 from judge.engine import Judge, JudgeItem
@@ -126,15 +127,14 @@ async def _submit(member: Judge, backend: CachedBackend, items: Sequence[JudgeIt
     inner: Any = backend.inner
     questions: dict[str, YesNoQuestion] = {}
     for item in items:
-        for _, asked in (await member._prepare(item)).asked:
+        for _, asked in (await member.prepare(item)).asked:
             for question in asked:
                 questions.setdefault(backend.p_yes_key(question), question)
     missing = [(key, q) for key, q in questions.items() if not backend.known(key)]
     outcome.cached = len(questions) - len(missing)
     if not missing:
         return None
-    if hasattr(inner, "remember_prefixes"):  # Anthropic: the criteria of one response share a cache breakpoint
-        inner.remember_prefixes([q for _, q in missing])
+    remember_prefixes(inner, [q for _, q in missing])  # Anthropic: the criteria of one response share a cache breakpoint
     lines = [inner.batch_line(custom_id(n, s), q.messages) for n, (_, q) in enumerate(missing) for s in range(inner.samples)]
     try:
         job_id = await inner.batch_submit(lines)

@@ -11,7 +11,6 @@ pyarrow, pandas or Ray.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -23,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from judge.extras import module
-from judge.runs.options import columns_from, judge_from
+from dataclasses import replace
+
+from judge.build import JudgeOptions, build_judge
+from judge.models import DEMO_WARNING, ModelOptions, open_backends
+from judge.runs.options import RunOptions
 from judge.runs.parquet_output import record as parquet_record
 from judge.runs.ray_data import judge_dataset, ray_module, split_budget
 from judge.runs.ray_source import datasource, input_files
@@ -37,35 +40,32 @@ def output_format(output: Path) -> str:
     return "jsonl" if output.suffix.lower() == ".jsonl" else "parquet"
 
 
-def judge_maker(args: argparse.Namespace, actors: int) -> Any:
-    """What each actor calls to build the judge the flags describe (an API budget split)."""
-    shared = argparse.Namespace(**vars(args))
-    if shared.model:
-        shared.model = [split_budget(spec, actors) for spec in shared.model]
+def judge_maker(judging: JudgeOptions, models: ModelOptions, actors: int) -> Any:
+    """What each actor calls to build the judge the options describe (an API budget split)."""
+    shared = replace(models, model=tuple(split_budget(spec, actors) for spec in models.model))
 
     def make() -> Any:
-        from judge.runs.models import make_backends
-
-        return judge_from(shared, make_backends(shared, concurrency=shared.concurrency))
+        return build_judge(judging, open_backends(shared, concurrency=judging.concurrency))
 
     return make
 
 
-def label(args: argparse.Namespace) -> str:
-    """The judge's name for the summary line, without building it here."""
-    return " + ".join(args.model) if args.model else "local:default"
+def threshold(judging: JudgeOptions) -> float | str:
+    return judging.threshold if judging.threshold is not None else "the calibration's" if judging.calibration else 0.5
 
 
-def threshold(args: argparse.Namespace) -> float | str:
-    return args.threshold if args.threshold is not None else "the calibration's" if args.calibration else 0.5
-
-
-def run_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """What the verdicts depend on, compared on a rerun (the actors' number is not part of it)."""
-    keys = ("rubric", "model", "jury", "threshold", "calibration", "no_gate", "no_guard", "semantic_guard", "reasoning", "only_tags",
-            "request_shape", "samples", "base_url")
-    columns = {k[: -len("_column")]: v for k, v in vars(args).items() if k.endswith("_column") and v != k[: -len("_column")]}
-    return normalised({**{k: getattr(args, k, None) for k in keys}, "input": str(args.input), "columns": columns or None})
+def run_settings(run: RunOptions, judging: JudgeOptions, models: ModelOptions) -> dict[str, Any]:
+    """What the verdicts depend on, compared on a rerun (the actors' number is not part of it).
+    The keys are the flags' names, as runs before typed options wrote them."""
+    columns = {name: value for name, value in vars(run.columns).items() if value != name}
+    return normalised({
+        "rubric": run.rubric, "model": list(models.model) or None, "jury": judging.jury, "threshold": judging.threshold,
+        "calibration": judging.calibration, "no_gate": not judging.gate, "no_guard": judging.guard is False,
+        "semantic_guard": judging.guard == "semantic", "reasoning": judging.reasoning,
+        "only_tags": ",".join(sorted(judging.only_tags)) if judging.only_tags else None,
+        "request_shape": judging.request_shape.replace("_", "-"), "samples": models.samples, "base_url": list(models.base_url) or None,
+        "input": str(run.input), "columns": columns or None,
+    })
 
 
 def check_resume(output: Path, run: dict[str, Any], overwrite: bool) -> None:
@@ -97,32 +97,29 @@ def start_ray(address: str | None, progress: bool) -> Any:
     return ray
 
 
-def judge_with_ray(args: argparse.Namespace) -> RunSummary:
-    """Judge args.input into the folder args.output with Ray Data; the run's summary."""
+def judge_with_ray(run: RunOptions, judging: JudgeOptions, models: ModelOptions) -> RunSummary:
+    """Judge run.input into the folder run.output with Ray Data; the run's summary."""
     ray_module()  # the install hint before anything else
     CheckpointConfig = module("ray", "ray.data.checkpoint").CheckpointConfig
 
-    if args.batch:
+    if run.batch:
         raise ValueError("--batch sends one provider job from this process; with --engine ray, judge synchronously")
-    output = Path(args.output)
-    run = run_settings(args)
-    check_resume(output, run, args.overwrite)
+    output = Path(run.output)
+    settings = run_settings(run, judging, models)
+    check_resume(output, settings, run.overwrite)
     before = verdicts_written(output)
-    if not args.model:
-        from judge.models import DEMO_WARNING
-
+    if not models.model:
         print(DEMO_WARNING, file=sys.stderr)
-    ray = start_ray(args.ray_address, progress=not args.quiet and sys.stderr.isatty())
-    low, high = args.actors
+    ray = start_ray(run.ray_address, progress=not run.quiet and sys.stderr.isatty())
+    low, high = run.actors
     context = ray.data.DataContext.get_current()
     context.checkpoint_config = CheckpointConfig(id_column="id", checkpoint_path=str((output / CHECKPOINT_DIR).resolve()),
                                                  delete_checkpoint_on_success=False)  # kept: a rerun after success judges nothing
     try:
-        columns = columns_from(args)
-        items = ray.data.read_datasource(datasource(input_files(args.input), columns))
-        verdicts = judge_dataset(items, judge_maker(args, high), rubric=args.rubric, columns=columns, actors=(low, high),
-                                 cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, batch_rows=args.ray_batch_rows,
-                                 output=output_format(output), run=run)
+        items = ray.data.read_datasource(datasource(input_files(run.input), run.columns))
+        verdicts = judge_dataset(items, judge_maker(judging, models, high), rubric=run.rubric, columns=run.columns, actors=(low, high),
+                                 cpus_per_actor=run.cpus_per_actor, gpus_per_actor=run.gpus_per_actor, batch_rows=run.ray_batch_rows,
+                                 output=output_format(output), run=settings)
         if output_format(output) == "jsonl":
             verdicts.write_datasink(lines_sink(str(output.resolve())))
         else:

@@ -1,16 +1,16 @@
 """The options of `rubric generate`, each with its default and meaning in one place.
 
-``GenerateOptions`` is what commands.generate takes; ``add_generate_arguments`` declares one
-flag per option from the same fields (so the CLI and a Python caller share defaults), and
-``INPUT_HELP`` says what each method reads. Kept light: `rubric --help` imports this.
+``GenerateOptions`` is what commands.generate takes; each option declares its flag
+(judge/flags.py: ``--max-tries`` for ``max_tries``, so the CLI and a Python caller share
+defaults), and ``INPUT_HELP`` says what each method reads. Kept light: `rubric --help` imports this.
 """
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from judge.flags import option
 
 METHODS = ("contrastive", "auto", "nuggets", "constraints")
 INPUT_HELP = """\
@@ -22,10 +22,6 @@ constraints: --input instructions {"id", "instruction" | "prompt" | "query"}. Co
   judge decides in code; the model adds content/structure/style constraints (--extract-only:
   no model; sentences the extractor could not parse then become criteria verbatim).
 """
-
-
-def option(default: Any = MISSING, help: str | None = None, **flag: Any) -> Any:  # noqa: A002 - argparse's word
-    return field(default=default, metadata={"help": help, **flag})
 
 
 @dataclass(frozen=True)
@@ -49,31 +45,5 @@ class GenerateOptions:
     unweighted: bool = option(False, "nuggets: every nugget weight 1 (default: vital 1, okay 0.5)")
     extract_only: bool = option(False, "constraints: no model; only what the extractor finds, plus unparsed sentences verbatim")
     concurrency: int = option(4, "items worked on at once (default %(default)s)")
-    progress: bool | None = option(None, flag=False)  # None: a bar on a terminal (the CLI's --quiet turns it off)
-    overwrite: bool = option(False, flag=False)  # the CLI's shared --overwrite
-
-    @classmethod
-    def from_arguments(cls, args: argparse.Namespace, **given: Any) -> GenerateOptions:
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.metadata.get("flag", True)}, **given)
-
-
-_TYPES = {"int": int, "float": float, "str": str, "Path": Path}
-
-
-def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per option: ``--max-tries`` for ``max_tries``; booleans are switches."""
-    for f in fields(GenerateOptions):
-        meta = dict(f.metadata)
-        if not meta.pop("flag", True):
-            continue
-        kind = str(f.type).split(" | ")[0]
-        spec: dict[str, Any] = {"help": meta.pop("help")}
-        if f.default is MISSING:
-            spec["required"] = True
-        elif kind == "bool":
-            spec["action"] = "store_true"
-        else:
-            spec["default"] = f.default
-        if kind in _TYPES and kind != "str" and "choices" not in meta:
-            spec["type"] = _TYPES[kind]
-        parser.add_argument("--" + f.name.replace("_", "-"), **spec, **meta)
+    progress: bool | None = option(None, cli=False)  # None: a bar on a terminal (the CLI's --quiet turns it off)
+    overwrite: bool = option(False, cli=False)  # the CLI's shared --overwrite

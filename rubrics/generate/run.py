@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 import prompts
-from judge.backends.base import Backend, BackendFatalError, GenerationError, Message
+from judge.backends.base import Backend, BackendFatalError, GenerationError, Message, capability
 from judge.pairwise import PairItem, PairwiseJudge
 from rubrics.model import Rubric
 from rubrics.pairs import PreferencePair
@@ -74,7 +74,7 @@ async def generate_structured(
             raise
         except (GenerationError, ValidationError, ValueError) as e:
             problem, text = str(e).splitlines()[0], getattr(e, "text", None)
-            if getattr(backend, "final_structured_output", False):
+            if capability(backend, "final_structured_output"):
                 raise GenerationError(f"no usable {schema.__name__} (the backend re-asked already): {problem}", text) from None
         asked = [
             *messages,
