@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     from judge.eval.options import CalibrateFlags, Decision, EvalSettings
     from judge.rl.config import SERVE_HELP, ServeOptions
     from judge.runs.options import JUDGE_HELP, RunOptions
-    from rubrics.generate.options import INPUT_HELP, GenerateOptions
+    from judge.generate.options import INPUT_HELP, GenerateOptions
     from rubrics.pairs import LAYOUTS_HELP
 
     parser = argparse.ArgumentParser(prog="rubric", description="Rubric- and principle-based judging of LLM outputs.")
@@ -271,7 +271,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     from judge.audit import suite
     from judge.audit.options import AuditOptions, audit
-    from rubrics.sources import RubricSource
+    from judge.rubric_lookup import RubricSource
 
     options = options_of(args, AuditOptions)
     rubric = RubricSource.from_option(options.rubric).default if options.rubric else suite.REFERENCE_RUBRIC
@@ -309,20 +309,20 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from judge.engine import Judge
+    from judge.build import JudgeOptions, build_judge
     from judge.eval.calibrate import CalibrateOptions, calibrate, format_report
     from judge.eval.options import CalibrateFlags
 
     options = CalibrateOptions.from_flags(options_of(args, CalibrateFlags), overwrite=args.overwrite, progress=False if args.quiet else None)
-    calibration = calibrate(options, lambda: Judge(open_models(args)[0]), say=lambda m: print(m, file=sys.stderr))
+    calibration = calibrate(options, lambda: build_judge(JudgeOptions(), open_models(args)), say=lambda m: print(m, file=sys.stderr))
     print(format_report(calibration))
     print(f"calibration: {options.output} (apply it with --calibration {options.output})")
     return EXIT_OK
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from rubrics.generate.commands import generate
-    from rubrics.generate.options import GenerateOptions
+    from judge.generate.commands import generate
+    from judge.generate.options import GenerateOptions
 
     options = options_of(args, GenerateOptions, progress=False if args.quiet else None, overwrite=args.overwrite)
     report = generate(options, lambda: open_models(args)[0], say=lambda m: print(m, file=sys.stderr))

@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from judge.backends import default_model  # noqa: E402
 from judge.backends.grammar import closed  # noqa: E402
 from judge.backends.structured import BatchedVerdict, GeneratedVerdict  # noqa: E402
-from rubrics.generate.auto_rubric import ThemeTips  # noqa: E402
-from rubrics.generate.constraints import Decomposition  # noqa: E402
-from rubrics.generate.contrastive import GeneratedRubric  # noqa: E402
-from rubrics.generate.nuggets import ExtractedNuggets  # noqa: E402
+from judge.generate.auto_rubric import ThemeTips  # noqa: E402
+from judge.generate.constraints import Decomposition  # noqa: E402
+from judge.generate.contrastive import GeneratedRubric  # noqa: E402
+from judge.generate.nuggets import ExtractedNuggets  # noqa: E402
 
 SCHEMAS = [GeneratedRubric, ThemeTips, ExtractedNuggets, Decomposition, BatchedVerdict, GeneratedVerdict]
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from judge.eval import datasets  # noqa: E402
 from judge.checks.constraints import check_constraint  # noqa: E402
-from rubrics.generate.constraint_extraction import extract  # noqa: E402
+from judge.generate.constraint_extraction import extract  # noqa: E402
 
 OFFICIAL_PROMPT_ACCURACY = 0.7685
 NUMBERED = {  # type -> (relation parameter, number parameter, relation when none is given)

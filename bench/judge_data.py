@@ -54,7 +54,7 @@ def ifeval_rows(criteria: int, seed: int) -> list[dict]:
     from ifeval_constraints import canonical, official_specs
 
     from judge.checks.constraints import describe
-    from rubrics.generate.constraint_extraction import extract
+    from judge.generate.constraint_extraction import extract
 
     folder = datasets.locate("ifeval/eval_results_strict.jsonl").parent
     rows = [json.loads(line) for line in (folder / "eval_results_strict.jsonl").open(encoding="utf-8")]

@@ -35,8 +35,8 @@ from judge.backends.base import GenerationError  # noqa: E402
 from judge.models import open_backend  # noqa: E402
 from judge.eval.preference import benchmark_files  # noqa: E402
 from judge.pairwise import PairItem, PairwiseJudge  # noqa: E402
-from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings, sentence_embedder  # noqa: E402
-from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
+from judge.generate.auto_rubric import AutoRubricGenerator, AutoSettings, sentence_embedder  # noqa: E402
+from judge.generate.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
 from rubrics.pairs import PreferencePair, load_pairs  # noqa: E402
 
 SOURCES = ("llmbar", "pandalm")  # registered benchmarks: a local copy ($RUBRIC_JUDGE_DATA) or a checked download

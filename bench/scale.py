@@ -37,7 +37,7 @@ log.VerdictLog.__init__.__kwdefaults__["sync_every"] = {sync_every}
 from judge.backends import get_backend
 from judge.engine import Judge
 from judge.runs.files import judge_file
-from rubrics.sources import RubricSource
+from judge.rubric_lookup import RubricSource
 start = time.perf_counter()
 summary = judge_file(Judge(get_backend("fake:yes"), batch_size=256, concurrency=4), {input!r}, {output!r},
                      RubricSource.from_option(None), progress=False, overwrite=True)

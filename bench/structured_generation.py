@@ -31,7 +31,7 @@ from judge.backends.base import GenerationError, model_label  # noqa: E402
 from judge.backends.local import LocalBackend  # noqa: E402
 from judge.eval.preference import benchmark_files  # noqa: E402
 from judge.models import open_backend  # noqa: E402
-from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
+from judge.generate.contrastive import ContrastiveGenerator, ContrastiveSettings  # noqa: E402
 from rubrics.pairs import load_pairs  # noqa: E402
 
 MODES = ("parse", "grammar")

@@ -9,16 +9,16 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any, Literal
 
 import prompts
-from judge import batched, generated, nuggets
-from judge.aio import ask, chunked, run_sync, stream
-from judge.backends.base import Backend, Message, YesNoQuestion, YesNoScore, model_label
-from judge.backends.retry import is_retryable
-from judge.backends.structured import instance_or_error
+from judge import nuggets
+from judge.item import JudgeItem, Prepared
+from judge.shapes import SHAPES
+from judge.aio import chunked, run_sync, stream
+from judge.backends.base import Backend, Message, YesNoScore, model_label
 from judge.calibration import Calibration
 from judge.hardening import Reasoning, check_options, guard_reader, screen
 from judge.scoring import decide, weighted_score
@@ -29,44 +29,6 @@ from rubrics.model import Criterion, Rubric
 RequestShape = Literal["per_criterion", "generated", "batched"]
 LONG_RESPONSE = 20_000  # characters from which the guard reads a response in a thread
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
-
-
-@dataclass
-class JudgeItem:
-    id: str
-    prompt: str | list[Message]
-    response: str
-    rubric: Rubric
-    reference: str | None = None
-    input_id: str | int | None = None  # the id as the input file gave it (echoed in verdict lines)
-
-    def __post_init__(self) -> None:  # a wrong type is said here, not as a TypeError from deep inside
-        if not isinstance(self.response, str):
-            raise TypeError(f"response must be a string (the text to judge), got {self.response!r:.60}")
-        if not isinstance(self.prompt, (str, list)):
-            raise TypeError(f"prompt must be a string or a list of chat messages, got {self.prompt!r:.60}")
-        if not isinstance(self.rubric, Rubric):
-            raise TypeError(f"rubric must be a Rubric (rubrics.Rubric, or rubrics.sources.to_rubric of a list or a dict), got {type(self.rubric).__name__}")
-
-
-@dataclass
-class Prepared:
-    """An item on its way through the engine: decided results and questions to ask."""
-
-    item: JudgeItem
-    results: dict[str, CriterionResult] = field(default_factory=dict)
-    asked: list[tuple[Criterion, tuple[YesNoQuestion, ...]]] = field(default_factory=list)  # per-criterion shape
-    batch: tuple[list[Criterion], list[Message]] | None = None  # batched shape: criteria, one request
-    generated: list[tuple[Criterion, list[Message]]] = field(default_factory=list)  # generated shape: a request each
-    notes: list[str] = field(default_factory=list)
-    deferred: dict[str, str] = field(default_factory=dict)  # criterion id -> why code left it to the judge
-    nuggets: set[str] = field(default_factory=set)  # deferred by the nugget matcher: asked in three labels
-
-    @property
-    def judged(self) -> set[str]:
-        """The criteria sent to the model (the rest were decided in code, or skipped)."""
-        batch = self.batch[0] if self.batch else []
-        return {c.id for c, _ in self.asked} | {c.id for c in batch} | {c.id for c, _ in self.generated}
 
 
 def truncate_middle(text: str, keep: int) -> str:
@@ -156,9 +118,10 @@ class Judge(Evaluates):
             threshold = calibration.threshold if calibration is not None else 0.5
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {threshold}")
-        if request_shape not in ("per_criterion", "generated", "batched"):
+        if request_shape not in SHAPES:
             raise ValueError(f"request_shape must be 'per_criterion', 'generated' or 'batched', got {request_shape!r}")
-        template = {"batched": batched.TEMPLATE, "generated": generated.TEMPLATE}.get(request_shape, template)
+        self.shape = SHAPES[request_shape]
+        template = self.shape.template or template
         self.backend = backend
         self.threshold = threshold
         self.calibration = calibration
@@ -205,41 +168,8 @@ class Judge(Evaluates):
         """Every criterion of every item decided: by code, or by the model (``p.judged``)."""
         chunk = object()  # the chunk's checks take their turns at the check workers together
         prepared = list(await asyncio.gather(*(self.prepare(item, chunk) for item in items)))
-        scores = await ask(self.backend, [question for p in prepared for _, questions in p.asked for question in questions])
-        position = 0
-        for p in prepared:
-            for criterion, questions in p.asked:
-                answers = scores[position : position + len(questions)]
-                position += len(questions)
-                if criterion.id in p.nuggets:
-                    score, label = nuggets.combine(answers)
-                    p.results[criterion.id] = self._result(criterion, score).model_copy(update={"label": label})
-                else:
-                    p.results[criterion.id] = self._result(criterion, answers[0])
-        await asyncio.gather(*(self._judge_batched(p) for p in prepared if p.batch))
-        pending = [(p, criterion, messages) for p in prepared for criterion, messages in p.generated]
-        answers = await asyncio.gather(*(generated.judge(self.backend, messages) for _, _, messages in pending))
-        for (p, criterion, _), answer in zip(pending, answers):
-            p.results[criterion.id] = self._result(criterion, answer)
+        await self.shape.answer(self, prepared)
         return prepared
-
-    async def _judge_batched(self, p: Prepared) -> None:
-        """One generated request for all the item's criteria; each label read on its own."""
-        assert p.batch is not None
-        criteria, messages = p.batch
-        keys = batched.criterion_keys(len(criteria))
-        verdict = await instance_or_error(self.backend, messages, batched.BatchedVerdict, batched.max_output_tokens(len(criteria)))
-        if isinstance(verdict, Exception):
-            for criterion in criteria:
-                p.results[criterion.id] = self._base(criterion, "unscored", reason=f"batched request failed: {type(verdict).__name__}: {verdict}",
-                                                     transient=is_retryable(verdict) or None)
-            return
-        labels, unknown = batched.read_labels(keys, verdict)
-        if unknown:
-            p.notes.append(f"the batched verdict named unknown criterion ids {unknown}; ignored")
-        for key, criterion in zip(keys, criteria):
-            label = labels[key]
-            p.results[criterion.id] = self._result(criterion, YesNoScore(label.p_yes, reason=label.reason, explanation=label.explanation))
 
     async def prepare(self, item: JudgeItem, caller: object = None) -> Prepared:
         """What code, the criteria filter and the guard decide, and the requests left for the
@@ -248,7 +178,7 @@ class Judge(Evaluates):
         to_ask = []
         for criterion in item.rubric.criteria:
             if self.include is not None and not self.include(criterion):
-                p.results[criterion.id] = self._base(criterion, "skipped", reason="excluded by the criteria filter")
+                p.results[criterion.id] = self.base_result(criterion, "skipped", reason="excluded by the criteria filter")
             else:
                 to_ask.append(criterion)
         if not to_ask:
@@ -263,7 +193,7 @@ class Judge(Evaluates):
             empty = None
         if empty is not None:
             for criterion in to_ask:
-                p.results[criterion.id] = self._base(
+                p.results[criterion.id] = self.base_result(
                     criterion, "scored", p_yes=0.0, met=False, reason=f"decided without the judge: {empty}"
                 )
             return p
@@ -271,32 +201,14 @@ class Judge(Evaluates):
             to_ask = await self._check_in_code(item, to_ask, p, caller)
             if not to_ask:
                 return p
-        if self.request_shape == "batched":
-            keyed = list(zip(batched.criterion_keys(len(to_ask)), (c.text for c in to_ask)))
-            render = lambda response: self._render(item, response, criteria=keyed)  # noqa: E731
-        else:
-            longest = max(to_ask, key=lambda c: len(c.text)).text
-            render = lambda response: self._longest_request(item, response, longest, bool(p.nuggets))  # noqa: E731
-        response, fit_note = self._fit_response(item, render)
+        response, fit_note = self._fit_response(item, self.shape.render(self, item, to_ask, p))
         if response is None:
             for criterion in to_ask:
-                p.results[criterion.id] = self._base(criterion, "unscored", reason=fit_note)
+                p.results[criterion.id] = self.base_result(criterion, "unscored", reason=fit_note)
             return p
         if fit_note:
             p.notes.append(fit_note)
-        if self.request_shape == "batched":
-            p.batch = (to_ask, render(response))
-            return p
-        for criterion in to_ask:
-            if criterion.id in p.nuggets:
-                render_nugget = lambda template, **fields: self._render(item, response, template=template, **fields)  # noqa: E731
-                p.asked.append((criterion, nuggets.questions(render_nugget, criterion.text, group=f"{item.id}/nuggets")))
-                continue
-            messages = self._render(item, response, criterion=criterion.text)
-            if self.request_shape == "generated":
-                p.generated.append((criterion, messages))
-                continue
-            p.asked.append((criterion, (YesNoQuestion(tuple(messages), self.template_version, group=item.id),)))
+        self.shape.plan(self, item, response, to_ask, p)
         return p
 
     async def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: Prepared, caller: object) -> list[Criterion]:
@@ -309,7 +221,7 @@ class Judge(Evaluates):
             if spec is None:
                 continue
             if spec["type"] not in CHECKS:  # never left to the model: the rubric meant code to decide it
-                p.results[criterion.id] = self._base(criterion, "unscored", reason=check_problem(spec))
+                p.results[criterion.id] = self.base_result(criterion, "unscored", reason=check_problem(spec))
                 continue
             if spec["type"] == "nugget_match":
                 spec = {"nugget": criterion.text, **spec}
@@ -326,38 +238,30 @@ class Judge(Evaluates):
             nugget = calls[criterion.id].type == "nugget_match"
             if outcome.defer:  # code cannot tell: the judge decides, and its result says why it was asked
                 p.deferred[criterion.id] = outcome.reason
-                if nugget and self.request_shape == "per_criterion":  # the batched shape asks yes/no
+                if nugget and self.shape.nugget_labels:  # the generated and batched shapes ask one question
                     p.nuggets.add(criterion.id)
                 left.append(criterion)
             elif outcome.met is None:
-                p.results[criterion.id] = self._base(criterion, "unscored", reason=outcome.reason)
+                p.results[criterion.id] = self.base_result(criterion, "unscored", reason=outcome.reason)
             else:
                 label = nuggets.code_label(outcome.met) if nugget else None
-                p.results[criterion.id] = self._base(
+                p.results[criterion.id] = self.base_result(
                     criterion, "scored", p_yes=float(outcome.met), met=outcome.met, reason=outcome.reason, label=label
                 )
         return left
 
-    def _render(self, item: JudgeItem, response: str, *, template: str | None = None, **criteria: Any) -> list[Message]:
+    def render(self, item: JudgeItem, response: str, *, template: str | None = None, **criteria: Any) -> list[Message]:
+        """The messages of one request about ``item`` (the judge's template unless another is named)."""
         return prompts.render_messages(
             template or self.template, prompt=item.prompt, response=response, reference=item.reference, **criteria
         )
-
-    def _longest_request(self, item: JudgeItem, response: str, criterion: str, with_nuggets: bool) -> list[Message]:
-        """The largest request the item makes (what must fit the context window)."""
-        requests = [self._render(item, response, criterion=criterion)]
-        if with_nuggets:
-            requests.append(self._render(item, response, template=nuggets.TEMPLATE, criterion=criterion, level="part"))
-        return max(requests, key=lambda messages: sum(len(m["content"]) for m in messages))
 
     def _fit_response(self, item: JudgeItem, render: Callable[[str], list[Message]]) -> tuple[str | None, str | None]:
         """The response, cut from the middle if the largest request would not fit the context."""
         window = self.backend.context_window
         if not window:
             return item.response, None
-        output = {"per_criterion": 8,  # the answer token and chat-template closings
-                  "generated": generated.MAX_OUTPUT_TOKENS, "batched": batched.max_output_tokens(len(item.rubric.criteria))}
-        budget = window - output[self.request_shape]
+        budget = window - self.shape.output_tokens(len(item.rubric.criteria))
         count = self.backend.count_tokens(render(item.response))
         if count is None or count <= budget:
             return item.response, None
@@ -375,22 +279,24 @@ class Judge(Evaluates):
             f"kept {keep} of {len(item.response)} characters"
         )
 
-    def _base(self, criterion: Criterion, status: str, **fields: Any) -> CriterionResult:
+    def base_result(self, criterion: Criterion, status: str, **fields: Any) -> CriterionResult:
+        """A criterion's result with what the rubric says of it (id, kind, weight)."""
         return CriterionResult(criterion_id=criterion.id, kind=criterion.kind, weight=criterion.weight, status=status, **fields)  # type: ignore[arg-type]
 
-    def _result(self, criterion: Criterion, score: YesNoScore) -> CriterionResult:
+    def result(self, criterion: Criterion, score: YesNoScore) -> CriterionResult:
+        """A criterion's result from the model's score: calibrated, thresholded, or unscored with the reason."""
         p = score.p_yes
         if p is None:
-            return self._base(
+            return self.base_result(
                 criterion, "unscored", reason=score.reason or "the backend gave no score", notes=list(score.notes), explanation=score.explanation,
                 transient=score.transient or None,
             )
         if not (math.isfinite(p) and 0.0 <= p <= 1.0):
-            return self._base(criterion, "unscored", reason=f"backend gave an invalid P(yes) {p!r}")
+            return self.base_result(criterion, "unscored", reason=f"backend gave an invalid P(yes) {p!r}")
         raw = None
         if self.calibration is not None:
             raw, p = p, self.calibration.apply(criterion.id, p)
-        return self._base(
+        return self.base_result(
             criterion,
             "scored",
             p_yes=p,

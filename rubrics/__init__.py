@@ -1,7 +1,8 @@
 """Rubrics as data: the model (model), what a check may say (checks), other projects'
 formats and every written form -> Rubric (interchange), files (io), records of data files
-(records), preference pairs (pairs), and where a row's rubric comes from (sources). None of
-it runs a model or imports judge/; the generators, which do, live in rubrics.generate."""
+(records) and preference pairs (pairs). The ground floor: none of it imports judge/ or the
+rubric library; where a row's rubric comes from (the library among others) is
+judge/rubric_lookup.py, and the generators, which run models, are judge/generate/."""
 
 from rubrics.interchange import from_healthbench, from_rar, to_healthbench, to_rar, to_rubric
 from rubrics.io import RubricFileError, load_rubric, load_rubrics, rubric_file_schema, save_rubrics

@@ -78,7 +78,7 @@ def test_invalid_structured_output_is_reasked_in_one_place_only(server):
     multiply it (3 x 3 = 9 requests for one item before)."""
     from judge.backends.api import YesNoVerdict
     from judge.backends.base import GenerationError
-    from rubrics.generate.run import generate_structured
+    from judge.generate.run import generate_structured
 
     backend = backend_for(server, "openai/judge", mode="structured", reasks=2)
     before = len(server.requests)

@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,10 @@ RUBRIC = {"id": "colour", "criteria": [{"id": "c1", "text": "The answer names a 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
     """The test package installed (built by pip, entry points and all) into a folder of its own."""
-    target = tmp_path_factory.mktemp("plugin")
+    target, source = tmp_path_factory.mktemp("plugin"), tmp_path_factory.mktemp("plugin-source") / "keyword-judge"
+    shutil.copytree(PLUGIN, source)  # pip builds in the source tree: a copy keeps the checkout clean
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(target), str(PLUGIN)], check=True, capture_output=True)
+                    "--target", str(target), str(source)], check=True, capture_output=True)
     assert list(target.glob("keyword_judge-*.dist-info/entry_points.txt"))
     return target
 

@@ -13,8 +13,8 @@ import pytest
 from judge.backends.fake import FakeBackend
 from judge.checks.constraints import TYPES, check_constraint, count_characters, describe, split_sentences
 from judge.engine import Judge
-from rubrics.generate.constraint_extraction import extract
-from rubrics.generate.constraints import ConstraintGenerator, ConstraintSettings, Instruction, load_instructions
+from judge.generate.constraint_extraction import extract
+from judge.generate.constraints import ConstraintGenerator, ConstraintSettings, Instruction, load_instructions
 from rubrics.model import Rubric
 from tests.conftest import ROOT, third_party
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from judge.backends.fake import FakeBackend
-from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings
-from rubrics.generate.coding_rate import coding_rate, greedy_select
-from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
-from rubrics.generate.run import OutcomeLog, consistency, run_generation
+from judge.generate.auto_rubric import AutoRubricGenerator, AutoSettings
+from judge.generate.coding_rate import coding_rate, greedy_select
+from judge.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
+from judge.generate.run import OutcomeLog, consistency, run_generation
 from rubrics.io import load_rubrics
 from rubrics.pairs import PreferencePair, load_pairs
 from rubrics.records import LoadReport
@@ -179,7 +179,7 @@ def test_contrastive_with_tau_0_keeps_the_first_rubric_without_judging_it():
 
 def test_the_rubric_asked_for_is_bounded_to_what_the_settings_keep():
     from judge.backends.structured import with_bounds
-    from rubrics.generate.contrastive import GeneratedRubric
+    from judge.generate.contrastive import GeneratedRubric
 
     bounded = with_bounds(GeneratedRubric, hard_rules=2, principles=3)
     schema = bounded.model_json_schema()
@@ -254,7 +254,7 @@ def test_run_generation_logs_each_pair_and_resumes(tmp_path):
         calls.append(pair.id)
         if pair.id == "boom":
             raise RuntimeError("model crashed")
-        from rubrics.generate.run import PairOutcome
+        from judge.generate.run import PairOutcome
 
         return PairOutcome(pair.id, "rejected", reason="scripted")
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from judge.backends import grammar
 from judge.backends.base import GenerationError
 from judge.backends.structured import BatchedVerdict, GeneratedVerdict, at_most, short_text
-from rubrics.generate.contrastive import GeneratedRubric
-from rubrics.generate.nuggets import ExtractedNuggets
+from judge.generate.contrastive import GeneratedRubric
+from judge.generate.nuggets import ExtractedNuggets
 
 ASK = [{"role": "user", "content": "Answer with JSON."}]
 
@@ -106,7 +106,7 @@ def test_a_validator_the_grammar_cannot_express_is_a_generation_error(tiny_backe
 
 
 def test_constrained_output_is_final_so_only_semantic_problems_are_re_asked(tiny_backend):
-    from rubrics.generate.run import generate_structured
+    from judge.generate.run import generate_structured
 
     calls = []
     original = tiny_backend.generate

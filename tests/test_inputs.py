@@ -11,7 +11,7 @@ import pytest
 from judge.engine import JudgeItem
 from judge.runs.inputs import LineError, read_items
 from judge.runs.sources import Columns, describe_missing
-from rubrics.sources import RubricSource
+from judge.rubric_lookup import RubricSource
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")

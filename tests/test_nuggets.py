@@ -11,12 +11,12 @@ import sys
 import pytest
 
 from judge.backends.fake import FakeBackend
-from rubrics.generate.nuggets import (
+from judge.generate.nuggets import (
     NuggetGenerator,
     Question,
 )
 from rubrics.records import LoadReport
-from rubrics.generate.retrieval import PassageSource, StaticCorpus, chunk
+from judge.generate.retrieval import PassageSource, StaticCorpus, chunk
 from tests.conftest import ROOT
 
 DOCS = {

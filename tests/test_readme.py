@@ -144,7 +144,7 @@ def run_against_local_provider(argv, rubric_exe, tmp_path):
 
 def test_input_examples_are_valid_items():
     from judge.runs.inputs import parse_line
-    from rubrics.sources import RubricSource
+    from judge.rubric_lookup import RubricSource
 
     lines = [line for block in blocks("json") for line in block.splitlines() if line.strip()]
     assert len(lines) == 3

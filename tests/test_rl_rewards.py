@@ -12,7 +12,7 @@ import pytest
 from judge.backends.fake import FakeBackend
 from judge.engine import Judge
 from judge.rl import RewardRequest, RewardScorer, RubricError, Shaping, rubric_reward
-from rubrics.sources import RubricSource
+from judge.rubric_lookup import RubricSource
 from judge.rl.trl_reward import completion_text
 from judge.verdict import CriterionResult
 from rubrics.model import Criterion, Rubric

@@ -52,7 +52,7 @@ class CriterionLabel(BaseModel):
 
 
 class BatchedVerdict(BaseModel):
-    """The answer to a batched request (judge/batched.py): one label per criterion key."""
+    """The answer to a batched request (judge/shapes/batched.py): one label per criterion key."""
 
     criteria: list[CriterionLabel]
 

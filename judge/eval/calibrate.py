@@ -304,7 +304,7 @@ def calibrate(options: CalibrateOptions, open_judge: Callable[[], Judge], say: C
     write the calibration file. ``open_judge()`` is called only when there is input to judge."""
     from judge.eval.report import read_verdicts
     from judge.runs.files import judge_file
-    from rubrics.sources import RubricSource
+    from judge.rubric_lookup import RubricSource
 
     _sklearn()  # the install hint before any work
     if (options.verdicts is None) == (options.input is None):

@@ -25,7 +25,7 @@ from judge.pairwise import PairwiseJudge
 from judge.runs.log import open_resumed
 from judge.runs.resume import digest
 from rubrics.records import LoadReport
-from rubrics.sources import RubricSource
+from judge.rubric_lookup import RubricSource
 
 
 @dataclass

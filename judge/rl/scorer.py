@@ -22,7 +22,7 @@ from judge.jury import Jury, JuryMethod
 from judge.rl.shaping import Shaping
 from judge.verdict import Verdict
 from rubrics.model import Rubric
-from rubrics.sources import RubricError, RubricSource
+from judge.rubric_lookup import RubricError, RubricSource
 
 RubricValue = Rubric | dict[str, Any] | list[Any] | str | None
 

@@ -41,7 +41,7 @@ def _judge(run: RunOptions, judging: JudgeOptions, models: ModelOptions, say: Ca
     from judge.runs import ray_run
     from judge.runs.files import judge_file
     from judge.runs.sources import describe_missing
-    from rubrics.sources import RubricSource
+    from judge.rubric_lookup import RubricSource
 
     if (missing := describe_missing(run.input)) is not None:
         raise ValueError(missing)

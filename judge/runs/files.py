@@ -19,7 +19,7 @@ from judge.runs.sources import Columns, is_lines
 from judge.runs.summary import RunSummary, SummaryBuilder
 from rubrics.pairs import load_labelled_pairs
 from rubrics.records import LoadReport
-from rubrics.sources import NO_RUBRIC, RubricSource
+from judge.rubric_lookup import NO_RUBRIC, RubricSource
 
 logger = logging.getLogger("rubric.runs")
 MAX_WARNINGS = 10  # per kind of input problem; the rest are counted in the summary

@@ -26,7 +26,7 @@ from judge.runs.parquet_output import schema as parquet_schema
 from judge.runs.sources import Columns
 from judge.verdict import Verdict
 from rubrics.records import message_of
-from rubrics.sources import RubricSource
+from judge.rubric_lookup import RubricSource
 
 FORMATS = ("parquet", "jsonl")
 
@@ -182,9 +182,9 @@ def judge_dataset(
 
 def _spec_judge(spec: str | None) -> Callable[[], Evaluates]:
     def make() -> Evaluates:
-        from judge.engine import Judge
+        from judge.build import JudgeOptions, build_judge
         from judge.models import open_backend
 
-        return Judge(open_backend(spec))
+        return build_judge(JudgeOptions(), open_backend(spec))
 
     return make

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 
-from rubrics.generate.constraint_phrases import COUNT, ORDINALS, Extraction, counts, to_number
+from judge.generate.constraint_phrases import COUNT, ORDINALS, Extraction, counts, to_number
 
 
 def _formats(sentence: str, found: Extraction, text: str) -> bool:

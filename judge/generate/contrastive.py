@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from judge.backends.base import Backend, GenerationError, model_label
 from judge.backends.structured import Statement, at_most, with_bounds
 from judge.pairwise import PairwiseJudge
-from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
+from judge.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.pairs import PreferencePair
 

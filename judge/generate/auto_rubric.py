@@ -24,8 +24,8 @@ from judge.backends.base import Backend, GenerationError, model_label
 from judge.backends.structured import Statement, at_most, short_text, with_bounds
 from judge.embeddings import Embedder, sentence_embedder  # noqa: F401 - sentence_embedder: the generators' one way in
 from judge.pairwise import PairwiseJudge
-from rubrics.generate.coding_rate import greedy_select
-from rubrics.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
+from judge.generate.coding_rate import greedy_select
+from judge.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, Theme, id_safe
 from rubrics.pairs import PreferencePair
 

@@ -12,8 +12,8 @@ from judge.backends.base import Backend, model_label
 from judge.aio import run_sync
 from judge.pairwise import PairwiseJudge
 from judge.runs.resume import digest
-from rubrics.generate.options import GenerateOptions
-from rubrics.generate.run import GenerationResult, generate_all
+from judge.generate.options import GenerateOptions
+from judge.generate.run import GenerationResult, generate_all
 from rubrics.io import save_rubrics
 from rubrics.pairs import load_pairs
 from rubrics.records import LoadReport
@@ -50,11 +50,11 @@ def _from_pairs(options: GenerateOptions, open_model: Callable[[], Backend], say
     judge = PairwiseJudge(backend)
     generator: Any
     if options.method == "contrastive":
-        from rubrics.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
+        from judge.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
 
         generator = ContrastiveGenerator(backend, judge, ContrastiveSettings(tau=options.tau, max_tries=options.max_tries))
     else:
-        from rubrics.generate.auto_rubric import AutoRubricGenerator, AutoSettings
+        from judge.generate.auto_rubric import AutoRubricGenerator, AutoSettings
 
         settings = AutoSettings(tau=options.tau, max_rounds=options.rounds, max_rubrics=options.max_rubrics,
                                 max_core=options.max_core, min_gain=options.min_gain, name=options.name)
@@ -64,7 +64,7 @@ def _from_pairs(options: GenerateOptions, open_model: Callable[[], Backend], say
                           progress=options.progress, overwrite=options.overwrite)
     rubrics, general = result.rubrics, None
     if options.method == "auto" and rubrics:
-        from rubrics.generate.auto_rubric import DEFAULT_EMBEDDING_MODEL, sentence_embedder
+        from judge.generate.auto_rubric import DEFAULT_EMBEDDING_MODEL, sentence_embedder
 
         embed = sentence_embedder(options.embedding_model)
         general = run_sync(generator.generalise(rubrics, embed, embedding_model=options.embedding_model or DEFAULT_EMBEDDING_MODEL))
@@ -87,7 +87,7 @@ def _from_text(options: GenerateOptions, open_model: Callable[[], Backend], say:
     label, extra = "none", {}
     generator: Any
     if options.method == "constraints":
-        from rubrics.generate.constraints import ConstraintGenerator, ConstraintSettings, load_instructions
+        from judge.generate.constraints import ConstraintGenerator, ConstraintSettings, load_instructions
 
         items = load_instructions(options.input, report)[: options.limit]
         _checked(report, options, len(items), say)
@@ -95,9 +95,9 @@ def _from_text(options: GenerateOptions, open_model: Callable[[], Backend], say:
         label = model_label(backend) if backend is not None else label
         generator = ConstraintGenerator(backend, ConstraintSettings(use_model=not options.extract_only), model_label=label)
     elif options.method == "nuggets":
-        from rubrics.generate.auto_rubric import sentence_embedder
-        from rubrics.generate.nuggets import NuggetGenerator, NuggetSettings, load_questions
-        from rubrics.generate.retrieval import StaticCorpus
+        from judge.generate.auto_rubric import sentence_embedder
+        from judge.generate.nuggets import NuggetGenerator, NuggetSettings, load_questions
+        from judge.generate.retrieval import StaticCorpus
 
         if options.corpus is None:
             raise ValueError("--method nuggets needs --corpus (a folder of .txt/.md files or a JSONL of documents)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from judge.checks.constraints import LANGUAGES
-from rubrics.generate.constraint_phrases import COUNT, NEGATION, NUM, QUAL, Extraction, count_rule, counts, number_of_rule, quoted, relation_of, to_number
+from judge.generate.constraint_phrases import COUNT, NEGATION, NUM, QUAL, Extraction, count_rule, counts, number_of_rule, quoted, relation_of, to_number
 
 
 def _lengths(sentence: str, found: Extraction) -> bool:

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 from judge.backends.base import Backend, GenerationError
 from judge.backends.structured import at_most, with_bounds
 from judge.checks.constraints import describe
-from rubrics.generate.constraint_extraction import extract
-from rubrics.generate.run import PairOutcome, generate_structured, render
+from judge.generate.constraint_extraction import extract
+from judge.generate.run import PairOutcome, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.records import LoadReport, load_records, text_record
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 
-from rubrics.generate import constraint_formats as formats, constraint_words as words
-from rubrics.generate.constraint_phrases import CONSTRAINT_CUE, Extraction, sentences_of
+from judge.generate import constraint_formats as formats, constraint_words as words
+from judge.generate.constraint_phrases import CONSTRAINT_CUE, Extraction, sentences_of
 
 __all__ = ["Extraction", "extract"]
 

@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 
 from judge.backends.base import Backend, GenerationError
 from judge.backends.structured import Statement, at_most, with_bounds
-from rubrics.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
-from rubrics.generate.run import PairOutcome, clean_criteria, generate_structured, render
+from judge.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
+from judge.generate.run import PairOutcome, clean_criteria, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric
 from rubrics.records import LoadReport, load_records, text_record
 
