@@ -27,7 +27,7 @@ import rubric_library  # noqa: E402
 from judge.backends import get_backend  # noqa: E402
 from judge.cache import CachedBackend  # noqa: E402
 from judge.engine import Judge, JudgeItem  # noqa: E402
-from judge.runs.batch import prefetch  # noqa: E402
+from judge.runs.provider_jobs import prefetch  # noqa: E402
 from tests.provider_server import ProviderServer  # noqa: E402
 
 PRICES = {"openai": "price_in=2.5&price_out=10", "anthropic": "price_in=3&price_out=15"}

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from judge.backends import get_backend  # noqa: E402
 from judge.backends.base import YesNoQuestion  # noqa: E402
-from judge.backends.batching import InstructionCache  # noqa: E402
+from judge.backends.forward_passes import InstructionCache  # noqa: E402
 from judge.backends.local import LocalBackend  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

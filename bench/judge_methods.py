@@ -45,7 +45,7 @@ import prompts  # noqa: E402
 import rubric_library  # noqa: E402
 from judge.backends import get_backend  # noqa: E402
 from judge.backends.base import model_label  # noqa: E402
-from judge.backends.batching import common_prefix_length  # noqa: E402
+from judge.backends.forward_passes import common_prefix_length  # noqa: E402
 from judge.shapes import batched, generated  # noqa: E402
 from judge.engine import Judge  # noqa: E402
 from judge.eval import margin, preference  # noqa: E402

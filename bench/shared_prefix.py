@@ -34,8 +34,8 @@ import torch
 
 import prompts
 from judge.eval import datasets
-from judge.backends.batching import common_prefix_length
-from judge.backends.batching import InstructionCache
+from judge.backends.forward_passes import common_prefix_length
+from judge.backends.forward_passes import InstructionCache
 from judge.backends.local import LocalBackend
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from judge.backends.base import BackendError  # noqa: E402
 from judge.cache import CachedBackend  # noqa: E402
 from judge.engine import Judge, JudgeItem  # noqa: E402
 from judge.jury import Jury  # noqa: E402
-from judge.runs.batch import prefetch, state_path  # noqa: E402
+from judge.runs.provider_jobs import prefetch, state_path  # noqa: E402
 from rubrics.model import Rubric  # noqa: E402
 from tests.provider_clients import backend_for  # noqa: E402
 from tests.provider_server import ProviderServer, hashed_p_yes  # noqa: E402
@@ -119,7 +119,7 @@ def test_an_interrupted_run_resumes_polling_the_same_job(tmp_path):
 
 
 def test_failed_polls_are_tried_again_and_too_many_stop_with_the_job_kept(tmp_path):
-    from judge.runs.batch import POLL_FAILURES
+    from judge.runs.provider_jobs import POLL_FAILURES
 
     with ProviderServer() as server:
         server.batches.poll_errors = 2

@@ -254,9 +254,9 @@ def test_run_generation_logs_each_pair_and_resumes(tmp_path):
         calls.append(pair.id)
         if pair.id == "boom":
             raise RuntimeError("model crashed")
-        from judge.generate.run import PairOutcome
+        from judge.generate.run import ItemOutcome
 
-        return PairOutcome(pair.id, "rejected", reason="scripted")
+        return ItemOutcome(pair.id, "rejected", reason="scripted")
 
     pairs = [PreferencePair(i, "q", ("a", "b")) for i in ("one", "boom", "two")]
     log = OutcomeLog(tmp_path / "out.log.jsonl")

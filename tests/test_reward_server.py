@@ -19,7 +19,7 @@ from judge.backends.base import BackendFatalError
 from judge.backends.fake import FakeBackend, seeded_p_yes
 from judge.engine import Judge
 from judge.rl import RewardRequest, RewardScorer
-from judge.rl.batcher import MicroBatcher
+from judge.rl.microbatch import MicroBatcher
 from judge.rl.server import bind, percentile
 from tests.serving import PRINCIPLES, serve
 

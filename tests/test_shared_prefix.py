@@ -5,7 +5,7 @@ import pytest
 import prompts
 from judge import Judge
 from judge.backends.base import YesNoQuestion
-from judge.backends.batching import common_prefix_length, plan_batches, plan_sharing
+from judge.backends.forward_passes import common_prefix_length, plan_batches, plan_sharing
 from judge.backends.local import LocalBackend
 
 CRITERIA = [
@@ -121,7 +121,7 @@ def test_shared_matches_unshared_on_smollm2(smollm2_dir, pack):
 
 
 def test_instruction_cache_learns_the_common_start_of_consecutive_prefixes():
-    from judge.backends.batching import InstructionCache
+    from judge.backends.forward_passes import InstructionCache
 
     computed = []
     store = InstructionCache(min_length=3)

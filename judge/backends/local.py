@@ -29,7 +29,7 @@ from judge.backends import default_model
 from judge.backends import gguf, grammar
 from judge.backends.gguf import terminal_progress_only
 from judge.backends.base import BackendBase, BackendError, Message, YesNoQuestion, YesNoScore
-from judge.backends.batching import InstructionCache, plan_batches, plan_sharing
+from judge.backends.forward_passes import InstructionCache, plan_batches, plan_sharing
 
 YES_WORDS, NO_WORDS = ("yes",), ("no",)
 

@@ -24,7 +24,7 @@ VERDICT_FUNCTION = {"type": "function", "function": {"name": YesNoVerdict.__name
 
 
 class OpenAIBatches:
-    """Mixed into OpenAIBackend: what the batch runner (judge/runs/batch.py) calls."""
+    """Mixed into OpenAIBackend: what the batch runner (judge/runs/provider_jobs.py) calls."""
 
     def batch_line(self, custom_id: str, messages: Sequence[Message]) -> dict[str, Any]:
         if self.mode == "logprobs":  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from judge.backends.structured import Statement, at_most, short_text, with_bound
 from judge.embeddings import Embedder, sentence_embedder  # noqa: F401 - sentence_embedder: the generators' one way in
 from judge.pairwise import PairwiseJudge
 from judge.generate.coding_rate import greedy_select
-from judge.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
+from judge.generate.run import ItemOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, Theme, id_safe
 from rubrics.pairs import PreferencePair
 
@@ -77,7 +77,7 @@ class AutoRubricGenerator:
     def _check(self, proposed: ProposedRubrics) -> str | None:
         return None if clean_criteria(proposed.rubrics, self.settings.max_rubrics) else "it has no rubrics"
 
-    async def __call__(self, pair: PreferencePair) -> PairOutcome:
+    async def __call__(self, pair: PreferencePair) -> ItemOutcome:
         s = self.settings
         better, worse = pair.chosen, pair.rejected
         previous: list[str] = []
@@ -92,16 +92,16 @@ class AutoRubricGenerator:
                 proposed = await generate_structured(self.backend, messages, with_bounds(ProposedRubrics, rubrics=s.max_rubrics), reasks=s.reasks, max_tokens=400, check=self._check)
             except GenerationError as e:
                 attempts.append({"round": round_number, "error": str(e)})
-                return PairOutcome(pair.id, "failed", None, attempts, reason=str(e))
+                return ItemOutcome(pair.id, "failed", None, attempts, reason=str(e))
             texts = clean_criteria(proposed.rubrics, s.max_rubrics)
             result = await consistency(self.judge, pair, texts)
             attempts.append({"round": round_number, **result.as_dict()})
             rubric = self._rubric(pair, texts, round_number, result.as_dict())
             if result.passes(s.tau):
-                return PairOutcome(pair.id, "kept", rubric, attempts)
+                return ItemOutcome(pair.id, "kept", rubric, attempts)
             previous = texts
             feedback = "the judge called it a tie" if result.ties else "the judge preferred Response 2"
-        return PairOutcome(pair.id, "rejected", rubric, attempts, reason=f"the label was not reproduced in {s.max_rounds} rounds")
+        return ItemOutcome(pair.id, "rejected", rubric, attempts, reason=f"the label was not reproduced in {s.max_rounds} rounds")
 
     def _rubric(self, pair: PreferencePair, texts: list[str], rounds: int, result: dict[str, Any]) -> Rubric:
         return Rubric(

@@ -24,7 +24,7 @@ from judge.backends.base import Backend, GenerationError
 from judge.backends.structured import at_most, with_bounds
 from judge.checks.constraints import describe
 from judge.generate.constraint_extraction import extract
-from judge.generate.run import PairOutcome, generate_structured, render
+from judge.generate.run import ItemOutcome, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.records import LoadReport, load_records, text_record
 
@@ -92,7 +92,7 @@ def restates_checked(text: str, checked_types: set[str]) -> bool:
 
 @dataclass
 class ConstraintGenerator:
-    """``await generator(instruction) -> PairOutcome`` (the shared generation log's record)."""
+    """``await generator(instruction) -> ItemOutcome`` (the shared generation log's record)."""
 
     backend: Backend | None
     settings: ConstraintSettings = field(default_factory=ConstraintSettings)
@@ -108,7 +108,7 @@ class ConstraintGenerator:
         )
         return result.constraints[: self.settings.max_constraints]
 
-    async def __call__(self, instruction: Instruction) -> PairOutcome:
+    async def __call__(self, instruction: Instruction) -> ItemOutcome:
         extraction = extract(instruction.text)
         checked = checked_criteria(extraction.specs)
         checked_types = {spec["type"] for spec in extraction.specs}
@@ -131,10 +131,10 @@ class ConstraintGenerator:
         }
         if not criteria:
             status = "failed" if model_error else "rejected"
-            return PairOutcome(instruction.id, status, reason=model_error or "no constraint found in the instruction", attempts=[params])
+            return ItemOutcome(instruction.id, status, reason=model_error or "no constraint found in the instruction", attempts=[params])
         rubric = Rubric(
             id=f"constraints-{instruction.id}", task=instruction.text, criteria=criteria,
             provenance=Provenance(method="ace-rl-constraints", model=self.model_label, sources=[instruction.id], params=params),
         )
-        return PairOutcome(instruction.id, "kept", rubric, attempts=[params], reason=model_error)
+        return ItemOutcome(instruction.id, "kept", rubric, attempts=[params], reason=model_error)
 

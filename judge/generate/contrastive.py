@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from judge.backends.base import Backend, GenerationError, model_label
 from judge.backends.structured import Statement, at_most, with_bounds
 from judge.pairwise import PairwiseJudge
-from judge.generate.run import PairOutcome, clean_criteria, consistency, generate_structured, render
+from judge.generate.run import ItemOutcome, clean_criteria, consistency, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.pairs import PreferencePair
 
@@ -64,7 +64,7 @@ def _usable(settings: ContrastiveSettings):  # type: ignore[no-untyped-def]
 
 
 class ContrastiveGenerator:
-    """``await generator(pair)`` -> PairOutcome; also usable without a label (``draft``)."""
+    """``await generator(pair)`` -> ItemOutcome; also usable without a label (``draft``)."""
 
     def __init__(self, backend: Backend, judge: PairwiseJudge | None = None, settings: ContrastiveSettings | None = None):
         self.backend = backend
@@ -83,7 +83,7 @@ class ContrastiveGenerator:
         )
         return to_rubric(pair_id, prompt, generated, s, self.model)
 
-    async def __call__(self, pair: PreferencePair) -> PairOutcome:
+    async def __call__(self, pair: PreferencePair) -> ItemOutcome:
         s = self.settings
         attempts: list[dict[str, object]] = []
         rubric = None
@@ -93,13 +93,13 @@ class ContrastiveGenerator:
                 rubric = await self.draft(pair.id, pair.prompt, list(pair.responses), ranked=True, temperature=temperature)
             except GenerationError as e:  # re-asked already: the model cannot write one for this pair
                 attempts.append({"error": str(e)})
-                return PairOutcome(pair.id, "failed", None, attempts, reason=str(e))
+                return ItemOutcome(pair.id, "failed", None, attempts, reason=str(e))
             if s.tau <= 0:  # no consistency filter asked for: the first rubric is kept unjudged
                 rubric.provenance.params = {**rubric.provenance.params, "consistency": "not checked (tau 0)", "attempts": 1}
-                return PairOutcome(pair.id, "kept", rubric, attempts)
+                return ItemOutcome(pair.id, "kept", rubric, attempts)
             result = await consistency(self.judge, pair, [c.text for c in rubric.criteria])
             attempts.append(result.as_dict())
             if result.passes(s.tau):
                 rubric.provenance.params = {**rubric.provenance.params, "consistency": result.as_dict(), "attempts": attempt + 1}
-                return PairOutcome(pair.id, "kept", rubric, attempts)
-        return PairOutcome(pair.id, "rejected", rubric, attempts, reason=f"no rubric reproduced the label in {s.max_tries} tries (tau {s.tau})")
+                return ItemOutcome(pair.id, "kept", rubric, attempts)
+        return ItemOutcome(pair.id, "rejected", rubric, attempts, reason=f"no rubric reproduced the label in {s.max_tries} tries (tau {s.tau})")

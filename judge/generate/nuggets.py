@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from judge.backends.base import Backend, GenerationError
 from judge.backends.structured import Statement, at_most, with_bounds
 from judge.generate.retrieval import Embedder, Passage, PassageSource, deduplicate
-from judge.generate.run import PairOutcome, clean_criteria, generate_structured, render
+from judge.generate.run import ItemOutcome, clean_criteria, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric
 from rubrics.records import LoadReport, load_records, text_record
 
@@ -99,7 +99,7 @@ def merge_near_duplicates(nuggets: list[ExtractedNugget], passages: list[Passage
 
 @dataclass
 class NuggetGenerator:
-    """``await generator(question) -> PairOutcome`` for the shared generation log."""
+    """``await generator(question) -> ItemOutcome`` for the shared generation log."""
 
     backend: Backend
     source: PassageSource
@@ -121,12 +121,12 @@ class NuggetGenerator:
         interleaved = [hits[i] for i in range(max(map(len, found), default=0)) for hits in found if i < len(hits)]
         return deduplicate(interleaved)[: self.settings.max_passages]
 
-    async def __call__(self, question: Question) -> PairOutcome:
+    async def __call__(self, question: Question) -> ItemOutcome:
         queries, query_note = await self.queries(question)
         passages = await self.retrieve(queries)
         params: dict[str, Any] = {"queries": queries, "passages": [p.id for p in passages], "query_note": query_note}
         if not passages:
-            return PairOutcome(question.id, "rejected", reason="no evidence: no passage was retrieved for any query", attempts=[params])
+            return ItemOutcome(question.id, "rejected", reason="no evidence: no passage was retrieved for any query", attempts=[params])
         messages = render("nugget_extract", question=question.text, passages=passages, max_nuggets=self.settings.max_nuggets)
 
         def cited_passages_exist(result: ExtractedNuggets) -> str | None:
@@ -138,7 +138,7 @@ class NuggetGenerator:
         if extracted.short_form and nuggets:
             nuggets = sorted(nuggets, key=lambda n: n.importance != "vital")[:1]
         if not nuggets:
-            return PairOutcome(question.id, "rejected", reason="no evidence: the passages hold no nugget for this question", attempts=[params])
+            return ItemOutcome(question.id, "rejected", reason="no evidence: the passages hold no nugget for this question", attempts=[params])
         merged = merge_near_duplicates(nuggets, passages, self.embed, self.settings.merge_threshold)
         criteria = [
             Criterion(id=f"n{number}", text=nugget.text, kind="nugget", tags=[nugget.importance], sources=sources,
@@ -148,4 +148,4 @@ class NuggetGenerator:
         params.update(candidates=len(nuggets), merged=len(nuggets) - len(merged), short_form=extracted.short_form)
         rubric = Rubric(id=f"nuggets-{question.id}", task=question.text, criteria=criteria,
                         provenance=Provenance(method="search-gen-v-nuggets", model=self.model_label, sources=[p.id for p in passages], params=params))
-        return PairOutcome(question.id, "kept", rubric, attempts=[params])
+        return ItemOutcome(question.id, "kept", rubric, attempts=[params])

@@ -1,7 +1,7 @@
 """What the rubric generators share: structured calls with bounded re-asks, the
 preference-label consistency check, a resumable per-pair log, and the run loop.
 
-A generator is an async function ``pair -> PairOutcome``. ``run_generation`` runs it over
+A generator is an async function ``pair -> ItemOutcome``. ``run_generation`` runs it over
 the pairs a few at a time, appends each outcome to the log as it arrives (so an interrupted
 run resumes where it stopped), and shows progress on a terminal.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -116,8 +116,10 @@ async def consistency(judge: PairwiseJudge, pair: PreferencePair, criteria: Sequ
 
 
 @dataclass
-class PairOutcome:
-    pair_id: str
+class ItemOutcome:
+    """What a generator made of one input item (a preference pair, an instruction, a question)."""
+
+    item_id: str
     status: Status
     rubric: Rubric | None = None  # kept: the rubric; rejected: the last candidate
     attempts: list[dict[str, Any]] = field(default_factory=list)
@@ -125,7 +127,7 @@ class PairOutcome:
 
     def record(self) -> dict[str, Any]:
         return {
-            "pair_id": self.pair_id,
+            "item_id": self.item_id,
             "status": self.status,
             "reason": self.reason,
             "attempts": self.attempts,
@@ -133,13 +135,23 @@ class PairOutcome:
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> PairOutcome:
+    def from_record(cls, record: dict[str, Any]) -> ItemOutcome:
         rubric = Rubric.model_validate(record["rubric"]) if record.get("rubric") else None
-        return cls(record["pair_id"], record["status"], rubric, record.get("attempts", []), record.get("reason"))
+        item_id = record["item_id"] if "item_id" in record else record["pair_id"]  # logs before the rename said pair_id
+        return cls(item_id, record["status"], rubric, record.get("attempts", []), record.get("reason"))
+
+
+class Generator(Protocol):
+    """A rubric generator: called once per input item, returns what it made of it. ``settings``
+    go into the run log, so a rerun with other settings does not resume this one's outcomes."""
+
+    settings: Any
+
+    async def __call__(self, item: Any) -> ItemOutcome: ...
 
 
 class OutcomeLog:
-    """Pair outcomes in an append-only JSONL file (judge.runs.log: locked, a partial last
+    """Item outcomes in an append-only JSONL file (judge.runs.log: locked, a partial last
     line from an interrupted write is dropped): what a rerun skips. With ``run`` (the
     generation's settings) and ``items`` (id -> the item), a rerun keeps only outcomes that
     this same run made for this same item and stops on any other (judge/runs/resume.py);
@@ -157,17 +169,17 @@ class OutcomeLog:
             resumed = open_resumed(path, logger.warning, run or {}, hashes, overwrite=overwrite, what="outcome")
             self._log, previous, self._stamp = resumed.log, list(resumed.kept.values()), resumed.stamp
         self.path = self._log.path
-        self.outcomes: dict[str, PairOutcome] = {}
+        self.outcomes: dict[str, ItemOutcome] = {}
         for record in self._log.previous if previous is None else previous:
             try:
-                outcome = PairOutcome.from_record(record)
+                outcome = ItemOutcome.from_record(record)
             except (ValueError, KeyError, ValidationError):
                 continue
-            self.outcomes[outcome.pair_id] = outcome
+            self.outcomes[outcome.item_id] = outcome
 
-    def write(self, outcome: PairOutcome) -> None:
-        self.outcomes[outcome.pair_id] = outcome
-        self._log.write(self._stamp({"item_id": outcome.pair_id, **outcome.record()}))
+    def write(self, outcome: ItemOutcome) -> None:
+        self.outcomes[outcome.item_id] = outcome
+        self._log.write(self._stamp(outcome.record()))
 
     def close(self) -> None:
         self._log.close()
@@ -179,44 +191,44 @@ def log_path_for(output: str | Path) -> Path:
 
 
 async def run_generation(
-    pairs: Sequence[PreferencePair],
-    generate: Callable[[PreferencePair], Awaitable[PairOutcome]],
+    items: Sequence[Any],
+    generate: Generator,
     log: OutcomeLog,
     *,
     concurrency: int = 4,
     progress: bool | None = None,
     unit: str = "pair",
 ) -> Counter[str]:
-    """Run the generator over the pairs not yet in the log; count outcomes by status."""
+    """Run the generator over the items not yet in the log; count outcomes by status."""
     import sys
 
     from tqdm import tqdm
 
-    todo = [p for p in pairs if p.id not in log.outcomes]
+    todo = [item for item in items if item.id not in log.outcomes]
     gate = asyncio.Semaphore(max(1, concurrency))
     bar = tqdm(total=len(todo), unit=unit, file=sys.stderr, disable=None if progress is None else not progress)  # None: a TTY only
 
-    async def one(pair: PreferencePair) -> None:
+    async def one(item: Any) -> None:
         async with gate:
             try:
-                outcome = await generate(pair)
+                outcome = await generate(item)
             except BackendFatalError:
                 raise
-            except Exception as e:  # noqa: BLE001 - a pair that breaks is recorded, the run goes on
-                outcome = PairOutcome(pair.id, "failed", reason=f"{type(e).__name__}: {e}")
+            except Exception as e:  # noqa: BLE001 - an item that breaks is recorded, the run goes on
+                outcome = ItemOutcome(item.id, "failed", reason=f"{type(e).__name__}: {e}")
         log.write(outcome)
         bar.update()
 
     try:
-        await asyncio.gather(*(one(p) for p in todo))
+        await asyncio.gather(*(one(item) for item in todo))
     finally:
         bar.close()
-    return Counter(log.outcomes[p.id].status for p in pairs if p.id in log.outcomes)
+    return Counter(log.outcomes[item.id].status for item in items if item.id in log.outcomes)
 
 
 @dataclass
 class GenerationResult:
-    outcomes: list[PairOutcome]  # one per item, in input order
+    outcomes: list[ItemOutcome]  # one per item, in input order
     counts: Counter[str]  # kept / rejected / failed
     log_path: Path
 
@@ -227,7 +239,7 @@ class GenerationResult:
 
 def generate_all(
     items: Sequence[Any],
-    generator: Callable[[Any], Awaitable[PairOutcome]],
+    generator: Generator,
     output: str | Path,
     run: dict[str, Any],
     *,

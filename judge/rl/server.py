@@ -54,7 +54,7 @@ from judge.backends.base import BackendFatalError
 from judge.cache import CachedBackend
 from judge.jury import Jury
 from judge.runs.inputs import has_unpaired_surrogate
-from judge.rl.batcher import MicroBatcher
+from judge.rl.microbatch import MicroBatcher
 from judge.rl.budget import RETRY_AFTER, InFlightBudget, OverBudget, Reservation, request_bytes
 from judge.rl.connections import ConnectionCounts, guarded_protocol
 from judge.rl.config import ServerConfig

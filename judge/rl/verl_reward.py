@@ -52,7 +52,7 @@ from functools import lru_cache
 from typing import Any
 
 from judge.aio import run_sync
-from judge.rl.batcher import MicroBatcher
+from judge.rl.microbatch import MicroBatcher
 from judge.rl.scorer import RewardRequest, build_scorer
 
 SETTINGS = {  # key in extra_info["rubric_judge"]: environment variable

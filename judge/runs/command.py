@@ -63,9 +63,9 @@ def _judge(run: RunOptions, judging: JudgeOptions, models: ModelOptions, say: Ca
 
 
 def _prefetch(judge: Any, run: RunOptions, outcomes: list, say: Callable[[str], None]) -> Callable[[list], None]:
-    """What judge_file calls first with --batch: the provider batch jobs (judge.runs.batch)."""
+    """What judge_file calls first with --batch: the provider batch jobs (judge.runs.provider_jobs)."""
     from judge.aio import run_sync
-    from judge.runs.batch import prefetch
+    from judge.runs.provider_jobs import prefetch
 
     def send(items: list) -> None:
         quiet = (lambda message: None) if run.quiet else say

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,18 +112,20 @@ def judge_file(
     kept = resumed.kept
     input_ids: dict[str, Any] = {}  # items on their way: the id as the input wrote it
 
+    left: Iterable[JudgeItem] = (e for e in read_items(input_path, rubrics, skip_ids=kept, columns=columns) if isinstance(e, JudgeItem))
+    if before is not None:  # it needs them all at once (a provider batch job), so the judging reads the same list
+        left = list(left)
+        before(left)
+
     def todo() -> Iterator[JudgeItem]:
-        for entry in read_items(input_path, rubrics, skip_ids=kept, columns=columns):
-            if isinstance(entry, JudgeItem):
-                input_ids[entry.id] = entry.input_id
-                yield entry
+        for item in left:
+            input_ids[item.id] = item.input_id
+            yield item
 
     async def records() -> AsyncIterator[dict[str, Any]]:
         async for verdict in judge.aevaluate_many(todo()):
             yield {"id": input_ids.pop(verdict.item_id), **verdict.model_dump(mode="json")}
 
-    if before is not None:
-        before([e for e in read_items(input_path, rubrics, skip_ids=kept, columns=columns) if isinstance(e, JudgeItem)])
     summary = SummaryBuilder()  # running: the new verdicts are not kept in memory
     for record in kept.values():
         summary.add(record)
