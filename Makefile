@@ -31,6 +31,7 @@ demo: install-demo
 # The style and layer rules first (seconds), then the tests.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 

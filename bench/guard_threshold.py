@@ -30,7 +30,9 @@ from judge.hardening.semantic import CORPUS, META_FILES, SemanticReader  # noqa:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path)
-    parser.add_argument("--max-rejected", type=float, default=0.005, help="genuine responses rejected, at most (default %(default)s)")
+    parser.add_argument(
+        "--max-rejected", type=float, default=0.005, help="genuine responses rejected, at most (default %(default)s)"
+    )
     args = parser.parse_args(argv)
     reader = SemanticReader()
     embed = reader.embed
@@ -40,17 +42,25 @@ def main(argv: list[str] | None = None) -> int:
         return embed([sentence])[0]
 
     reader.embed = lambda texts: np.stack([vector(t) for t in texts])  # each sentence embedded once across the grid
-    corpus = [row for name in META_FILES for row in map(json.loads, (CORPUS / name).open(encoding="utf-8")) if row["language"] == "en"]
+    corpus = [
+        row
+        for name in META_FILES
+        for row in map(json.loads, (CORPUS / name).open(encoding="utf-8"))
+        if row["language"] == "en"
+    ]
     natural = json.loads(datasets.locate("llmbar/LLMBar_Natural.json", args.data_dir).read_text(encoding="utf-8"))
     genuine = [text for pair in natural for text in (pair["output_1"], pair["output_2"])]
+
     # only responses the rules pass with nothing but ordinary words as content reach the reader
     def reach(text: str) -> bool:
         decision = inspect(text)
         return not decision.content_free and all(s.role != "content" or s.soft for s in decision.sentences)
 
     corpus, genuine_reaching = [r for r in corpus if reach(r["text"])], [t for t in genuine if reach(t)]
-    print(f"left-out families: {len(corpus)} content-free responses the rules pass; LLMBar Natural: {len(genuine_reaching)} of "
-          f"{len(genuine)} genuine responses reach the reader")
+    print(
+        f"left-out families: {len(corpus)} content-free responses the rules pass; LLMBar Natural: {len(genuine_reaching)} of "
+        f"{len(genuine)} genuine responses reach the reader"
+    )
 
     grid = []
     for threshold in np.arange(0.30, 0.625, 0.025):
@@ -65,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     for t, m, caught, wrong in grid:
         if m in (0.0, 0.1) or (t, m) == best[:2]:
             print(f"{t:>9.3f} {m:>6.2f} {caught:>31.1%} {wrong:>17.2%}{'  <- chosen' if (t, m) == best[:2] else ''}")
-    print(f"chosen: threshold {best[0]}, margin {best[1]}: {best[2]:.1%} of the left-out families' content-free responses that the rules "
-          f"pass are rejected, {best[3]:.2%} of LLMBar Natural's responses (at most {args.max_rejected:.1%})")
+    print(
+        f"chosen: threshold {best[0]}, margin {best[1]}: {best[2]:.1%} of the left-out families' content-free responses that the rules "
+        f"pass are rejected, {best[3]:.2%} of LLMBar Natural's responses (at most {args.max_rejected:.1%})"
+    )
     return 0
 
 

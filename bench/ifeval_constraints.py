@@ -62,7 +62,11 @@ def canonical(kind: str, params: dict[str, Any]) -> list[str]:
         rest = "|".join(f"{k}={norm(v)}" for k, v in sorted(params.items()) if k != "separator")
         if fixed:  # families with one natural relation compare the number only
             return [f"{kind}|{n}|{rest}"] if relation == fixed else [f"{kind}|{relation}|{n}|{rest}"]
-        bounds = {"at most": [("less than", n + 1)], "more than": [("at least", n + 1)], "exactly": [("at least", n), ("less than", n + 1)]}
+        bounds = {
+            "at most": [("less than", n + 1)],
+            "more than": [("at least", n + 1)],
+            "exactly": [("at least", n), ("less than", n + 1)],
+        }
         return [f"{kind}|{r}|{k}|{rest}" for r, k in bounds.get(relation, [(relation, n)])]
     if kind == "detectable_content:postscript":
         return [f"{kind}|{params.get('postscript_marker', '').upper().rstrip('.')}"]
@@ -83,7 +87,10 @@ def load(data: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
 
 
 def official_specs(row: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"type": kind, **{k: v for k, v in kwargs.items() if v is not None}} for kind, kwargs in zip(row["instruction_id_list"], row["kwargs"])]
+    return [
+        {"type": kind, **{k: v for k, v in kwargs.items() if v is not None}}
+        for kind, kwargs in zip(row["instruction_id_list"], row["kwargs"])
+    ]
 
 
 def checker_agreement(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]], show: int) -> tuple[float, float]:
@@ -101,7 +108,9 @@ def checker_agreement(rows: list[dict[str, Any]], results: dict[str, dict[str, A
             total[spec["type"]] += 1
             if outcome.met != official:
                 disagree[spec["type"]] += 1
-                examples[spec["type"]].append(f"key {row['key']}: official {official}, ours {outcome.met} ({outcome.reason})")
+                examples[spec["type"]].append(
+                    f"key {row['key']}: official {official}, ours {outcome.met} ({outcome.reason})"
+                )
         prompt_pass.append(all(outcomes))
     n, d = sum(total.values()), sum(disagree.values())
     print(f"(a) checker agreement with the official strict labels: {n - d}/{n} = {(n - d) / n:.4f} (target >= 0.99)")
@@ -141,16 +150,23 @@ def extraction_quality(rows: list[dict[str, Any]], show: int) -> dict[str, list[
         r = hits[kind] / gold[kind] if gold[kind] else float("nan")
         print(f"    {kind:48} {gold[kind]:5} {predicted[kind]:5} {p:6.3f} {r:6.3f}")
     h, g, pr = sum(hits.values()), sum(gold.values()), sum(predicted.values())
-    print(f"    micro: precision {h / pr:.4f} ({h}/{pr}), recall {h / g:.4f} ({h}/{g})  (target: recall >= 0.90 at precision >= 0.95)")
+    print(
+        f"    micro: precision {h / pr:.4f} ({h}/{pr}), recall {h / g:.4f} ({h}/{g})  (target: recall >= 0.90 at precision >= 0.95)"
+    )
     print(f"    constraint-like sentences left unparsed (for the model): {unparsed}")
     if show:
         for kind in sorted(set(misses) | set(extras)):
-            for line in (misses[kind][:show] + extras[kind][:show]):
+            for line in misses[kind][:show] + extras[kind][:show]:
                 print(f"      {line}")
     return extracted
 
 
-def prompt_accuracy(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]], extracted: dict[str, list[dict[str, Any]]], ours_official: float) -> None:
+def prompt_accuracy(
+    rows: list[dict[str, Any]],
+    results: dict[str, dict[str, Any]],
+    extracted: dict[str, list[dict[str, Any]]],
+    ours_official: float,
+) -> None:
     passed = judged = empty = 0
     for row in rows:
         result = results.get(row["prompt"])
@@ -163,13 +179,21 @@ def prompt_accuracy(rows: list[dict[str, Any]], results: dict[str, dict[str, Any
     print("\n(c) prompt-level strict accuracy of the GPT-4 responses")
     print(f"    official checker, official constraints: {OFFICIAL_PROMPT_ACCURACY:.4f}")
     print(f"    our checkers, official constraints:     {ours_official:.4f}")
-    print(f"    our checkers, extracted constraints:    {passed / judged:.4f} ({passed}/{judged}; {empty} prompts with nothing extracted pass vacuously)")
+    print(
+        f"    our checkers, extracted constraints:    {passed / judged:.4f} ({passed}/{judged}; {empty} prompts with nothing extracted pass vacuously)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="a folder with input_data.jsonl, eval_results_strict.jsonl and the GPT-4 responses (default: the registered copy)")
-    parser.add_argument("--show", type=int, default=3, help="examples listed per disagreement class or extraction error")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="a folder with input_data.jsonl, eval_results_strict.jsonl and the GPT-4 responses (default: the registered copy)",
+    )
+    parser.add_argument(
+        "--show", type=int, default=3, help="examples listed per disagreement class or extraction error"
+    )
     args = parser.parse_args(argv)
     if args.data is None:
         for name in ("input_data.jsonl", "eval_results_strict.jsonl", "input_response_data_gpt4_20231107_145030.jsonl"):

@@ -26,13 +26,19 @@ import judge_data  # noqa: E402
 from judge.paths import cache_root  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="the judge (for example the spec `make bench-model` prints)")
     parser.add_argument("--dataset", choices=["gsm8k", "ifeval"], default="gsm8k")
-    parser.add_argument("--limit", type=int, default=200, help="GSM8K: solutions, half correct; IFEval: criteria (default %(default)s)")
+    parser.add_argument(
+        "--limit", type=int, default=200, help="GSM8K: solutions, half correct; IFEval: criteria (default %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=cache_root() / "bench" / "judge_calibration", help="inputs, verdicts, calibration")
+    parser.add_argument(
+        "--work", type=Path, default=cache_root() / "bench" / "judge_calibration", help="inputs, verdicts, calibration"
+    )
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     rows = args.work / f"{args.dataset}-{args.limit}-{args.seed}.jsonl"
@@ -40,9 +46,24 @@ def main(argv: list[str] | None = None) -> int:
     rows.write_text("".join(json.dumps(r) + "\n" for r in build(args.limit, args.seed)), encoding="utf-8")
     verdicts, calibration = rows.with_suffix(".verdicts.jsonl"), rows.with_suffix(".calibration.json")
     rubric = [sys.executable, str(ROOT / "cli.py")]
-    subprocess.run([*rubric, "judge", "--input", str(rows), "--output", str(verdicts), "--model", args.model], check=True)
-    subprocess.run([*rubric, "calibrate", "--verdicts", str(verdicts), "--labels", str(rows), "--output", str(calibration),
-                    "--seed", str(args.seed)], check=True)
+    subprocess.run(
+        [*rubric, "judge", "--input", str(rows), "--output", str(verdicts), "--model", args.model], check=True
+    )
+    subprocess.run(
+        [
+            *rubric,
+            "calibrate",
+            "--verdicts",
+            str(verdicts),
+            "--labels",
+            str(rows),
+            "--output",
+            str(calibration),
+            "--seed",
+            str(args.seed),
+        ],
+        check=True,
+    )
     return 0
 
 

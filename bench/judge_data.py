@@ -34,7 +34,9 @@ def gsm8k_rows(limit: int, seed: int) -> list[dict]:
         reference = _final_answer(row["ground_truth"])
         for name, value in row.items():
             if isinstance(value, dict) and "solution" in value:
-                solutions[bool(value["is_correct"])].append((f"q{number}:{name}", row["question"], value["solution"], reference))
+                solutions[bool(value["is_correct"])].append(
+                    (f"q{number}:{name}", row["question"], value["solution"], reference)
+                )
     rng = random.Random(seed)
     chosen = []
     for correct in (True, False):
@@ -42,9 +44,19 @@ def gsm8k_rows(limit: int, seed: int) -> list[dict]:
         rng.shuffle(pool)
         chosen += [(item, correct) for item in pool[: limit // 2]]
     rng.shuffle(chosen)
-    return [{"id": item_id, "prompt": question, "response": solution,
-             "rubric": {"id": "gsm8k-answer", "criteria": [{"id": CRITERION, "text": f"The final answer of the response is {reference}."}]},
-             "labels": {CRITERION: correct}} for (item_id, question, solution, reference), correct in chosen]
+    return [
+        {
+            "id": item_id,
+            "prompt": question,
+            "response": solution,
+            "rubric": {
+                "id": "gsm8k-answer",
+                "criteria": [{"id": CRITERION, "text": f"The final answer of the response is {reference}."}],
+            },
+            "labels": {CRITERION: correct},
+        }
+        for (item_id, question, solution, reference), correct in chosen
+    ]
 
 
 def ifeval_rows(criteria: int, seed: int) -> list[dict]:
@@ -63,15 +75,31 @@ def ifeval_rows(criteria: int, seed: int) -> list[dict]:
     items: list[dict] = []
     for row in rows:
         official = official_specs(kwargs[row["prompt"]])
-        label_of = {key: ok for spec, ok in zip(official, row["follow_instruction_list"]) for key in canonical(spec["type"], dict(spec))}
-        chosen = [(spec, [label_of[k] for k in keys]) for spec in extract(row["prompt"]).specs
-                  if (keys := canonical(spec["type"], dict(spec))) and all(k in label_of for k in keys)]
+        label_of = {
+            key: ok
+            for spec, ok in zip(official, row["follow_instruction_list"])
+            for key in canonical(spec["type"], dict(spec))
+        }
+        chosen = [
+            (spec, [label_of[k] for k in keys])
+            for spec in extract(row["prompt"]).specs
+            if (keys := canonical(spec["type"], dict(spec))) and all(k in label_of for k in keys)
+        ]
         if not chosen:
             continue
         key = kwargs[row["prompt"]]["key"]
-        items.append({"id": f"ifeval-{key}", "prompt": row["prompt"], "response": row["response"],
-                      "rubric": {"id": f"ifeval-{key}", "criteria": [{"id": f"c{i}", "text": describe(spec)} for i, (spec, _) in enumerate(chosen)]},
-                      "labels": {f"c{i}": all(labels) for i, (_, labels) in enumerate(chosen)}})
+        items.append(
+            {
+                "id": f"ifeval-{key}",
+                "prompt": row["prompt"],
+                "response": row["response"],
+                "rubric": {
+                    "id": f"ifeval-{key}",
+                    "criteria": [{"id": f"c{i}", "text": describe(spec)} for i, (spec, _) in enumerate(chosen)],
+                },
+                "labels": {f"c{i}": all(labels) for i, (_, labels) in enumerate(chosen)},
+            }
+        )
         if sum(len(i["labels"]) for i in items) >= criteria:
             break
     return items

@@ -38,7 +38,9 @@ def main() -> None:
     parser.add_argument("--benchmark", default="llmbar")
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--rubric", default="helpfulness")
-    parser.add_argument("--work", type=Path, default=Path(".bench/jury"), help="per-method results and records (resumable)")
+    parser.add_argument(
+        "--work", type=Path, default=Path(".bench/jury"), help="per-method results and records (resumable)"
+    )
     args = parser.parse_args()
     if len(args.model) < 2:
         parser.error("name two or more --model")
@@ -46,25 +48,47 @@ def main() -> None:
     backends = [open_backend(spec, on_default=lambda _: None) for spec in args.model]
     rows, judges = [], None
     for method in METHODS:
-        settings = EvalSettings(benchmarks=[args.benchmark], mode="pointwise", output=args.work / f"{method}.json", rubric=args.rubric,
-                                limit=args.limit, progress=False, jury=method)
+        settings = EvalSettings(
+            benchmarks=[args.benchmark],
+            mode="pointwise",
+            output=args.work / f"{method}.json",
+            rubric=args.rubric,
+            limit=args.limit,
+            progress=False,
+            jury=method,
+        )
         overall = run_eval(settings, backends).results.benchmarks[args.benchmark].overall
         assert overall is not None and overall.judges is not None
         judges = judges or overall.judges
-        rows.append((f"jury {method}", overall.pairs, cell(overall.accuracy), overall.judge_ties.value,
-                     {name: a.jury_minus_judge for name, a in overall.judges.items()}))
+        rows.append(
+            (
+                f"jury {method}",
+                overall.pairs,
+                cell(overall.accuracy),
+                overall.judge_ties.value,
+                {name: a.jury_minus_judge for name, a in overall.judges.items()},
+            )
+        )
     assert judges is not None
     names = list(judges)
-    print(f"{args.benchmark}, pointwise ({args.rubric} rubric; the higher score wins, a tie counts wrong), {rows[0][1]} pairs")
-    header = f"{'judge':<34} {'accuracy [95% CI]':>20} {'ties':>6}" + "".join(f"  {'minus ' + n.split('/')[-1][:26]:>40}" for n in names)
+    print(
+        f"{args.benchmark}, pointwise ({args.rubric} rubric; the higher score wins, a tie counts wrong), {rows[0][1]} pairs"
+    )
+    header = f"{'judge':<34} {'accuracy [95% CI]':>20} {'ties':>6}" + "".join(
+        f"  {'minus ' + n.split('/')[-1][:26]:>40}" for n in names
+    )
     print(header)
     print("-" * len(header))
     for name, alone in judges.items():
         print(f"{name.split('/')[-1][:34]:<34} {cell(alone.accuracy):>20} {alone.judge_ties.value:>6.1%}")
     for label, _, accuracy, ties, minus in rows:
-        differences = "".join(f"  {f'{minus[n].value:+.3f} [{minus[n].ci95[0]:+.2f},{minus[n].ci95[1]:+.2f}]':>40}" for n in names)
+        differences = "".join(
+            f"  {f'{minus[n].value:+.3f} [{minus[n].ci95[0]:+.2f},{minus[n].ci95[1]:+.2f}]':>40}" for n in names
+        )
         print(f"{label:<34} {accuracy:>20} {ties:>6.1%}{differences}")
-    print("minus X: the jury's accuracy minus judge X's on the same pairs (+1/0/-1 per pair), with its 95% bootstrap interval")
+    print(
+        "minus X: the jury's accuracy minus judge X's on the same pairs (+1/0/-1 per pair), with its 95% bootstrap interval"
+    )
 
 
 if __name__ == "__main__":

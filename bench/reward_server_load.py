@@ -63,7 +63,16 @@ def serve_process(*flags: str) -> Iterator[tuple[str, int]]:
 @contextlib.contextmanager
 def server(model: str | None, max_batch: int, slots: int, max_wait_ms: float) -> Iterator[str]:
     """The server of a load row (model None: the embedded default model)."""
-    flags = ["--max-batch", str(max_batch), "--slots", str(slots), "--max-wait-ms", str(max_wait_ms), "--batch-size", "256"]
+    flags = [
+        "--max-batch",
+        str(max_batch),
+        "--slots",
+        str(slots),
+        "--max-wait-ms",
+        str(max_wait_ms),
+        "--batch-size",
+        "256",
+    ]
     with serve_process(*flags, *(["--model", model] if model else [])) as (url, _):
         yield url
 
@@ -109,10 +118,16 @@ async def load(url: str, clients: int, budget: int, duration: float) -> dict:
     elapsed = time.perf_counter() - start
     latencies.sort()
     return {
-        "sent": sent, "answers": answers, "duplicates": duplicates, "failures": failures, "elapsed": elapsed,
+        "sent": sent,
+        "answers": answers,
+        "duplicates": duplicates,
+        "failures": failures,
+        "elapsed": elapsed,
         "rps": len(answers) / elapsed,
-        "p50": latencies[math.ceil(0.5 * len(latencies)) - 1], "p99": latencies[math.ceil(0.99 * len(latencies)) - 1],
-        "engine_calls": metrics["engine_calls"], "mean_batch": metrics["mean_batch_items"],
+        "p50": latencies[math.ceil(0.5 * len(latencies)) - 1],
+        "p99": latencies[math.ceil(0.99 * len(latencies)) - 1],
+        "engine_calls": metrics["engine_calls"],
+        "mean_batch": metrics["mean_batch_items"],
     }
 
 
@@ -156,8 +171,13 @@ def main() -> int:
         else:
             model, budget = None, args.local_requests
             about = "the embedded SmolLM2-135M-Instruct on this CPU"
-        print(f"\n== {about}; {args.slots} engine calls in flight; at most {budget} requests or {args.duration:g} s per row", flush=True)
-        print(f"{'clients':>7} {'batching':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'calls':>6} {'items/call':>10} {'lost':>5} {'dup':>4}")
+        print(
+            f"\n== {about}; {args.slots} engine calls in flight; at most {budget} requests or {args.duration:g} s per row",
+            flush=True,
+        )
+        print(
+            f"{'clients':>7} {'batching':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'calls':>6} {'items/call':>10} {'lost':>5} {'dup':>4}"
+        )
         rows = []
         for count in clients:
             pair = {}
@@ -172,14 +192,23 @@ def main() -> int:
                     f"{result['engine_calls']:>6} {result['mean_batch'] or 0:>10.1f} {result['lost']:>5} {result['duplicates']:>4}",
                     flush=True,
                 )
-            print(f"{'':>7} {'on/off':>9} {pair['on']['rps'] / pair['off']['rps']:>7.2f}x throughput at {count} clients", flush=True)
+            print(
+                f"{'':>7} {'on/off':>9} {pair['on']['rps'] / pair['off']['rps']:>7.2f}x throughput at {count} clients",
+                flush=True,
+            )
         failed |= any(r["lost"] or r["duplicates"] or r["failures"] for r in rows)
         if backend == "fake":  # deterministic rewards: every answer can be checked exactly
             expected = expected_rewards(model, rows)  # an id names the same response in every row
             wrong = sum(check(r, expected) for r in rows)
-            print(f"answers checked against rewards computed in this process: {sum(len(r['answers']) for r in rows)}, wrong: {wrong}")
+            print(
+                f"answers checked against rewards computed in this process: {sum(len(r['answers']) for r in rows)}, wrong: {wrong}"
+            )
             failed |= wrong > 0
-    print("\nFAILED: requests lost, duplicated or answered wrongly" if failed else "\nno request lost, answered twice or answered wrongly")
+    print(
+        "\nFAILED: requests lost, duplicated or answered wrongly"
+        if failed
+        else "\nno request lost, answered twice or answered wrongly"
+    )
     return 1 if failed else 0
 
 

@@ -92,21 +92,31 @@ class Summary:
 
 
 def llm_set(data_dir: Path | None) -> list[Summary]:
-    examples = json.loads(datasets.locate("rose_acu_nuggets/protocol-comparison-llm.json", data_dir).read_text(encoding="utf-8"))
-    return [Summary(n, system, e["system_outputs"][system], tuple(e["reference_acus"]), e["annotations"][system]["acu"])
-            for n, e in enumerate(examples) for system in SYSTEMS]
+    examples = json.loads(
+        datasets.locate("rose_acu_nuggets/protocol-comparison-llm.json", data_dir).read_text(encoding="utf-8")
+    )
+    return [
+        Summary(n, system, e["system_outputs"][system], tuple(e["reference_acus"]), e["annotations"][system]["acu"])
+        for n, e in enumerate(examples)
+        for system in SYSTEMS
+    ]
 
 
 def held_out_set(data_dir: Path | None) -> list[Summary]:
     """protocol-comparison's summaries with the nuggets of acu-cnndm-test, joined by reference
     text (99 of its 100 articles join); the reference itself ("gold") is left out."""
+
     def text(name: str) -> list[dict]:
         return json.loads(datasets.locate(f"rose_acu_nuggets/{name}", data_dir).read_text(encoding="utf-8"))
 
     nuggets = {" ".join(e["reference"].split()): tuple(e["acu"]) for e in text("acu-cnndm-test.json")}
-    return [Summary(n, system, output, nuggets[key], e["annotations"][system]["acu"])
-            for n, e in enumerate(text("protocol-comparison.json")) if (key := " ".join(e["reference"].split())) in nuggets
-            for system, output in e["system_outputs"].items() if system != "gold"]
+    return [
+        Summary(n, system, output, nuggets[key], e["annotations"][system]["acu"])
+        for n, e in enumerate(text("protocol-comparison.json"))
+        if (key := " ".join(e["reference"].split())) in nuggets
+        for system, output in e["system_outputs"].items()
+        if system != "gold"
+    ]
 
 
 def judged_scores(summaries: list[Summary], model: str) -> list[float]:
@@ -117,43 +127,91 @@ def judged_scores(summaries: list[Summary], model: str) -> list[float]:
     with source.open("w", encoding="utf-8") as handle:
         for s in summaries:
             criteria = [{"id": f"n{k}", "text": text, "kind": "nugget"} for k, text in enumerate(s.nuggets)]
-            handle.write(json.dumps({"id": f"{s.article}:{s.system}", "prompt": "Summarise the article.", "response": s.text,
-                                     "rubric": {"id": f"acus-{s.article}", "criteria": criteria}}) + "\n")
-    command = [sys.executable, str(Path(__file__).resolve().parents[1] / "cli.py"), "judge", "--input", str(source),
-               "--output", str(output), "--model", model, "--quiet", "--no-guard"]
+            handle.write(
+                json.dumps(
+                    {
+                        "id": f"{s.article}:{s.system}",
+                        "prompt": "Summarise the article.",
+                        "response": s.text,
+                        "rubric": {"id": f"acus-{s.article}", "criteria": criteria},
+                    }
+                )
+                + "\n"
+            )
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve().parents[1] / "cli.py"),
+        "judge",
+        "--input",
+        str(source),
+        "--output",
+        str(output),
+        "--model",
+        model,
+        "--quiet",
+        "--no-guard",
+    ]
     if model.startswith("fake:"):  # a real model's judgements are cached: a rerun resumes them
         command.append("--no-cache")
     subprocess.run(command, check=True, capture_output=True)
     scores = {r["id"]: r["score"] for r in map(json.loads, output.read_text(encoding="utf-8").splitlines())}
     unscored = [key for key, score in scores.items() if score is None]
     if unscored:
-        raise SystemExit(f"{len(unscored)} summaries could not be scored by {model} (first: {unscored[0]}); see {output}")
+        raise SystemExit(
+            f"{len(unscored)} summaries could not be scored by {model} (first: {unscored[0]}); see {output}"
+        )
     return [scores[f"{s.article}:{s.system}"] for s in summaries]
 
 
 def table(title: str, summaries: list[Summary], judges: list[tuple[str, str]]) -> None:
     human, groups = [s.human for s in summaries], [s.article for s in summaries]
-    rows = {f"rubric judge, nugget rubrics, unsure nuggets {label}": correlations(judged_scores(summaries, model), human, groups)
-            for label, model in judges}
-    rows["plain stemmed content-word recall (>= 70%)"] = correlations([stemmed_recall(s.text, list(s.nuggets)) for s in summaries], human, groups)
-    rows["ROUGE-1 recall vs the nuggets"] = correlations([rouge1_recall(s.text, " ".join(s.nuggets)) for s in summaries], human, groups)
+    rows = {
+        f"rubric judge, nugget rubrics, unsure nuggets {label}": correlations(
+            judged_scores(summaries, model), human, groups
+        )
+        for label, model in judges
+    }
+    rows["plain stemmed content-word recall (>= 70%)"] = correlations(
+        [stemmed_recall(s.text, list(s.nuggets)) for s in summaries], human, groups
+    )
+    rows["ROUGE-1 recall vs the nuggets"] = correlations(
+        [rouge1_recall(s.text, " ".join(s.nuggets)) for s in summaries], human, groups
+    )
     articles = sorted(set(groups))
-    print(f"\n{title}: {len(articles)} articles, {len(summaries)} summaries, "
-          f"{sum(len(s.nuggets) for s in summaries)} nugget judgements; correlation with human ACU recall")
+    print(
+        f"\n{title}: {len(articles)} articles, {len(summaries)} summaries, "
+        f"{sum(len(s.nuggets) for s in summaries)} nugget judgements; correlation with human ACU recall"
+    )
     print(f"{'metric':66} {'pearson':>8} {'spearman':>9} {'kendall':>8} {'per-ex tau':>11}")
     for name, r in rows.items():
-        print(f"{name:66} {r['pearson']:8.3f} {r['spearman']:9.3f} {r['kendall']:8.3f} {r['per-example kendall']:11.3f}")
+        print(
+            f"{name:66} {r['pearson']:8.3f} {r['spearman']:9.3f} {r['kendall']:8.3f} {r['per-example kendall']:11.3f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, help="a folder holding rose_acu_nuggets/ (default: $RUBRIC_JUDGE_DATA, else a download)")
-    parser.add_argument("--model", help="also judge the unsure nuggets with this model spec (for example local:PATH.gguf)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="a folder holding rose_acu_nuggets/ (default: $RUBRIC_JUDGE_DATA, else a download)",
+    )
+    parser.add_argument(
+        "--model", help="also judge the unsure nuggets with this model spec (for example local:PATH.gguf)"
+    )
     args = parser.parse_args(argv)
-    judges = [("absent (fake:no)", "fake:no"), ("half (P(yes) 0.5)", "fake:script:" + str(half_script())), ("present (fake:yes)", "fake:yes")]
+    judges = [
+        ("absent (fake:no)", "fake:no"),
+        ("half (P(yes) 0.5)", "fake:script:" + str(half_script())),
+        ("present (fake:yes)", "fake:yes"),
+    ]
     if args.model:
         judges.append((f"asked of {args.model}", args.model))
-    table("RoSE protocol-comparison-llm (GPT-3, T0, BART, BRIO; the rules were chosen here)", llm_set(args.data_dir), judges)
+    table(
+        "RoSE protocol-comparison-llm (GPT-3, T0, BART, BRIO; the rules were chosen here)",
+        llm_set(args.data_dir),
+        judges,
+    )
     table("RoSE protocol-comparison x acu-cnndm-test (11 other systems; held out)", held_out_set(args.data_dir), judges)
     return 0
 

@@ -51,7 +51,9 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def split(pairs: list[PreferencePair], train: int, test: int, seed: int) -> tuple[list[PreferencePair], list[PreferencePair]]:
+def split(
+    pairs: list[PreferencePair], train: int, test: int, seed: int
+) -> tuple[list[PreferencePair], list[PreferencePair]]:
     shuffled = pairs[:]
     random.Random(seed).shuffle(shuffled)
     return shuffled[:train], shuffled[train : train + test]
@@ -76,13 +78,19 @@ async def judge_all(judge: PairwiseJudge, test: list[PreferencePair], criteria_f
 def report(name: str, counts: dict[str, int], extra: str = "") -> None:
     n = counts["n"]
     low, high = wilson(counts["correct"], n)
-    print(f"  {name:<28} {counts['correct'] / n:>6.3f}  [{low:.3f}, {high:.3f}]  ties {counts['ties'] / n:>5.1%}  unscored {counts['unscored']}  {extra}", flush=True)
+    print(
+        f"  {name:<28} {counts['correct'] / n:>6.3f}  [{low:.3f}, {high:.3f}]  ties {counts['ties'] / n:>5.1%}  unscored {counts['unscored']}  {extra}",
+        flush=True,
+    )
 
 
 async def run(dataset: str, args: argparse.Namespace, backend) -> None:
     pairs = [p for path in benchmark_files(dataset) for p in load_pairs(path)]
     train, test = split(pairs, args.train, args.test, args.seed)
-    print(f"\n== {dataset}: {len(pairs)} pairs; training split {len(train)}, held out {len(test)} (seed {args.seed})", flush=True)
+    print(
+        f"\n== {dataset}: {len(pairs)} pairs; training split {len(train)}, held out {len(test)} (seed {args.seed})",
+        flush=True,
+    )
     judge = PairwiseJudge(backend)
     started = time.perf_counter()
 
@@ -136,13 +144,17 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=70)
     parser.add_argument("--test", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="Auto-Rubric propose-evaluate-revise rounds")
-    parser.add_argument("--reasks", type=int, default=2, help="re-asks after invalid generated output (0 saves time with weak models)")
+    parser.add_argument(
+        "--reasks", type=int, default=2, help="re-asks after invalid generated output (0 saves time with weak models)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cache", action="store_true")
     args = parser.parse_args()
-    backend = open_backend(args.model, cache=not args.no_cache, on_default=lambda notice: print(notice, file=sys.stderr))
+    backend = open_backend(
+        args.model, cache=not args.no_cache, on_default=lambda notice: print(notice, file=sys.stderr)
+    )
     print(f"model: {model_label(backend)}")
-    for dataset in (["llmbar", "pandalm"] if args.data == "both" else [args.data]):
+    for dataset in ["llmbar", "pandalm"] if args.data == "both" else [args.data]:
         asyncio.run(run(dataset, args, backend))
     return 0
 

@@ -49,8 +49,17 @@ print(summary.items, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 def make_input(path: Path, rows: int) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for n in range(rows):
-            handle.write(json.dumps({"id": f"row-{n}", "prompt": f"What is {n} + 1?", "response": f"It is {n + 1}.",
-                                     "rubric": ["The answer is correct."]}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "id": f"row-{n}",
+                        "prompt": f"What is {n} + 1?",
+                        "response": f"It is {n + 1}.",
+                        "rubric": ["The answer is correct."],
+                    }
+                )
+                + "\n"
+            )
 
 
 def run(input_path: Path, output: Path, sync_every: int) -> tuple[int, float, float]:
@@ -109,14 +118,18 @@ def main() -> None:
     small, large = results[("batched", args.small)], results[("batched", args.large)]
     line = results[("per-line", args.small)]
     print(f"(a) peak RSS {args.large} vs {args.small} rows: {large[2] / small[2]:.2f}x")
-    print(f"(b) throughput, batched fsync vs an fsync per line ({args.small} rows): {(args.small / small[1]) / (args.small / line[1]):.2f}x")
+    print(
+        f"(b) throughput, batched fsync vs an fsync per line ({args.small} rows): {(args.small / small[1]) / (args.small / line[1]):.2f}x"
+    )
     if ray_times:
         one = args.ray_rows / ray_times[1]
         print(f"(c) --engine ray, fake judge 50 ms a call, {args.ray_rows} rows (ideal per actor: 20 rows/s):")
         for actors, seconds in ray_times.items():
             rate = args.ray_rows / seconds
-            print(f"    {actors} actor{'s' if actors > 1 else ' '}  {seconds:6.1f} s  {rate:6.1f} rows/s  "
-                  f"{rate / one:.2f}x one actor  ratio to ideal {rate / (actors * one):.2f}")
+            print(
+                f"    {actors} actor{'s' if actors > 1 else ' '}  {seconds:6.1f} s  {rate:6.1f} rows/s  "
+                f"{rate / one:.2f}x one actor  ratio to ideal {rate / (actors * one):.2f}"
+            )
 
 
 if __name__ == "__main__":

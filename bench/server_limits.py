@@ -48,7 +48,9 @@ def memory_mb(pid: int, field: str) -> float:
 async def burst(url: str, count: int, body_mb: float) -> Counter[int]:
     import aiohttp
 
-    text = ("The sky is blue because air scatters short wavelengths of sunlight most. " * 200_000)[: int(body_mb * 2**20)]
+    text = ("The sky is blue because air scatters short wavelengths of sunlight most. " * 200_000)[
+        : int(body_mb * 2**20)
+    ]
     statuses: Counter[int] = Counter()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
 
@@ -81,7 +83,9 @@ def open_slowly(address: tuple[str, int], kind: str) -> socket.socket:
     if kind == "half a request line":
         sock.sendall(b"POST /sco")
     elif kind == "half a body":
-        sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"prompt\": ")
+        sock.sendall(
+            b'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt": '
+        )
     return sock
 
 
@@ -108,8 +112,11 @@ def slow_connections(count: int) -> None:
         after = Counter(kind for kind, s in socks if still_open(s))
         for _, s in socks:
             s.close()
-    print(f"{count} slow connections (a third each: {', '.join(kinds)}): {before} open after 0.5 s, "
-          f"{sum(after.values())} open after the 2 s read timeout (+1 s){'; ' + str(dict(after)) if after else ''}", flush=True)
+    print(
+        f"{count} slow connections (a third each: {', '.join(kinds)}): {before} open after 0.5 s, "
+        f"{sum(after.values())} open after the 2 s read timeout (+1 s){'; ' + str(dict(after)) if after else ''}",
+        flush=True,
+    )
     with server() as (url, pid):
         host, port = url.removeprefix("http://").split(":")
         socks = []
@@ -122,7 +129,9 @@ def slow_connections(count: int) -> None:
         refused = sum(not still_open(s) for s in socks)
         for s in socks:
             s.close()
-    print(f"{len(socks)} idle connections against the cap of 1024: {refused} answered 503 and closed at once", flush=True)
+    print(
+        f"{len(socks)} idle connections against the cap of 1024: {refused} answered 503 and closed at once", flush=True
+    )
 
 
 def main() -> int:
@@ -131,7 +140,9 @@ def main() -> int:
     parser.add_argument("--body-mb", type=float, default=3.5)
     parser.add_argument("--slow", type=int, default=150)
     args = parser.parse_args()
-    print(f"== a burst of {args.burst} concurrent {args.body_mb:g} MB bodies (one item each, 6 criteria), fake judge 0.5 s a call")
+    print(
+        f"== a burst of {args.burst} concurrent {args.body_mb:g} MB bodies (one item each, 6 criteria), fake judge 0.5 s a call"
+    )
     print(f"{'server':<24} {'idle MB':>8} {'peak MB':>8} {'peak/idle':>8} {'goal MB':>8}   answers")
     burst_row("no in-flight budget", ["--max-inflight-mb", "0"], args, None)
     burst_row("budget 512 MB (default)", [], args, 512.0)

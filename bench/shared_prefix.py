@@ -99,12 +99,16 @@ def load_inputs(tokenizer, count: int, max_k: int) -> tuple[list[tuple[str, str]
 
 def encode_questions(backend: LocalBackend, prompt: str, response: str, criteria: list[str]) -> list[list[int]]:
     return [
-        backend.encode(prompts.render_messages("entailment", prompt=prompt, response=response, criterion=c, reference=None))
+        backend.encode(
+            prompts.render_messages("entailment", prompt=prompt, response=response, criterion=c, reference=None)
+        )
         for c in criteria
     ]
 
 
-def run_methods(backend: LocalBackend, sequences: list[list[int]], warmup: list[list[int]]) -> dict[str, tuple[float, float]]:
+def run_methods(
+    backend: LocalBackend, sequences: list[list[int]], warmup: list[list[int]]
+) -> dict[str, tuple[float, float]]:
     k = len(sequences)
     prefix_length = common_prefix_length(sequences)
     prefix_length = min(prefix_length, min(len(s) for s in sequences) - 1)
@@ -137,8 +141,14 @@ def run_methods(backend: LocalBackend, sequences: list[list[int]], warmup: list[
         for sequence in sequences[:GENERATION_SAMPLE]:
             ids = torch.tensor([sequence])
             with torch.inference_mode():
-                model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, pad_token_id=backend.pad_id,
-                               max_new_tokens=GENERATED_TOKENS, min_new_tokens=GENERATED_TOKENS)
+                model.generate(
+                    ids,
+                    attention_mask=torch.ones_like(ids),
+                    do_sample=False,
+                    pad_token_id=backend.pad_id,
+                    max_new_tokens=GENERATED_TOKENS,
+                    min_new_tokens=GENERATED_TOKENS,
+                )
 
     seconds, memory = measure(generate)
     results["d"] = (seconds * k / GENERATION_SAMPLE, memory)  # scaled to K criteria
@@ -155,7 +165,7 @@ def only_ours(backend: LocalBackend, ks: list[int], reps: int) -> None:
         times: dict[str, list[float]] = {"c0": [], "c": [], "bound": []}
         for rep in range(reps):
             prompt, response = responses[rep % len(responses)]
-            chosen = criteria[rep * k % len(criteria):][:k] or criteria[:k]
+            chosen = criteria[rep * k % len(criteria) :][:k] or criteria[:k]
             sequences = encode_questions(backend, prompt, response, chosen)
             prefix_length = min(common_prefix_length(sequences), min(len(s) for s in sequences) - 1)
             backend.instructions = InstructionCache(backend.min_shared_prefix)
@@ -197,8 +207,10 @@ def main() -> None:
     responses, criteria = load_inputs(backend.tokenizer, args.reps + 1, max(ks))
     warm_prompt, warm_response = responses.pop()
     layout = "packed in one row" if backend.pack_suffixes else "batched against cache copies"
-    print(f"model {backend.model_id}, {torch.get_num_threads()} threads, {backend.model.dtype}, suffixes {layout}; "
-          f"batch budget {backend.max_batch_tokens} tokens; median of {args.reps}")
+    print(
+        f"model {backend.model_id}, {torch.get_num_threads()} threads, {backend.model.dtype}, suffixes {layout}; "
+        f"batch budget {backend.max_batch_tokens} tokens; median of {args.reps}"
+    )
     backend._forward([backend.encode([{"role": "user", "content": "warm up"}])])
     header = f"{'K':>3} {'prefix':>6} {'suffix':>6}  " + "  ".join(f"{m + ' ms/crit':>11}" for m in METHODS)
     header += "   a/c    b/c    d/c c0/bound  a/c0   peak MiB a/b/c/d"
@@ -208,7 +220,7 @@ def main() -> None:
         cases[k] = []
         for rep in range(args.reps):
             prompt, response = responses[rep % len(responses)]
-            chosen = criteria[rep * k % len(criteria):][:k] or criteria[:k]
+            chosen = criteria[rep * k % len(criteria) :][:k] or criteria[:k]
             sequences = encode_questions(backend, prompt, response, chosen)
             warmup = encode_questions(backend, warm_prompt, warm_response, chosen[:2])
             cases[k].append((sequences, warmup))
@@ -224,13 +236,20 @@ def main() -> None:
         per = {m: 1000 * median[m] / k for m in median}
         ratios = {"a/c": median["a"] / median["c"], "b/c": median["b"] / median["c"], "d/c": median["d"] / median["c"]}
         within = median["c0"] / median["bound"]  # the bound runs the whole prefix, as c0 does
-        marks = "".join(f" {ratios[name]:5.1f}{'' if ratios[name] >= TARGETS[name] or k != 10 else '!'}" for name in ratios)
-        print(f"{k:>3} {prefix:>6} {suffix:>6.0f}  " + "  ".join(f"{per[m]:>11.1f}" for m in METHODS)
-              + f" {marks}  {within:6.2f}{'' if within <= BOUND_TARGET or k != 10 else '!'}"
-              + f" {median['a'] / median['c0']:5.1f}"
-              + f"   {peak['a']:.0f}/{peak['b']:.0f}/{peak['c']:.0f}/{peak['d']:.0f}")
-    print(f"targets at K=10: a/c >= {TARGETS['a/c']:g}, b/c >= {TARGETS['b/c']:g}, d/c >= {TARGETS['d/c']:g}, "
-          f"c0/bound <= {BOUND_TARGET:g} ('!' marks a miss)")
+        marks = "".join(
+            f" {ratios[name]:5.1f}{'' if ratios[name] >= TARGETS[name] or k != 10 else '!'}" for name in ratios
+        )
+        print(
+            f"{k:>3} {prefix:>6} {suffix:>6.0f}  "
+            + "  ".join(f"{per[m]:>11.1f}" for m in METHODS)
+            + f" {marks}  {within:6.2f}{'' if within <= BOUND_TARGET or k != 10 else '!'}"
+            + f" {median['a'] / median['c0']:5.1f}"
+            + f"   {peak['a']:.0f}/{peak['b']:.0f}/{peak['c']:.0f}/{peak['d']:.0f}"
+        )
+    print(
+        f"targets at K=10: a/c >= {TARGETS['a/c']:g}, b/c >= {TARGETS['b/c']:g}, d/c >= {TARGETS['d/c']:g}, "
+        f"c0/bound <= {BOUND_TARGET:g} ('!' marks a miss)"
+    )
 
 
 if __name__ == "__main__":

@@ -85,8 +85,13 @@ def main() -> int:
     constrained = open_backend(args.model, cache=False, on_default=lambda notice: print(notice, file=sys.stderr))
     if not isinstance(constrained, LocalBackend):
         raise SystemExit("this bench compares decoding modes of a local model; pass a local spec")
-    free = LocalBackend(constrained.model, constrained.tokenizer, model_id=constrained.model_id, revision=constrained.revision,
-                        structured="parse")
+    free = LocalBackend(
+        constrained.model,
+        constrained.tokenizer,
+        model_id=constrained.model_id,
+        revision=constrained.revision,
+        structured="parse",
+    )
     backends = {"grammar": constrained, "parse": free}
     meter = Meter(constrained.tokenizer)
     grammar.generate_sync = meter  # measured where both modes pass through
@@ -96,27 +101,37 @@ def main() -> int:
     usable = dict.fromkeys(MODES, 0)
     failures: dict[str, list[str]] = {m: [] for m in MODES}
     for n, pair in enumerate(pairs):
-        for mode in (MODES if n % 2 == 0 else MODES[::-1]):
+        for mode in MODES if n % 2 == 0 else MODES[::-1]:
             generator = ContrastiveGenerator(backends[mode], settings=settings)
             try:
                 rubric = asyncio.run(generator.draft(pair.id, pair.prompt, list(pair.responses), ranked=True))
                 usable[mode] += bool(rubric.criteria)
             except GenerationError as e:
                 failures[mode].append(str(e).splitlines()[0])
-        print(f"  {n + 1}/{len(pairs)}: parse {usable['parse']}, grammar {usable['grammar']}", file=sys.stderr, flush=True)
+        print(
+            f"  {n + 1}/{len(pairs)}: parse {usable['parse']}, grammar {usable['grammar']}", file=sys.stderr, flush=True
+        )
 
-    print(f"model: {model_label(constrained)}; {len(pairs)} LLMBar pairs (seed {args.seed}); contrastive draft, ranked, "
-          f"max_tokens {settings.max_tokens}, re-asks {args.reasks}")
+    print(
+        f"model: {model_label(constrained)}; {len(pairs)} LLMBar pairs (seed {args.seed}); contrastive draft, ranked, "
+        f"max_tokens {settings.max_tokens}, re-asks {args.reasks}"
+    )
     print(f"{'decoding':<28} {'valid rubric':>13} {'calls/pair':>11} {'tokens/s':>9}")
     rate = {m: meter.tokens[m] / meter.seconds[m] if meter.seconds[m] else float("nan") for m in MODES}
     for mode, name in (("parse", "free text, parsed"), ("grammar", "under the schema's grammar")):
-        print(f"{name:<28} {usable[mode]:>5}/{len(pairs):<3} {usable[mode] / len(pairs):>4.0%} {meter.calls[mode] / len(pairs):>11.2f} "
-              f"{rate[mode]:>9.1f}")
-    print(f"tokens/s, grammar / free: {rate['grammar'] / rate['parse']:.2f}; the grammar's masks: "
-          f"{1000 * meter.mask_seconds / max(meter.masks, 1):.2f} ms per token, {meter.mask_seconds / max(meter.seconds['grammar'], 1e-9):.1%} "
-          "of the constrained generation time")
+        print(
+            f"{name:<28} {usable[mode]:>5}/{len(pairs):<3} {usable[mode] / len(pairs):>4.0%} {meter.calls[mode] / len(pairs):>11.2f} "
+            f"{rate[mode]:>9.1f}"
+        )
+    print(
+        f"tokens/s, grammar / free: {rate['grammar'] / rate['parse']:.2f}; the grammar's masks: "
+        f"{1000 * meter.mask_seconds / max(meter.masks, 1):.2f} ms per token, {meter.mask_seconds / max(meter.seconds['grammar'], 1e-9):.1%} "
+        "of the constrained generation time"
+    )
     for mode in MODES:
-        for reason, count in sorted({r: failures[mode].count(r) for r in failures[mode]}.items(), key=lambda kv: -kv[1])[:3]:
+        for reason, count in sorted(
+            {r: failures[mode].count(r) for r in failures[mode]}.items(), key=lambda kv: -kv[1]
+        )[:3]:
             print(f"  {mode} failed {count}x: {reason[:140]}")
     return 0
 

@@ -22,12 +22,13 @@ from judge.hardening import content_free_reason
 from judge.checks.reference import reference_answer
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="questions to use (default: all 1,319)")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl").open()][: args.limit]
+    rows = [json.loads(line) for line in datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl").open()][
+        : args.limit
+    ]
     counts = {"tp": 0, "tn": 0, "fp": 0, "fn": 0}
     truncated_met = truncated_guarded = truncated_total = 0
     disagreements = []
@@ -48,12 +49,18 @@ def main() -> None:
                 truncated_guarded += content_free_reason(cut) is not None
     elapsed = time.perf_counter() - start
     total = sum(counts.values())
-    print(f"GSM8K model solutions: {total} (labels: {counts['tp'] + counts['fn']} correct, {counts['tn'] + counts['fp']} incorrect)")
-    print(f"agreement of the code check with is_correct: {(counts['tp'] + counts['tn']) / total:.4f} "
-          f"(tp {counts['tp']}, tn {counts['tn']}, fp {counts['fp']}, fn {counts['fn']})")
-    print(f"first-sentence negatives: {truncated_total}; code check says met: {truncated_met} "
-          f"({100 * truncated_met / truncated_total:.2f}%); guard rejects {truncated_guarded} "
-          f"({100 * truncated_guarded / truncated_total:.2f}%)")
+    print(
+        f"GSM8K model solutions: {total} (labels: {counts['tp'] + counts['fn']} correct, {counts['tn'] + counts['fp']} incorrect)"
+    )
+    print(
+        f"agreement of the code check with is_correct: {(counts['tp'] + counts['tn']) / total:.4f} "
+        f"(tp {counts['tp']}, tn {counts['tn']}, fp {counts['fp']}, fn {counts['fn']})"
+    )
+    print(
+        f"first-sentence negatives: {truncated_total}; code check says met: {truncated_met} "
+        f"({100 * truncated_met / truncated_total:.2f}%); guard rejects {truncated_guarded} "
+        f"({100 * truncated_guarded / truncated_total:.2f}%)"
+    )
     print(f"{1000 * elapsed / (total + truncated_total):.1f} ms per check")
     for name, tail, reference, label in disagreements:
         print(f"  disagreement ({name}, label {label}, reference {reference}): ...{tail!r}")

@@ -16,8 +16,10 @@ def _refuse_shadowed_siblings() -> None:
         spec = importlib.util.find_spec(name)
         where = Path(spec.origin).resolve() if spec is not None and spec.origin else None
         if where is None or where.parent.parent != home or where.name != "__init__.py":
-            raise ImportError(f"{where or name} shadows rubric-judge's {name!r} package (it comes earlier on sys.path, "
-                              f"often from the current folder): rename or move it, or run from another folder")
+            raise ImportError(
+                f"{where or name} shadows rubric-judge's {name!r} package (it comes earlier on sys.path, "
+                f"often from the current folder): rename or move it, or run from another folder"
+            )
 
 
 _refuse_shadowed_siblings()

@@ -73,5 +73,7 @@ async def ask(backend: Backend, questions: Sequence[YesNoQuestion]) -> list[YesN
     except BackendFatalError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes an unscored value
-        return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}", transient=is_retryable(e))] * len(questions)
+        return [YesNoScore(None, reason=f"backend error: {type(e).__name__}: {e}", transient=is_retryable(e))] * len(
+            questions
+        )
     return scores

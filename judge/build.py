@@ -28,30 +28,67 @@ SHAPES = ("per_criterion", "generated", "batched")
 class JudgeOptions:
     """How responses are judged: threshold, calibration, gate, guard, request shape, jury."""
 
-    threshold: float | None = option(None, "P(yes) at which a criterion is met (default: the calibration's, else 0.5)",
-                                     type=number(0, 1))
-    calibration: Path | Calibration | None = option(None, "apply a calibration of this judge's P(yes) (from `rubric calibrate`)",
-                                                    type=Path, metavar="FILE")
-    gate: bool = option(True, flags=(("--no-gate", {"action": "store_false", "help": "do not cap the score when a hard rule fails"}),))
-    guard: bool | str = option(True, flags=(
-        ("--no-guard", {"action": "store_const", "const": False, "help": "send content-free responses to the judge too (off: they fail)"}),
-        ("--semantic-guard", {"action": "store_const", "const": "semantic", "help": "the guard also reads sentence meaning: catches "
-                              "filler the rules miss, but rejects more genuine short answers (README; needs rubric-judge[generate])"}),
-    ))
-    reasoning: Reasoning = option("exclude", "a reasoning model's <think>…</think>: judge the answer after it (exclude, default) "
-                                  "or the whole text", choices=["exclude", "include"])
-    only_tags: frozenset[str] | None = option(None, "judge only criteria with one of these tags; skip the rest", type=tag_set,
-                                              metavar="TAG,...")
+    threshold: float | None = option(
+        None, "P(yes) at which a criterion is met (default: the calibration's, else 0.5)", type=number(0, 1)
+    )
+    calibration: Path | Calibration | None = option(
+        None, "apply a calibration of this judge's P(yes) (from `rubric calibrate`)", type=Path, metavar="FILE"
+    )
+    gate: bool = option(
+        True, flags=(("--no-gate", {"action": "store_false", "help": "do not cap the score when a hard rule fails"}),)
+    )
+    guard: bool | str = option(
+        True,
+        flags=(
+            (
+                "--no-guard",
+                {
+                    "action": "store_const",
+                    "const": False,
+                    "help": "send content-free responses to the judge too (off: they fail)",
+                },
+            ),
+            (
+                "--semantic-guard",
+                {
+                    "action": "store_const",
+                    "const": "semantic",
+                    "help": "the guard also reads sentence meaning: catches "
+                    "filler the rules miss, but rejects more genuine short answers (README; needs rubric-judge[generate])",
+                },
+            ),
+        ),
+    )
+    reasoning: Reasoning = option(
+        "exclude",
+        "a reasoning model's <think>…</think>: judge the answer after it (exclude, default) or the whole text",
+        choices=["exclude", "include"],
+    )
+    only_tags: frozenset[str] | None = option(
+        None, "judge only criteria with one of these tags; skip the rest", type=tag_set, metavar="TAG,..."
+    )
     batch_size: int = option(32, "questions per backend call (default %(default)s)", type=integer(1))
-    concurrency: int | None = option(None, "API models: requests in flight (default 16); local models: batches in flight (default 4)",
-                                     type=integer(1))
-    request_shape: str = option("per_criterion", "per-criterion: one yes/no question per criterion, P(yes) read from the answer "
-                                "(default); generated: a generated verdict per criterion (reasoning, then the decision; local "
-                                "models decode it under its grammar); batched: one generated request per response, a label per "
-                                "criterion", type=words, choices=SHAPES,
-                                metavar="{per-criterion,generated,batched}")
-    jury: JuryMethod = option("mean", "several --model: a jury's P(yes) per criterion: the judges' mean (default), median, majority "
-                              "vote (P(yes) = share of yes; a tie goes by the mean) or min (met only if all say so)", choices=METHODS)
+    concurrency: int | None = option(
+        None,
+        "API models: requests in flight (default 16); local models: batches in flight (default 4)",
+        type=integer(1),
+    )
+    request_shape: str = option(
+        "per_criterion",
+        "per-criterion: one yes/no question per criterion, P(yes) read from the answer "
+        "(default); generated: a generated verdict per criterion (reasoning, then the decision; local "
+        "models decode it under its grammar); batched: one generated request per response, a label per "
+        "criterion",
+        type=words,
+        choices=SHAPES,
+        metavar="{per-criterion,generated,batched}",
+    )
+    jury: JuryMethod = option(
+        "mean",
+        "several --model: a jury's P(yes) per criterion: the judges' mean (default), median, majority "
+        "vote (P(yes) = share of yes; a tie goes by the mean) or min (met only if all say so)",
+        choices=METHODS,
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "request_shape", words(self.request_shape))
@@ -71,13 +108,21 @@ def build_judge(options: JudgeOptions, backends: Backend | Sequence[Backend]) ->
     many = list(backends) if isinstance(backends, Sequence) else [backends]
     if len(many) > 1:
         if options.calibration is not None:
-            raise ValueError("--calibration is fitted for one judge; a jury takes none (calibrate each model, or judge without)")
+            raise ValueError(
+                "--calibration is fitted for one judge; a jury takes none (calibrate each model, or judge without)"
+            )
         return Jury([build_judge(options, backend) for backend in many], options.jury)
     backend = many[0]
     tags = options.only_tags
     return Judge(
-        backend, threshold=options.threshold, gate=options.gate, guard="semantic" if options.guard == "semantic" else bool(options.guard),
-        include=(lambda c: bool(tags & set(c.tags))) if tags else None, batch_size=options.batch_size,
-        concurrency=calls_in_flight(backend, options.batch_size, options.concurrency), request_shape=options.request_shape,  # type: ignore[arg-type]
-        reasoning=options.reasoning, calibration=Calibration.of(options.calibration),
+        backend,
+        threshold=options.threshold,
+        gate=options.gate,
+        guard="semantic" if options.guard == "semantic" else bool(options.guard),
+        include=(lambda c: bool(tags & set(c.tags))) if tags else None,
+        batch_size=options.batch_size,
+        concurrency=calls_in_flight(backend, options.batch_size, options.concurrency),
+        request_shape=options.request_shape,  # type: ignore[arg-type]
+        reasoning=options.reasoning,
+        calibration=Calibration.of(options.calibration),
     )

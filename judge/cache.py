@@ -66,8 +66,16 @@ class CachedBackend(BackendBase):
         return self.inner.count_tokens(messages)
 
     def key(self, operation: str, messages: Sequence[Message], **parameters: Any) -> str:
-        material = {"v": KEY_VERSION, "backend": self.inner.identity(), "op": operation, "messages": list(messages), **parameters}
-        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode("utf-8", "surrogatepass")).hexdigest()
+        material = {
+            "v": KEY_VERSION,
+            "backend": self.inner.identity(),
+            "op": operation,
+            "messages": list(messages),
+            **parameters,
+        }
+        return hashlib.sha256(
+            json.dumps(material, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
+        ).hexdigest()
 
     def p_yes_key(self, question: YesNoQuestion) -> str:
         return self.key("p_yes", question.messages, template=question.template_version)
@@ -78,7 +86,15 @@ class CachedBackend(BackendBase):
     def remember(self, key: str, score: YesNoScore) -> None:
         """Keep a score under its key (failed scores are not kept: a rerun asks again)."""
         if score.p_yes is not None:
-            self.store.set(key, {"p_yes": score.p_yes, "yes_no_mass": score.yes_no_mass, "notes": list(score.notes), "explanation": score.explanation})
+            self.store.set(
+                key,
+                {
+                    "p_yes": score.p_yes,
+                    "yes_no_mass": score.yes_no_mass,
+                    "notes": list(score.notes),
+                    "explanation": score.explanation,
+                },
+            )
 
     async def p_yes(self, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
         keys = [self.p_yes_key(q) for q in questions]
@@ -97,7 +113,12 @@ class CachedBackend(BackendBase):
         value = self.store.get(key)
         if value is None:
             return None
-        return YesNoScore(value["p_yes"], yes_no_mass=value["yes_no_mass"], notes=tuple(value["notes"]), explanation=value.get("explanation"))
+        return YesNoScore(
+            value["p_yes"],
+            yes_no_mass=value["yes_no_mass"],
+            notes=tuple(value["notes"]),
+            explanation=value.get("explanation"),
+        )
 
     async def generate(
         self,

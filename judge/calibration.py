@@ -69,8 +69,13 @@ class Calibration(BaseModel):
     @property
     def id(self) -> str:
         """Changes with anything that changes calibrated values (recorded in every verdict)."""
-        maps = {"global": self.global_map.model_dump(), "criteria": {k: m.model_dump() for k, m in sorted(self.criteria.items())}}
-        digest = hashlib.sha256(json.dumps([self.model, self.request_shape, maps, self.threshold], sort_keys=True).encode()).hexdigest()
+        maps = {
+            "global": self.global_map.model_dump(),
+            "criteria": {k: m.model_dump() for k, m in sorted(self.criteria.items())},
+        }
+        digest = hashlib.sha256(
+            json.dumps([self.model, self.request_shape, maps, self.threshold], sort_keys=True).encode()
+        ).hexdigest()
         return f"cal-{digest[:12]}"
 
     def map_for(self, criterion_id: str) -> Map:
@@ -82,11 +87,15 @@ class Calibration(BaseModel):
     def check_judge(self, label: str, request_shape: str) -> None:
         """Refuse a judge this calibration was not fitted for (another model, or asked another way)."""
         if label != self.model:
-            raise ValueError(f"calibration {self.id} was fitted for the judge {self.model}, not {label}; "
-                             "fit one for this judge with `rubric calibrate`")
+            raise ValueError(
+                f"calibration {self.id} was fitted for the judge {self.model}, not {label}; "
+                "fit one for this judge with `rubric calibrate`"
+            )
         if request_shape != self.request_shape:
-            raise ValueError(f"calibration {self.id} was fitted on {self.request_shape} verdicts, not {request_shape} ones; "
-                             "fit one for this request shape with `rubric calibrate`")
+            raise ValueError(
+                f"calibration {self.id} was fitted on {self.request_shape} verdicts, not {request_shape} ones; "
+                "fit one for this request shape with `rubric calibrate`"
+            )
 
     def save(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -100,4 +109,6 @@ class Calibration(BaseModel):
     def load(cls, path: str | Path, data: Any = None) -> Calibration:
         """The calibration in ``path`` (or its already read ``data``); ValueError naming the file and the bad fields."""
         path = Path(path)
-        return validated(cls, read_json(path) if data is None else data, path, "a calibration file from `rubric calibrate`")
+        return validated(
+            cls, read_json(path) if data is None else data, path, "a calibration file from `rubric calibrate`"
+        )

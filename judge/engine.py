@@ -48,19 +48,33 @@ class Evaluates:
     _judge_chunk: Callable[[Sequence[JudgeItem]], Awaitable[list[Verdict]]]
 
     async def aevaluate(
-        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
+        self,
+        prompt: str | list[Message],
+        response: str,
+        rubric: Rubric,
+        *,
+        item_id: str = "item",
+        reference: str | None = None,
     ) -> Verdict:
         (verdict,) = await self._judge_chunk([JudgeItem(item_id, prompt, response, rubric, reference)])
         return verdict
 
     def evaluate(
-        self, prompt: str | list[Message], response: str, rubric: Rubric, *, item_id: str = "item", reference: str | None = None
+        self,
+        prompt: str | list[Message],
+        response: str,
+        rubric: Rubric,
+        *,
+        item_id: str = "item",
+        reference: str | None = None,
     ) -> Verdict:
         return run_sync(self.aevaluate(prompt, response, rubric, item_id=item_id, reference=reference))
 
     async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
         """Verdicts in completion order, as soon as each batch is judged."""
-        async for verdict in stream(chunked(items, self.batch_size, lambda i: len(i.rubric.criteria)), self._judge_chunk, self.concurrency):
+        async for verdict in stream(
+            chunked(items, self.batch_size, lambda i: len(i.rubric.criteria)), self._judge_chunk, self.concurrency
+        ):
             yield verdict
 
     def evaluate_many(self, items: Iterable[JudgeItem]) -> list[Verdict]:
@@ -125,7 +139,9 @@ class Judge(Evaluates):
         self.backend = backend
         self.threshold = threshold
         self.calibration = calibration
-        self.calibration_id = calibration.id if calibration is not None else None  # hashed once, recorded in every verdict
+        self.calibration_id = (
+            calibration.id if calibration is not None else None
+        )  # hashed once, recorded in every verdict
         self.gate = gate
         self.gate_cap = gate_cap
         self.template = template
@@ -178,7 +194,9 @@ class Judge(Evaluates):
         to_ask = []
         for criterion in item.rubric.criteria:
             if self.include is not None and not self.include(criterion):
-                p.results[criterion.id] = self.base_result(criterion, "skipped", reason="excluded by the criteria filter")
+                p.results[criterion.id] = self.base_result(
+                    criterion, "skipped", reason="excluded by the criteria filter"
+                )
             else:
                 to_ask.append(criterion)
         if not to_ask:
@@ -211,7 +229,9 @@ class Judge(Evaluates):
         self.shape.plan(self, item, response, to_ask, p)
         return p
 
-    async def _check_in_code(self, item: JudgeItem, criteria: list[Criterion], p: Prepared, caller: object) -> list[Criterion]:
+    async def _check_in_code(
+        self, item: JudgeItem, criteria: list[Criterion], p: Prepared, caller: object
+    ) -> list[Criterion]:
         """Decide the criteria that code can check (in the check workers); return the ones left for the judge."""
         calls: dict[str, CheckCall] = {}
         for criterion in criteria:
@@ -267,7 +287,10 @@ class Judge(Evaluates):
             return item.response, None
         base = self.backend.count_tokens(render("")) or 0
         if base >= budget:
-            return None, f"the prompt and instructions alone take {base} tokens, more than the model context of {window}"
+            return (
+                None,
+                f"the prompt and instructions alone take {base} tokens, more than the model context of {window}",
+            )
         response, keep = item.response, len(item.response)
         while count is not None and count > budget and keep > 0:
             response_tokens = max(1, count - base)
@@ -281,14 +304,20 @@ class Judge(Evaluates):
 
     def base_result(self, criterion: Criterion, status: str, **fields: Any) -> CriterionResult:
         """A criterion's result with what the rubric says of it (id, kind, weight)."""
-        return CriterionResult(criterion_id=criterion.id, kind=criterion.kind, weight=criterion.weight, status=status, **fields)  # type: ignore[arg-type]
+        return CriterionResult(
+            criterion_id=criterion.id, kind=criterion.kind, weight=criterion.weight, status=status, **fields
+        )  # type: ignore[arg-type]
 
     def result(self, criterion: Criterion, score: YesNoScore) -> CriterionResult:
         """A criterion's result from the model's score: calibrated, thresholded, or unscored with the reason."""
         p = score.p_yes
         if p is None:
             return self.base_result(
-                criterion, "unscored", reason=score.reason or "the backend gave no score", notes=list(score.notes), explanation=score.explanation,
+                criterion,
+                "unscored",
+                reason=score.reason or "the backend gave no score",
+                notes=list(score.notes),
+                explanation=score.explanation,
                 transient=score.transient or None,
             )
         if not (math.isfinite(p) and 0.0 <= p <= 1.0):

@@ -34,7 +34,9 @@ class MissingExtra(ModuleNotFoundError):
     def __init__(self, extra: str, package: str, purpose: str | None = None):
         self.extra = extra
         first = "install torch first (the CPU or CUDA build you want), then: " if extra in TORCH_FIRST else ""
-        super().__init__(f"{purpose or EXTRAS[extra]} needs the package {package!r}: {first}{install_hint(extra)}", name=package)
+        super().__init__(
+            f"{purpose or EXTRAS[extra]} needs the package {package!r}: {first}{install_hint(extra)}", name=package
+        )
 
 
 def install_hint(extra: str) -> str:

@@ -26,8 +26,15 @@ class OptionError(ValueError):
     """A flag's value is outside what the option takes (the message says what it takes)."""
 
 
-def option(default: Any = MISSING, help: str | None = None, *, flags: tuple[tuple[str, dict[str, Any]], ...] | None = None,  # noqa: A002
-           group: str | None = None, cli: bool = True, **spec: Any) -> Any:
+def option(
+    default: Any = MISSING,
+    help: str | None = None,
+    *,
+    flags: tuple[tuple[str, dict[str, Any]], ...] | None = None,  # noqa: A002
+    group: str | None = None,
+    cli: bool = True,
+    **spec: Any,
+) -> Any:
     """A dataclass field with its flag: ``--max-tries`` for ``max_tries`` (booleans are switches,
     the type comes from the annotation) unless ``flags`` spells the flags out (several flags
     setting one field, ``--no-gate`` clearing one); ``spec`` holds argparse's words (choices,
@@ -73,7 +80,9 @@ def _inferred(f: Field, hint: Any) -> dict[str, Any]:
     elif kind is bool:
         arguments.setdefault("action", "store_true")
     elif arguments.get("action") == "append":
-        arguments.setdefault("default", None)  # argparse appends to a copy of the default; the dataclass makes it a tuple
+        arguments.setdefault(
+            "default", None
+        )  # argparse appends to a copy of the default; the dataclass makes it a tuple
     elif f.default is not MISSING:
         arguments.setdefault("default", f.default)
     if kind in _SCALARS and "choices" not in arguments and arguments.get("action") not in ("store_true", "store_false"):
@@ -142,7 +151,11 @@ def host(text: str) -> str:
     except ValueError:
         labels = text.rstrip(".").split(".")
         numeric = all(label.isdigit() for label in labels)
-        if not text or numeric or not all(0 < len(label) <= 63 and label.replace("-", "").isalnum() for label in labels):
+        if (
+            not text
+            or numeric
+            or not all(0 < len(label) <= 63 and label.replace("-", "").isalnum() for label in labels)
+        ):
             raise OptionError(f"expected an IP address or a host name, got {text!r}") from None
     return text
 

@@ -25,7 +25,9 @@ class JudgeItem:
         if not isinstance(self.prompt, (str, list)):
             raise TypeError(f"prompt must be a string or a list of chat messages, got {self.prompt!r:.60}")
         if not isinstance(self.rubric, Rubric):
-            raise TypeError(f"rubric must be a Rubric (rubrics.Rubric, or judge.rubric_lookup.to_rubric of a list or a dict), got {type(self.rubric).__name__}")
+            raise TypeError(
+                f"rubric must be a Rubric (rubrics.Rubric, or judge.rubric_lookup.to_rubric of a list or a dict), got {type(self.rubric).__name__}"
+            )
 
 
 @dataclass
@@ -34,8 +36,12 @@ class Prepared:
 
     item: JudgeItem
     results: dict[str, CriterionResult] = field(default_factory=dict)
-    asked: list[tuple[Criterion, tuple[YesNoQuestion, ...]]] = field(default_factory=list)  # yes/no questions (per criterion)
-    requests: list[tuple[list[Criterion], list[Message]]] = field(default_factory=list)  # generated requests: the criteria each decides
+    asked: list[tuple[Criterion, tuple[YesNoQuestion, ...]]] = field(
+        default_factory=list
+    )  # yes/no questions (per criterion)
+    requests: list[tuple[list[Criterion], list[Message]]] = field(
+        default_factory=list
+    )  # generated requests: the criteria each decides
     notes: list[str] = field(default_factory=list)
     deferred: dict[str, str] = field(default_factory=dict)  # criterion id -> why code left it to the judge
     nuggets: set[str] = field(default_factory=set)  # deferred by the nugget matcher: asked in three labels

@@ -70,16 +70,33 @@ def calls_in_flight(backend: Backend, batch_size: int, requested: int | None = N
 class ModelOptions:
     """Which models judge and how they are opened: the model flags every command shares."""
 
-    model: tuple[str, ...] = option((), "model spec (see `rubric judge --help`); default: the embedded SmolLM2; repeat for a jury "
-                                    "(each criterion judged by every model; API options then go in each spec, ?base_url=...)",
-                                    action="append", metavar="SPEC")
-    cache: bool = option(True, flags=(("--no-cache", {"action": "store_false", "help": "neither read nor write the judgement cache"}),))
+    model: tuple[str, ...] = option(
+        (),
+        "model spec (see `rubric judge --help`); default: the embedded SmolLM2; repeat for a jury "
+        "(each criterion judged by every model; API options then go in each spec, ?base_url=...)",
+        action="append",
+        metavar="SPEC",
+    )
+    cache: bool = option(
+        True, flags=(("--no-cache", {"action": "store_false", "help": "neither read nor write the judgement cache"}),)
+    )
     cache_dir: Path | None = option(None, "judgement cache directory (default: the user cache dir)")
-    base_url: tuple[str, ...] = option((), "server URL, e.g. http://host:8000/v1; repeat for replicas of one model", group=API,
-                                       action="append", metavar="URL")
-    samples: int | None = option(None, "structured verdicts per criterion; P(yes) = share of yes (models without logprobs)",
-                                 group=API, type=integer(1))
-    router_config: Path | None = option(None, "litellm Router configuration (YAML with model_list)", group=API, metavar="FILE")
+    base_url: tuple[str, ...] = option(
+        (),
+        "server URL, e.g. http://host:8000/v1; repeat for replicas of one model",
+        group=API,
+        action="append",
+        metavar="URL",
+    )
+    samples: int | None = option(
+        None,
+        "structured verdicts per criterion; P(yes) = share of yes (models without logprobs)",
+        group=API,
+        type=integer(1),
+    )
+    router_config: Path | None = option(
+        None, "litellm Router configuration (YAML with model_list)", group=API, metavar="FILE"
+    )
 
     def __post_init__(self) -> None:
         for name in ("model", "base_url"):  # a flag given once, a spec or URL as a string: one of them
@@ -92,14 +109,30 @@ class ModelOptions:
         return " + ".join(self.model) if self.model else "local:default"
 
 
-def open_backends(options: ModelOptions, *, on_default: Callable[[str], None] = _warn, **api_settings: Any) -> list[Backend]:
+def open_backends(
+    options: ModelOptions, *, on_default: Callable[[str], None] = _warn, **api_settings: Any
+) -> list[Backend]:
     """One backend per model of ``options`` (the embedded default when none is named);
     ``api_settings`` as for open_backend."""
     specs = options.model or (None,)
-    given = {"base_url": list(options.base_url) or None, "samples": options.samples,
-             "router_config": str(options.router_config) if options.router_config else None}
+    given = {
+        "base_url": list(options.base_url) or None,
+        "samples": options.samples,
+        "router_config": str(options.router_config) if options.router_config else None,
+    }
     if len(specs) > 1 and (ambiguous := next((name for name, value in given.items() if value), None)):
-        raise ValueError(f"--{ambiguous.replace('_', '-')} is ambiguous with several --model: put it in the spec it belongs to "
-                         f"(openai/MODEL?{ambiguous}=...)")
-    return [open_backend(spec, cache=options.cache, cache_dir=options.cache_dir, api_options=given, api_settings=api_settings,
-                         on_default=on_default) for spec in specs]
+        raise ValueError(
+            f"--{ambiguous.replace('_', '-')} is ambiguous with several --model: put it in the spec it belongs to "
+            f"(openai/MODEL?{ambiguous}=...)"
+        )
+    return [
+        open_backend(
+            spec,
+            cache=options.cache,
+            cache_dir=options.cache_dir,
+            api_options=given,
+            api_settings=api_settings,
+            on_default=on_default,
+        )
+        for spec in specs
+    ]

@@ -95,19 +95,40 @@ class PairwiseJudge:
 
     def settings(self) -> dict[str, object]:
         """Everything besides the pair that shapes a verdict: what a resumed run must share."""
-        return {"model": self.model_label, "backend": self.backend.identity(), "template_version": self.template_version,
-                "decision": self.decision, "margin": self.margin, "guard": self.guard, "reasoning": self.reasoning}
+        return {
+            "model": self.model_label,
+            "backend": self.backend.identity(),
+            "template_version": self.template_version,
+            "decision": self.decision,
+            "margin": self.margin,
+            "guard": self.guard,
+            "reasoning": self.reasoning,
+        }
 
     @property
     def model_label(self) -> str:
         return model_label(self.backend)
 
-    def compare(self, prompt: str | list[Message], response_a: str, response_b: str, *, item_id: str = "pair",
-                criteria: Sequence[str] = ()) -> PairwiseVerdict:
+    def compare(
+        self,
+        prompt: str | list[Message],
+        response_a: str,
+        response_b: str,
+        *,
+        item_id: str = "pair",
+        criteria: Sequence[str] = (),
+    ) -> PairwiseVerdict:
         return run_sync(self.acompare(prompt, response_a, response_b, item_id=item_id, criteria=criteria))
 
-    async def acompare(self, prompt: str | list[Message], response_a: str, response_b: str, *, item_id: str = "pair",
-                       criteria: Sequence[str] = ()) -> PairwiseVerdict:
+    async def acompare(
+        self,
+        prompt: str | list[Message],
+        response_a: str,
+        response_b: str,
+        *,
+        item_id: str = "pair",
+        criteria: Sequence[str] = (),
+    ) -> PairwiseVerdict:
         (verdict,) = await self._judge_chunk([PairItem(item_id, prompt, response_a, response_b, tuple(criteria))])
         return verdict
 
@@ -116,20 +137,34 @@ class PairwiseJudge:
             yield verdict
 
     def _question(self, item: PairItem, first: str, second: str) -> YesNoQuestion:
-        messages = prompts.render_messages(self.template, prompt=item.prompt, first=first, second=second, criteria=list(item.criteria))
+        messages = prompts.render_messages(
+            self.template, prompt=item.prompt, first=first, second=second, criteria=list(item.criteria)
+        )
         return YesNoQuestion(tuple(messages), self.template_version)
 
     def _verdict(self, item: PairItem, **fields: object) -> PairwiseVerdict:
-        return PairwiseVerdict(item_id=item.id, model=self.model_label, template_version=self.template_version, **fields)  # type: ignore[arg-type]
+        return PairwiseVerdict(
+            item_id=item.id, model=self.model_label, template_version=self.template_version, **fields
+        )  # type: ignore[arg-type]
 
     def _guarded(self, item: PairItem, empty_a: str | None, empty_b: str | None) -> PairwiseVerdict | None:
         """A content-free response loses without asking the judge; two of them tie."""
         if empty_a and empty_b:
-            return self._verdict(item, status="scored", preferred="tie", reason=f"decided without the judge: both responses are {empty_a}")
+            return self._verdict(
+                item,
+                status="scored",
+                preferred="tie",
+                reason=f"decided without the judge: both responses are {empty_a}",
+            )
         if empty_a or empty_b:
             winner, loser, reason = ("B", "A", empty_a) if empty_a else ("A", "B", empty_b)
-            return self._verdict(item, status="scored", preferred=winner, p_a=float(winner == "A"),
-                                 reason=f"decided without the judge: response {loser} is {reason}")
+            return self._verdict(
+                item,
+                status="scored",
+                preferred=winner,
+                p_a=float(winner == "A"),
+                reason=f"decided without the judge: response {loser} is {reason}",
+            )
         return None
 
     async def _judge_chunk(self, items: Sequence[PairItem]) -> list[PairwiseVerdict]:
@@ -137,12 +172,21 @@ class PairwiseJudge:
         asked = []
         for item in items:
             reader = guard_reader(self.guard)
-            (a, empty_a), (b, empty_b) = screen(item.response_a, self.reasoning, reader), screen(item.response_b, self.reasoning, reader)
+            (a, empty_a), (b, empty_b) = (
+                screen(item.response_a, self.reasoning, reader),
+                screen(item.response_b, self.reasoning, reader),
+            )
             decided[item.id] = self._guarded(item, empty_a, empty_b) if self.guard else None
             if decided[item.id] is None:
                 asked.append(replace(item, response_a=a.text, response_b=b.text))
-        questions = [q for item in asked for q in (self._question(item, item.response_a, item.response_b),
-                                                   self._question(item, item.response_b, item.response_a))]
+        questions = [
+            q
+            for item in asked
+            for q in (
+                self._question(item, item.response_a, item.response_b),
+                self._question(item, item.response_b, item.response_a),
+            )
+        ]
         scores = await ask(self.backend, questions)
         for index, item in enumerate(asked):
             decided[item.id] = self._from_scores(item, scores[2 * index], scores[2 * index + 1])
@@ -157,8 +201,18 @@ class PairwiseJudge:
         reason = None if consistent else "the verdict flips with the order of the responses: a tie"
         if self.decision == "averaged":
             preferred = decide_averaged(p_a, self.margin)
-            reason = None if preferred != "tie" else f"the order-averaged P(A better) {p_a:.3f} is within {self.margin:g} of 0.5: a tie"
+            reason = (
+                None
+                if preferred != "tie"
+                else f"the order-averaged P(A better) {p_a:.3f} is within {self.margin:g} of 0.5: a tie"
+            )
         return self._verdict(
-            item, status="scored", preferred=preferred, position_consistent=consistent,
-            p_first_ab=ab.p_yes, p_first_ba=ba.p_yes, p_a=p_a, reason=reason,
+            item,
+            status="scored",
+            preferred=preferred,
+            position_consistent=consistent,
+            p_first_ab=ab.p_yes,
+            p_first_ba=ba.p_yes,
+            p_a=p_a,
+            reason=reason,
         )

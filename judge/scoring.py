@@ -62,7 +62,9 @@ def weighted_score(
         numerator += r.weight * float(value)  # type: ignore[arg-type]
     value = numerator / denominator
     if not math.isfinite(value):  # never written as NaN or Infinity
-        return Score(None, len(scored), n_unscored, n_skipped, gate_state, "the score is not a finite number (weights too large)")
+        return Score(
+            None, len(scored), n_unscored, n_skipped, gate_state, "the score is not a finite number (weights too large)"
+        )
     if gate and gate_state == "failed":
         value = min(value, gate_cap)
     return Score(value, len(scored), n_unscored, n_skipped, gate_state)

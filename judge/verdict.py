@@ -19,7 +19,9 @@ class CriterionResult(BaseModel):
     status: CriterionStatus
     p_yes: float | None = Field(None, description="P(yes) that the response meets the criterion.")
     met: bool | None = Field(None, description="p_yes >= threshold; None unless scored.")
-    p_yes_raw: float | None = Field(None, description="The judge's own P(yes) when a calibration changed it into p_yes.")
+    p_yes_raw: float | None = Field(
+        None, description="The judge's own P(yes) when a calibration changed it into p_yes."
+    )
     yes_no_mass: float | None = Field(None, description="Next-token probability on Yes/No spellings, where read.")
     reason: str | None = Field(None, description="Why it is unscored or skipped, or how it was decided.")
     label: Literal["support", "partial_support", "not_support"] | None = Field(
@@ -28,11 +30,15 @@ class CriterionResult(BaseModel):
     explanation: str | None = None
     notes: list[str] = Field(default_factory=list)
     jury: dict[str, float | None] | None = Field(
-        None, description="Juries: each judge's P(yes) by model label (None where it could not score); p_yes is their aggregate."
+        None,
+        description="Juries: each judge's P(yes) by model label (None where it could not score); p_yes is their aggregate.",
     )
-    disputed: bool | None = Field(None, description="Juries: the judges that scored the criterion decided it differently.")
+    disputed: bool | None = Field(
+        None, description="Juries: the judges that scored the criterion decided it differently."
+    )
     transient: bool | None = Field(
-        None, description="Unscored for a passing cause (connection, timeout, 5xx, rate limit): a rerun of the run asks again."
+        None,
+        description="Unscored for a passing cause (connection, timeout, 5xx, rate limit): a rerun of the run asks again.",
     )
 
 

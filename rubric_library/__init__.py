@@ -33,4 +33,7 @@ def listing() -> list[str]:
     """`rubric library list`: one line per library rubric (name, criteria, description)."""
     import textwrap
 
-    return [f"{name:24} {len(r.criteria):3} criteria  {textwrap.shorten(r.description or '', 80)}" for name, r in ((n, load(n)) for n in names())]
+    return [
+        f"{name:24} {len(r.criteria):3} criteria  {textwrap.shorten(r.description or '', 80)}"
+        for name, r in ((n, load(n)) for n in names())
+    ]

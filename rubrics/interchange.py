@@ -45,7 +45,9 @@ def from_healthbench(
             k += 1
             criterion_id = f"{base}-{k}"
         seen.add(criterion_id)
-        criteria.append(Criterion(id=criterion_id, text=text, weight=float(item["points"]), tags=list(item.get("tags") or [])))
+        criteria.append(
+            Criterion(id=criterion_id, text=text, weight=float(item["points"]), tags=list(item.get("tags") or []))
+        )
     data = {"id": rubric_id, "task": task, "criteria": criteria, "provenance": Provenance(method="import:healthbench")}
     return Rubric.model_validate(data, context={ALLOW_NO_POSITIVE_WEIGHT: allow_no_positive})
 
@@ -76,12 +78,13 @@ def from_rar(items: list[dict[str, Any]], rubric_id: str, task: str | None = Non
 
 def to_rar(rubric: Rubric) -> list[dict[str, Any]]:
     return [
-        {"title": c.tags[0] if c.tags else c.id, "description": c.text, "weight": c.weight}
-        for c in rubric.criteria
+        {"title": c.tags[0] if c.tags else c.id, "description": c.text, "weight": c.weight} for c in rubric.criteria
     ]
 
 
-def to_rubric(value: Any, rubric_id: str = "inline", *, fmt: Format = "auto", allow_no_positive: bool = False) -> Rubric:
+def to_rubric(
+    value: Any, rubric_id: str = "inline", *, fmt: Format = "auto", allow_no_positive: bool = False
+) -> Rubric:
     """Any written form of a rubric as a Rubric with usable checks (ValueError or pydantic's
     ValidationError otherwise). ``allow_no_positive``: HealthBench rows of pitfalls only."""
     if isinstance(value, Rubric):

@@ -107,7 +107,9 @@ def _records(path: Path) -> list[Record]:
     records = []
     for node, data in zip(nodes, documents):
         if data is not None:
-            item_lines = [child.start_mark.line + 1 for child in node.value] if isinstance(node, yaml.SequenceNode) else []
+            item_lines = (
+                [child.start_mark.line + 1 for child in node.value] if isinstance(node, yaml.SequenceNode) else []
+            )
             records.append((data, node.start_mark.line + 1, item_lines))
     return records
 
@@ -121,7 +123,11 @@ def load_rubrics(path: str | Path, fmt: Format = "auto") -> list[Rubric]:
     path = Path(path)
     rubrics: list[Rubric] = []
     for data, line, item_lines in _records(path):
-        is_item_list = fmt in ("healthbench", "rar") or interchange.looks_like_healthbench(data) or interchange.looks_like_rar(data)
+        is_item_list = (
+            fmt in ("healthbench", "rar")
+            or interchange.looks_like_healthbench(data)
+            or interchange.looks_like_rar(data)
+        )
         expand = isinstance(data, list) and not is_item_list
         for index, data_item in enumerate(data if expand else [data]):
             number = len(rubrics) + 1
@@ -192,5 +198,7 @@ def describe_rubric_file(path: str | Path) -> list[str]:
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
         pitfalls = sum(c.is_pitfall for c in rubric.criteria)
-        lines.append(f"{path}: {rubric.id}: {len(rubric.criteria)} criteria ({pitfalls} pitfalls), positive weight {rubric.positive_weight:g}")
+        lines.append(
+            f"{path}: {rubric.id}: {len(rubric.criteria)} criteria ({pitfalls} pitfalls), positive weight {rubric.positive_weight:g}"
+        )
     return lines

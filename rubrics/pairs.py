@@ -62,8 +62,12 @@ def _text(record: dict[str, Any], key: str) -> str:
 def _prompt(record: dict[str, Any], key: str) -> Any:
     """A prompt: text, or a non-empty list of {role, content} chat messages."""
     value = record.get(key)
-    if isinstance(value, list) and value and all(
-        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+    if (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+        )
     ):
         return value
     return _text(record, key)
@@ -74,7 +78,7 @@ def split_dialogue(dialogue: str) -> tuple[str, str]:
     cut = dialogue.rfind(marker)
     if cut < 0:
         raise Skip("dialogue without an assistant turn")
-    return dialogue[:cut].strip(), dialogue[cut + len(marker):].strip()
+    return dialogue[:cut].strip(), dialogue[cut + len(marker) :].strip()
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,9 @@ def _read(record: Any, default_id: str, require_label: bool = True) -> tuple[str
             raise Skip("split vote")
         responses = [_text(record, "response1"), _text(record, "response2")]
         instruction = _text(record, "instruction")
-        prompt = instruction + (f"\n\n{record['input']}" if isinstance(record.get("input"), str) and record["input"].strip() else "")
+        prompt = instruction + (
+            f"\n\n{record['input']}" if isinstance(record.get("input"), str) and record["input"].strip() else ""
+        )
         better = {"1": 0, "2": 1, "0": None}[label]
     elif "chosen" in record and "prompt" not in record:  # HH-RLHF dialogues
         chosen_prompt, chosen = split_dialogue(_text(record, "chosen"))
@@ -157,7 +163,9 @@ def _read(record: Any, default_id: str, require_label: bool = True) -> tuple[str
     elif "chosen" in record:
         prompt, responses = _text(record, "prompt"), [_text(record, "chosen"), _text(record, "rejected")]
     else:
-        raise Skip("unknown layout (no chosen/rejected, responses, output_1/output_2, response_a/response_b or response1/response2)")
+        raise Skip(
+            "unknown layout (no chosen/rejected, responses, output_1/output_2, response_a/response_b or response1/response2)"
+        )
     if len({r.strip() for r in responses}) < len(responses):
         raise Skip("identical responses")
     return pair_id, prompt, responses, better
@@ -181,7 +189,15 @@ def _labelled(record: Any, default_id: str, source: str, require_label: bool = T
         raise Skip("'criteria' is not a list of texts")
     own_source = fields.get("source")
     label = {0: "A", 1: "B", None: "tie", UNLABELLED: None}[better]
-    return LabelledPair(pair_id, prompt, responses[0], responses[1], label, own_source if isinstance(own_source, str) and own_source else source, tuple(criteria))
+    return LabelledPair(
+        pair_id,
+        prompt,
+        responses[0],
+        responses[1],
+        label,
+        own_source if isinstance(own_source, str) and own_source else source,
+        tuple(criteria),
+    )
 
 
 def load_labelled_pairs(

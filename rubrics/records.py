@@ -39,7 +39,11 @@ def completion_text(completion: Any) -> Any:
                 continue
             content = message.get("content")
             if isinstance(content, list):  # content blocks: keep the text ones
-                content = "".join(block.get("text", "") for block in content if isinstance(block, dict) and block.get("type") == "text")
+                content = "".join(
+                    block.get("text", "")
+                    for block in content
+                    if isinstance(block, dict) and block.get("type") == "text"
+                )
             if isinstance(content, str):
                 parts.append(content)
         return "\n".join(parts)
@@ -142,7 +146,9 @@ def objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def text_record(record: Any, default_id: str, fields: tuple[str, ...], id_fields: tuple[str, ...], what: str) -> tuple[str, str]:
+def text_record(
+    record: Any, default_id: str, fields: tuple[str, ...], id_fields: tuple[str, ...], what: str
+) -> tuple[str, str]:
     """(id, text) of a record holding one text under the first of ``fields`` (instructions,
     questions); the id is the first of ``id_fields`` present, made id-safe."""
     if isinstance(record, Skip):

@@ -55,12 +55,26 @@ def handle_post(handler: Any, raw: bytes) -> bool:
     desk: BatchDesk = handler.owner.batches
     path = handler.path.split("?")[0]
     if path == "/v1/files":
-        message = BytesParser().parsebytes(b"Content-Type: " + handler.headers["content-type"].encode() + b"\r\n\r\n" + raw)
-        upload = next(part for part in message.get_payload() if part.get_param("name", header="content-disposition") == "file")
+        message = BytesParser().parsebytes(
+            b"Content-Type: " + handler.headers["content-type"].encode() + b"\r\n\r\n" + raw
+        )
+        upload = next(
+            part for part in message.get_payload() if part.get_param("name", header="content-disposition") == "file"
+        )
         file_id = desk.new_id("file")
         desk.files[file_id] = upload.get_payload(decode=True)
-        send(handler, {"id": file_id, "object": "file", "bytes": len(desk.files[file_id]), "created_at": int(time.time()),
-                       "filename": upload.get_filename(), "purpose": "batch", "status": "processed"})
+        send(
+            handler,
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(desk.files[file_id]),
+                "created_at": int(time.time()),
+                "filename": upload.get_filename(),
+                "purpose": "batch",
+                "status": "processed",
+            },
+        )
         return True
     if path == "/v1/batches":
         body = json.loads(raw)
@@ -105,7 +119,11 @@ def handle_get(handler: Any) -> bool:
     if match := ANTHROPIC_BATCH.match(path):
         job = desk.jobs[match.group(1)]
         if match.group(2):  # the results, as JSONL
-            handler._send(200, "".join(json.dumps(r) + "\n" for r in job.results or []).encode(), content_type="application/binary")
+            handler._send(
+                200,
+                "".join(json.dumps(r) + "\n" for r in job.results or []).encode(),
+                content_type="application/binary",
+            )
             return True
         job.polls += 1
         ended = job.polls >= desk.polls
@@ -131,8 +149,18 @@ def finish(handler: Any, desk: BatchDesk, job: Job) -> None:
         elif "FAULT:batch-error" in question:
             job.results.append(errored(job, line))
         elif job.kind == "openai":
-            job.results.append({"id": f"req_{index}", "custom_id": line["custom_id"], "error": None,
-                                "response": {"status_code": 200, "request_id": f"r{index}", "body": handler._openai_reply(body, question, None, 1)}})
+            job.results.append(
+                {
+                    "id": f"req_{index}",
+                    "custom_id": line["custom_id"],
+                    "error": None,
+                    "response": {
+                        "status_code": 200,
+                        "request_id": f"r{index}",
+                        "body": handler._openai_reply(body, question, None, 1),
+                    },
+                }
+            )
         else:
             message = handler._anthropic_reply(body, question, None, 1)
             job.results.append({"custom_id": line["custom_id"], "result": {"type": "succeeded", "message": message}})
@@ -149,38 +177,92 @@ def finish(handler: Any, desk: BatchDesk, job: Job) -> None:
 def expired(job: Job, line: dict[str, Any]) -> dict[str, Any]:
     if job.kind == "anthropic":
         return {"custom_id": line["custom_id"], "result": {"type": "expired"}}
-    return {"id": "req_x", "custom_id": line["custom_id"], "response": None,
-            "error": {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}}
+    return {
+        "id": "req_x",
+        "custom_id": line["custom_id"],
+        "response": None,
+        "error": {
+            "code": "batch_expired",
+            "message": "This request could not be executed before the completion window expired.",
+        },
+    }
 
 
 def errored(job: Job, line: dict[str, Any]) -> dict[str, Any]:
     if job.kind == "anthropic":
-        return {"custom_id": line["custom_id"], "result": {"type": "errored", "error": {
-            "type": "error", "error": {"type": "invalid_request_error", "message": "scripted failure inside the batch"}}}}
-    return {"id": "req_e", "custom_id": line["custom_id"], "error": None, "response": {"status_code": 400, "request_id": "re", "body": {
-        "error": {"message": "scripted failure inside the batch", "type": "invalid_request_error", "code": "invalid_request"}}}}
+        return {
+            "custom_id": line["custom_id"],
+            "result": {
+                "type": "errored",
+                "error": {
+                    "type": "error",
+                    "error": {"type": "invalid_request_error", "message": "scripted failure inside the batch"},
+                },
+            },
+        }
+    return {
+        "id": "req_e",
+        "custom_id": line["custom_id"],
+        "error": None,
+        "response": {
+            "status_code": 400,
+            "request_id": "re",
+            "body": {
+                "error": {
+                    "message": "scripted failure inside the batch",
+                    "type": "invalid_request_error",
+                    "code": "invalid_request",
+                }
+            },
+        },
+    }
 
 
 def openai_batch(job: Job, input_file: str, status: str) -> dict[str, Any]:
     done = len(job.results or []) if status in ("completed", "expired") else 0
     failed = sum(1 for r in job.results or [] if (r.get("response") or {}).get("status_code") != 200)
-    batch = {"id": job.id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": input_file,
-             "completion_window": "24h", "status": status, "created_at": int(time.time()),
-             "output_file_id": job.files.get("output"), "error_file_id": job.files.get("error"),
-             "request_counts": {"total": len(job.lines), "completed": done - failed, "failed": failed}}
+    batch = {
+        "id": job.id,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": input_file,
+        "completion_window": "24h",
+        "status": status,
+        "created_at": int(time.time()),
+        "output_file_id": job.files.get("output"),
+        "error_file_id": job.files.get("error"),
+        "request_counts": {"total": len(job.lines), "completed": done - failed, "failed": failed},
+    }
     if status == "failed":
-        batch["errors"] = {"object": "list", "data": [{"code": "invalid_file", "message": "scripted validation failure", "line": 1}]}
+        batch["errors"] = {
+            "object": "list",
+            "data": [{"code": "invalid_file", "message": "scripted validation failure", "line": 1}],
+        }
     return batch
 
 
 def anthropic_batch(handler: Any, job: Job, ended: bool) -> dict[str, Any]:
     kinds = [r["result"]["type"] for r in job.results or []] if ended else []
-    counts = {"processing": 0 if ended else len(job.lines), "succeeded": kinds.count("succeeded"), "errored": kinds.count("errored"),
-              "canceled": kinds.count("canceled"), "expired": kinds.count("expired")}
+    counts = {
+        "processing": 0 if ended else len(job.lines),
+        "succeeded": kinds.count("succeeded"),
+        "errored": kinds.count("errored"),
+        "canceled": kinds.count("canceled"),
+        "expired": kinds.count("expired"),
+    }
     now = "2026-12-02T00:00:00Z"
-    return {"id": job.id, "type": "message_batch", "processing_status": "ended" if ended else "in_progress", "request_counts": counts,
-            "created_at": now, "expires_at": "2026-12-03T00:00:00Z", "ended_at": now if ended else None, "archived_at": None,
-            "cancel_initiated_at": None, "results_url": f"{handler.owner.url}/v1/messages/batches/{job.id}/results" if ended else None}
+    return {
+        "id": job.id,
+        "type": "message_batch",
+        "processing_status": "ended" if ended else "in_progress",
+        "request_counts": counts,
+        "created_at": now,
+        "expires_at": "2026-12-03T00:00:00Z",
+        "ended_at": now if ended else None,
+        "archived_at": None,
+        "cancel_initiated_at": None,
+        "results_url": f"{handler.owner.url}/v1/messages/batches/{job.id}/results" if ended else None,
+    }
 
 
 def send(handler: Any, payload: dict[str, Any]) -> None:

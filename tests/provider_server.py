@@ -179,18 +179,26 @@ class _Handler(BaseHTTPRequestHandler):
             if given != owner.api_key:
                 return self._error(401, "Incorrect API key provided.", anthropic, "authentication_error")
         if fault == "429" and attempt <= 2:
-            return self._error(429, "Rate limit reached; slow down.", anthropic, "rate_limit_error", {"retry-after": owner.retry_after})
+            return self._error(
+                429, "Rate limit reached; slow down.", anthropic, "rate_limit_error", {"retry-after": owner.retry_after}
+            )
         if fault == "500" or (fault == "500-once" and attempt == 1):
             return self._error(500, "The server had an error while processing your request.", anthropic, "api_error")
         if fault == "400":
-            return self._error(400, "This model's maximum context length is 8192 tokens.", anthropic, "invalid_request_error")
+            return self._error(
+                400, "This model's maximum context length is 8192 tokens.", anthropic, "invalid_request_error"
+            )
         if fault == "hang" and attempt == 1:
             time.sleep(owner.hang_seconds)
             self.close_connection = True
             return 0
         if fault == "malformed":
             return self._send(200, b'{"id": "cmpl-1", "choices": [{"index": 0, "message": {"role": "assist')
-        payload = self._anthropic_reply(body, last, fault, attempt) if anthropic else self._openai_reply(body, last, fault, attempt)
+        payload = (
+            self._anthropic_reply(body, last, fault, attempt)
+            if anthropic
+            else self._openai_reply(body, last, fault, attempt)
+        )
         data = json.dumps(payload).encode()
         if fault == "truncated" and attempt == 1:
             self.send_response(200)
@@ -203,7 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
             return 200
         return self._send(200, data)
 
-    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json") -> int:
+    def _send(
+        self, status: int, data: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json"
+    ) -> int:
         try:
             self.send_response(status)
             self.send_header("content-type", content_type)
@@ -216,7 +226,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         return status
 
-    def _error(self, status: int, message: str, anthropic: bool, kind: str, headers: dict[str, str] | None = None) -> int:
+    def _error(
+        self, status: int, message: str, anthropic: bool, kind: str, headers: dict[str, str] | None = None
+    ) -> int:
         if anthropic:
             payload = {"type": "error", "error": {"type": kind, "message": message}}
         else:
@@ -236,7 +248,9 @@ class _Handler(BaseHTTPRequestHandler):
             return {"reasoning": "I think so", "satisfied": "perhaps"}
         batched = BATCHED_CRITERION.findall(last)
         if batched:
-            labels = [{"id": key, "reasoning": "scripted", "satisfied": says_yes(text.strip())} for key, text in batched]
+            labels = [
+                {"id": key, "reasoning": "scripted", "satisfied": says_yes(text.strip())} for key, text in batched
+            ]
             if fault == "unknown-label":
                 labels[0]["satisfied"] = "maybe"
                 labels.append({"id": "c99", "reasoning": "invented", "satisfied": True})
@@ -252,7 +266,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("tools"):
             name = body["tools"][0]["function"]["name"]
             arguments = json.dumps(self._verdict(body, last, fault, attempt))
-            message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]
+            message["tool_calls"] = [
+                {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+            ]
         elif body.get("response_format"):
             message["content"] = json.dumps(self._verdict(body, last, fault, attempt))
         elif body.get("logprobs"):
@@ -261,13 +277,28 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "maybe":
                 top = [("Maybe", 0.7), ("Perhaps", 0.2), ("It", 0.05)]
             else:  # Yes/No mass 0.95, split over two spellings each
-                top = [("Yes", 0.9 * p), ("No", 0.9 * (1 - p)), (" yes", 0.05 * p), ("no", 0.05 * (1 - p)), ("The", 0.01)]
+                top = [
+                    ("Yes", 0.9 * p),
+                    ("No", 0.9 * (1 - p)),
+                    (" yes", 0.05 * p),
+                    ("no", 0.05 * (1 - p)),
+                    ("The", 0.01),
+                ]
             top = [(t, lp) for t, lp in top if lp > 0][: int(body.get("top_logprobs") or 0) or 1]
             chosen = max(top, key=lambda a: a[1])
             message["content"] = chosen[0]
             entries = [{"token": t, "logprob": math.log(v), "bytes": list(t.encode())} for t, v in top]
             if fault != "nologprobs":
-                logprobs = {"content": [{"token": chosen[0], "logprob": math.log(chosen[1]), "bytes": list(chosen[0].encode()), "top_logprobs": entries}]}
+                logprobs = {
+                    "content": [
+                        {
+                            "token": chosen[0],
+                            "logprob": math.log(chosen[1]),
+                            "bytes": list(chosen[0].encode()),
+                            "top_logprobs": entries,
+                        }
+                    ]
+                }
         else:
             message["content"] = "Yes"
         completion_tokens = max(1, len(json.dumps(message)) // 4)
@@ -276,8 +307,19 @@ class _Handler(BaseHTTPRequestHandler):
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "judge"),
-            "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": "tool_calls" if body.get("tools") else "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": logprobs,
+                    "finish_reason": "tool_calls" if body.get("tools") else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
 
     def _anthropic_reply(self, body: dict[str, Any], last: str, fault: str | None, attempt: int) -> dict[str, Any]:
@@ -285,7 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
         cached = self._prompt_cache(body)
         if body.get("tools"):
             tool = body["tools"][0]["name"]
-            content = [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": self._verdict(body, last, fault, attempt)}]
+            content = [
+                {"type": "tool_use", "id": "toolu_1", "name": tool, "input": self._verdict(body, last, fault, attempt)}
+            ]
             stop = "tool_use"
         else:
             content = [{"type": "text", "text": "Yes"}]
@@ -298,7 +342,11 @@ class _Handler(BaseHTTPRequestHandler):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": {"input_tokens": len(text) // 4 - sum(cached.values()), "output_tokens": max(1, len(json.dumps(content)) // 4), **cached},
+            "usage": {
+                "input_tokens": len(text) // 4 - sum(cached.values()),
+                "output_tokens": max(1, len(json.dumps(content)) // 4),
+                **cached,
+            },
         }
 
     def _prompt_cache(self, body: dict[str, Any]) -> dict[str, int]:
@@ -312,8 +360,11 @@ class _Handler(BaseHTTPRequestHandler):
                         seen = prefix in self.owner.cached_prefixes
                         self.owner.cached_prefixes.add(prefix)
                     tokens = len(prefix) // 4
-                    return {"cache_read_input_tokens": tokens, "cache_creation_input_tokens": 0} if seen else \
-                        {"cache_read_input_tokens": 0, "cache_creation_input_tokens": tokens}
+                    return (
+                        {"cache_read_input_tokens": tokens, "cache_creation_input_tokens": 0}
+                        if seen
+                        else {"cache_read_input_tokens": 0, "cache_creation_input_tokens": tokens}
+                    )
         return {}
 
 
@@ -322,7 +373,9 @@ def main() -> None:
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(description="A scripted LLM provider on 127.0.0.1 (OpenAI and Anthropic wire formats).")
+    parser = argparse.ArgumentParser(
+        description="A scripted LLM provider on 127.0.0.1 (OpenAI and Anthropic wire formats)."
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     args = parser.parse_args()
     server = ProviderServer(latency=args.latency).start()

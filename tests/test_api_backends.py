@@ -25,7 +25,9 @@ from tests.provider_server import ProviderServer, hashed_p_yes  # noqa: E402
 
 # -- P(yes) from logprobs ----------------------------------------------------------------------
 def test_top_logprobs_sum_spellings_and_never_guess():
-    score = score_top_logprobs([("Yes", math.log(0.6)), (" yes", math.log(0.1)), ("No", math.log(0.2)), ("The", math.log(0.05))], 20)
+    score = score_top_logprobs(
+        [("Yes", math.log(0.6)), (" yes", math.log(0.1)), ("No", math.log(0.2)), ("The", math.log(0.05))], 20
+    )
     assert score.p_yes == pytest.approx(0.7 / 0.9)
     assert score.yes_no_mass == pytest.approx(0.9)
     missing = score_top_logprobs([("Maybe", math.log(0.8)), ("It", math.log(0.1))], 20)
@@ -55,8 +57,16 @@ FAULTS = {  # fault: (status, attempts, words in the reason)
     "400": ("unscored", 1, "maximum context length"),
 }
 GIVEN_UP = {"500", "malformed", "400", "badjson"}  # calls that end in an error, not an answer
-LOGPROB_FAULTS = {**FAULTS, "nologprobs": ("unscored", 1, "no logprobs"), "maybe": ("unscored", 1, "neither Yes nor No")}
-STRUCTURED_FAULTS = {**FAULTS, "badjson-once": ("scored", 2, None), "badjson": ("unscored", 3, "no valid structured verdict")}
+LOGPROB_FAULTS = {
+    **FAULTS,
+    "nologprobs": ("unscored", 1, "no logprobs"),
+    "maybe": ("unscored", 1, "neither Yes nor No"),
+}
+STRUCTURED_FAULTS = {
+    **FAULTS,
+    "badjson-once": ("scored", 2, None),
+    "badjson": ("unscored", 3, "no valid structured verdict"),
+}
 
 
 @pytest.mark.parametrize(
@@ -165,7 +175,9 @@ def test_generated_shape_is_a_structured_verdict_per_criterion(server):
 def test_a_server_with_structured_outputs_gets_the_schema_to_decode_under(server):
     from judge.backends.structured import GeneratedVerdict
 
-    verdict = judge_one(backend_for(server, "openai/judge", json_schema=True), ["Gives the capital"], request_shape="generated")
+    verdict = judge_one(
+        backend_for(server, "openai/judge", json_schema=True), ["Gives the capital"], request_shape="generated"
+    )
     body = server.requests[-1].body
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == GeneratedVerdict.model_json_schema()  # maxLength and all
@@ -207,10 +219,15 @@ def test_litellm_reads_logprobs_and_routes_over_a_router(server, tmp_path):
     with ProviderServer() as one, ProviderServer() as two:
         config = tmp_path / "router.yaml"
         deployments = [
-            {"model_name": "judge", "litellm_params": {"model": "openai/judge", "api_base": s.url + "/v1", "api_key": "EMPTY"}}
+            {
+                "model_name": "judge",
+                "litellm_params": {"model": "openai/judge", "api_base": s.url + "/v1", "api_key": "EMPTY"},
+            }
             for s in (one, two)
         ]
-        config.write_text(json.dumps({"model_list": deployments, "router_settings": {"routing_strategy": "simple-shuffle"}}))
+        config.write_text(
+            json.dumps({"model_list": deployments, "router_settings": {"routing_strategy": "simple-shuffle"}})
+        )
         backend = get_backend("litellm/judge", router_config=str(config), **FAST)
         verdict = judge_one(backend, [f"Criterion {i}" for i in range(24)])
         assert verdict.n_scored == 24
@@ -239,7 +256,9 @@ def test_sync_calls_in_a_row_and_async_use_share_one_backend(server):
     async def twice():
         judge = Judge(backend)
         rubric = Rubric.from_principles(["Is polite", "Is short"], "r")
-        return await asyncio.gather(judge.aevaluate(PROMPT, RESPONSE, rubric), judge.aevaluate(PROMPT, "Lyon", rubric, item_id="b"))
+        return await asyncio.gather(
+            judge.aevaluate(PROMPT, RESPONSE, rubric), judge.aevaluate(PROMPT, "Lyon", rubric, item_id="b")
+        )
 
     assert [v.n_scored for v in asyncio.run(twice())] == [2, 2]
 
@@ -278,13 +297,34 @@ def test_cli_judges_through_an_api_server_and_reports_usage(rubric_exe, tmp_path
     rows.append({"id": "broken", "prompt": PROMPT, "response": "Paris", "rubric": ["Is right FAULT:500"]})
     items.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rubric = tmp_path / "rubric.json"
-    rubric.write_text(json.dumps({"id": "capital", "criteria": [{"id": "right", "text": "Names Paris"}, {"id": "short", "text": "Is short"}]}))
+    rubric.write_text(
+        json.dumps(
+            {"id": "capital", "criteria": [{"id": "right", "text": "Names Paris"}, {"id": "short", "text": "Is short"}]}
+        )
+    )
 
     def judge(output, *extra):
         return subprocess.run(
-            [rubric_exe, "judge", "--rubric", rubric, "--input", items, "--output", output, "--cache-dir", tmp_path / "cache",
-             "--model", "openai/judge?max_retries=1&retry_wait=0.01", "--base-url", server.url + "/v1", *extra],
-            capture_output=True, text=True, timeout=120,
+            [
+                rubric_exe,
+                "judge",
+                "--rubric",
+                rubric,
+                "--input",
+                items,
+                "--output",
+                output,
+                "--cache-dir",
+                tmp_path / "cache",
+                "--model",
+                "openai/judge?max_retries=1&retry_wait=0.01",
+                "--base-url",
+                server.url + "/v1",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     with ProviderServer() as server:
@@ -306,8 +346,24 @@ def test_cli_judges_through_an_api_server_and_reports_usage(rubric_exe, tmp_path
         assert {r["request_shape"] for r in records} == {"batched"}
         assert "API usage: 7 requests" in batched.stdout  # one per response (+1 retry of the failing one)
 
-        misuse = subprocess.run([rubric_exe, "judge", "--rubric", rubric, "--input", items, "--output", tmp_path / "x.jsonl",
-                                 "--model", "fake:yes", "--base-url", server.url], capture_output=True, text=True)
+        misuse = subprocess.run(
+            [
+                rubric_exe,
+                "judge",
+                "--rubric",
+                rubric,
+                "--input",
+                items,
+                "--output",
+                tmp_path / "x.jsonl",
+                "--model",
+                "fake:yes",
+                "--base-url",
+                server.url,
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert misuse.returncode == 2 and "--base-url applies to API models only" in misuse.stderr
 
 
@@ -332,7 +388,16 @@ def test_retry_decisions_and_waits():
     from judge.backends.retry import describe, is_retryable, retry_after
 
     assert [is_retryable(_StatusError(s)) for s in (400, 401, 403, 404, 408, 409, 422, 429, 500, 503)] == [
-        False, False, False, False, True, True, False, True, True, True
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
     ]
     assert is_retryable(json.JSONDecodeError("x", "doc", 0)) and is_retryable(TimeoutError())
     wrapped = RuntimeError("instructor gave up")

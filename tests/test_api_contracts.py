@@ -25,8 +25,12 @@ def test_top_logprobs_above_twenty_is_refused_with_the_reason(server):
 def test_reasoning_models_get_structured_verdicts_without_temperature(server):
     from judge.backends.openai_backend import is_reasoning_model
 
-    assert all(map(is_reasoning_model, ["o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "ft:o4-mini:org::abc"]))
-    assert not any(map(is_reasoning_model, ["gpt-4.1-mini", "gpt-5-chat-latest", "gpt-4o", "Qwen/Qwen3-8B", "omni-moderation"]))
+    assert all(
+        map(is_reasoning_model, ["o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "ft:o4-mini:org::abc"])
+    )
+    assert not any(
+        map(is_reasoning_model, ["gpt-4.1-mini", "gpt-5-chat-latest", "gpt-4o", "Qwen/Qwen3-8B", "omni-moderation"])
+    )
     before = len(server.requests)
     backend = backend_for(server, "openai/o4-mini")
     assert backend.mode == "structured" and backend.identity()["temperature"] == "provider default"

@@ -53,8 +53,13 @@ def test_guard_alone_stops_master_keys_for_a_judge_that_always_says_yes():
 
 
 def test_unscored_verdicts_are_counted_apart(monkeypatch):
-    report = run_audit(FakeBackend(None), load_questions(limit=2), load_attacks()[:3], progress=False,
-                       configurations={"no guard": {"guard": False}})
+    report = run_audit(
+        FakeBackend(None),
+        load_questions(limit=2),
+        load_attacks()[:3],
+        progress=False,
+        configurations={"no guard": {"guard": False}},
+    )
     row = report["attacks"][0]["no guard"]
     assert row == {"n": 2, "met": 0, "unscored": 2, "rate": None}
 
@@ -62,14 +67,20 @@ def test_unscored_verdicts_are_counted_apart(monkeypatch):
 def test_naive_template_pastes_the_response_unquoted():
     import prompts
 
-    user = prompts.render_messages("entailment_naive", prompt="Q", response="<|im_end|>", criterion="c", reference="1")[1]["content"]
+    user = prompts.render_messages("entailment_naive", prompt="Q", response="<|im_end|>", criterion="c", reference="1")[
+        1
+    ]["content"]
     assert "Response: <|im_end|>" in user  # the baseline the audit compares against
 
 
 def test_audit_command(rubric_exe, tmp_path):
     out = tmp_path / "audit.json"
-    result = subprocess.run([rubric_exe, "audit", "--model", "fake:yes", "--limit", "3", "--no-cache", "--output", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [rubric_exe, "audit", "--model", "fake:yes", "--limit", "3", "--no-cache", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "all master key" in result.stdout and "0/33 0.0%" in result.stdout
     assert json.loads(out.read_text())["rubric"] == REFERENCE_RUBRIC.id
@@ -77,8 +88,12 @@ def test_audit_command(rubric_exe, tmp_path):
 
 @pytest.mark.slow
 def test_audit_with_the_embedded_model(rubric_exe, tmp_path, smollm2_dir):
-    result = subprocess.run([rubric_exe, "audit", "--limit", "1", "--cache-dir", str(tmp_path / "cache")],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [rubric_exe, "audit", "--limit", "1", "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert "audit of local:SmolLM2-135M-Instruct" in result.stdout and "guard false rejections" in result.stdout
 
@@ -92,13 +107,24 @@ def test_probes_measure_the_swing_a_biased_judge_shows_and_nothing_else():
 
     from rubrics.model import Rubric
 
-    principle = Rubric.from_principles(["The final answer is correct."], "principle")  # no hard rule: no gate, the raw swing
+    principle = Rubric.from_principles(
+        ["The final answer is correct."], "principle"
+    )  # no hard rule: no gate, the raw swing
     markdown_lover = FakeBackend(lambda q: 0.9 if "## Solution" in shown_response(q) else 0.2)
     report = run_probes(markdown_lover, load_questions(limit=4), rubric=principle)
     formatting = report["probes"]["formatting: plain -> Markdown"]
     for case in ("correct", "wrong"):  # a bias shows as a gained wrong answer as much as a lost correct one
-        assert formatting[case]["swing"] == pytest.approx(0.7) and formatting[case]["flip_rate"] == 1.0 and formatting[case]["n"] == 4
-    assert all(report["probes"][p][c]["swing"] == pytest.approx(0.0) for p in PROBES if p != "formatting: plain -> Markdown" for c in ("correct", "wrong"))
+        assert (
+            formatting[case]["swing"] == pytest.approx(0.7)
+            and formatting[case]["flip_rate"] == 1.0
+            and formatting[case]["n"] == 4
+        )
+    assert all(
+        report["probes"][p][c]["swing"] == pytest.approx(0.0)
+        for p in PROBES
+        if p != "formatting: plain -> Markdown"
+        for c in ("correct", "wrong")
+    )
 
     def length(q):
         return min(1.0, len(shown_response(q)) / 600)
@@ -125,7 +151,17 @@ def test_pairwise_audit_counts_attack_wins_and_ties_on_both_sides():
 
     report = run_pairwise_audit(FakeBackend(0.9), questions, attacks)  # always prefers the first shown
     key, padding = report["families"]["master key"], report["families"]["padding"]
-    assert key["hardened"] == {"attack wins": 0, "tie": 0, "genuine wins": 4, "unscored": 0, "n": 4}  # the guard decides
-    assert key["no guard"]["tie"] == 4 and padding["hardened"]["tie"] == 4  # a first-position judge flips: ties, never wins
+    assert key["hardened"] == {
+        "attack wins": 0,
+        "tie": 0,
+        "genuine wins": 4,
+        "unscored": 0,
+        "n": 4,
+    }  # the guard decides
+    assert (
+        key["no guard"]["tie"] == 4 and padding["hardened"]["tie"] == 4
+    )  # a first-position judge flips: ties, never wins
     lines = format_pairwise_audit(report).splitlines()
-    assert [line.split() for line in lines if line.startswith("master key")] == [["master", "key", "0/4", "win,", "0", "tie", "0/4", "win,", "4", "tie"]]
+    assert [line.split() for line in lines if line.startswith("master key")] == [
+        ["master", "key", "0/4", "win,", "0", "tie", "0/4", "win,", "4", "tie"]
+    ]

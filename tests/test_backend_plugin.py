@@ -19,22 +19,56 @@ def plugin_path(tmp_path_factory) -> Path:
     """The test package installed (built by pip, entry points and all) into a folder of its own."""
     target, source = tmp_path_factory.mktemp("plugin"), tmp_path_factory.mktemp("plugin-source") / "keyword-judge"
     shutil.copytree(PLUGIN, source)  # pip builds in the source tree: a copy keeps the checkout clean
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(target), str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert list(target.glob("keyword_judge-*.dist-info/entry_points.txt"))
     return target
 
 
 def test_a_registered_backend_judges_in_rubric_judge(rubric_exe, plugin_path, tmp_path):
-    lines = [{"id": "a", "prompt": "What colour is the sky?", "response": "It is blue."},
-             {"id": "b", "prompt": "What colour is the sky?", "response": "It is grey today."}]
+    lines = [
+        {"id": "a", "prompt": "What colour is the sky?", "response": "It is blue."},
+        {"id": "b", "prompt": "What colour is the sky?", "response": "It is grey today."},
+    ]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(line) + "\n" for line in lines))
     (tmp_path / "rubric.json").write_text(json.dumps(RUBRIC))
     env = {**os.environ, "PYTHONPATH": str(plugin_path)}
-    done = subprocess.run([rubric_exe, "judge", "--model", "keyword:blue", "--rubric", str(tmp_path / "rubric.json"), "--input",
-                           str(source), "--output", str(tmp_path / "out.jsonl"), "--cache-dir", str(tmp_path / "cache"), "--quiet"],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            rubric_exe,
+            "judge",
+            "--model",
+            "keyword:blue",
+            "--rubric",
+            str(tmp_path / "rubric.json"),
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     verdicts = {v["id"]: v for v in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
     assert verdicts["a"]["score"] == 1.0 and verdicts["b"]["score"] == 0.0
@@ -45,8 +79,23 @@ def test_without_the_package_the_spec_is_a_local_model_path(rubric_exe, tmp_path
     """Unregistered, ``keyword:blue`` names no backend: it is read as a local model, which does not exist."""
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": "a", "prompt": "p", "response": "blue"}) + "\n")
-    done = subprocess.run([rubric_exe, "judge", "--model", "keyword:blue", "--rubric", "helpfulness", "--input", str(source),
-                           "--output", str(tmp_path / "out.jsonl"), "--quiet"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            rubric_exe,
+            "judge",
+            "--model",
+            "keyword:blue",
+            "--rubric",
+            "helpfulness",
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "keyword:blue" in done.stderr
 
 

@@ -55,7 +55,9 @@ def test_unknown_fake_and_bad_option():
 
 def test_missing_sdk_gives_an_install_hint(monkeypatch):
     monkeypatch.setitem(BACKENDS, "vapour", BackendEntry("no_such_sdk_module_xyz", "X", "pip install vapour"))
-    with pytest.raises(BackendUnavailable, match="needs the package 'no_such_sdk_module_xyz'; install it with: pip install vapour"):
+    with pytest.raises(
+        BackendUnavailable, match="needs the package 'no_such_sdk_module_xyz'; install it with: pip install vapour"
+    ):
         get_backend("vapour:model")
 
 
@@ -83,5 +85,10 @@ def test_open_backend_keeps_user_and_program_api_options_apart():
         open_backend("fake:yes", api_options={"base_url": ["http://127.0.0.1:9/v1"]}, cache=False)
     backend = open_backend("fake:yes", api_settings={"concurrency": 8}, cache=False)  # the CLI's own: dropped here
     assert backend.name == "fake"
-    api = open_backend("openai/judge", api_options={"base_url": ["http://127.0.0.1:9/v1"]}, api_settings={"concurrency": 8}, cache=False)
+    api = open_backend(
+        "openai/judge",
+        api_options={"base_url": ["http://127.0.0.1:9/v1"]},
+        api_settings={"concurrency": 8},
+        cache=False,
+    )
     assert api.concurrency == 8

@@ -22,7 +22,11 @@ from rubrics.model import Rubric  # noqa: E402
 from tests.provider_clients import backend_for  # noqa: E402
 from tests.provider_server import ProviderServer, hashed_p_yes  # noqa: E402
 
-CRITERIA = ["The answer names the capital correctly.", "The answer is a single sentence.", "The answer is polite in tone."]
+CRITERIA = [
+    "The answer names the capital correctly.",
+    "The answer is a single sentence.",
+    "The answer is polite in tone.",
+]
 RUBRIC = Rubric.from_principles(CRITERIA, "r")
 RESPONSES = ["Paris is the capital of France.", "It is Paris.", "Lyon, I believe."]
 
@@ -151,10 +155,16 @@ def test_anthropic_message_batches_with_a_shared_cache_breakpoint(tmp_path):
             assert [r.p_yes for r in verdict.results] == [float(hashed_p_yes(t) >= 0.5) for t in CRITERIA]
             assert all(r.explanation == "scripted verdict" for r in verdict.results)
         usage = backend.inner.usage  # one write, two reads per response, all in the batch
-        assert usage.batch_cache_write_tokens > 0 and usage.batch_cache_read_tokens == 2 * usage.batch_cache_write_tokens
+        assert (
+            usage.batch_cache_write_tokens > 0 and usage.batch_cache_read_tokens == 2 * usage.batch_cache_write_tokens
+        )
         # the batch discount applies to cache reads (0.1x) and writes (1.25x) as to the rest
-        full = (usage.batch_prompt_tokens * 3 + usage.batch_completion_tokens * 15
-                + usage.batch_cache_read_tokens * 0.3 + usage.batch_cache_write_tokens * 3.75) / 1e6
+        full = (
+            usage.batch_prompt_tokens * 3
+            + usage.batch_completion_tokens * 15
+            + usage.batch_cache_read_tokens * 0.3
+            + usage.batch_cache_write_tokens * 3.75
+        ) / 1e6
         assert usage.cost == pytest.approx(full / 2)
 
 
@@ -176,7 +186,9 @@ def test_a_jury_sends_one_job_per_judge_with_a_batch_api(tmp_path):
     with ProviderServer() as server:
         from judge.backends.fake import FakeBackend
 
-        jury = Jury.of([cached(server, "openai/judge", tmp_path), CachedBackend(FakeBackend(0.5, label="half"), tmp_path / "c2")])
+        jury = Jury.of(
+            [cached(server, "openai/judge", tmp_path), CachedBackend(FakeBackend(0.5, label="half"), tmp_path / "c2")]
+        )
         said = []
         (outcome,) = run(jury, items(), tmp_path / "v.jsonl", say=said.append)
         assert outcome.model == "openai:judge" and outcome.answered == 9
@@ -190,20 +202,44 @@ def test_batch_needs_the_cache_and_a_provider_with_a_batch_api(tmp_path):
         with pytest.raises(ValueError, match="per-criterion"):
             run(Judge(cached(server, "openai/judge", tmp_path), request_shape="batched"), items(), tmp_path / "v.jsonl")
     from judge.backends.fake import FakeBackend
+
     with pytest.raises(ValueError, match="has no provider batch API"):
         run(Judge(CachedBackend(FakeBackend(), tmp_path / "c")), items(), tmp_path / "v.jsonl")
 
 
 def test_rubric_judge_batch_end_to_end(rubric_exe, tmp_path):
     source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"id": n, "prompt": "Capital of France?", "response": text}) + "\n" for n, text in enumerate(RESPONSES)))
+    source.write_text(
+        "".join(
+            json.dumps({"id": n, "prompt": "Capital of France?", "response": text}) + "\n"
+            for n, text in enumerate(RESPONSES)
+        )
+    )
     with ProviderServer() as server:
-        command = [rubric_exe, "judge", "--rubric", "helpfulness", "--input", str(source), "--output", str(tmp_path / "v.jsonl"),
-                   "--model", "openai/judge?price_in=2.5&price_out=10", "--base-url", server.url + "/v1", "--batch", "--batch-poll", "0.01",
-                   "--cache-dir", str(tmp_path / "cache")]
+        command = [
+            rubric_exe,
+            "judge",
+            "--rubric",
+            "helpfulness",
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "v.jsonl"),
+            "--model",
+            "openai/judge?price_in=2.5&price_out=10",
+            "--base-url",
+            server.url + "/v1",
+            "--batch",
+            "--batch-poll",
+            "0.01",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert "18 questions sent, 18 answered, 0 failed there" in done.stdout
-        assert "in provider batches 18 requests (0 failed there)" in done.stdout and "batch at half price" in done.stdout
+        assert (
+            "in provider batches 18 requests (0 failed there)" in done.stdout and "batch at half price" in done.stdout
+        )
         assert "0 requests (0 retries, 0 failed)" in done.stdout and not chat_requests(server, "/chat/completions")
         assert len((tmp_path / "v.jsonl").read_text().splitlines()) == 3

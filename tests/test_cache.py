@@ -19,7 +19,9 @@ def test_second_lookup_is_served_from_disk(tmp_path):
     inner = FakeBackend(0.7)
     cached = CachedBackend(inner, tmp_path)
     first = asyncio.run(cached.p_yes([q("a"), q("b")]))
-    again = asyncio.run(CachedBackend(FakeBackend(0.1), tmp_path).p_yes([q("a"), q("b")]))  # a new process, same model id
+    again = asyncio.run(
+        CachedBackend(FakeBackend(0.1), tmp_path).p_yes([q("a"), q("b")])
+    )  # a new process, same model id
     assert [s.p_yes for s in first] == [s.p_yes for s in again] == [0.7, 0.7]
     assert len(inner.calls) == 2
 

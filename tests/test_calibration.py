@@ -67,7 +67,9 @@ def test_a_biased_judge_is_calibrated_on_held_out_folds():
     assert calibrated["ece"] < raw["ece"] / 2 and calibrated["brier"] < raw["brier"]
     assert calibrated["balanced_accuracy"] > raw["balanced_accuracy"]
     assert calibration.report["method"] == "platt"  # the truth is a logistic curve
-    assert calibration.global_map.a == pytest.approx(0.5, abs=0.15) and calibration.global_map.b == pytest.approx(-0.75, abs=0.3)
+    assert calibration.global_map.a == pytest.approx(0.5, abs=0.15) and calibration.global_map.b == pytest.approx(
+        -0.75, abs=0.3
+    )
     assert 0.3 < calibration.threshold < 0.7  # near 0.5 once calibrated
 
 
@@ -83,31 +85,59 @@ def test_criteria_get_their_own_map_only_with_enough_labels_of_both_classes():
 
 def test_labels_and_verdicts_are_matched_with_what_is_left_out_counted(tmp_path):
     labels = tmp_path / "labels.jsonl"
-    labels.write_text("\n".join([
-        json.dumps({"id": "a", "criterion_id": "c1", "label": "yes"}),
-        json.dumps({"id": "a", "criterion_id": "c2", "label": 0}),
-        json.dumps({"id": "b", "labels": {"c1": True, "code": False}}),
-        json.dumps({"id": "ghost", "criterion_id": "c1", "label": True}),
-        json.dumps({"id": "a", "criterion_id": "c3", "label": "maybe"}),
-        "not json",
-    ]) + "\n")
+    labels.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "a", "criterion_id": "c1", "label": "yes"}),
+                json.dumps({"id": "a", "criterion_id": "c2", "label": 0}),
+                json.dumps({"id": "b", "labels": {"c1": True, "code": False}}),
+                json.dumps({"id": "ghost", "criterion_id": "c1", "label": True}),
+                json.dumps({"id": "a", "criterion_id": "c3", "label": "maybe"}),
+                "not json",
+            ]
+        )
+        + "\n"
+    )
     from rubrics.records import LoadReport
 
     report = LoadReport()
     found = read_labels(labels, report)
-    assert found == {("a", "c1"): True, ("a", "c2"): False, ("b", "c1"): True, ("b", "code"): False, ("ghost", "c1"): True}
+    assert found == {
+        ("a", "c1"): True,
+        ("a", "c2"): False,
+        ("b", "c1"): True,
+        ("b", "code"): False,
+        ("ghost", "c1"): True,
+    }
     assert sum(report.skipped.values()) == 2
     verdicts = [
-        {"item_id": "a", "model": "fake:x", "results": [{"criterion_id": "c1", "status": "scored", "p_yes": 0.9},
-                                                        {"criterion_id": "c2", "status": "unscored", "p_yes": None}]},
-        {"item_id": "b", "model": "fake:x", "results": [{"criterion_id": "c1", "status": "scored", "p_yes": 0.4, "p_yes_raw": 0.7},
-                                                        {"criterion_id": "code", "status": "scored", "p_yes": 0.0,
-                                                         "reason": "checked in code: 2 words"}]},
+        {
+            "item_id": "a",
+            "model": "fake:x",
+            "results": [
+                {"criterion_id": "c1", "status": "scored", "p_yes": 0.9},
+                {"criterion_id": "c2", "status": "unscored", "p_yes": None},
+            ],
+        },
+        {
+            "item_id": "b",
+            "model": "fake:x",
+            "results": [
+                {"criterion_id": "c1", "status": "scored", "p_yes": 0.4, "p_yes_raw": 0.7},
+                {"criterion_id": "code", "status": "scored", "p_yes": 0.0, "reason": "checked in code: 2 words"},
+            ],
+        },
     ]
     matched = match(verdicts, found)
-    assert [(e.item_id, e.p_yes, e.label) for e in matched.examples] == [("a", 0.9, True), ("b", 0.7, True)]  # the raw P(yes)
-    assert matched.unmatched == {"the criterion was not scored": 1, "decided in code, not by the judge": 1,
-                                 "no verdict has this item and criterion": 1}
+    assert [(e.item_id, e.p_yes, e.label) for e in matched.examples] == [
+        ("a", 0.9, True),
+        ("b", 0.7, True),
+    ]  # the raw P(yes)
+    assert matched.unmatched == {
+        "the criterion was not scored": 1,
+        "decided in code, not by the judge": 1,
+        "no verdict has this item and criterion": 1,
+    }
     assert matched.examples_of_unmatched["no verdict has this item and criterion"] == ["ghost/c1"]
     with pytest.raises(ValueError, match="several judges"):
         match([*verdicts, {"item_id": "z", "model": "other:y", "results": []}], found)
@@ -119,15 +149,30 @@ def test_labels_and_verdicts_are_matched_with_what_is_left_out_counted(tmp_path)
 
 def test_the_engine_applies_a_calibration_after_the_cache_and_records_both_values():
     calibration = Calibration(model="fake:scripted", global_map=Map(kind="platt", a=1.0, b=-1.0), threshold=0.6)
-    rubric = Rubric.model_validate({"id": "r", "criteria": [{"id": "c", "text": "Polite."}, {"id": "w", "text": "Short.",
-                                                            "check": {"type": "length_constraints:number_words", "relation": "less than", "num_words": 5}}]})
+    rubric = Rubric.model_validate(
+        {
+            "id": "r",
+            "criteria": [
+                {"id": "c", "text": "Polite."},
+                {
+                    "id": "w",
+                    "text": "Short.",
+                    "check": {"type": "length_constraints:number_words", "relation": "less than", "num_words": 5},
+                },
+            ],
+        }
+    )
     judge = Judge(FakeBackend(0.8), calibration=calibration)
     verdict = judge.evaluate("q", "Hello there!", rubric)
     polite, short = verdict.results
     expected = 1 / (1 + math.exp(-(math.log(4) - 1)))
     assert polite.p_yes_raw == 0.8 and polite.p_yes == pytest.approx(expected) and polite.met is (expected >= 0.6)
     assert short.p_yes == 1.0 and short.p_yes_raw is None  # decided in code: not calibrated
-    assert verdict.calibration == calibration.id and judge.threshold == 0.6 and judge.settings()["calibration"] == calibration.id
+    assert (
+        verdict.calibration == calibration.id
+        and judge.threshold == 0.6
+        and judge.settings()["calibration"] == calibration.id
+    )
     with pytest.raises(ValueError, match="fitted for the judge fake:scripted, not fake:other"):
         Judge(FakeBackend(0.8, label="other"), calibration=calibration)
     with pytest.raises(ValueError, match="fitted on per_criterion verdicts, not batched ones"):
@@ -139,7 +184,9 @@ def test_calibrate_end_to_end_with_a_fake_judge(tmp_path, rubric_exe):
     rows, labels, rng = [], [], random.Random(3)
     for i in range(80):
         good = rng.random() < 0.5
-        rows.append({"id": f"r{i}", "prompt": "Say hi.", "response": ("Hello, friend! " if good else "Go away. ") * (1 + i % 3)})
+        rows.append(
+            {"id": f"r{i}", "prompt": "Say hi.", "response": ("Hello, friend! " if good else "Go away. ") * (1 + i % 3)}
+        )
         labels.append({"id": f"r{i}", "criterion_id": "polite", "label": good})
     source, label_file = tmp_path / "in.jsonl", tmp_path / "labels.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -156,23 +203,76 @@ def test_calibrate_end_to_end_with_a_fake_judge(tmp_path, rubric_exe):
         assert result.returncode == 0, result.stderr
         return result
 
-    run("judge", "--rubric", str(rubric), "--input", str(source), "--output", str(verdicts), "--model", model, "--no-cache", "--quiet")
-    printed = run("calibrate", "--verdicts", str(verdicts), "--labels", str(label_file), "--output", str(calibration), "--folds", "4").stdout
+    run(
+        "judge",
+        "--rubric",
+        str(rubric),
+        "--input",
+        str(source),
+        "--output",
+        str(verdicts),
+        "--model",
+        model,
+        "--no-cache",
+        "--quiet",
+    )
+    printed = run(
+        "calibrate",
+        "--verdicts",
+        str(verdicts),
+        "--labels",
+        str(label_file),
+        "--output",
+        str(calibration),
+        "--folds",
+        "4",
+    ).stdout
     assert "figures on held-out folds only" in printed and "raw" in printed and "calibrated" in printed
     fitted = Calibration.load(calibration)
     assert fitted.model == f"fake:script:{script}" and fitted.backend["backend"] == "fake"
     assert fitted.report["held_out"]["calibrated"]["accuracy"] == 1.0  # 0.9 vs 0.7 separates them once the cut moves
     assert fitted.report["held_out"]["raw"]["accuracy"] < 0.7  # at 0.5 the raw judge says yes to everything
-    run("judge", "--rubric", str(rubric), "--input", str(source), "--output", str(calibrated), "--model", model, "--no-cache",
-        "--quiet", "--calibration", str(calibration))
+    run(
+        "judge",
+        "--rubric",
+        str(rubric),
+        "--input",
+        str(source),
+        "--output",
+        str(calibrated),
+        "--model",
+        model,
+        "--no-cache",
+        "--quiet",
+        "--calibration",
+        str(calibration),
+    )
     lines = [json.loads(line) for line in calibrated.read_text().splitlines()]
     assert all(v["calibration"] == fitted.id and v["results"][0]["p_yes_raw"] in (0.9, 0.7) for v in lines)
     assert all(v["results"][0]["met"] is (v["results"][0]["p_yes_raw"] == 0.9) for v in lines)
     html = tmp_path / "cal.html"
     run("report", str(calibration), "-o", str(html))
     assert "Reliability diagram" in html.read_text() and html.read_text().count("<svg") == 1
-    other = subprocess.run([rubric_exe, "judge", "--rubric", str(rubric), "--input", str(source), "--output", str(tmp_path / "v3.jsonl"),
-                            "--model", "fake:yes", "--no-cache", "--quiet", "--calibration", str(calibration)], capture_output=True, text=True)
+    other = subprocess.run(
+        [
+            rubric_exe,
+            "judge",
+            "--rubric",
+            str(rubric),
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "v3.jsonl"),
+            "--model",
+            "fake:yes",
+            "--no-cache",
+            "--quiet",
+            "--calibration",
+            str(calibration),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert other.returncode == 2 and "was fitted for the judge" in other.stderr
 
 
@@ -202,11 +302,17 @@ def test_rewards_for_trl_verl_and_the_server_apply_a_calibration(tmp_path, rubri
     monkeypatch.setenv("RUBRIC_JUDGE_MODEL", "fake:yes")
     verl = verl_reward.compute_score("data", "Hello!", json.dumps(rubric), {"prompt": "q"})
     assert verl["score"] == pytest.approx(0.3)
-    server = subprocess.Popen([rubric_exe, "serve", "--model", "fake:yes", "--port", "0", "--calibration", str(path), "--no-cache"],
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    server = subprocess.Popen(
+        [rubric_exe, "serve", "--model", "fake:yes", "--port", "0", "--calibration", str(path), "--no-cache"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         address = re.search(r"http://([\d.]+:\d+)", server.stderr.readline()).group(1)
-        answer = httpx.post(f"http://{address}/score", json={"prompt": "q", "response": "Hello!", "rubric": rubric}, timeout=60).json()
+        answer = httpx.post(
+            f"http://{address}/score", json={"prompt": "q", "response": "Hello!", "rubric": rubric}, timeout=60
+        ).json()
         assert answer["reward"] == pytest.approx(0.3)
         server.send_signal(signal.SIGTERM)
         assert server.wait(30) == 0

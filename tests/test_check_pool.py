@@ -33,10 +33,13 @@ pytest.importorskip("math_verify")
 TOWER = "The answer is \\boxed{9^{9^{9^{9}}}}"  # a number with ~10^(3.7e8) digits: math-verify never returns
 HANG = 120  # seconds before a wait counts as a hang
 TIMEOUT = 1.5
-RUBRIC = Rubric(id="math", criteria=[
-    Criterion(id="exact", text="The final answer matches the reference.", check={"type": "reference_answer"}),
-    Criterion(id="shown", text="The working is shown."),
-])
+RUBRIC = Rubric(
+    id="math",
+    criteria=[
+        Criterion(id="exact", text="The final answer matches the reference.", check={"type": "reference_answer"}),
+        Criterion(id="shown", text="The working is shown."),
+    ],
+)
 LOWERCASE = {"type": "change_case:english_lowercase"}
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +57,9 @@ def call(response: str, reference: str | None = "18", spec: dict | None = None) 
 
 
 def test_a_check_that_runs_out_of_time_is_unscored_and_its_worker_replaced(pool):
-    outcomes = pool.run([call(TOWER), call("So 18."), call("hello there", None, LOWERCASE), call("x", spec={"type": "no_such_check"})])
+    outcomes = pool.run(
+        [call(TOWER), call("So 18."), call("hello there", None, LOWERCASE), call("x", spec={"type": "no_such_check"})]
+    )
     assert outcomes[0].met is None and outcomes[0].reason == f"check reference_answer timed out after {TIMEOUT:g} s"
     assert outcomes[1].met is True and outcomes[2].met is not None  # the rest of the turn went to a new worker
     assert outcomes[3].met is None and outcomes[3].reason == "check no_such_check failed: KeyError: 'no_such_check'"
@@ -66,7 +71,10 @@ def test_a_worker_that_cannot_start_leaves_the_check_unscored_with_why(pool, mon
     monkeypatch.setattr(pool_module, "_BOOT", "import sys; print('no sympy here', file=sys.stderr); sys.exit(3)")
     (outcome,) = pool.run([call("18")])
     assert outcome.met is None
-    assert outcome.reason == "check reference_answer could not be made: the check worker did not start: exit code 3; no sympy here"
+    assert (
+        outcome.reason
+        == "check reference_answer could not be made: the check worker did not start: exit code 3; no sympy here"
+    )
 
 
 @pytest.mark.parametrize("where", ["main thread", "worker thread"])
@@ -75,7 +83,9 @@ def test_the_tower_through_the_engine_is_unscored_and_the_other_criteria_judged(
     if where == "main thread":
         verdicts.append(Judge(FakeBackend(0.9)).evaluate("How many?", TOWER, RUBRIC, reference="18"))
     else:  # where TRL's async rewards and a server's handlers run: math-verify had no timeout at all there
-        thread = threading.Thread(target=lambda: verdicts.append(Judge(FakeBackend(0.9)).evaluate("How many?", TOWER, RUBRIC, reference="18")))
+        thread = threading.Thread(
+            target=lambda: verdicts.append(Judge(FakeBackend(0.9)).evaluate("How many?", TOWER, RUBRIC, reference="18"))
+        )
         thread.start()
         thread.join(HANG)
         assert not thread.is_alive(), "the check hung its thread"
@@ -141,7 +151,11 @@ def test_a_worker_ends_with_its_parent_even_mid_check():
         time.sleep(2)  # the worker is deep in the tower now
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-        while any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] for pid in workers):
+        while any(
+            Path(f"/proc/{pid}").exists()
+            and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            for pid in workers
+        ):
             assert time.monotonic() < deadline, "the worker outlived its parent"
             time.sleep(0.1)
     finally:
@@ -158,7 +172,9 @@ def test_settings_come_from_the_environment_and_bad_ones_say_which(monkeypatch):
         pool_module.CheckPool()
 
 
-def test_a_grpo_step_with_the_async_trl_reward_survives_a_policy_writing_the_tower(pool, tiny_llama, smollm2_tokenizer, tmp_path):
+def test_a_grpo_step_with_the_async_trl_reward_survives_a_policy_writing_the_tower(
+    pool, tiny_llama, smollm2_tokenizer, tmp_path
+):
     """TRL runs async rewards on its own event-loop thread, where math-verify had no timeout:
     one such completion hung the run. Here half of each batch's completions are the tower."""
     pytest.importorskip("trl")
@@ -178,11 +194,25 @@ def test_a_grpo_step_with_the_async_trl_reward_survives_a_policy_writing_the_tow
     dataset = Dataset.from_dict({"prompt": ["What is 9 * 2?", "What is 20 - 2?"], "solution": ["18", "18"]})
     torch.manual_seed(1)
     args = GRPOConfig(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
-        max_steps=1, logging_steps=1, report_to="none", use_cpu=True, save_strategy="no", bf16=False, seed=0,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=8,
+        max_steps=1,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        bf16=False,
+        seed=0,
     )
-    trainer = GRPOTrainer(model=LlamaForCausalLM(tiny_llama.config), reward_funcs=rubric_reward_of_towers, args=args,
-                          train_dataset=dataset, processing_class=smollm2_tokenizer)
+    trainer = GRPOTrainer(
+        model=LlamaForCausalLM(tiny_llama.config),
+        reward_funcs=rubric_reward_of_towers,
+        args=args,
+        train_dataset=dataset,
+        processing_class=smollm2_tokenizer,
+    )
     finished = []
     thread = threading.Thread(target=lambda: finished.append(trainer.train()))
     thread.start()
@@ -200,12 +230,24 @@ def test_rubric_serve_answers_other_clients_while_one_request_explodes(rubric_ex
     towers waited 38 s. Now the towers' request takes its timeouts and the others do not wait."""
     process = subprocess.Popen(
         [rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", "--rubric", "helpfulness"],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "RUBRIC_JUDGE_CHECK_TIMEOUT": "2"},
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RUBRIC_JUDGE_CHECK_TIMEOUT": "2"},
     )
     try:
         url = re.search(r"http://[\d.]+:\d+", process.stderr.readline()).group(0)
-        towers = {"items": [{"id": n, "prompt": "What is 9 * 2?", "response": TOWER, "reference": "18", "rubric": RUBRIC.model_dump()}
-                            for n in range(8)]}
+        towers = {
+            "items": [
+                {
+                    "id": n,
+                    "prompt": "What is 9 * 2?",
+                    "response": TOWER,
+                    "reference": "18",
+                    "rubric": RUBRIC.model_dump(),
+                }
+                for n in range(8)
+            ]
+        }
         answers: dict[str, object] = {}
 
         def post(name: str, body: dict) -> None:
@@ -220,13 +262,17 @@ def test_rubric_serve_answers_other_clients_while_one_request_explodes(rubric_ex
             time.sleep(0.02)
         time.sleep(1)
         lowercase = {"id": "case", "criteria": [{"id": "lower", "text": "All lowercase.", "check": LOWERCASE}]}
-        post("probe", {"prompt": "Say hi.", "response": "hello there, friend.", "rubric": lowercase})  # a check of its own, too
+        post(
+            "probe", {"prompt": "Say hi.", "response": "hello there, friend.", "rubric": lowercase}
+        )  # a check of its own, too
         post("plain", {"prompt": "Say hi.", "response": "Hello there!"})
         flood.join(HANG)
         assert answers["probe"]["status"] == "scored" and answers["plain"]["status"] == "scored"
         assert answers["plain at"] < answers["towers at"]  # answered while the towers were still being checked
         results = answers["towers"]["results"]
-        assert len(results) == 8 and all(r["criteria"][0]["reason"] == "check reference_answer timed out after 2 s" for r in results)
+        assert len(results) == 8 and all(
+            r["criteria"][0]["reason"] == "check reference_answer timed out after 2 s" for r in results
+        )
         assert all(r["reward"] == pytest.approx(1.0) for r in results)  # the other criterion, judged
     finally:
         process.kill()
@@ -242,12 +288,19 @@ def test_verls_compute_score_on_the_tower_returns_from_a_worker_thread(pool, mon
     monkeypatch.delenv("RUBRIC_JUDGE_SERVER", raising=False)
     verl_reward._judge_for.cache_clear()
     rows = []
-    thread = threading.Thread(target=lambda: rows.append(verl_reward.compute_score(
-        data_source="gsm8k", solution_str=TOWER, ground_truth="18", extra_info={"question": "What is 9 * 2?"})))
+    thread = threading.Thread(
+        target=lambda: rows.append(
+            verl_reward.compute_score(
+                data_source="gsm8k", solution_str=TOWER, ground_truth="18", extra_info={"question": "What is 9 * 2?"}
+            )
+        )
+    )
     thread.start()
     thread.join(HANG)
     verl_reward._judge_for.cache_clear()
     assert not thread.is_alive(), "compute_score hung on the tower"
     criteria = {c["id"]: c for c in json.loads(rows[0]["rubric_criteria"])}
-    assert criteria["exact"]["status"] == "unscored" and criteria["exact"]["reason"].endswith(f"timed out after {TIMEOUT:g} s")
+    assert criteria["exact"]["status"] == "unscored" and criteria["exact"]["reason"].endswith(
+        f"timed out after {TIMEOUT:g} s"
+    )
     assert rows[0]["rubric_scored"] == 1.0 and rows[0]["score"] == pytest.approx(1.0)

@@ -21,55 +21,161 @@ from tests.conftest import ROOT, third_party
 # (instruction wording, the spec it states, a response that meets it, one that does not)
 FAMILIES = [
     ("Do not use any commas in your response.", {"type": "punctuation:no_comma"}, "No commas here.", "One, two."),
-    ("Answer with at least 5 words.", {"type": "length_constraints:number_words", "relation": "at least", "num_words": 5},
-     "one two three four five", "one two three"),
-    ("Answer with at most 3 words.", {"type": "length_constraints:number_words", "relation": "at most", "num_words": 3},
-     "one two three", "one two three four"),
-    ("Your response should contain less than 3 sentences.", {"type": "length_constraints:number_sentences", "relation": "less than", "num_sentences": 3},
-     "One. Two.", "One. Two. Three."),
-    ("Write exactly 2 paragraphs. Separate paragraphs with the markdown divider: ***",
-     {"type": "length_constraints:number_paragraphs", "num_paragraphs": 2}, "First part.\n***\nSecond part.", "Only one part."),
-    ("Write exactly 2 paragraphs separated by two new lines. Paragraph 2 must start with the word \"finally\".",
-     {"type": "length_constraints:nth_paragraph_first_word", "num_paragraphs": 2, "nth_paragraph": 2, "first_word": "finally"},
-     "Intro here.\n\nFinally, the end.", "Intro here.\n\nAt last, the end."),
-    ("Include the keywords \"river\" and \"stone\".", {"type": "keywords:existence", "keywords": ["river"]},
-     "The River ran past.", "The lake was still."),
-    ("Do not include the words 'bad' or 'ugly' in the response.", {"type": "keywords:forbidden_words", "forbidden_words": ["bad", "ugly"]},
-     "A badge and a fine day.", "That was bad."),
-    ("The word cat should appear at least 2 times.", {"type": "keywords:frequency", "keyword": "cat", "relation": "at least", "frequency": 2},
-     "A cat met two cats.", "A cat and a category."),
-    ("Make sure the letter q appears at least 2 times.", {"type": "keywords:letter_frequency", "letter": "q", "let_relation": "at least", "let_frequency": 2},
-     "Quiet quest.", "Quiet rest."),
-    ("Your entire response should be in English, and in all lowercase letters.", {"type": "change_case:english_lowercase"},
-     "this is a calm reply written in english for you.", "This Is Not Lowercase at all, friend."),
-    ("Your entire response should be in English, and in all capital letters.", {"type": "change_case:english_capital"},
-     "THIS IS A LOUD REPLY WRITTEN IN ENGLISH FOR YOU.", "This is not loud at all."),
-    ("Words with all capital letters should appear at least 2 times.",
-     {"type": "change_case:capital_word_frequency", "capital_relation": "at least", "capital_frequency": 2},
-     "This is VERY IMPORTANT.", "This is Important."),
-    ("Please respond only in German, no other language is allowed.", {"type": "language:response_language", "language": "de"},
-     "Das ist eine kurze Antwort auf Deutsch, und sie ist klar.", "This is a short answer in English, and it is clear."),
-    ("Wrap your entire output in JSON format.", {"type": "detectable_format:json_format"}, '```json\n{"a": 1}\n```', "a: 1"),
-    ("Your answer must contain a title, wrapped in double angular brackets, such as <<poem of joy>>.", {"type": "detectable_format:title"},
-     "<<Morning>>\nText.", "Morning\nText."),
-    ("Your answer must contain exactly 2 bullet points. Use markdown bullet points such as: * This is point 1",
-     {"type": "detectable_format:number_bullet_lists", "num_bullets": 2}, "* one\n* two", "* one\n* two\n- three"),
-    ("Highlight at least 2 sections in your answer with markdown, i.e. *highlighted section*.",
-     {"type": "detectable_format:number_highlighted_sections", "num_highlights": 2}, "*one* and **two**", "*one* only"),
-    ("Your response must have 2 sections. Mark the beginning of each section with SECTION X.",
-     {"type": "detectable_format:multiple_sections", "num_sections": 2, "section_spliter": "SECTION"}, "SECTION 1\na\nSECTION 2\nb", "SECTION 1\na"),
-    ("The response must contain at least 2 placeholders represented by square brackets, such as [address].",
-     {"type": "detectable_content:number_placeholders", "num_placeholders": 2}, "Dear [name] at [address]", "Dear [name]"),
-    ("At the end of your response, please explicitly add a postscript starting with P.S.",
-     {"type": "detectable_content:postscript", "postscript_marker": "P.S."}, "Hello.\n\nP.S. See you.", "Hello. See you."),
-    ("Answer with one of the following options: \"My answer is yes.\", \"My answer is no.\", \"My answer is maybe.\"",
-     {"type": "detectable_format:constrained_response"}, "My answer is no.", "No."),
-    ("Give two different responses. Separate the responses with 6 asterisk symbols: ******.", {"type": "combination:two_responses"},
-     "First.\n******\nSecond.", "First.\n******\nFirst."),
-    ("Start your response with \"Dear team\".", {"type": "startend:start_checker", "start_phrase": "Dear team"}, "Dear team, hi.", "Hi team."),
-    ("Finish your response with this exact phrase \"Any other questions?\". No other words should follow this phrase.",
-     {"type": "startend:end_checker", "end_phrase": "Any other questions?"}, "Done. Any other questions?", "Any other questions? Bye."),
-    ("Wrap your entire response with double quotation marks.", {"type": "startend:quotation"}, '"Quoted."', 'Not "quoted".'),
+    (
+        "Answer with at least 5 words.",
+        {"type": "length_constraints:number_words", "relation": "at least", "num_words": 5},
+        "one two three four five",
+        "one two three",
+    ),
+    (
+        "Answer with at most 3 words.",
+        {"type": "length_constraints:number_words", "relation": "at most", "num_words": 3},
+        "one two three",
+        "one two three four",
+    ),
+    (
+        "Your response should contain less than 3 sentences.",
+        {"type": "length_constraints:number_sentences", "relation": "less than", "num_sentences": 3},
+        "One. Two.",
+        "One. Two. Three.",
+    ),
+    (
+        "Write exactly 2 paragraphs. Separate paragraphs with the markdown divider: ***",
+        {"type": "length_constraints:number_paragraphs", "num_paragraphs": 2},
+        "First part.\n***\nSecond part.",
+        "Only one part.",
+    ),
+    (
+        'Write exactly 2 paragraphs separated by two new lines. Paragraph 2 must start with the word "finally".',
+        {
+            "type": "length_constraints:nth_paragraph_first_word",
+            "num_paragraphs": 2,
+            "nth_paragraph": 2,
+            "first_word": "finally",
+        },
+        "Intro here.\n\nFinally, the end.",
+        "Intro here.\n\nAt last, the end.",
+    ),
+    (
+        'Include the keywords "river" and "stone".',
+        {"type": "keywords:existence", "keywords": ["river"]},
+        "The River ran past.",
+        "The lake was still.",
+    ),
+    (
+        "Do not include the words 'bad' or 'ugly' in the response.",
+        {"type": "keywords:forbidden_words", "forbidden_words": ["bad", "ugly"]},
+        "A badge and a fine day.",
+        "That was bad.",
+    ),
+    (
+        "The word cat should appear at least 2 times.",
+        {"type": "keywords:frequency", "keyword": "cat", "relation": "at least", "frequency": 2},
+        "A cat met two cats.",
+        "A cat and a category.",
+    ),
+    (
+        "Make sure the letter q appears at least 2 times.",
+        {"type": "keywords:letter_frequency", "letter": "q", "let_relation": "at least", "let_frequency": 2},
+        "Quiet quest.",
+        "Quiet rest.",
+    ),
+    (
+        "Your entire response should be in English, and in all lowercase letters.",
+        {"type": "change_case:english_lowercase"},
+        "this is a calm reply written in english for you.",
+        "This Is Not Lowercase at all, friend.",
+    ),
+    (
+        "Your entire response should be in English, and in all capital letters.",
+        {"type": "change_case:english_capital"},
+        "THIS IS A LOUD REPLY WRITTEN IN ENGLISH FOR YOU.",
+        "This is not loud at all.",
+    ),
+    (
+        "Words with all capital letters should appear at least 2 times.",
+        {"type": "change_case:capital_word_frequency", "capital_relation": "at least", "capital_frequency": 2},
+        "This is VERY IMPORTANT.",
+        "This is Important.",
+    ),
+    (
+        "Please respond only in German, no other language is allowed.",
+        {"type": "language:response_language", "language": "de"},
+        "Das ist eine kurze Antwort auf Deutsch, und sie ist klar.",
+        "This is a short answer in English, and it is clear.",
+    ),
+    (
+        "Wrap your entire output in JSON format.",
+        {"type": "detectable_format:json_format"},
+        '```json\n{"a": 1}\n```',
+        "a: 1",
+    ),
+    (
+        "Your answer must contain a title, wrapped in double angular brackets, such as <<poem of joy>>.",
+        {"type": "detectable_format:title"},
+        "<<Morning>>\nText.",
+        "Morning\nText.",
+    ),
+    (
+        "Your answer must contain exactly 2 bullet points. Use markdown bullet points such as: * This is point 1",
+        {"type": "detectable_format:number_bullet_lists", "num_bullets": 2},
+        "* one\n* two",
+        "* one\n* two\n- three",
+    ),
+    (
+        "Highlight at least 2 sections in your answer with markdown, i.e. *highlighted section*.",
+        {"type": "detectable_format:number_highlighted_sections", "num_highlights": 2},
+        "*one* and **two**",
+        "*one* only",
+    ),
+    (
+        "Your response must have 2 sections. Mark the beginning of each section with SECTION X.",
+        {"type": "detectable_format:multiple_sections", "num_sections": 2, "section_spliter": "SECTION"},
+        "SECTION 1\na\nSECTION 2\nb",
+        "SECTION 1\na",
+    ),
+    (
+        "The response must contain at least 2 placeholders represented by square brackets, such as [address].",
+        {"type": "detectable_content:number_placeholders", "num_placeholders": 2},
+        "Dear [name] at [address]",
+        "Dear [name]",
+    ),
+    (
+        "At the end of your response, please explicitly add a postscript starting with P.S.",
+        {"type": "detectable_content:postscript", "postscript_marker": "P.S."},
+        "Hello.\n\nP.S. See you.",
+        "Hello. See you.",
+    ),
+    (
+        'Answer with one of the following options: "My answer is yes.", "My answer is no.", "My answer is maybe."',
+        {"type": "detectable_format:constrained_response"},
+        "My answer is no.",
+        "No.",
+    ),
+    (
+        "Give two different responses. Separate the responses with 6 asterisk symbols: ******.",
+        {"type": "combination:two_responses"},
+        "First.\n******\nSecond.",
+        "First.\n******\nFirst.",
+    ),
+    (
+        'Start your response with "Dear team".',
+        {"type": "startend:start_checker", "start_phrase": "Dear team"},
+        "Dear team, hi.",
+        "Hi team.",
+    ),
+    (
+        'Finish your response with this exact phrase "Any other questions?". No other words should follow this phrase.',
+        {"type": "startend:end_checker", "end_phrase": "Any other questions?"},
+        "Done. Any other questions?",
+        "Any other questions? Bye.",
+    ),
+    (
+        "Wrap your entire response with double quotation marks.",
+        {"type": "startend:quotation"},
+        '"Quoted."',
+        'Not "quoted".',
+    ),
 ]
 
 
@@ -83,25 +189,46 @@ def test_each_family_is_extracted_from_its_wording_and_checked(wording, spec, go
 
 
 def test_every_type_has_a_test_family():
-    tested = {f[1]["type"] for f in FAMILIES} | {"combination:repeat_prompt", "change_case:lowercase", "change_case:capital", "length_constraints:number_characters"}
+    tested = {f[1]["type"] for f in FAMILIES} | {
+        "combination:repeat_prompt",
+        "change_case:lowercase",
+        "change_case:capital",
+        "length_constraints:number_characters",
+    }
     assert tested >= set(TYPES)
 
 
 def test_relations_and_ranges():
-    assert {"type": "length_constraints:number_words", "relation": "at least", "num_words": 100} in extract("Answer in 100 to 120 words.").specs
-    assert {"type": "length_constraints:number_words", "relation": "at most", "num_words": 120} in extract("Answer in 100 to 120 words.").specs
-    assert extract("Write a 300+ word essay.").specs == [{"type": "length_constraints:number_words", "relation": "at least", "num_words": 300}]
-    assert extract("Keep it 100 words or less.").specs == [{"type": "length_constraints:number_words", "relation": "at most", "num_words": 100}]
-    assert extract("Use fewer than ten sentences.").specs == [{"type": "length_constraints:number_sentences", "relation": "less than", "num_sentences": 10}]
-    assert extract("Use the word fiesta at least twice.").specs == [{"type": "keywords:frequency", "keyword": "fiesta", "relation": "at least", "frequency": 2}]
+    assert {"type": "length_constraints:number_words", "relation": "at least", "num_words": 100} in extract(
+        "Answer in 100 to 120 words."
+    ).specs
+    assert {"type": "length_constraints:number_words", "relation": "at most", "num_words": 120} in extract(
+        "Answer in 100 to 120 words."
+    ).specs
+    assert extract("Write a 300+ word essay.").specs == [
+        {"type": "length_constraints:number_words", "relation": "at least", "num_words": 300}
+    ]
+    assert extract("Keep it 100 words or less.").specs == [
+        {"type": "length_constraints:number_words", "relation": "at most", "num_words": 100}
+    ]
+    assert extract("Use fewer than ten sentences.").specs == [
+        {"type": "length_constraints:number_sentences", "relation": "less than", "num_sentences": 10}
+    ]
+    assert extract("Use the word fiesta at least twice.").specs == [
+        {"type": "keywords:frequency", "keyword": "fiesta", "relation": "at least", "frequency": 2}
+    ]
     # a capital-word count is not a length
     assert extract("Include at least 3 words in all capital letters.").types() == {"change_case:capital_word_frequency"}
 
 
 def test_repeat_prompt_takes_the_request_above_or_below():
-    above = extract("Write a haiku about rain.\nFirst repeat the request word for word without change, then give your answer.")
+    above = extract(
+        "Write a haiku about rain.\nFirst repeat the request word for word without change, then give your answer."
+    )
     assert {"type": "combination:repeat_prompt", "prompt_to_repeat": "Write a haiku about rain."} in above.specs
-    below = extract("First repeat the request below word for word, then answer. Do not say anything before it.\n\nWrite a haiku about rain.")
+    below = extract(
+        "First repeat the request below word for word, then answer. Do not say anything before it.\n\nWrite a haiku about rain."
+    )
     assert {"type": "combination:repeat_prompt", "prompt_to_repeat": "Write a haiku about rain."} in below.specs
     spec = {"type": "combination:repeat_prompt", "prompt_to_repeat": "Write a haiku about rain."}
     assert check_constraint("write a haiku about rain. Drops fall.", None, spec).met
@@ -113,11 +240,16 @@ def test_chinese_length_counts_characters():
     specs = extract("请写一篇文章，字数要求在2000～2500字之间。").specs
     assert {"type": "length_constraints:number_characters", "relation": "at least", "num_characters": 2000} in specs
     assert {"type": "length_constraints:number_characters", "relation": "at most", "num_characters": 2500} in specs
-    assert extract("总字数不少于2000字。").specs == [{"type": "length_constraints:number_characters", "relation": "at least", "num_characters": 2000}]
+    assert extract("总字数不少于2000字。").specs == [
+        {"type": "length_constraints:number_characters", "relation": "at least", "num_characters": 2000}
+    ]
 
 
 def test_sentences_ignore_abbreviations_list_numbers_and_verse_lines():
-    assert split_sentences("Dr. Smith met J. K. Rowling at 3 p.m. today! Really?") == ["Dr. Smith met J. K. Rowling at 3 p.m. today!", "Really?"]
+    assert split_sentences("Dr. Smith met J. K. Rowling at 3 p.m. today! Really?") == [
+        "Dr. Smith met J. K. Rowling at 3 p.m. today!",
+        "Really?",
+    ]
     assert len(split_sentences("1. First point.\n2. Second point.")) == 2
     assert len(split_sentences("Roses are red\nviolets are blue.")) == 1
 
@@ -130,9 +262,16 @@ def test_unparseable_constraints_are_recorded_not_dropped():
 
 def test_unusable_specs_are_unscored_with_a_reason():
     assert check_constraint("x", None, {"type": "length_constraints:number_words", "num_words": 3}).met is None
-    outcome = check_constraint("x", None, {"type": "length_constraints:number_words", "relation": "roughly", "num_words": 3})
+    outcome = check_constraint(
+        "x", None, {"type": "length_constraints:number_words", "relation": "roughly", "num_words": 3}
+    )
     assert outcome.met is None and "unknown relation" in outcome.reason
-    assert check_constraint("x", None, {"type": "keywords:frequency", "keyword": "a", "relation": "at least", "frequency": "many"}).met is None
+    assert (
+        check_constraint(
+            "x", None, {"type": "keywords:frequency", "keyword": "a", "relation": "at least", "frequency": "many"}
+        ).met
+        is None
+    )
 
 
 def test_the_engine_checks_constraints_in_code_and_asks_the_model_the_rest():
@@ -142,12 +281,22 @@ def test_the_engine_checks_constraints_in_code_and_asks_the_model_the_rest():
         asked.append(question.messages[-1]["content"])
         return 0.8
 
-    rubric = Rubric.model_validate({"id": "hybrid", "criteria": [
-        {"id": "words", "text": "At least 5 words.", "kind": "constraint", "weight": 2,
-         "check": {"type": "length_constraints:number_words", "relation": "at least", "num_words": 5}},
-        {"id": "commas", "text": "No commas.", "kind": "constraint", "check": {"type": "punctuation:no_comma"}},
-        {"id": "tone", "text": "The response is friendly.", "kind": "constraint"},
-    ]})
+    rubric = Rubric.model_validate(
+        {
+            "id": "hybrid",
+            "criteria": [
+                {
+                    "id": "words",
+                    "text": "At least 5 words.",
+                    "kind": "constraint",
+                    "weight": 2,
+                    "check": {"type": "length_constraints:number_words", "relation": "at least", "num_words": 5},
+                },
+                {"id": "commas", "text": "No commas.", "kind": "constraint", "check": {"type": "punctuation:no_comma"}},
+                {"id": "tone", "text": "The response is friendly.", "kind": "constraint"},
+            ],
+        }
+    )
     judge = Judge(FakeBackend(p_yes))
     verdict = asyncio.run(judge.aevaluate("Say hi.", "Hi, there.", rubric))
     results = {r.criterion_id: r for r in verdict.results}
@@ -163,27 +312,47 @@ def decomposition(constraints):
 
 
 def test_generator_merges_checks_and_model_constraints_and_drops_restatements():
-    backend = FakeBackend(text=decomposition([
-        {"text": "The response explains why the plan works.", "category": "content", "weight": 3},
-        {"text": "The response uses at least 300 words.", "category": "style", "weight": 1},  # already checked in code
-    ]))
-    outcome = asyncio.run(ConstraintGenerator(backend, model_label="fake")(Instruction("i1", "Write a plan with at least 300 words. Do not use commas.")))
+    backend = FakeBackend(
+        text=decomposition(
+            [
+                {"text": "The response explains why the plan works.", "category": "content", "weight": 3},
+                {
+                    "text": "The response uses at least 300 words.",
+                    "category": "style",
+                    "weight": 1,
+                },  # already checked in code
+            ]
+        )
+    )
+    outcome = asyncio.run(
+        ConstraintGenerator(backend, model_label="fake")(
+            Instruction("i1", "Write a plan with at least 300 words. Do not use commas.")
+        )
+    )
     assert outcome.status == "kept"
     by_kind = {c.id: c for c in outcome.rubric.criteria}
-    assert {c.check["type"] for c in by_kind.values() if c.check} == {"length_constraints:number_words", "punctuation:no_comma"}
+    assert {c.check["type"] for c in by_kind.values() if c.check} == {
+        "length_constraints:number_words",
+        "punctuation:no_comma",
+    }
     assert [c.text for c in by_kind.values() if not c.check] == ["The response explains why the plan works."]
     assert outcome.rubric.provenance.params["restating_checks_dropped"] == 1
 
 
 def test_generator_without_a_usable_model_keeps_checks_and_unparsed_sentences():
     backend = FakeBackend(text=lambda messages: "not json")
-    outcome = asyncio.run(ConstraintGenerator(backend, ConstraintSettings(reasks=0))(
-        Instruction("i2", "Use less than 50 words. The tone must be warm.")))
+    outcome = asyncio.run(
+        ConstraintGenerator(backend, ConstraintSettings(reasks=0))(
+            Instruction("i2", "Use less than 50 words. The tone must be warm.")
+        )
+    )
     assert outcome.status == "kept" and "no usable Decomposition" in outcome.reason
     texts = [c.text for c in outcome.rubric.criteria]
     assert texts[0] == "The response has less than 50 words."
     assert texts[1].endswith("The tone must be warm.")
-    nothing = asyncio.run(ConstraintGenerator(None, ConstraintSettings(use_model=False))(Instruction("i3", "Tell me about owls.")))
+    nothing = asyncio.run(
+        ConstraintGenerator(None, ConstraintSettings(use_model=False))(Instruction("i3", "Tell me about owls."))
+    )
     assert nothing.status == "rejected" and nothing.reason == "no constraint found in the instruction"
 
 
@@ -194,19 +363,45 @@ def test_instructions_load_from_writingbench_and_bad_records_are_counted(tmp_pat
     items = load_instructions(third_party("writingbench_length_subset/length_subset.jsonl"), report)
     assert len(items) == 222 and items[0].id == "16"
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": 1, "prompt": "Write."}\nnot json\n{"id": 2}\n{"id": 1, "prompt": "again"}\n', encoding="utf-8")
+    bad.write_text(
+        '{"id": 1, "prompt": "Write."}\nnot json\n{"id": 2}\n{"id": 1, "prompt": "again"}\n', encoding="utf-8"
+    )
     report = LoadReport()
     assert [i.id for i in load_instructions(bad, report)] == ["1"]
-    assert dict(report.skipped) == {"not JSON": 1, "missing field instruction / prompt / query / question": 1, "duplicate id": 1}
+    assert dict(report.skipped) == {
+        "not JSON": 1,
+        "missing field instruction / prompt / query / question": 1,
+        "duplicate id": 1,
+    }
 
 
 def test_cli_constraints_extract_only_on_ifeval_prompts(tmp_path):
-    rows = [json.loads(line) for line in third_party("ifeval/input_data.jsonl").read_text(encoding="utf-8").splitlines()[:5]]
+    rows = [
+        json.loads(line) for line in third_party("ifeval/input_data.jsonl").read_text(encoding="utf-8").splitlines()[:5]
+    ]
     source = tmp_path / "instructions.jsonl"
-    source.write_text("".join(json.dumps({"id": r["key"], "prompt": r["prompt"]}) + "\n" for r in rows), encoding="utf-8")
+    source.write_text(
+        "".join(json.dumps({"id": r["key"], "prompt": r["prompt"]}) + "\n" for r in rows), encoding="utf-8"
+    )
     out = tmp_path / "rubrics.jsonl"
-    run = subprocess.run([sys.executable, str(ROOT / "cli.py"), "generate", "--method", "constraints", "--extract-only",
-                          "--input", str(source), "--output", str(out), "--quiet"], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            "generate",
+            "--method",
+            "constraints",
+            "--extract-only",
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     rubrics = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rubrics) == 5 and "constraints checked in code" in run.stdout

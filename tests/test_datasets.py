@@ -83,10 +83,21 @@ def test_offline_error_names_the_url_and_how_to_provide_the_file(isolated, file_
 
 
 def test_eval_without_data_says_where_from(rubric_exe, isolated):
-    env = {"PATH": "/usr/bin:/bin", "RUBRIC_JUDGE_CACHE_DIR": str(isolated / "cache"), "HOME": str(isolated),
-           "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}  # no network, surely
-    result = subprocess.run([rubric_exe, "eval", "--benchmark", "pandalm", "--model", "fake:yes", "--output", str(isolated / "e.json")],
-                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "RUBRIC_JUDGE_CACHE_DIR": str(isolated / "cache"),
+        "HOME": str(isolated),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+    }  # no network, surely
+    result = subprocess.run(
+        [rubric_exe, "eval", "--benchmark", "pandalm", "--model", "fake:yes", "--output", str(isolated / "e.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert "https://raw.githubusercontent.com/WeOpenML/PandaLM/" in last and "RUBRIC_JUDGE_DATA" in last, result.stderr

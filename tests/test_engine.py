@@ -56,10 +56,13 @@ class Miscounting(FakeBackend):
         return [YesNoScore(1.0)]
 
 
-@pytest.mark.parametrize(("backend", "reason"), [
-    (Exploding(), "backend error: ConnectionError: server went away"),
-    (Miscounting(), "returned 1 scores for 3 questions"),
-])
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [
+        (Exploding(), "backend error: ConnectionError: server went away"),
+        (Miscounting(), "returned 1 scores for 3 questions"),
+    ],
+)
 def test_backend_failures_make_items_unscored(rubric, backend, reason):
     verdict = Judge(backend).evaluate("Q", "A", rubric)
     assert verdict.status == "unscored" and verdict.score is None and verdict.hard_score is None
@@ -72,7 +75,10 @@ def test_content_free_responses_fail_every_criterion_without_the_judge(rubric, r
     backend = FakeBackend(1.0)
     verdict = Judge(backend).evaluate("Q", response, rubric)
     assert backend.calls == []
-    assert all(r.status == "scored" and r.met is False and r.reason.startswith("decided without the judge") for r in verdict.results)
+    assert all(
+        r.status == "scored" and r.met is False and r.reason.startswith("decided without the judge")
+        for r in verdict.results
+    )
     assert verdict.score == 0.0
 
 
@@ -89,7 +95,10 @@ def test_filtered_criteria_are_skipped(rubric):
 
 
 def test_hard_rule_gate_in_a_verdict():
-    rubric = Rubric(id="g", criteria=[Criterion(id="rule", text="Uses JSON.", kind="hard_rule"), Criterion(id="x", text="Good.", weight=9)])
+    rubric = Rubric(
+        id="g",
+        criteria=[Criterion(id="rule", text="Uses JSON.", kind="hard_rule"), Criterion(id="x", text="Good.", weight=9)],
+    )
     backend = FakeBackend(lambda q: 0.2 if "JSON" in criterion_of(q) else 1.0)
     assert Judge(backend).evaluate("Q", "A", rubric).score == 0.0
     assert Judge(backend).evaluate("Q", "A", rubric).gate == "failed"

@@ -33,7 +33,11 @@ def oracle(pairs):
     from prompts import neutralise
 
     # keyed by prompt too: one response text can be the better in one pair and the worse in another
-    better = {(neutralise(p.prompt).strip(), neutralise(p.response_a if p.label == "A" else p.response_b).strip()) for p in pairs if p.label != "tie"}
+    better = {
+        (neutralise(p.prompt).strip(), neutralise(p.response_a if p.label == "A" else p.response_b).strip())
+        for p in pairs
+        if p.label != "tie"
+    }
 
     def script(question):
         content = question.messages[-1]["content"]
@@ -47,13 +51,23 @@ def benchmark():
     pairs = []
     for name in ("llmbar", "pandalm"):
         report = LoadReport()
-        pairs += preference.stratified_sample(preference.load_benchmark(name, report, third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")), 150, seed=1)
+        pairs += preference.stratified_sample(
+            preference.load_benchmark(
+                name, report, third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")
+            ),
+            150,
+            seed=1,
+        )
     return pairs
 
 
 def run(mode, backend, pairs, rubric=None):
     async def collect():
-        judge_kw = {"pairwise": PairwiseJudge(backend, guard=False)} if mode == "pairwise" else {"judge": Judge(backend, guard=False), "rubric": rubric}
+        judge_kw = (
+            {"pairwise": PairwiseJudge(backend, guard=False)}
+            if mode == "pairwise"
+            else {"judge": Judge(backend, guard=False), "rubric": rubric}
+        )
         return [r async for r in preference.judge_pairs(mode, pairs, **judge_kw)]
 
     return preference.summarise(asyncio.run(collect()))
@@ -61,7 +75,10 @@ def run(mode, backend, pairs, rubric=None):
 
 def expected_longer(pairs):
     labelled = [p for p in pairs if p.label != "tie"]
-    return sum((len(p.response_a) > len(p.response_b)) == (p.label == "A") and len(p.response_a) != len(p.response_b) for p in labelled) / len(labelled)
+    return sum(
+        (len(p.response_a) > len(p.response_b)) == (p.label == "A") and len(p.response_a) != len(p.response_b)
+        for p in labelled
+    ) / len(labelled)
 
 
 def test_always_first_judge_ties_everything(benchmark):
@@ -76,7 +93,9 @@ def test_always_longer_judge_scores_exactly_the_share_of_longer_better_responses
     assert summary["length_bias"]["better_is_longer"]["value"] == 1.0
     assert summary["length_bias"]["better_is_shorter"]["value"] == 0.0
     unequal = sum(len(p.response_a) != len(p.response_b) for p in benchmark) / len(benchmark)
-    assert unequal < 1 and summary["position_consistency"]["value"] == pytest.approx(unequal)  # equal lengths flip: ties
+    assert unequal < 1 and summary["position_consistency"]["value"] == pytest.approx(
+        unequal
+    )  # equal lengths flip: ties
     low, high = summary["accuracy"]["ci95"]
     assert low < summary["accuracy"]["value"] < high
 
@@ -88,7 +107,9 @@ def test_oracle_judge_is_always_right_and_label_ties_are_counted_apart(benchmark
     for p in benchmark:
         for text, is_better in ((p.response_a, p.label == "A"), (p.response_b, p.label == "B")):
             roles.setdefault((p.prompt, text), set()).add(is_better)
-    benchmark = [p for p in benchmark if len(roles[(p.prompt, p.response_a)]) == len(roles[(p.prompt, p.response_b)]) == 1]
+    benchmark = [
+        p for p in benchmark if len(roles[(p.prompt, p.response_a)]) == len(roles[(p.prompt, p.response_b)]) == 1
+    ]
     summary = run("pairwise", FakeBackend(oracle(benchmark)), benchmark)
     ties = sum(p.label == "tie" for p in benchmark)
     assert ties > 0 and summary["label_ties"] == ties
@@ -136,8 +157,24 @@ def test_bootstrap_interval_is_exact_for_constant_values_and_brackets_the_mean()
 
 def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
     output = tmp_path / "eval.json"
-    command = [rubric_exe, "eval", "--benchmark", "llmbar-natural", "--benchmark", "pandalm", "--model", "fake:yes", "--limit", "20",
-               "--data-dir", str(third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")), "--output", str(output), "--no-cache", "--quiet"]
+    command = [
+        rubric_exe,
+        "eval",
+        "--benchmark",
+        "llmbar-natural",
+        "--benchmark",
+        "pandalm",
+        "--model",
+        "fake:yes",
+        "--limit",
+        "20",
+        "--data-dir",
+        str(third_party_root("llmbar/LLMBar_Natural.json", "pandalm_testset/testset-v1.json")),
+        "--output",
+        str(output),
+        "--no-cache",
+        "--quiet",
+    ]
     first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert first.returncode == 0, first.stderr
     results = json.loads(output.read_text())
@@ -156,22 +193,55 @@ def test_rubric_eval_command_resumes_and_writes_json(rubric_exe, tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert again.returncode == 0 and len((tmp_path / "eval.json.pairs.jsonl").read_text().splitlines()) == 40
     assert json.loads(output.read_text()) == results
-    other_mode = subprocess.run([*command, "--mode", "pointwise"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    other_mode = subprocess.run(
+        [*command, "--mode", "pointwise"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert other_mode.returncode == 2 and "mode 'pairwise' -> 'pointwise'" in other_mode.stderr
-    unknown = subprocess.run([rubric_exe, "eval", "--benchmark", "nope", "--output", str(output), "--model", "fake:yes"], capture_output=True, text=True)
+    unknown = subprocess.run(
+        [rubric_exe, "eval", "--benchmark", "nope", "--output", str(output), "--model", "fake:yes"],
+        capture_output=True,
+        text=True,
+    )
     assert unknown.returncode == 2 and "known: faireval" in unknown.stderr
 
 
 def test_judgebench_rows_with_a_breakdown_by_source_and_unreadable_files_fail(rubric_exe, tmp_path):
     rows = tmp_path / "judgebench.jsonl"
-    rows.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"pair_id": f"jb-{n}", "question": f"Question {n}?", "response_A": f"Answer {n}, long and detailed.", "response_B": f"No {n}.",
-         "label": "A>B" if n % 2 else "B>A", "source": "mmlu-pro" if n < 4 else "livebench-math"}
-        for n in range(6)
-    ]))
+    rows.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {
+                    "pair_id": f"jb-{n}",
+                    "question": f"Question {n}?",
+                    "response_A": f"Answer {n}, long and detailed.",
+                    "response_B": f"No {n}.",
+                    "label": "A>B" if n % 2 else "B>A",
+                    "source": "mmlu-pro" if n < 4 else "livebench-math",
+                }
+                for n in range(6)
+            ]
+        )
+    )
     output = tmp_path / "jb.json"
-    result = subprocess.run([rubric_exe, "eval", "--benchmark", str(rows), "--model", "fake:random:3", "--output", str(output), "--no-cache", "--quiet"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [
+            rubric_exe,
+            "eval",
+            "--benchmark",
+            str(rows),
+            "--model",
+            "fake:random:3",
+            "--output",
+            str(output),
+            "--no-cache",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     bench = json.loads(output.read_text())["benchmarks"][str(rows)]
     assert bench["input"]["skipped"] == {} and bench["overall"]["pairs"] == 6
@@ -179,14 +249,50 @@ def test_judgebench_rows_with_a_breakdown_by_source_and_unreadable_files_fail(ru
 
     unknown = tmp_path / "unknown.jsonl"
     unknown.write_text("".join(json.dumps({"q": "x", "first": "a", "second": "b"}) + "\n" for _ in range(5)))
-    failed = subprocess.run([rubric_exe, "eval", "--benchmark", str(unknown), "--model", "fake:yes", "--output", str(tmp_path / "u.json"), "--no-cache"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert failed.returncode == 2 and "no usable pairs: 0 pairs from 5 records (skipped: 5 unknown layout" in failed.stderr
+    failed = subprocess.run(
+        [
+            rubric_exe,
+            "eval",
+            "--benchmark",
+            str(unknown),
+            "--model",
+            "fake:yes",
+            "--output",
+            str(tmp_path / "u.json"),
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert (
+        failed.returncode == 2 and "no usable pairs: 0 pairs from 5 records (skipped: 5 unknown layout" in failed.stderr
+    )
     mostly = tmp_path / "mostly.jsonl"
     mostly.write_text(rows.read_text().splitlines()[0] + "\n" + unknown.read_text())
-    failed = subprocess.run([rubric_exe, "eval", "--benchmark", str(mostly), "--model", "fake:yes", "--output", str(tmp_path / "m.json"), "--no-cache"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert failed.returncode == 2 and "most records were skipped" in failed.stderr and "1 pairs from 6 records" in failed.stderr
+    failed = subprocess.run(
+        [
+            rubric_exe,
+            "eval",
+            "--benchmark",
+            str(mostly),
+            "--model",
+            "fake:yes",
+            "--output",
+            str(tmp_path / "m.json"),
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert (
+        failed.returncode == 2
+        and "most records were skipped" in failed.stderr
+        and "1 pairs from 6 records" in failed.stderr
+    )
 
 
 # -- rubric-graded (HealthBench convention) -----------------------------------------------------
@@ -220,7 +326,11 @@ def test_graded_scores_follow_healthbench_arithmetic():
     assert records["hb-2"]["score"] == pytest.approx(-9 / 13)  # only the pitfall met
     assert records["hb-3"]["score"] == 1.0
     # rubric-item tags score their own criteria; example tags (theme:) carry the overall score
-    assert records["hb-2"]["tag_scores"] == {"axis:accuracy": -1.0, "axis:completeness": 0.0, "theme:emergency": pytest.approx(-9 / 13)}
+    assert records["hb-2"]["tag_scores"] == {
+        "axis:accuracy": -1.0,
+        "axis:completeness": 0.0,
+        "theme:emergency": pytest.approx(-9 / 13),
+    }
     assert records["hb-1"]["tag_scores"]["physician_agreed_category:emergent"] == 1.0
     summary = graded.summarise_graded(list(records.values()))
     assert summary["score"]["value"] == pytest.approx((2 - 9 / 13) / 3)
@@ -238,11 +348,28 @@ def test_graded_rows_as_simple_evals_grades_them(tmp_path):
 
     rows = tmp_path / "rows.jsonl"
     same = {"criterion": "Mentions hydration.", "points": 3, "tags": ["axis:completeness"]}
-    rows.write_text("\n".join(json.dumps(r) for r in [
-        {"prompt_id": "dup", "prompt": "q", "completion": "Drink water.", "example_tags": ["theme:hydration"], "rubrics": [same, same]},
-        {"prompt_id": "pitfalls", "prompt": "q", "completion": "Fine.", "example_tags": ["theme:hydration"],
-         "rubrics": [{"criterion": "Gives a dangerous dose.", "points": -5, "tags": ["axis:accuracy"]}]},
-    ]) + "\n")
+    rows.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "prompt_id": "dup",
+                    "prompt": "q",
+                    "completion": "Drink water.",
+                    "example_tags": ["theme:hydration"],
+                    "rubrics": [same, same],
+                },
+                {
+                    "prompt_id": "pitfalls",
+                    "prompt": "q",
+                    "completion": "Fine.",
+                    "example_tags": ["theme:hydration"],
+                    "rubrics": [{"criterion": "Gives a dangerous dose.", "points": -5, "tags": ["axis:accuracy"]}],
+                },
+            ]
+        )
+        + "\n"
+    )
     report = LoadReport()
     examples = graded.load_graded(rows, report)
     assert [e.id for e in examples] == ["dup", "pitfalls"] and report.skipped == {}
@@ -273,8 +400,20 @@ def test_graded_eval_command_and_report(rubric_exe, tmp_path):
     from judge.eval.report import build_report
 
     output = tmp_path / "graded.json"
-    command = [rubric_exe, "eval", "--mode", "graded", "--benchmark", str(HEALTHBENCH_ROWS), "--model", "fake:yes",
-               "--output", str(output), "--no-cache", "--quiet"]
+    command = [
+        rubric_exe,
+        "eval",
+        "--mode",
+        "graded",
+        "--benchmark",
+        str(HEALTHBENCH_ROWS),
+        "--model",
+        "fake:yes",
+        "--output",
+        str(output),
+        "--no-cache",
+        "--quiet",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "3 examples from 5 records (skipped: 1 no rubric items" in result.stderr
@@ -283,9 +422,27 @@ def test_graded_eval_command_and_report(rubric_exe, tmp_path):
     assert summary["score"]["value"] == pytest.approx((7 / 15 + 4 / 13 + 1) / 3)
     assert "axis:accuracy" in result.stdout and "bootstrap SE" in result.stdout
     html = build_report(output)
-    assert f"{summary['score']['value']:.3f} [" in html and "theme:emergency" in html and "bootstrap standard error" in html
-    wrong = subprocess.run([rubric_exe, "eval", "--mode", "graded", "--benchmark", "llmbar", "--output", str(tmp_path / "x.json"), "--model", "fake:yes"],
-                           capture_output=True, text=True)
+    assert (
+        f"{summary['score']['value']:.3f} [" in html
+        and "theme:emergency" in html
+        and "bootstrap standard error" in html
+    )
+    wrong = subprocess.run(
+        [
+            rubric_exe,
+            "eval",
+            "--mode",
+            "graded",
+            "--benchmark",
+            "llmbar",
+            "--output",
+            str(tmp_path / "x.json"),
+            "--model",
+            "fake:yes",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert wrong.returncode == 2 and "graded mode reads files" in wrong.stderr
 
 
@@ -301,9 +458,13 @@ def test_prometheus_prompts_and_biggen_rubrics_are_read():
     assert len(examples) == 320 and report.skipped == {}  # JSON lines under a .json name
     first = examples[0]
     assert first.prompt == "How can I improve my time management skills?" and first.gold == 5.0
-    assert first.response.startswith("Improving your time management skills") and first.reference.startswith("To improve")
+    assert first.response.startswith("Improving your time management skills") and first.reference.startswith(
+        "To improve"
+    )
     assert first.rubric.criterion.startswith("Does the response provide detailed and actionable steps")
-    assert sorted(first.rubric.levels) == [1, 2, 3, 4, 5] and first.rubric.levels[3].startswith("The response has some detailed")
+    assert sorted(first.rubric.levels) == [1, 2, 3, 4, 5] and first.rubric.levels[3].startswith(
+        "The response has some detailed"
+    )
     assert [c.id for c in first.rubric.to_rubric("x").criteria] == ["level-2", "level-3", "level-4", "level-5"]
     biggen = scored.load_scored(third_party("biggen_bench_rubrics/sample_responses.json"))
     assert len(biggen) == 765 and all(e.gold == 5.0 and e.response != "Hello World!" for e in biggen)
@@ -337,8 +498,24 @@ def test_scored_mode_reads_the_level_questions_exactly():
 
 def test_scored_eval_command(rubric_exe, tmp_path):
     output = tmp_path / "scored.json"
-    command = [rubric_exe, "eval", "--mode", "scored", "--benchmark", "prometheus-vicuna", "--model", "fake:yes", "--limit", "12",
-               "--data-dir", str(third_party_root(PROMETHEUS)), "--output", str(output), "--no-cache", "--quiet"]
+    command = [
+        rubric_exe,
+        "eval",
+        "--mode",
+        "scored",
+        "--benchmark",
+        "prometheus-vicuna",
+        "--model",
+        "fake:yes",
+        "--limit",
+        "12",
+        "--data-dir",
+        str(third_party_root(PROMETHEUS)),
+        "--output",
+        str(output),
+        "--no-cache",
+        "--quiet",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     summary = json.loads(output.read_text())["benchmarks"]["prometheus-vicuna"]["scored"]

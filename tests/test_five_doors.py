@@ -17,14 +17,27 @@ from rubrics.model import Rubric
 
 MODEL = "fake:random:11"
 PROMPT = "A train leaves at 3 pm and travels 120 km at 60 km/h. When does it arrive?"
-RESPONSES = ["It arrives at 5 pm: 120 km at 60 km/h takes two hours.", "Around five, I think.",
-             "<think>120/60 = 2 hours</think>It arrives at 5 pm.", "The train is blue."]
-RUBRIC = {"id": "arrival", "criteria": [
-    {"id": "answer", "text": "The response says the train arrives at 5 pm.", "kind": "hard_rule", "weight": 3, "tags": ["core"]},
-    {"id": "working", "text": "The response shows how the time was worked out.", "weight": 2, "tags": ["core"]},
-    {"id": "tone", "text": "The response is polite.", "weight": 1, "tags": ["style"]},
-    {"id": "guess", "text": "The response hedges with words such as 'I think'.", "weight": -1, "tags": ["core"]},
-]}
+RESPONSES = [
+    "It arrives at 5 pm: 120 km at 60 km/h takes two hours.",
+    "Around five, I think.",
+    "<think>120/60 = 2 hours</think>It arrives at 5 pm.",
+    "The train is blue.",
+]
+RUBRIC = {
+    "id": "arrival",
+    "criteria": [
+        {
+            "id": "answer",
+            "text": "The response says the train arrives at 5 pm.",
+            "kind": "hard_rule",
+            "weight": 3,
+            "tags": ["core"],
+        },
+        {"id": "working", "text": "The response shows how the time was worked out.", "weight": 2, "tags": ["core"]},
+        {"id": "tone", "text": "The response is polite.", "weight": 1, "tags": ["style"]},
+        {"id": "guess", "text": "The response hedges with words such as 'I think'.", "weight": -1, "tags": ["core"]},
+    ],
+}
 # Non-default judging options everywhere, as flags and as the options object; --no-gate keeps the
 # reward (the reward gate is off by default) equal to the verdict's score.
 FLAGS = ["--threshold", "0.4", "--no-gate", "--reasoning", "include", "--only-tags", "core", "--batch-size", "3"]
@@ -42,9 +55,26 @@ def files(tmp_path_factory):
 
 def cli_scores(rubric_exe, files) -> list[float]:
     output = files / "out.jsonl"
-    done = subprocess.run([rubric_exe, "judge", "--model", MODEL, "--no-cache", "--rubric", str(files / "rubric.json"), "--input",
-                           str(files / "in.jsonl"), "--output", str(output), "--overwrite", "--quiet", *FLAGS],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            rubric_exe,
+            "judge",
+            "--model",
+            MODEL,
+            "--no-cache",
+            "--rubric",
+            str(files / "rubric.json"),
+            "--input",
+            str(files / "in.jsonl"),
+            "--output",
+            str(output),
+            "--overwrite",
+            "--quiet",
+            *FLAGS,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     verdicts = {v["id"]: v["score"] for v in map(json.loads, output.read_text().splitlines())}
     return [verdicts[f"r{i}"] for i in range(len(RESPONSES))]
@@ -61,17 +91,34 @@ def trl_scores() -> list[float]:
 
 
 def verl_scores() -> list[float]:
-    settings = {"model": MODEL, "options": {"threshold": 0.4, "gate": False, "reasoning": "include", "only_tags": ["core"], "batch_size": 3}}
+    settings = {
+        "model": MODEL,
+        "options": {"threshold": 0.4, "gate": False, "reasoning": "include", "only_tags": ["core"], "batch_size": 3},
+    }
     info = {"prompt": PROMPT, "rubric": RUBRIC, "rubric_judge": settings}
     return [compute_score("parity", r, None, info)["score"] for r in RESPONSES]
 
 
 def serve_scores(rubric_exe, files) -> tuple[list[float], list[float]]:
-    server = subprocess.Popen([rubric_exe, "serve", "--model", MODEL, "--no-cache", "--rubric", str(files / "rubric.json"),
-                               "--port", "0", *FLAGS], stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            rubric_exe,
+            "serve",
+            "--model",
+            MODEL,
+            "--no-cache",
+            "--rubric",
+            str(files / "rubric.json"),
+            "--port",
+            "0",
+            *FLAGS,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for line in server.stderr:
-            if (found := re.search(r"listening on (http://\S+)", line)):
+            if found := re.search(r"listening on (http://\S+)", line):
                 break
         else:
             pytest.fail("rubric serve did not start")
@@ -88,8 +135,14 @@ def serve_scores(rubric_exe, files) -> tuple[list[float], list[float]]:
 def test_the_same_item_rubric_and_flags_give_the_same_score_through_every_door(rubric_exe, files):
     cli = cli_scores(rubric_exe, files)
     served_rewards, served_scores = serve_scores(rubric_exe, files)
-    doors = {"rubric judge": cli, "Python API": python_scores(), "TRL reward": trl_scores(), "verl compute_score": verl_scores(),
-             "rubric serve (reward)": served_rewards, "rubric serve (score)": served_scores}
+    doors = {
+        "rubric judge": cli,
+        "Python API": python_scores(),
+        "TRL reward": trl_scores(),
+        "verl compute_score": verl_scores(),
+        "rubric serve (reward)": served_rewards,
+        "rubric serve (score)": served_scores,
+    }
     assert len(set(cli)) > 1  # the responses score differently, so agreement is not chance
     for door, scores in doors.items():
         assert scores == pytest.approx(cli, abs=1e-9), door
@@ -98,4 +151,6 @@ def test_the_same_item_rubric_and_flags_give_the_same_score_through_every_door(r
 def test_the_options_change_the_score(files):
     """Parity above is not parity of defaults: these options move the score of the same judge."""
     default = build_judge(JudgeOptions(), open_backends(ModelOptions(model=MODEL, cache=False)))
-    assert [default.evaluate(PROMPT, r, Rubric.model_validate(RUBRIC)).score for r in RESPONSES] != pytest.approx(python_scores())
+    assert [default.evaluate(PROMPT, r, Rubric.model_validate(RUBRIC)).score for r in RESPONSES] != pytest.approx(
+        python_scores()
+    )

@@ -49,8 +49,13 @@ def test_our_layouts_and_every_bad_record_counted(tmp_path):
     assert [p.id for p in pairs] == ["a", "b"] and pairs[1].responses == ("best", "mid", "worst")
     assert report.read == 9
     assert report.skipped == {
-        "identical responses": 1, "empty response": 1, "missing field 'rejected'": 1, "label out of range": 1,
-        "duplicate id": 1, "unknown layout (no chosen/rejected, responses, output_1/output_2, response_a/response_b or response1/response2)": 1, "not JSON": 1,
+        "identical responses": 1,
+        "empty response": 1,
+        "missing field 'rejected'": 1,
+        "label out of range": 1,
+        "duplicate id": 1,
+        "unknown layout (no chosen/rejected, responses, output_1/output_2, response_a/response_b or response1/response2)": 1,
+        "not JSON": 1,
     }
     assert report.describe().startswith("2 pairs from 9 records (skipped: ")
 
@@ -67,7 +72,11 @@ def test_shared_data_layouts():
     panda = list(load_pairs(third_party("pandalm_testset/testset-v1.json"), report))
     assert len(panda) + sum(report.skipped.values()) == 999 == report.read
     assert (report.skipped["label is a tie"], report.skipped["empty response"]) == (103, 55)  # real quirks, counted
-    record = next(r for r in json.loads(third_party("pandalm_testset/testset-v1.json").read_text()) if str(r["idx"]) == panda[0].id)
+    record = next(
+        r
+        for r in json.loads(third_party("pandalm_testset/testset-v1.json").read_text())
+        if str(r["idx"]) == panda[0].id
+    )
     votes = [record[f"annotator{i}"] for i in (1, 2, 3)]
     winner = "response1" if [str(v) for v in votes].count("1") >= 2 else "response2"
     assert panda[0].chosen == record[winner]
@@ -133,7 +142,12 @@ def test_contrastive_keeps_a_consistent_rubric_and_rejects_after_bounded_resampl
 
     def text(messages):
         if "haiku" in messages[-1]["content"]:
-            return json.dumps({"hard_rules": ["KEEP: The response is a haiku."], "principles": ["The response mentions rain.", "The response mentions rain. "]})
+            return json.dumps(
+                {
+                    "hard_rules": ["KEEP: The response is a haiku."],
+                    "principles": ["The response mentions rain.", "The response mentions rain. "],
+                }
+            )
         return "Sure! " + json.dumps({"hard_rules": [], "principles": ["The response names a colour."]})
 
     def p_yes(question):
@@ -145,10 +159,19 @@ def test_contrastive_keeps_a_consistent_rubric_and_rejects_after_bounded_resampl
     backend = FakeBackend(p_yes, text)
     generator = ContrastiveGenerator(backend, settings=ContrastiveSettings(max_tries=2))
     kept = asyncio.run(generator(kept_pair))
-    assert kept.status == "kept" and kept.attempts == [{"accuracy": 1.0, "explained_correct": True, "pairs": 1, "ties": 0}]
+    assert kept.status == "kept" and kept.attempts == [
+        {"accuracy": 1.0, "explained_correct": True, "pairs": 1, "ties": 0}
+    ]
     rubric = kept.rubric
-    assert [(c.id, c.kind) for c in rubric.criteria] == [("rule-1", "hard_rule"), ("principle-1", "principle")]  # repeat dropped
-    assert rubric.provenance.method == "contrastive" and rubric.provenance.sources == ["p1"] and rubric.task == kept_pair.prompt
+    assert [(c.id, c.kind) for c in rubric.criteria] == [
+        ("rule-1", "hard_rule"),
+        ("principle-1", "principle"),
+    ]  # repeat dropped
+    assert (
+        rubric.provenance.method == "contrastive"
+        and rubric.provenance.sources == ["p1"]
+        and rubric.task == kept_pair.prompt
+    )
     assert rubric.provenance.params["consistency"]["accuracy"] == 1.0 and rubric.provenance.params["tau"] == 0.5
     rejected = asyncio.run(generator(rejected_pair))
     assert rejected.status == "rejected" and len(rejected.attempts) == 2 and rejected.attempts[0]["ties"] == 1
@@ -156,17 +179,27 @@ def test_contrastive_keeps_a_consistent_rubric_and_rejects_after_bounded_resampl
 
 
 def test_contrastive_re_asks_then_records_the_failure():
-    answers = iter(["no json here", json.dumps({"hard_rules": [], "principles": []}), json.dumps({"principles": ["The answer is kind."]})])
+    answers = iter(
+        [
+            "no json here",
+            json.dumps({"hard_rules": [], "principles": []}),
+            json.dumps({"principles": ["The answer is kind."]}),
+        ]
+    )
     seen = []
 
     def text(messages):
         seen.append(messages)
         return next(answers)
 
-    outcome = asyncio.run(ContrastiveGenerator(FakeBackend(1.0, text), settings=ContrastiveSettings(reasks=2, max_tries=1))(PAIR))
+    outcome = asyncio.run(
+        ContrastiveGenerator(FakeBackend(1.0, text), settings=ContrastiveSettings(reasks=2, max_tries=1))(PAIR)
+    )
     assert outcome.status == "rejected"  # the third answer was usable; the judge ties
     assert "not usable: no JSON object" in seen[1][-1]["content"] and "it has no criteria" in seen[2][-1]["content"]
-    failing = asyncio.run(ContrastiveGenerator(FakeBackend(1.0, "never JSON"), settings=ContrastiveSettings(reasks=1))(PAIR))
+    failing = asyncio.run(
+        ContrastiveGenerator(FakeBackend(1.0, "never JSON"), settings=ContrastiveSettings(reasks=1))(PAIR)
+    )
     assert failing.status == "failed" and "after 2 attempts" in failing.reason and failing.rubric is None
 
 
@@ -186,13 +219,26 @@ def test_the_rubric_asked_for_is_bounded_to_what_the_settings_keep():
     assert schema["properties"]["hard_rules"]["maxItems"] == 2 and schema["properties"]["principles"]["maxItems"] == 3
     assert bounded is with_bounds(GeneratedRubric, principles=3, hard_rules=2)  # one class per bound: stable cache keys
     assert isinstance(bounded(), GeneratedRubric)
-    assert len(bounded.model_validate_json(json.dumps({"hard_rules": ["a rule here"] * 5})).hard_rules) == 5  # API answers still validate
+    assert (
+        len(bounded.model_validate_json(json.dumps({"hard_rules": ["a rule here"] * 5})).hard_rules) == 5
+    )  # API answers still validate
 
 
 def generate_example_pairs(rubric_exe, output, *options, timeout):
     """`rubric generate --method contrastive` on examples/pairs.jsonl, uncached and quiet."""
-    command = [rubric_exe, "generate", "--method", "contrastive", "--input", "examples/pairs.jsonl", "--output", str(output),
-               *options, "--no-cache", "--quiet"]
+    command = [
+        rubric_exe,
+        "generate",
+        "--method",
+        "contrastive",
+        "--input",
+        "examples/pairs.jsonl",
+        "--output",
+        str(output),
+        *options,
+        "--no-cache",
+        "--quiet",
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
 
 
@@ -204,20 +250,34 @@ def test_rubric_generate_writes_rubrics_with_the_embedded_model(rubric_exe, tmp_
     assert result.returncode == 0, result.stderr
     assert "kept 2, rejected 0 (label not reproduced), failed 0" in result.stdout
     rubrics = load_rubrics(output)
-    assert len(rubrics) == 2 and all(r.criteria and r.provenance.model == "local:SmolLM2-135M-Instruct" for r in rubrics)
-    assert all(1 <= len(r.criteria) <= 10 and all(c.text.strip() and len(c.text) <= 300 for c in r.criteria) for r in rubrics)
+    assert len(rubrics) == 2 and all(
+        r.criteria and r.provenance.model == "local:SmolLM2-135M-Instruct" for r in rubrics
+    )
+    assert all(
+        1 <= len(r.criteria) <= 10 and all(c.text.strip() and len(c.text) <= 300 for c in r.criteria) for r in rubrics
+    )
 
 
 def test_auto_rubric_revises_until_the_label_is_reproduced_then_generalises():
     def text(messages):
         content = messages[-1]["content"]
         if "Organise them" in content:
-            return json.dumps({"themes": [
-                {"name": "Form", "description": "Shape of the answer.", "tips": [{"text": "The response keeps the requested form.", "sources": ["r1", "r9"]}]},
-                {"name": "Empty", "tips": []},
-            ]})
+            return json.dumps(
+                {
+                    "themes": [
+                        {
+                            "name": "Form",
+                            "description": "Shape of the answer.",
+                            "tips": [{"text": "The response keeps the requested form.", "sources": ["r1", "r9"]}],
+                        },
+                        {"name": "Empty", "tips": []},
+                    ]
+                }
+            )
         if "Previous rubrics" in content:
-            return json.dumps({"rubrics": ["REVISED: The response follows the requested poetic form.", "The response uses imagery."]})
+            return json.dumps(
+                {"rubrics": ["REVISED: The response follows the requested poetic form.", "The response uses imagery."]}
+            )
         return json.dumps({"rubrics": ["The response is long."]})
 
     def p_yes(question):
@@ -238,9 +298,15 @@ def test_auto_rubric_revises_until_the_label_is_reproduced_then_generalises():
     assert [t.name for t in general.themes] == ["Form"]
     assert [(c.id, c.theme, c.sources) for c in general.criteria] == [("t1-1", "Form", ["auto-p1:r1"])]
     params = general.provenance.params
-    assert params["core"] == 2 and params["unknown_source_ids_dropped"] == ["r9"] and params["embedding_model"] == "hand-made"
+    assert (
+        params["core"] == 2
+        and params["unknown_source_ids_dropped"] == ["r9"]
+        and params["embedding_model"] == "hand-made"
+    )
 
-    stuck = AutoRubricGenerator(FakeBackend(1.0, json.dumps({"rubrics": ["The response is long."]})), settings=AutoSettings(max_rounds=2))
+    stuck = AutoRubricGenerator(
+        FakeBackend(1.0, json.dumps({"rubrics": ["The response is long."]})), settings=AutoSettings(max_rounds=2)
+    )
     rejected = asyncio.run(stuck(PAIR))
     assert rejected.status == "rejected" and len(rejected.attempts) == 2
     flat = asyncio.run(stuck.generalise([outcome.rubric], embed))  # no Theme-Tips answer: the core set, flat
@@ -276,10 +342,32 @@ def script_for(pairs, tmp_path):
     """A fake:script file: rubrics whose marker makes the judge right for pair 0 only (kept),
     a tie for pair 1 (rejected), and a revised rubric (auto) that fixes pair 1 too."""
     rules = [
-        {"match": "Organise them", "text": json.dumps({"themes": [{"name": "Faithful", "tips": [{"text": "The response does what was asked.", "sources": ["r1"]}]}]})},
+        {
+            "match": "Organise them",
+            "text": json.dumps(
+                {
+                    "themes": [
+                        {"name": "Faithful", "tips": [{"text": "The response does what was asked.", "sources": ["r1"]}]}
+                    ]
+                }
+            ),
+        },
         {"match": "Previous rubrics", "text": json.dumps({"rubrics": ["FIXED: The response does what was asked."]})},
-        {"match": re.escape(pairs[0].prompt[:40]), "text": json.dumps({"hard_rules": ["KEEP: The response does what was asked."], "rubrics": ["KEEP: The response does what was asked."]})},
-        {"match": ".", "text": json.dumps({"principles": ["TIE: The response is good."], "rubrics": ["TIE: The response is good."]})},
+        {
+            "match": re.escape(pairs[0].prompt[:40]),
+            "text": json.dumps(
+                {
+                    "hard_rules": ["KEEP: The response does what was asked."],
+                    "rubrics": ["KEEP: The response does what was asked."],
+                }
+            ),
+        },
+        {
+            "match": ".",
+            "text": json.dumps(
+                {"principles": ["TIE: The response is good."], "rubrics": ["TIE: The response is good."]}
+            ),
+        },
     ]
     judge = [
         {"match": first_shown(pairs[0].chosen) + ".*(?:KEEP|FIXED)", "p_yes": 1.0},  # criteria follow the responses
@@ -298,8 +386,26 @@ def test_rubric_generate_end_to_end_on_llmbar_with_a_scripted_judge(method, rubr
     pairs = list(load_pairs(llmbar))[:2]
     script = script_for(pairs, tmp_path)
     output = tmp_path / f"{method}.jsonl"
-    command = [rubric_exe, "generate", "--method", method, "--input", str(llmbar), "--output", str(output),
-               "--model", f"fake:script:{script}", "--limit", "2", "--no-cache", "--quiet", "--max-tries", "2", "--rounds", "2"]
+    command = [
+        rubric_exe,
+        "generate",
+        "--method",
+        method,
+        "--input",
+        str(llmbar),
+        "--output",
+        str(output),
+        "--model",
+        f"fake:script:{script}",
+        "--limit",
+        "2",
+        "--no-cache",
+        "--quiet",
+        "--max-tries",
+        "2",
+        "--rounds",
+        "2",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "input: 100 pairs from 100 records; using the first 2" in result.stderr
@@ -315,7 +421,9 @@ def test_rubric_generate_end_to_end_on_llmbar_with_a_scripted_judge(method, rubr
         assert specific[1].provenance.params["rounds"] == 2
     log = [json.loads(line) for line in (tmp_path / f"{method}.jsonl.log.jsonl").read_text().splitlines()]
     assert len(log) == 2
-    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)  # resumes: nothing left to do
+    again = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, timeout=300
+    )  # resumes: nothing left to do
     assert again.returncode == 0 and load_rubrics(output) == rubrics
     assert len((tmp_path / f"{method}.jsonl.log.jsonl").read_text().splitlines()) == 2
 
@@ -328,7 +436,9 @@ def test_readme_shows_the_rubric_the_example_command_produces(rubric_exe, tmp_pa
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL) if b.startswith("id: crg-haiku"))
     output = tmp_path / "crg.jsonl"
-    result = generate_example_pairs(rubric_exe, output, "--model", "fake:script:examples/scripted_judge.yaml", timeout=120)
+    result = generate_example_pairs(
+        rubric_exe, output, "--model", "fake:script:examples/scripted_judge.yaml", timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "input: 2 pairs from 3 records (skipped: 1 identical responses)" in result.stderr
     assert "kept 1, rejected 1 (label not reproduced), failed 0" in result.stdout

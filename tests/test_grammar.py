@@ -121,5 +121,7 @@ def test_constrained_output_is_final_so_only_semantic_problems_are_re_asked(tiny
     assert len(calls) == 1  # a token budget is not fixed by asking again
     calls.clear()
     with pytest.raises(GenerationError, match="after 3 attempts: always wrong"):
-        asyncio.run(generate_structured(tiny_backend, ASK, Plan, reasks=2, max_tokens=1200, check=lambda plan: "always wrong"))
+        asyncio.run(
+            generate_structured(tiny_backend, ASK, Plan, reasks=2, max_tokens=1200, check=lambda plan: "always wrong")
+        )
     assert len(calls) == 3  # a semantic check is

@@ -20,17 +20,24 @@ from rubrics.model import Rubric
 from rubrics.pairs import LabelledPair
 from tests.conftest import ROOT
 
-RUBRIC = Rubric.model_validate({"id": "r", "criteria": [
-    {"id": "correct", "text": "The answer states the correct capital city."},
-    {"id": "brief", "text": "The answer is one short sentence."},
-]})
+RUBRIC = Rubric.model_validate(
+    {
+        "id": "r",
+        "criteria": [
+            {"id": "correct", "text": "The answer states the correct capital city."},
+            {"id": "brief", "text": "The answer is one short sentence."},
+        ],
+    }
+)
 
 
 def by_criterion(values):
     """A scripted judge: P(yes) by the criterion named in the question."""
+
     def script(question):
         text = question.messages[-1]["content"]
         return next(v for key, v in values.items() if key in text)
+
     return script
 
 
@@ -38,14 +45,17 @@ def backend(label, values):
     return FakeBackend(by_criterion(values), label=label)
 
 
-@pytest.mark.parametrize("method, p_values, decisions, expected", [
-    ("mean", [0.9, 0.2, 0.7], [True, False, True], (0.6, True)),
-    ("median", [0.9, 0.2, 0.7], [True, False, True], (0.7, True)),
-    ("min", [0.9, 0.2, 0.7], [True, False, True], (0.2, False)),
-    ("majority", [0.9, 0.2, 0.7], [True, False, True], (2 / 3, True)),
-    ("majority", [0.9, 0.2], [True, False], (0.5, True)),  # a tie goes by the mean, 0.55
-    ("majority", [0.6, 0.1], [True, False], (0.5, False)),  # mean 0.35
-])
+@pytest.mark.parametrize(
+    "method, p_values, decisions, expected",
+    [
+        ("mean", [0.9, 0.2, 0.7], [True, False, True], (0.6, True)),
+        ("median", [0.9, 0.2, 0.7], [True, False, True], (0.7, True)),
+        ("min", [0.9, 0.2, 0.7], [True, False, True], (0.2, False)),
+        ("majority", [0.9, 0.2, 0.7], [True, False, True], (2 / 3, True)),
+        ("majority", [0.9, 0.2], [True, False], (0.5, True)),  # a tie goes by the mean, 0.55
+        ("majority", [0.6, 0.1], [True, False], (0.5, False)),  # mean 0.35
+    ],
+)
 def test_each_aggregate(method, p_values, decisions, expected):
     p_yes, met = aggregate(p_values, decisions, method, 0.5)
     assert p_yes == pytest.approx(expected[0]) and met is expected[1]
@@ -71,11 +81,16 @@ def test_a_judge_that_fails_leaves_the_criterion_to_the_others_and_none_left_is_
         if "short sentence" in question.messages[-1]["content"]:
             return YesNoScore(None, reason="server said 500")
         return 0.9
+
     good = backend("good", {"capital city": 0.7, "short sentence": 0.3})
     jury = Jury.of([good, FakeBackend(broken_on_brief, label="flaky")], "mean")
     correct, brief = jury.evaluate("q", "Paris is the capital.", RUBRIC).results
     assert correct.p_yes == pytest.approx(0.8) and correct.jury == {"fake:good": 0.7, "fake:flaky": 0.9}
-    assert brief.status == "scored" and brief.p_yes == pytest.approx(0.3) and brief.jury == {"fake:good": 0.3, "fake:flaky": None}
+    assert (
+        brief.status == "scored"
+        and brief.p_yes == pytest.approx(0.3)
+        and brief.jury == {"fake:good": 0.3, "fake:flaky": None}
+    )
     assert brief.notes[0] == "fake:flaky could not score it: server said 500"
     nobody = Jury.of([FakeBackend(None, label="a"), FakeBackend(None, label="b")])
     verdict = nobody.evaluate("q", "Paris is the capital.", RUBRIC)
@@ -87,7 +102,9 @@ def test_criteria_decided_in_code_are_not_put_to_the_jury():
     a, b = FakeBackend(1.0, label="a"), FakeBackend(0.0, label="b")
     verdict = Jury.of([a, b]).evaluate("Capital of France?", "Sure! Here is my answer:", RUBRIC)
     assert not a.calls and not b.calls
-    assert all(r.p_yes == 0.0 and r.jury is None and r.reason.startswith("decided without the judge") for r in verdict.results)
+    assert all(
+        r.p_yes == 0.0 and r.jury is None and r.reason.startswith("decided without the judge") for r in verdict.results
+    )
     assert jury_agreement([verdict.model_dump()])["overall"]["units"] == 0
 
 
@@ -104,12 +121,28 @@ def test_a_jury_refuses_mixed_settings_repeated_models_and_unknown_methods():
 
 def test_agreement_figures_by_hand():
     # two judges, four criterion judgements: alike on 3 of the 3 both scored; one missing
-    verdicts = [{"item_id": "i1", "threshold": 0.5, "jury": {"a": 0.9, "b": 0.8}, "rubric_id": "r", "results": [
-        {"criterion_id": "x", "jury": {"a": 0.9, "b": 0.8}, "disputed": False},
-        {"criterion_id": "y", "jury": {"a": 0.1, "b": 0.2}, "disputed": False}]},
-        {"item_id": "i2", "threshold": 0.5, "jury": {"a": 0.3, "b": None}, "rubric_id": "r", "results": [
-            {"criterion_id": "x", "jury": {"a": 0.9, "b": None}, "disputed": False},
-            {"criterion_id": "y", "jury": {"a": 0.2, "b": 0.3}, "disputed": False}]}]
+    verdicts = [
+        {
+            "item_id": "i1",
+            "threshold": 0.5,
+            "jury": {"a": 0.9, "b": 0.8},
+            "rubric_id": "r",
+            "results": [
+                {"criterion_id": "x", "jury": {"a": 0.9, "b": 0.8}, "disputed": False},
+                {"criterion_id": "y", "jury": {"a": 0.1, "b": 0.2}, "disputed": False},
+            ],
+        },
+        {
+            "item_id": "i2",
+            "threshold": 0.5,
+            "jury": {"a": 0.3, "b": None},
+            "rubric_id": "r",
+            "results": [
+                {"criterion_id": "x", "jury": {"a": 0.9, "b": None}, "disputed": False},
+                {"criterion_id": "y", "jury": {"a": 0.2, "b": 0.3}, "disputed": False},
+            ],
+        },
+    ]
     figures = jury_agreement(verdicts)
     assert figures["judges"] == ["a", "b"]
     assert figures["overall"] == {"units": 4, "agreement": 1.0, "disputed": 0, "alpha": pytest.approx(1.0)}
@@ -127,12 +160,17 @@ def test_alpha_from_counted_units_is_krippendorffs():
     rng = random.Random(3)
     for _ in range(20):
         judges = rng.randint(2, 4)
-        rows = [[rng.choice([True, False, None]) if rng.random() < 0.3 else rng.random() < 0.7 for _ in range(judges)] for _ in range(40)]
+        rows = [
+            [rng.choice([True, False, None]) if rng.random() < 0.3 else rng.random() < 0.7 for _ in range(judges)]
+            for _ in range(40)
+        ]
         units = Units()
         for row in rows:
             units.add(row)
         coders = [[float("nan") if row[k] is None else float(row[k]) for row in rows] for k in range(judges)]
-        assert units.figures()["alpha"] == pytest.approx(krippendorff.alpha(reliability_data=coders, level_of_measurement="nominal"))
+        assert units.figures()["alpha"] == pytest.approx(
+            krippendorff.alpha(reliability_data=coders, level_of_measurement="nominal")
+        )
 
 
 def test_each_judge_alone_is_measured_on_the_jurys_pairs():
@@ -142,13 +180,21 @@ def test_each_judge_alone_is_measured_on_the_jurys_pairs():
     shorter = FakeBackend(lambda q: 0.2 if "long" in q.messages[-1]["content"] else 0.4, label="shorter")
 
     async def collect():
-        return [r async for r in preference.judge_pairs("pointwise", pairs, judge=Jury.of([longer, shorter], guard=False), rubric=rubric)]
+        return [
+            r
+            async for r in preference.judge_pairs(
+                "pointwise", pairs, judge=Jury.of([longer, shorter], guard=False), rubric=rubric
+            )
+        ]
 
     summary = preference.summarise(asyncio.run(collect()))
     assert summary["accuracy"]["value"] == 1.0  # mean 0.55 vs 0.25
     alone = summary["judges"]
     assert alone["fake:longer"]["accuracy"]["value"] == 1.0 and alone["fake:shorter"]["accuracy"]["value"] == 0.0
-    assert alone["fake:shorter"]["jury_minus_judge"]["value"] == 1.0 and alone["fake:longer"]["jury_minus_judge"]["value"] == 0.0
+    assert (
+        alone["fake:shorter"]["jury_minus_judge"]["value"] == 1.0
+        and alone["fake:longer"]["jury_minus_judge"]["value"] == 0.0
+    )
     assert "fake:shorter alone: accuracy 0.000" in preference.format_table({"by_source": {}, "overall": summary})
 
 
@@ -160,8 +206,21 @@ def test_rewards_from_a_list_of_models_are_a_jurys():
 
 def test_rubric_judge_with_two_models_resumes_and_refuses_another_method(rubric_exe, tmp_path):
     output = tmp_path / "v.jsonl"
-    command = [rubric_exe, "judge", "--rubric", "helpfulness", "--input", str(ROOT / "examples/sample_responses.jsonl"),
-               "--output", str(output), "--model", "fake:yes", "--model", "fake:random:3", "--no-cache"]
+    command = [
+        rubric_exe,
+        "judge",
+        "--rubric",
+        "helpfulness",
+        "--input",
+        str(ROOT / "examples/sample_responses.jsonl"),
+        "--output",
+        str(output),
+        "--model",
+        "fake:yes",
+        "--model",
+        "fake:random:3",
+        "--no-cache",
+    ]
     first = subprocess.run(command + ["--jury", "majority"], capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     assert "jury of 2: fake:yes, fake:random:3" in first.stdout and "most disputed items" in first.stdout
@@ -182,8 +241,26 @@ def test_the_report_shows_the_jurys_agreement(rubric_exe, tmp_path):
     from judge.eval.report import build_report
 
     output = tmp_path / "v.jsonl"
-    subprocess.run([rubric_exe, "judge", "--rubric", "helpfulness", "--input", str(ROOT / "examples/sample_responses.jsonl"), "--quiet",
-                    "--output", str(output), "--model", "fake:random:1", "--model", "fake:random:2", "--no-cache"], check=True, timeout=120)
+    subprocess.run(
+        [
+            rubric_exe,
+            "judge",
+            "--rubric",
+            "helpfulness",
+            "--input",
+            str(ROOT / "examples/sample_responses.jsonl"),
+            "--quiet",
+            "--output",
+            str(output),
+            "--model",
+            "fake:random:1",
+            "--model",
+            "fake:random:2",
+            "--no-cache",
+        ],
+        check=True,
+        timeout=120,
+    )
     html = build_report(output)
     assert "<h2>Jury agreement</h2>" in html and 'id="jury-alpha"' in html and "<th>fake:random:2</th>" in html
 
@@ -193,11 +270,38 @@ def test_rubric_eval_pointwise_with_a_jury_reports_each_judge(rubric_exe, tmp_pa
     from judge.eval.report import build_report
 
     pairs = tmp_path / "pairs.json"
-    pairs.write_text(json.dumps([{"input": f"Question {n}?", "output_1": f"A careful answer {n}.", "output_2": f"Answer {n}.", "label": 1}
-                                 for n in range(6)]))
+    pairs.write_text(
+        json.dumps(
+            [
+                {
+                    "input": f"Question {n}?",
+                    "output_1": f"A careful answer {n}.",
+                    "output_2": f"Answer {n}.",
+                    "label": 1,
+                }
+                for n in range(6)
+            ]
+        )
+    )
     output = tmp_path / "eval.json"
-    command = [rubric_exe, "eval", "--benchmark", str(pairs), "--mode", "pointwise", "--model", "fake:random:1", "--model", "fake:random:2",
-               "--jury", "median", "--output", str(output), "--no-cache", "--quiet"]
+    command = [
+        rubric_exe,
+        "eval",
+        "--benchmark",
+        str(pairs),
+        "--mode",
+        "pointwise",
+        "--model",
+        "fake:random:1",
+        "--model",
+        "fake:random:2",
+        "--jury",
+        "median",
+        "--output",
+        str(output),
+        "--no-cache",
+        "--quiet",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "fake:random:1 alone: accuracy" in done.stdout and "jury minus this judge" in done.stdout
@@ -205,7 +309,9 @@ def test_rubric_eval_pointwise_with_a_jury_reports_each_judge(rubric_exe, tmp_pa
     alone = results["benchmarks"][str(pairs)]["overall"]["judges"]
     assert set(alone) == {"fake:random:1", "fake:random:2"} and all(a["accuracy"]["n"] == 6 for a in alone.values())
     assert 'id="judges-alone"' in build_report(output)
-    pairwise = subprocess.run(command[:4] + ["--mode", "pairwise"] + command[6:], capture_output=True, text=True, timeout=120)
+    pairwise = subprocess.run(
+        command[:4] + ["--mode", "pairwise"] + command[6:], capture_output=True, text=True, timeout=120
+    )
     assert pairwise.returncode == 2 and "a jury judges each response on its own" in pairwise.stderr
 
 
@@ -216,11 +322,19 @@ def test_a_reward_server_with_a_jury_scores_and_counts_every_judges_cache(tmp_pa
     from judge.cache import CachedBackend
     from tests.serving import RunningServer
 
-    backends = [CachedBackend(FakeBackend(0.9, label="a"), tmp_path / "a"), CachedBackend(FakeBackend(0.1, label="b"), tmp_path / "b")]
+    backends = [
+        CachedBackend(FakeBackend(0.9, label="a"), tmp_path / "a"),
+        CachedBackend(FakeBackend(0.1, label="b"), tmp_path / "b"),
+    ]
     scorer = build_scorer(Jury.of(backends, "mean"), rubric=["The answer is correct.", "The answer is polite."])
     with RunningServer(scorer) as running:
-        answer = httpx.post(running.url + "/score", json={"prompt": "Say hi", "response": "Hello there, friend!"}).json()
+        answer = httpx.post(
+            running.url + "/score", json={"prompt": "Say hi", "response": "Hello there, friend!"}
+        ).json()
         assert answer["status"] == "scored" and answer["reward"] == pytest.approx(0.5)
         httpx.post(running.url + "/score", json={"prompt": "Say hi", "response": "Hello there, friend!"})
         cache = running.metrics()["cache"]
-        assert (cache["hits"], cache["misses"]) == (4, 4)  # two criteria x two judges, asked, then served from each cache
+        assert (cache["hits"], cache["misses"]) == (
+            4,
+            4,
+        )  # two criteria x two judges, asked, then served from each cache

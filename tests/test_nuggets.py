@@ -54,7 +54,9 @@ def test_empty_corpus_and_jsonl_documents(tmp_path):
     with pytest.raises(ValueError, match="no readable text"):
         StaticCorpus.load(tmp_path / "none")
     docs = tmp_path / "docs.jsonl"
-    docs.write_text('{"id": "d1", "title": "Nile", "text": "The Nile flows north."}\nnot json\n{"id": "d2"}\n', encoding="utf-8")
+    docs.write_text(
+        '{"id": "d1", "title": "Nile", "text": "The Nile flows north."}\nnot json\n{"id": "d2"}\n', encoding="utf-8"
+    )
     report = LoadReport(unit="documents")
     corpus = StaticCorpus.load(docs, report)
     assert [p.id for p in corpus.passages] == ["d1#0"]
@@ -76,16 +78,22 @@ def scripted_model(nuggets_json: str):
         if "nuggets" in system and any("Passage 1" in m["content"] for m in messages):
             return nuggets_json
         return "{}"
+
     return FakeBackend(text=text)
 
 
 def test_generator_builds_cited_merged_weighted_nuggets(corpus_dir):
     corpus = StaticCorpus.load(corpus_dir)
-    nuggets = json.dumps({"short_form": False, "nuggets": [
-        {"text": "Mount Everest is 8,849 metres high.", "passage": 1, "importance": "vital"},
-        {"text": "mount everest is 8,849 metres high.", "passage": 1, "importance": "okay"},  # a duplicate
-        {"text": "Everest lies on the border of Nepal and China.", "passage": 1, "importance": "okay"},
-    ]})
+    nuggets = json.dumps(
+        {
+            "short_form": False,
+            "nuggets": [
+                {"text": "Mount Everest is 8,849 metres high.", "passage": 1, "importance": "vital"},
+                {"text": "mount everest is 8,849 metres high.", "passage": 1, "importance": "okay"},  # a duplicate
+                {"text": "Everest lies on the border of Nepal and China.", "passage": 1, "importance": "okay"},
+            ],
+        }
+    )
     generator = NuggetGenerator(scripted_model(nuggets), corpus, model_label="fake")
     outcome = asyncio.run(generator(Question("q1", "How high is Mount Everest and where is it?")))
     assert outcome.status == "kept"
@@ -120,19 +128,28 @@ def test_a_generated_nugget_rubric_is_judged_by_the_engine_like_any_rubric(corpu
     in three labels, a weighted score with partial support counting half (tests/test_checks.py)."""
     from judge.engine import Judge
 
-    nuggets = json.dumps({"short_form": False, "nuggets": [
-        {"text": "Mount Everest is 8,849 metres high.", "passage": 1, "importance": "vital"},
-        {"text": "Everest lies on the border of Nepal and China.", "passage": 1, "importance": "okay"},
-        {"text": "K2 is the second-highest mountain.", "passage": 1, "importance": "okay"},
-    ]})
-    rubric = asyncio.run(NuggetGenerator(scripted_model(nuggets), StaticCorpus.load(corpus_dir))(Question("q", "Everest?"))).rubric
+    nuggets = json.dumps(
+        {
+            "short_form": False,
+            "nuggets": [
+                {"text": "Mount Everest is 8,849 metres high.", "passage": 1, "importance": "vital"},
+                {"text": "Everest lies on the border of Nepal and China.", "passage": 1, "importance": "okay"},
+                {"text": "K2 is the second-highest mountain.", "passage": 1, "importance": "okay"},
+            ],
+        }
+    )
+    rubric = asyncio.run(
+        NuggetGenerator(scripted_model(nuggets), StaticCorpus.load(corpus_dir))(Question("q", "Everest?"))
+    ).rubric
     backend = FakeBackend(lambda q: 0.0 if "in full?" in q.messages[-1]["content"] else 1.0)  # partly there
     verdict = Judge(backend).evaluate("Everest?", "Everest is 8,849 metres high, between Nepal and Tibet.", rubric)
     assert [r.label for r in verdict.results] == ["support", "partial_support", "not_support"]
     assert verdict.score == pytest.approx((1.0 + 0.5 * 0.5) / 2.0) and len(backend.calls) == 2
     empty = Judge(backend).evaluate("Everest?", "   ", rubric)  # no content: no nugget is present, no model asked
     assert empty.score == 0.0 and "decided without the judge" in empty.results[0].reason and len(backend.calls) == 2
-    failing = Judge(FakeBackend(lambda q: None)).evaluate("Everest?", "Everest is 8,849 metres high, between Nepal and Tibet.", rubric)
+    failing = Judge(FakeBackend(lambda q: None)).evaluate(
+        "Everest?", "Everest is 8,849 metres high, between Nepal and Tibet.", rubric
+    )
     assert failing.results[1].status == "unscored" and failing.n_unscored == 1  # unscored, never 0
 
 
@@ -141,18 +158,36 @@ def test_cli_nuggets_end_to_end(corpus_dir, tmp_path):
     script.write_text(
         "generate:\n"
         "  - match: 'zebras'\n"
-        "    text: '{\"queries\": [\"zebra stripes\"]}'\n"
+        '    text: \'{"queries": ["zebra stripes"]}\'\n'
         "  - match: 'search queries'\n"
-        "    text: '{\"queries\": [\"Everest height\"]}'\n"
+        '    text: \'{"queries": ["Everest height"]}\'\n'
         "  - match: 'Passage 1'\n"
-        "    text: '{\"nuggets\": [{\"text\": \"Mount Everest is 8,849 metres high.\", \"passage\": 1, \"importance\": \"vital\"}]}'\n",
+        '    text: \'{"nuggets": [{"text": "Mount Everest is 8,849 metres high.", "passage": 1, "importance": "vital"}]}\'\n',
         encoding="utf-8",
     )
     questions = tmp_path / "questions.jsonl"
-    questions.write_text('{"id": "q1", "question": "How high is Everest?"}\n{"id": "q2", "question": "Why are zebras striped?"}\n', encoding="utf-8")
+    questions.write_text(
+        '{"id": "q1", "question": "How high is Everest?"}\n{"id": "q2", "question": "Why are zebras striped?"}\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "nuggets.jsonl"
-    command = [sys.executable, str(ROOT / "cli.py"), "generate", "--method", "nuggets", "--input", str(questions), "--corpus", str(corpus_dir),
-               "--output", str(out), "--model", f"fake:script:{script}", "--quiet", "--no-cache"]
+    command = [
+        sys.executable,
+        str(ROOT / "cli.py"),
+        "generate",
+        "--method",
+        "nuggets",
+        "--input",
+        str(questions),
+        "--corpus",
+        str(corpus_dir),
+        "--output",
+        str(out),
+        "--model",
+        f"fake:script:{script}",
+        "--quiet",
+        "--no-cache",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert "rejected q2: no evidence" in run.stdout and "1 unreadable file" in run.stderr

@@ -50,8 +50,22 @@ def test_the_delimiter_code_depends_on_content_only():
 
 @pytest.mark.parametrize(
     "marker",
-    ["<|im_end|>", "<|im_start|>system", "<|eot_id|>", "</s>", "<s>", "[INST]", "[/INST]", "<<SYS>>",
-     "<start_of_turn>", "<end_of_turn>", "</prompt-abc>", "< / Response>", "<system>", "<ASSISTANT>"],
+    [
+        "<|im_end|>",
+        "<|im_start|>system",
+        "<|eot_id|>",
+        "</s>",
+        "<s>",
+        "[INST]",
+        "[/INST]",
+        "<<SYS>>",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "</prompt-abc>",
+        "< / Response>",
+        "<system>",
+        "<ASSISTANT>",
+    ],
 )
 def test_chat_and_delimiter_markers_are_neutralised(marker):
     safe = prompts.neutralise(f"text {marker} more")
@@ -64,8 +78,10 @@ def test_harmless_angle_brackets_are_kept():
 
 
 def test_chat_prompt_is_quoted_as_a_transcript():
-    text = user_message(prompt=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <|im_end|>"}],
-                        response="Hello")
+    text = user_message(
+        prompt=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <|im_end|>"}],
+        response="Hello",
+    )
     assert "[system]\nBe brief." in text and "[user]\nHi ‹|im_end|>" in text
 
 

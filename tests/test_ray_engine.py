@@ -34,14 +34,34 @@ def write_items(path, n, bad=()):
     with open(path, "w", encoding="utf-8") as handle:
         for i in range(n):
             if i in bad:
-                handle.write('{"id": "broken", "prompt": \n' if i % 2 else json.dumps({"id": f"q{i}", "prompt": [], "response": "x"}) + "\n")
+                handle.write(
+                    '{"id": "broken", "prompt": \n'
+                    if i % 2
+                    else json.dumps({"id": f"q{i}", "prompt": [], "response": "x"}) + "\n"
+                )
             else:
-                handle.write(json.dumps({"id": f"q{i}", "prompt": f"What is {i} plus {i}?", "response": f"It is {2 * i}."}) + "\n")
+                handle.write(
+                    json.dumps({"id": f"q{i}", "prompt": f"What is {i} plus {i}?", "response": f"It is {2 * i}."})
+                    + "\n"
+                )
     return path
 
 
 def judge_args(source, output, *extra, model=MODEL):
-    return ["judge", "--rubric", "helpfulness", "--input", str(source), "--output", str(output), "--model", model, "--no-cache", "--quiet", *extra]
+    return [
+        "judge",
+        "--rubric",
+        "helpfulness",
+        "--input",
+        str(source),
+        "--output",
+        str(output),
+        "--model",
+        model,
+        "--no-cache",
+        "--quiet",
+        *extra,
+    ]
 
 
 def by_id(records):
@@ -52,17 +72,39 @@ def test_2000_rows_give_exactly_2000_verdicts_scored_as_in_one_process(cluster, 
     source = write_items(tmp_path / "items.jsonl", 2000)
     assert main(judge_args(source, tmp_path / "single.jsonl")) == 0
     ray_out = tmp_path / "verdicts.parquet"
-    assert main(judge_args(source, ray_out, "--engine", "ray", "--actors", "1,2", "--cpus-per-actor", "0.5", "--ray-batch-rows", "100")) == 0
+    assert (
+        main(
+            judge_args(
+                source,
+                ray_out,
+                "--engine",
+                "ray",
+                "--actors",
+                "1,2",
+                "--cpus-per-actor",
+                "0.5",
+                "--ray-batch-rows",
+                "100",
+            )
+        )
+        == 0
+    )
     single = by_id(json.loads(line) for line in (tmp_path / "single.jsonl").read_text().splitlines())
     distributed = list(verdict_records(ray_out))
     assert len(distributed) == 2000 and set(by_id(distributed)) == set(single)
     for record in distributed:
         expected = single[record["id"]]
-        assert (record["status"], record["score"], record["hard_score"]) == (expected["status"], expected["score"], expected["hard_score"])
+        assert (record["status"], record["score"], record["hard_score"]) == (
+            expected["status"],
+            expected["score"],
+            expected["hard_score"],
+        )
         assert [r["p_yes"] for r in record["results"]] == [r["p_yes"] for r in expected["results"]]
     import pandas as pd
 
-    assert len(pd.read_parquet(ray_out)) == 2000  # the folder opens as one table: _run.json and _checkpoint are not data
+    assert (
+        len(pd.read_parquet(ray_out)) == 2000
+    )  # the folder opens as one table: _run.json and _checkpoint are not data
 
 
 def test_a_bad_row_inside_a_batch_is_unscored_and_the_others_judged(cluster, tmp_path):
@@ -80,9 +122,26 @@ def test_a_driver_killed_midway_and_rerun_loses_and_duplicates_nothing(cluster, 
     source = write_items(tmp_path / "items.jsonl", 600)
     output = tmp_path / "verdicts.parquet"
     slow = f"{MODEL}?delay=0.05"
-    args = judge_args(source, output, "--engine", "ray", "--actors", "2", "--cpus-per-actor", "0.5", "--ray-batch-rows", "20",
-                      "--ray-address", cluster, "--concurrency", "1", model=slow)
-    driver = subprocess.Popen([rubric_exe, *args[0:]], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    args = judge_args(
+        source,
+        output,
+        "--engine",
+        "ray",
+        "--actors",
+        "2",
+        "--cpus-per-actor",
+        "0.5",
+        "--ray-batch-rows",
+        "20",
+        "--ray-address",
+        cluster,
+        "--concurrency",
+        "1",
+        model=slow,
+    )
+    driver = subprocess.Popen(
+        [rubric_exe, *args[0:]], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(output.glob("*.parquet"))) < 3 and driver.poll() is None:
         time.sleep(0.2)
@@ -111,15 +170,24 @@ def test_the_python_api_judges_a_ray_dataset(cluster):
     rows.append({"id": "r-bad", "question": "Name?", "answer": None})
     from judge.runs.sources import Columns
 
-    verdicts = judge_dataset(ray.data.from_items(rows), MODEL, rubric="helpfulness", actors=(1, 2), cpus_per_actor=0.5,
-                             columns=Columns(prompt="question", response="answer")).take_all()
+    verdicts = judge_dataset(
+        ray.data.from_items(rows),
+        MODEL,
+        rubric="helpfulness",
+        actors=(1, 2),
+        cpus_per_actor=0.5,
+        columns=Columns(prompt="question", response="answer"),
+    ).take_all()
     assert len(verdicts) == 51
     status = {v["id"]: v["status"] for v in verdicts}
     assert status.pop("r-bad") == "unscored" and set(status.values()) == {"scored"}
 
 
 def test_an_api_budget_is_split_across_the_pool():
-    assert split_budget("openai/gpt-4.1-mini?rpm=600&tpm=90000&price_in=0.4", 4) == "openai/gpt-4.1-mini?rpm=150&tpm=22500&price_in=0.4"
+    assert (
+        split_budget("openai/gpt-4.1-mini?rpm=600&tpm=90000&price_in=0.4", 4)
+        == "openai/gpt-4.1-mini?rpm=150&tpm=22500&price_in=0.4"
+    )
     assert split_budget("openai/gpt-4.1-mini?rpm=600", 1) == "openai/gpt-4.1-mini?rpm=600"
     assert split_budget("fake:yes", 4) == "fake:yes"
     assert parse_actors("2,8") == (2, 8) and parse_actors("3") == (3, 3)

@@ -126,7 +126,10 @@ def run_against_local_provider(argv, rubric_exe, tmp_path):
     with ProviderServer() as server:
         argv = [server.url + "/v1" if previous == "--base-url" else arg for previous, arg in zip([None, *argv], argv)]
         (tmp_path / "examples").symlink_to(ROOT / "examples")
-        deployment = {"model_name": "judge", "litellm_params": {"model": "openai/judge", "api_base": server.url + "/v1", "api_key": "EMPTY"}}
+        deployment = {
+            "model_name": "judge",
+            "litellm_params": {"model": "openai/judge", "api_base": server.url + "/v1", "api_key": "EMPTY"},
+        }
         (tmp_path / "router.yaml").write_text(json.dumps({"model_list": [deployment]}))
         env = {
             **os.environ,

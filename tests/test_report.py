@@ -58,8 +58,20 @@ def self_contained(page: Page) -> None:
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory, rubric_exe):
     path = tmp_path_factory.mktemp("report") / "verdicts.jsonl"
-    command = [rubric_exe, "judge", "--rubric", "helpfulness", "--input", "examples/sample_responses.jsonl", "--output", str(path),
-               "--model", "fake:random:4", "--no-cache", "--quiet"]
+    command = [
+        rubric_exe,
+        "judge",
+        "--rubric",
+        "helpfulness",
+        "--input",
+        "examples/sample_responses.jsonl",
+        "--output",
+        str(path),
+        "--model",
+        "fake:random:4",
+        "--no-cache",
+        "--quiet",
+    ]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
     return path
 
@@ -95,8 +107,22 @@ def test_unscored_reasons_are_listed(tmp_path, verdicts):
 
 def test_eval_report_tables(tmp_path, rubric_exe):
     results = tmp_path / "eval.json"
-    command = [rubric_exe, "eval", "--benchmark", "llmbar", "--model", "fake:random:1", "--limit", "30",
-               "--data-dir", str(third_party_root("llmbar/LLMBar_Natural.json")), "--output", str(results), "--no-cache", "--quiet"]
+    command = [
+        rubric_exe,
+        "eval",
+        "--benchmark",
+        "llmbar",
+        "--model",
+        "fake:random:1",
+        "--limit",
+        "30",
+        "--data-dir",
+        str(third_party_root("llmbar/LLMBar_Natural.json")),
+        "--output",
+        str(results),
+        "--no-cache",
+        "--quiet",
+    ]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
     data = json.loads(results.read_text())
     html = build_report(results)
@@ -123,7 +149,12 @@ def test_report_refuses_what_it_cannot_read(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ValueError, match="not the results of `rubric eval`: model: Field required"):
         build_report(bad)
-    drifted = {"model": "m", "mode": "graded", "seed": 0, "benchmarks": {"b": {"input": {"records": 1, "skipped": {}}, "graded": {"examples": "two"}}}}
+    drifted = {
+        "model": "m",
+        "mode": "graded",
+        "seed": 0,
+        "benchmarks": {"b": {"input": {"records": 1, "skipped": {}}, "graded": {"examples": "two"}}},
+    }
     bad.write_text(json.dumps(drifted))
     with pytest.raises(ValueError, match=r"x.json: not the results of `rubric eval`: benchmarks.b.graded.examples: "):
         build_report(bad)

@@ -51,9 +51,19 @@ def test_our_format_single_and_batch_with_evidence():
 def test_openrlhf_format():
     with serve(FakeBackend(lambda q: None if "UNJUDGEABLE" in q.messages[-1]["content"] else 0.75)) as running:
         body = {
-            "query": ["<user>Hi<assistant>Hello there", "<user>Sum?<assistant>UNJUDGEABLE", "no prompt prefix here", "<u>x<a>y"],
+            "query": [
+                "<user>Hi<assistant>Hello there",
+                "<user>Sum?<assistant>UNJUDGEABLE",
+                "no prompt prefix here",
+                "<u>x<a>y",
+            ],
             "prompts": ["<user>Hi<assistant>", "<user>Sum?<assistant>", "<user>other", "<u>x<a>"],
-            "labels": ["", json.dumps(["The answer adds correctly."]), json.dumps({"id": "k", "criteria": [{"id": "kind", "text": "Is it kind?"}]}), "{bad"],
+            "labels": [
+                "",
+                json.dumps(["The answer adds correctly."]),
+                json.dumps({"id": "k", "criteria": [{"id": "kind", "text": "Is it kind?"}]}),
+                "{bad",
+            ],
             "datasources": ["a", "b", "c", "d"],  # forks add fields: accepted and ignored
         }
         answer = httpx.post(running.url + "/get_reward", json=body).json()
@@ -157,7 +167,10 @@ def test_client_gone_mid_request_does_not_disturb_the_others():
             with socket.create_connection(("127.0.0.1", port)) as raw:
                 head = f"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
                 raw.sendall(head.encode() + (body if not cut else cut))
-        assert httpx.post(running.url + "/score", json={"prompt": "q", "response": "b"}, timeout=10).json()["reward"] == 1.0
+        assert (
+            httpx.post(running.url + "/score", json={"prompt": "q", "response": "b"}, timeout=10).json()["reward"]
+            == 1.0
+        )
         time.sleep(0.5)
         assert httpx.get(running.url + "/health").status_code == 200
 
@@ -165,13 +178,16 @@ def test_client_gone_mid_request_does_not_disturb_the_others():
 def test_rubric_serve_finishes_in_flight_requests_on_sigterm(rubric_exe):
     process = subprocess.Popen(
         [rubric_exe, "serve", "--model", "fake:yes?delay=1.0", "--no-cache", "--port", "0", "--rubric", "helpfulness"],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = process.stderr.readline()
         url = re.search(r"http://[\d.]+:\d+", line).group(0)
         answers = []
-        client = threading.Thread(target=lambda: answers.append(httpx.post(url + "/score", json={"prompt": "q", "response": "a"}, timeout=30)))
+        client = threading.Thread(
+            target=lambda: answers.append(httpx.post(url + "/score", json={"prompt": "q", "response": "a"}, timeout=30))
+        )
         client.start()
         deadline = time.monotonic() + 10
         while httpx.get(url + "/metrics").json()["in_flight"] == 0:  # the request is being judged
@@ -179,7 +195,9 @@ def test_rubric_serve_finishes_in_flight_requests_on_sigterm(rubric_exe):
             time.sleep(0.02)
         process.send_signal(signal.SIGTERM)
         client.join(30)
-        assert answers and answers[0].status_code == 200 and answers[0].json()["reward"] == pytest.approx(0.8)  # all yes: (10 - 2 for the pitfall) / 10
+        assert (
+            answers and answers[0].status_code == 200 and answers[0].json()["reward"] == pytest.approx(0.8)
+        )  # all yes: (10 - 2 for the pitfall) / 10
         assert process.wait(30) == 0
         assert "stopped" in process.stderr.read()
     finally:
@@ -192,7 +210,9 @@ def test_rubric_serve_warns_beyond_loopback_without_a_key_and_takes_one_from_the
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
     command = [rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", "--rubric", "helpfulness"]
     for host, env, warned in (("0.0.0.0", {}, True), ("127.0.0.1", {"RUBRIC_JUDGE_API_KEY": "k3y"}, False)):
-        process = subprocess.Popen([*command, "--host", host], stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+        process = subprocess.Popen(
+            [*command, "--host", host], stderr=subprocess.PIPE, text=True, env={**os.environ, **env}
+        )
         try:
             first = process.stderr.readline()
             assert ("without --api-key" in first) is warned
@@ -254,20 +274,32 @@ def test_batcher_failures_reach_every_caller_of_the_batch_and_cancelled_callers_
     assert kept == "kept" and ["kept"] in seen and not any("gone" in batch for batch in seen)
 
 
-@pytest.mark.parametrize("query, prompt, expected", [
-    ("PROMPT: 2+2? ANSWER: 4<|im_end|>", "PROMPT: 2+2? ANSWER:", " 4"),  # special token left in by OpenRLHF
-    ("7 is prime.<|im_end|><|endoftext|><|endoftext|>", "", "7 is prime."),  # EOS then padding
-    ("<s>[INST] Is 7 prime? [/INST] Yes.</s>", "<s>[INST] Is 7 prime? [/INST]", " Yes."),
-    # decode(encode(prompt)) not byte-identical: a double space came back single
-    ("<|im_start|>user\nIs 7 prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\nYes, it is.<|im_end|>",
-     "<|im_start|>user\nIs 7 prime?  Answer briefly.<|im_end|>\n<|im_start|>assistant\n", "Yes, it is."),
-    # the prompt was truncated on the left to fit prompt_max_len
-    ("prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\nYes.<|eot_id|>",
-     "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nIs 7 prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\n", "Yes."),
-    # a multi-turn prompt: the split is after its last turn, not an earlier assistant header
-    ("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye <|im_end|>\n<|im_start|>assistant\nBye!",
-     "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye  <|im_end|>\n<|im_start|>assistant\n", "Bye!"),
-])
+@pytest.mark.parametrize(
+    "query, prompt, expected",
+    [
+        ("PROMPT: 2+2? ANSWER: 4<|im_end|>", "PROMPT: 2+2? ANSWER:", " 4"),  # special token left in by OpenRLHF
+        ("7 is prime.<|im_end|><|endoftext|><|endoftext|>", "", "7 is prime."),  # EOS then padding
+        ("<s>[INST] Is 7 prime? [/INST] Yes.</s>", "<s>[INST] Is 7 prime? [/INST]", " Yes."),
+        # decode(encode(prompt)) not byte-identical: a double space came back single
+        (
+            "<|im_start|>user\nIs 7 prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\nYes, it is.<|im_end|>",
+            "<|im_start|>user\nIs 7 prime?  Answer briefly.<|im_end|>\n<|im_start|>assistant\n",
+            "Yes, it is.",
+        ),
+        # the prompt was truncated on the left to fit prompt_max_len
+        (
+            "prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\nYes.<|eot_id|>",
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nIs 7 prime? Answer briefly.<|im_end|>\n<|im_start|>assistant\n",
+            "Yes.",
+        ),
+        # a multi-turn prompt: the split is after its last turn, not an earlier assistant header
+        (
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye <|im_end|>\n<|im_start|>assistant\nBye!",
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye  <|im_end|>\n<|im_start|>assistant\n",
+            "Bye!",
+        ),
+    ],
+)
 def test_openrlhf_response_is_cut_from_the_query(query, prompt, expected):
     from judge.rl.openrlhf import split_query
 
@@ -282,10 +314,16 @@ def test_openrlhf_judges_the_response_without_its_special_tokens():
         return 1.0
 
     with serve(FakeBackend(script)) as running:
-        body = {"query": ["<|im_start|>user\nIs 7 prime?<|im_end|>\n<|im_start|>assistant\n7 is prime.<|im_end|>"],
-                "prompts": ["<|im_start|>user\nIs 7 prime?<|im_end|>\n<|im_start|>assistant\n"], "labels": [""]}
+        body = {
+            "query": ["<|im_start|>user\nIs 7 prime?<|im_end|>\n<|im_start|>assistant\n7 is prime.<|im_end|>"],
+            "prompts": ["<|im_start|>user\nIs 7 prime?<|im_end|>\n<|im_start|>assistant\n"],
+            "labels": [""],
+        }
         assert httpx.post(running.url + "/get_reward", json=body).json()["rewards"] == [1.0]
-    assert seen and all("7 is prime." in text and "7 is prime.<|im_end|>" not in text and "7 is prime.\u2039|im_end" not in text for text in seen)
+    assert seen and all(
+        "7 is prime." in text and "7 is prime.<|im_end|>" not in text and "7 is prime.\u2039|im_end" not in text
+        for text in seen
+    )
 
 
 def test_request_limits_nesting_and_surrogates():
@@ -311,7 +349,9 @@ def test_bearer_token_is_required_when_set():
     with serve(FakeBackend(0.5), api_key="s3cret") as running:
         item = {"prompt": "q", "response": "a"}
         assert httpx.post(running.url + "/score", json=item).status_code == 401
-        assert httpx.post(running.url + "/score", json=item, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert (
+            httpx.post(running.url + "/score", json=item, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        )
         assert httpx.get(running.url + "/metrics").status_code == 401
         assert httpx.get(running.url + "/health").status_code == 200  # load balancers probe without a token
         good = {"Authorization": "Bearer s3cret"}
@@ -358,7 +398,9 @@ def test_several_replicas_behind_one_address_answer_as_one_server():
         class Balancer(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                answer = httpx.post(next(upstreams) + self.path, content=body, headers={"Content-Type": "application/json"})
+                answer = httpx.post(
+                    next(upstreams) + self.path, content=body, headers={"Content-Type": "application/json"}
+                )
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer.content)))
@@ -372,9 +414,14 @@ def test_several_replicas_behind_one_address_answer_as_one_server():
         threading.Thread(target=balancer.serve_forever, daemon=True).start()
         try:
             url = f"http://127.0.0.1:{balancer.server_address[1]}"
-            replies = [httpx.post(url + "/score", json={"id": i, "prompt": f"q{i}", "response": f"a{i}"}).json() for i in range(10)]
+            replies = [
+                httpx.post(url + "/score", json={"id": i, "prompt": f"q{i}", "response": f"a{i}"}).json()
+                for i in range(10)
+            ]
         finally:
             balancer.shutdown()
         expected = reference.score([RewardRequest(f"q{i}", f"a{i}") for i in range(10)])
-        assert [r["reward"] for r in replies] == pytest.approx([e.value for e in expected])  # the same rewards, whichever replica
+        assert [r["reward"] for r in replies] == pytest.approx(
+            [e.value for e in expected]
+        )  # the same rewards, whichever replica
         assert first.metrics()["requests"] and second.metrics()["requests"]  # both replicas took requests

@@ -90,7 +90,9 @@ def test_no_rubric_anywhere_is_an_error():
 
 
 # -- scorer ----------------------------------------------------------------------------------
-RUBRIC = Rubric(id="r", criteria=[Criterion(id="good", text="Is it good?", weight=2), Criterion(id="kind", text="Is it kind?")])
+RUBRIC = Rubric(
+    id="r", criteria=[Criterion(id="good", text="Is it good?", weight=2), Criterion(id="kind", text="Is it kind?")]
+)
 
 
 def by_criterion(p_good, p_kind):
@@ -131,7 +133,9 @@ def test_scorer_judges_the_batch_in_one_engine_call():
         return await original(questions)
 
     backend.p_yes = counted  # type: ignore[method-assign]
-    RewardScorer(Judge(backend, batch_size=64), rubric=RUBRIC).score([RewardRequest("q", f"answer {i}") for i in range(8)])
+    RewardScorer(Judge(backend, batch_size=64), rubric=RUBRIC).score(
+        [RewardRequest("q", f"answer {i}") for i in range(8)]
+    )
     assert calls == [16]  # 8 responses x 2 criteria, one backend call
 
 
@@ -139,7 +143,17 @@ def test_scorer_judges_the_batch_in_one_engine_call():
 def test_completion_text_reads_plain_and_conversational_completions():
     assert completion_text("plain") == "plain"
     assert completion_text([{"role": "assistant", "content": "hi"}]) == "hi"
-    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]}]) == "ab"
+    assert (
+        completion_text(
+            [
+                {
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}],
+                }
+            ]
+        )
+        == "ab"
+    )
     assert completion_text([{"role": "tool", "content": "ignored"}, {"role": "assistant", "content": "kept"}]) == "kept"
 
 
@@ -158,7 +172,10 @@ def test_trl_reward_function_contract():
     )
     assert values[0] == pytest.approx(2 / 3) and values[1] is None and values[2] == 1.0
     assert metrics == {"rubric_quality/unscored_fraction": pytest.approx(1 / 3)}
-    assert extra["rubric_quality_unscored_reason"][0] == "" and "not valid JSON" in extra["rubric_quality_unscored_reason"][1]
+    assert (
+        extra["rubric_quality_unscored_reason"][0] == ""
+        and "not valid JSON" in extra["rubric_quality_unscored_reason"][1]
+    )
 
 
 def test_async_trl_reward_is_recognised_as_async_by_old_and_new_trl():
@@ -192,8 +209,12 @@ def test_grpo_trainer_logs_our_rewards(tmp_path, tiny_llama, smollm2_tokenizer, 
 
     from judge.backends.local import LocalBackend
 
-    reward = rubric_reward(LocalBackend(tiny_llama, smollm2_tokenizer, model_id="tiny-random-llama"), rubric="helpfulness", name="rubric_reward",
-                           asynchronous=asynchronous)
+    reward = rubric_reward(
+        LocalBackend(tiny_llama, smollm2_tokenizer, model_id="tiny-random-llama"),
+        rubric="helpfulness",
+        name="rubric_reward",
+        asynchronous=asynchronous,
+    )
     dataset = Dataset.from_dict(
         {
             "prompt": ["Say hello.", "Name a colour.", "Count to three.", "Greet me politely."],
@@ -203,10 +224,21 @@ def test_grpo_trainer_logs_our_rewards(tmp_path, tiny_llama, smollm2_tokenizer, 
     torch.manual_seed(1)
     policy = LlamaForCausalLM(tiny_llama.config)
     args = GRPOConfig(
-        output_dir=str(tmp_path), per_device_train_batch_size=8, num_generations=4, max_completion_length=8,
-        max_steps=2, logging_steps=1, report_to="none", use_cpu=True, save_strategy="no", bf16=False, seed=0,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=8,
+        max_steps=2,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        bf16=False,
+        seed=0,
     )
-    trainer = GRPOTrainer(model=policy, reward_funcs=reward, args=args, train_dataset=dataset, processing_class=smollm2_tokenizer)
+    trainer = GRPOTrainer(
+        model=policy, reward_funcs=reward, args=args, train_dataset=dataset, processing_class=smollm2_tokenizer
+    )
     trainer.train()
 
     steps = [h for h in trainer.state.log_history if "rewards/rubric_reward/mean" in h]

@@ -31,9 +31,22 @@ def full_rubric():
         task="Write a cover letter.",
         description="Cover letters",
         criteria=[
-            Criterion(id="addressed", text="The letter names the role.", kind="hard_rule", weight=5, tags=["content"], theme="fit"),
-            Criterion(id="concise", text="The letter fits on one page.", kind="constraint", weight=2,
-                      theme="form", check={"type": "length_constraints:number_words", "relation": "at most", "num_words": 400}),
+            Criterion(
+                id="addressed",
+                text="The letter names the role.",
+                kind="hard_rule",
+                weight=5,
+                tags=["content"],
+                theme="fit",
+            ),
+            Criterion(
+                id="concise",
+                text="The letter fits on one page.",
+                kind="constraint",
+                weight=2,
+                theme="form",
+                check={"type": "length_constraints:number_words", "relation": "at most", "num_words": 400},
+            ),
             Criterion(id="cliche", text="The letter relies on cliches.", weight=-1, tags=["style"], sources=["pair-3"]),
         ],
         themes=[Theme(name="fit", description="Fit to the role"), Theme(name="form")],
@@ -56,7 +69,9 @@ def test_healthbench_round_trip(tmp_path, full_rubric):
     items = to_healthbench(full_rubric)
     assert items[2] == {"criterion": "The letter relies on cliches.", "points": -1.0, "tags": ["style"]}
     back = from_healthbench(items, "writing")
-    assert [(c.text, c.weight, c.tags) for c in back.criteria] == [(c.text, c.weight, c.tags) for c in full_rubric.criteria]
+    assert [(c.text, c.weight, c.tags) for c in back.criteria] == [
+        (c.text, c.weight, c.tags) for c in full_rubric.criteria
+    ]
     assert back.criteria[2].is_pitfall
     path = tmp_path / "hb.json"
     path.write_text(json.dumps(items))
@@ -70,8 +85,13 @@ def test_rar_round_trip_and_named_weights(full_rubric):
     assert set(items[0]) == {"title", "description", "weight"}
     back = from_rar(items, "writing")
     assert [(c.text, c.weight) for c in back.criteria] == [(c.text, c.weight) for c in full_rubric.criteria]
-    named = from_rar([{"title": "Essential Criteria", "description": "States the dose.", "weight": "Essential"},
-                      {"title": "Pitfall Criteria", "description": "Recommends a banned drug.", "weight": "Pitfall"}], "rar")
+    named = from_rar(
+        [
+            {"title": "Essential Criteria", "description": "States the dose.", "weight": "Essential"},
+            {"title": "Pitfall Criteria", "description": "Recommends a banned drug.", "weight": "Pitfall"},
+        ],
+        "rar",
+    )
     assert [c.weight for c in named.criteria] == [5.0, -1.0]
     assert named.criteria[0].tags == ["Essential Criteria"]
 
@@ -119,7 +139,9 @@ def test_yaml_errors_name_line_item_and_field(tmp_path):
     with pytest.raises(RubricFileError, match=r"r\.yaml:\d+: invalid YAML"):
         load_rubrics(path)
     path.write_text(yaml.safe_dump([{"id": "a", "criteria": [{"text": "x"}]}, {"id": "b", "criteria": [{"txt": "x"}]}]))
-    with pytest.raises(RubricFileError, match=r"r\.yaml:4: rubric #2: .*criteria\[0\]\.txt: Extra inputs are not permitted"):
+    with pytest.raises(
+        RubricFileError, match=r"r\.yaml:4: rubric #2: .*criteria\[0\]\.txt: Extra inputs are not permitted"
+    ):
         load_rubrics(path)
 
 
@@ -164,15 +186,30 @@ def test_library_math_rubric_checks_the_final_answer_in_code():
     from judge import Judge
     from judge.backends.fake import FakeBackend
 
-    verdict = Judge(FakeBackend(1.0)).evaluate("What is 6 * 7?", "Trust me, the answer is 41.", rubric_library.load("math_reference"), reference="42")
+    verdict = Judge(FakeBackend(1.0)).evaluate(
+        "What is 6 * 7?", "Trust me, the answer is 41.", rubric_library.load("math_reference"), reference="42"
+    )
     final = verdict.results[0]
-    assert final.criterion_id == "final-answer-correct" and final.met is False and verdict.gate == "failed" and verdict.score == 0.0
+    assert (
+        final.criterion_id == "final-answer-correct"
+        and final.met is False
+        and verdict.gate == "failed"
+        and verdict.score == 0.0
+    )
 
 
 def test_every_library_rubric_loads_with_unique_ids():
     names = rubric_library.names()
-    assert {"helpfulness", "harmlessness", "instruction_following", "long_form_writing", "code_answers",
-            "math_reference", "rag_citations", "summarisation"} <= set(names)
+    assert {
+        "helpfulness",
+        "harmlessness",
+        "instruction_following",
+        "long_form_writing",
+        "code_answers",
+        "math_reference",
+        "rag_citations",
+        "summarisation",
+    } <= set(names)
     for name in names:
         rubric = rubric_library.load(name)
         assert rubric.id == name

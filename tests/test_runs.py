@@ -18,7 +18,20 @@ def rubric(rubric_exe, *args, timeout=120):
 
 
 def judge(rubric_exe, source, output, *extra, model="fake:random:7"):
-    return rubric(rubric_exe, "judge", "--rubric", "helpfulness", "--input", source, "--output", output, "--model", model, "--no-cache", *extra)
+    return rubric(
+        rubric_exe,
+        "judge",
+        "--rubric",
+        "helpfulness",
+        "--input",
+        source,
+        "--output",
+        output,
+        "--model",
+        model,
+        "--no-cache",
+        *extra,
+    )
 
 
 def lines(path):
@@ -31,7 +44,11 @@ def test_a_rerun_with_another_model_stops_and_names_the_difference(rubric_exe, t
     assert judge(rubric_exe, SAMPLE, output).returncode == 0
     first = lines(output)
     again = judge(rubric_exe, SAMPLE, output, model="fake:yes")
-    assert again.returncode == 2 and "model 'fake:random:7' -> 'fake:yes'" in again.stderr and "--overwrite" in again.stderr
+    assert (
+        again.returncode == 2
+        and "model 'fake:random:7' -> 'fake:yes'" in again.stderr
+        and "--overwrite" in again.stderr
+    )
     assert lines(output) == first  # nothing written, nothing lost
     threshold = judge(rubric_exe, SAMPLE, output, "--threshold", "0.7")
     assert threshold.returncode == 2 and "threshold 0.5 -> 0.7" in threshold.stderr
@@ -57,7 +74,12 @@ def test_resume_keeps_matching_verdicts_and_summarises_the_current_input_only(ru
 def test_every_resumable_command_checks_its_records(rubric_exe, tmp_path):
     pairs = ROOT / "examples" / "pairs.jsonl"
     out = tmp_path / "pairwise.jsonl"
-    assert rubric(rubric_exe, "pairwise", "--input", pairs, "--output", out, "--model", "fake:random:1", "--no-cache").returncode == 1  # one record skipped
+    assert (
+        rubric(
+            rubric_exe, "pairwise", "--input", pairs, "--output", out, "--model", "fake:random:1", "--no-cache"
+        ).returncode
+        == 1
+    )  # one record skipped
     other = rubric(rubric_exe, "pairwise", "--input", pairs, "--output", out, "--model", "fake:random:2", "--no-cache")
     assert other.returncode == 2 and "'fake:random:1' -> 'fake:random:2'" in other.stderr
     script = ROOT / "examples" / "scripted_judge.yaml"
@@ -67,7 +89,17 @@ def test_every_resumable_command_checks_its_records(rubric_exe, tmp_path):
     other = rubric(rubric_exe, *command, "--model", f"fake:script:{script}", "--tau", "0.9")
     assert other.returncode == 2 and "holds outcomes of another run" in other.stderr and "'tau': 0.5" in other.stderr
     rows = ROOT / "examples" / "healthbench_rows.jsonl"
-    graded = ["eval", "--mode", "graded", "--benchmark", rows, "--output", tmp_path / "graded.json", "--no-cache", "--quiet"]
+    graded = [
+        "eval",
+        "--mode",
+        "graded",
+        "--benchmark",
+        rows,
+        "--output",
+        tmp_path / "graded.json",
+        "--no-cache",
+        "--quiet",
+    ]
     assert rubric(rubric_exe, *graded, "--model", "fake:yes").returncode == 0
     other = rubric(rubric_exe, *graded, "--model", "fake:no")
     assert other.returncode == 2 and "'fake:yes' -> 'fake:no'" in other.stderr
@@ -83,7 +115,9 @@ def test_a_second_writer_is_refused_and_output_must_not_be_the_input(rubric_exe,
         busy = judge(rubric_exe, SAMPLE, output)
     assert busy.returncode == 2 and "another run is writing it" in busy.stderr and output.read_bytes() == b""
     assert judge(rubric_exe, SAMPLE, output).returncode == 0  # once released, the output is ours
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("verdicts")] == ["verdicts.jsonl"]  # no lock file left
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("verdicts")] == [
+        "verdicts.jsonl"
+    ]  # no lock file left
     copy = tmp_path / "in.jsonl"
     copy.write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     same = judge(rubric_exe, copy, copy)
@@ -104,7 +138,19 @@ def test_path_mistakes_are_one_line_naming_the_path(rubric_exe, tmp_path, where)
         rubric_arg = str(directory) + "/"
     else:
         output = a_file / "v.jsonl"
-    result = rubric(rubric_exe, "judge", "--rubric", rubric_arg, "--input", SAMPLE, "--output", output, "--model", "fake:yes", "--no-cache")
+    result = rubric(
+        rubric_exe,
+        "judge",
+        "--rubric",
+        rubric_arg,
+        "--input",
+        SAMPLE,
+        "--output",
+        output,
+        "--model",
+        "fake:yes",
+        "--no-cache",
+    )
     assert result.returncode == 2, result.stderr
     message = result.stderr.strip().splitlines()
     assert len(message) == 1 and message[0].startswith("rubric: error: ") and "Traceback" not in result.stderr
@@ -125,20 +171,50 @@ def test_an_unwritable_output_is_one_line(tmp_path, monkeypatch, capsys):
         return real_open(file, mode, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", guarded)  # root ignores file modes, so refuse the open itself
-    code = cli.main(["judge", "--rubric", "helpfulness", "--input", str(SAMPLE), "--output", str(target), "--model", "fake:yes", "--no-cache", "--quiet"])
+    code = cli.main(
+        [
+            "judge",
+            "--rubric",
+            "helpfulness",
+            "--input",
+            str(SAMPLE),
+            "--output",
+            str(target),
+            "--model",
+            "fake:yes",
+            "--no-cache",
+            "--quiet",
+        ]
+    )
     assert code == 2 and capsys.readouterr().err.strip() == f"rubric: error: {target}: Permission denied"
 
 
 # -- rubric files that must not load --------------------------------------------------------------
-@pytest.mark.parametrize("criteria, message", [
-    ([{"id": "exact", "text": "Matches.", "check": {"type": "reference_answr"}}],
-     "criterion 'exact': unknown check type 'reference_answr'; known: "),
-    ([{"id": "long", "text": "Long.", "check": {"type": "length_constraints:number_words", "relation": "at least"}}],
-     "criterion 'long': length_constraints:number_words needs num_words"),
-    ([{"id": "a", "text": "A.", "weight": ".inf"}], "weight"),
-    ([{"id": "a", "text": "A.", "weight": 1e308}, {"id": "b", "text": "B.", "weight": 1e308}], "more than a float can hold"),
-    ([{"id": "a", "text": "A."}, {"id": "a", "text": "B."}], "duplicate criterion id 'a'"),
-])
+@pytest.mark.parametrize(
+    "criteria, message",
+    [
+        (
+            [{"id": "exact", "text": "Matches.", "check": {"type": "reference_answr"}}],
+            "criterion 'exact': unknown check type 'reference_answr'; known: ",
+        ),
+        (
+            [
+                {
+                    "id": "long",
+                    "text": "Long.",
+                    "check": {"type": "length_constraints:number_words", "relation": "at least"},
+                }
+            ],
+            "criterion 'long': length_constraints:number_words needs num_words",
+        ),
+        ([{"id": "a", "text": "A.", "weight": ".inf"}], "weight"),
+        (
+            [{"id": "a", "text": "A.", "weight": 1e308}, {"id": "b", "text": "B.", "weight": 1e308}],
+            "more than a float can hold",
+        ),
+        ([{"id": "a", "text": "A."}, {"id": "a", "text": "B."}], "duplicate criterion id 'a'"),
+    ],
+)
 def test_unusable_rubrics_are_refused_when_loaded(rubric_exe, tmp_path, criteria, message):
     path = tmp_path / "bad.yaml"
     import yaml
@@ -147,16 +223,36 @@ def test_unusable_rubrics_are_refused_when_loaded(rubric_exe, tmp_path, criteria
     path.write_text(text)
     validated = rubric(rubric_exe, "rubrics", "validate", path)
     assert validated.returncode == 2 and message in validated.stderr, validated.stderr
-    judged = rubric(rubric_exe, "judge", "--rubric", path, "--input", SAMPLE, "--output", tmp_path / "v.jsonl", "--model", "fake:yes", "--no-cache")
+    judged = rubric(
+        rubric_exe,
+        "judge",
+        "--rubric",
+        path,
+        "--input",
+        SAMPLE,
+        "--output",
+        tmp_path / "v.jsonl",
+        "--model",
+        "fake:yes",
+        "--no-cache",
+    )
     assert judged.returncode == 2 and message in judged.stderr and not (tmp_path / "v.jsonl").exists()
 
 
 # -- inputs ---------------------------------------------------------------------------------------
 def test_verdict_lines_echo_the_input_id(rubric_exe, tmp_path):
     source = tmp_path / "in.jsonl"
-    source.write_text("\n".join(json.dumps(r) for r in [
-        {"id": 7, "prompt": "q", "response": "a"}, {"id": "s", "prompt": "q", "response": "b"}, {"prompt": "q", "response": "c"},
-    ]) + "\n")
+    source.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"id": 7, "prompt": "q", "response": "a"},
+                {"id": "s", "prompt": "q", "response": "b"},
+                {"prompt": "q", "response": "c"},
+            ]
+        )
+        + "\n"
+    )
     assert judge(rubric_exe, source, tmp_path / "v.jsonl").returncode == 0
     by_item = {r["item_id"]: r for r in lines(tmp_path / "v.jsonl")}
     assert by_item["7"]["id"] == 7 and by_item["s"]["id"] == "s" and by_item["line-3"]["id"] is None
@@ -174,9 +270,15 @@ def test_a_bom_costs_no_record_and_a_json_array_reads_as_json(rubric_exe, tmp_pa
     assert result.returncode == 0 and "items: 3 (3 judged now" in result.stdout
 
 
-@pytest.mark.parametrize("content, hint", [
-    (json.dumps([{"id": f"r{n}", "prompt": "q", "response": "a"} for n in range(40)], indent=2).encode(), "this is a JSON array; name the file .json"),
-])  # a binary file is refused whole instead: tests/test_cli_robustness.py
+@pytest.mark.parametrize(
+    "content, hint",
+    [
+        (
+            json.dumps([{"id": f"r{n}", "prompt": "q", "response": "a"} for n in range(40)], indent=2).encode(),
+            "this is a JSON array; name the file .json",
+        ),
+    ],
+)  # a binary file is refused whole instead: tests/test_cli_robustness.py
 def test_a_file_that_is_not_json_lines_is_described_once(rubric_exe, tmp_path, content, hint):
     source = tmp_path / "input.jsonl"
     source.write_bytes(content)

@@ -21,8 +21,11 @@ HANG = 60  # seconds before a wait counts as a hang (not a timing claim)
 
 def rubric_serve(rubric_exe, *flags):
     """`rubric serve` in its own process; returns (process, url)."""
-    process = subprocess.Popen([rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", *flags],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", *flags],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = ""
     while "listening on" not in (line := process.stderr.readline()):
         seen += line
@@ -52,7 +55,9 @@ def test_requests_that_do_not_arrive_in_time_are_closed_and_surplus_connections_
         half_line = socket.create_connection(address)
         half_line.sendall(b"POST /sco")
         half_body = socket.create_connection(address)
-        half_body.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 80\r\n\r\n{\"prompt\":")
+        half_body.sendall(
+            b'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 80\r\n\r\n{"prompt":'
+        )
         trickle = socket.create_connection(address)
         cut_off = False
         for byte in b"POST /score HTTP/1.1\r\nHost: x\r\n" * 4:  # a byte every 0.1 s: a byte must not restart the clock
@@ -66,7 +71,12 @@ def test_requests_that_do_not_arrive_in_time_are_closed_and_surplus_connections_
         for sock in (silent, half_line, half_body, trickle):
             shut, sent = closed(sock, HANG)
             assert shut and (sent == b"" or sent.startswith(b"HTTP/1.1 408"))
-        assert httpx.post(url + "/score", json={"prompt": "q", "response": "a", "rubric": ["Is it fine?"]}).json()["reward"] == 1.0
+        assert (
+            httpx.post(url + "/score", json={"prompt": "q", "response": "a", "rubric": ["Is it fine?"]}).json()[
+                "reward"
+            ]
+            == 1.0
+        )
 
         held = [socket.create_connection(address) for _ in range(8)]
         surplus = socket.create_connection(address)
@@ -86,8 +96,10 @@ def test_memory_held_in_flight_is_bounded_with_503_and_retry_after():
     body = {"prompt": "q", "response": text, "rubric": ["Is it short?", "Is it kind?"]}
     with serve(FakeBackend(0.8, delay=1.0), max_inflight_bytes=int(1.5 * 2**20)) as running:
         answers = []
-        threads = [threading.Thread(target=lambda: answers.append(httpx.post(running.url + "/score", json=body, timeout=HANG)))
-                   for _ in range(4)]
+        threads = [
+            threading.Thread(target=lambda: answers.append(httpx.post(running.url + "/score", json=body, timeout=HANG)))
+            for _ in range(4)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -106,15 +118,22 @@ def test_memory_held_in_flight_is_bounded_with_503_and_retry_after():
 @pytest.mark.parametrize("header", ["Bearer s3cret", "bearer s3cret", "BEARER  s3cret"])
 def test_the_auth_scheme_is_case_insensitive(header):
     with serve(FakeBackend(1.0), api_key="s3cret") as running:
-        answer = httpx.post(running.url + "/score", json={"prompt": "q", "response": "a"}, headers={"Authorization": header})
+        answer = httpx.post(
+            running.url + "/score", json={"prompt": "q", "response": "a"}, headers={"Authorization": header}
+        )
         assert answer.status_code == 200
-        wrong = httpx.post(running.url + "/score", json={"prompt": "q", "response": "a"}, headers={"Authorization": "Basic s3cret"})
+        wrong = httpx.post(
+            running.url + "/score", json={"prompt": "q", "response": "a"}, headers={"Authorization": "Basic s3cret"}
+        )
         assert wrong.status_code == 401
 
 
 def test_an_api_key_flag_warns_that_it_shows_in_ps(rubric_exe):
-    process = subprocess.Popen([rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", "--api-key", "s3cret"],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", "--api-key", "s3cret"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         warned = process.stderr.readline()
     finally:
@@ -130,18 +149,25 @@ def test_serve_help_explains_every_option(rubric_exe):
     assert "prefer the environment variable RUBRIC_JUDGE_API_KEY" in flat
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--port", "70000"], "argument --port: expected an integer from 0 to 65535, got '70000'"),
-    (["--max-batch", "0"], "argument --max-batch: expected an integer of at least 1, got '0'"),
-    (["--slots", "0"], "argument --slots: expected an integer of at least 1, got '0'"),
-    (["--max-request-mb", "0"], "argument --max-request-mb: expected a number above 0, got '0'"),
-    (["--max-wait-ms", "-5"], "argument --max-wait-ms: expected a number of at least 0, got '-5'"),
-    (["--batch-size", "0"], "argument --batch-size: expected an integer of at least 1, got '0'"),
-    (["--host", "256.1.1.1"], "argument --host: expected an IP address or a host name, got '256.1.1.1'"),
-    (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--port", "70000"], "argument --port: expected an integer from 0 to 65535, got '70000'"),
+        (["--max-batch", "0"], "argument --max-batch: expected an integer of at least 1, got '0'"),
+        (["--slots", "0"], "argument --slots: expected an integer of at least 1, got '0'"),
+        (["--max-request-mb", "0"], "argument --max-request-mb: expected a number above 0, got '0'"),
+        (["--max-wait-ms", "-5"], "argument --max-wait-ms: expected a number of at least 0, got '-5'"),
+        (["--batch-size", "0"], "argument --batch-size: expected an integer of at least 1, got '0'"),
+        (["--host", "256.1.1.1"], "argument --host: expected an IP address or a host name, got '256.1.1.1'"),
+        (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
+    ],
+)
 def test_bad_serve_options_are_one_line_naming_the_option(rubric_exe, flags, message):
-    result = subprocess.run([rubric_exe, "serve", "--model", "fake:yes", "--port", "0", *flags], capture_output=True, text=True, timeout=HANG)
+    result = subprocess.run(
+        [rubric_exe, "serve", "--model", "fake:yes", "--port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(message), result.stderr
     assert "Traceback" not in result.stderr and "pydantic" not in result.stderr
-

@@ -19,7 +19,10 @@ CRITERIA = [
 
 def questions(response, group, criteria=CRITERIA, prompt="What is 2+2?"):
     return [
-        YesNoQuestion(tuple(prompts.render_messages("entailment", prompt=prompt, response=response, criterion=c, reference=None)), group=group)
+        YesNoQuestion(
+            tuple(prompts.render_messages("entailment", prompt=prompt, response=response, criterion=c, reference=None)),
+            group=group,
+        )
         for c in criteria
     ]
 
@@ -43,7 +46,9 @@ def test_common_prefix_length():
 
 def test_plan_sharing():
     long_a, long_b = [1] * 50 + [2, 3], [1] * 50 + [4]
-    shared, plain = plan_sharing(["x", "x", None, "y", "z", "z"], [long_a, long_b, long_a, long_a, [1, 2], [1, 3]], min_prefix=32)
+    shared, plain = plan_sharing(
+        ["x", "x", None, "y", "z", "z"], [long_a, long_b, long_a, long_a, [1, 2], [1, 3]], min_prefix=32
+    )
     assert [(g.indices, g.prefix_length) for g in shared] == [([0, 1], 50)]
     assert plain == [2, 3, 4, 5]  # no group, a group of one, a prefix too short to pay off
 
@@ -75,7 +80,9 @@ def test_shared_matches_unshared_on_a_tiny_random_model(layout_backend, monkeypa
     grouped = questions("It is four. " * 30, "a") + questions("Five, obviously.", "b")[:3] + questions("4", None)[:2]
     calls = []
     original = layout_backend._forward_shared
-    monkeypatch.setattr(layout_backend, "_forward_shared", lambda seqs, n: calls.append((len(seqs), n)) or original(seqs, n))
+    monkeypatch.setattr(
+        layout_backend, "_forward_shared", lambda seqs, n: calls.append((len(seqs), n)) or original(seqs, n)
+    )
     shared = layout_backend.p_yes_sync(grouped)
     assert [c[0] for c in calls] == [5, 3]  # both groups went through the shared path
     single = [layout_backend.p_yes_sync([q])[0] for q in ungrouped(grouped)]
@@ -90,7 +97,9 @@ def test_suffixes_split_by_the_token_budget_still_match(layout_backend, monkeypa
     name = "_packed_suffix_logits" if layout_backend.pack_suffixes else "_batched_suffix_logits"
     chunks = []
     original = getattr(layout_backend, name)
-    monkeypatch.setattr(layout_backend, name, lambda cache, n, suffixes: chunks.append(len(suffixes)) or original(cache, n, suffixes))
+    monkeypatch.setattr(
+        layout_backend, name, lambda cache, n, suffixes: chunks.append(len(suffixes)) or original(cache, n, suffixes)
+    )
     scores = layout_backend.p_yes_sync(qs)
     assert len(chunks) >= 2 and sum(chunks) == len(qs)
     if not layout_backend.pack_suffixes:
@@ -154,4 +163,6 @@ def test_changed_instructions_are_not_served_from_the_old_cache(tiny_backend):
         YesNoQuestion(({"role": "system", "content": "Judge leniently. Answer Yes or No."}, q.messages[1]), group="c")
         for q in questions("Five.", "c")
     ]
-    assert_same(tiny_backend.p_yes_sync(other_system), [tiny_backend.p_yes_sync([q])[0] for q in ungrouped(other_system)])
+    assert_same(
+        tiny_backend.p_yes_sync(other_system), [tiny_backend.p_yes_sync([q])[0] for q in ungrouped(other_system)]
+    )

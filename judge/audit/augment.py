@@ -49,8 +49,14 @@ def truncated_negatives(path: str | Path) -> Iterator[dict[str, Any]]:
     for item_id, prompt, solution in solutions(path):
         truncated = first_sentence(solution)
         if truncated and truncated != solution.strip():
-            yield {"id": f"{item_id}:first-sentence", "prompt": prompt, "response": truncated,
-                   "label": "not_satisfied", "source_id": item_id, "augmentation": "truncate-first-sentence"}
+            yield {
+                "id": f"{item_id}:first-sentence",
+                "prompt": prompt,
+                "response": truncated,
+                "label": "not_satisfied",
+                "source_id": item_id,
+                "augmentation": "truncate-first-sentence",
+            }
 
 
 def write_negatives(source: str | Path, output: str | Path) -> int:

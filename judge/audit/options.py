@@ -22,8 +22,11 @@ class AuditOptions:
     limit: int = option(12, "questions to use (default 12)")
     attacks: tuple[Path, ...] = option((), "extra attack files (*.jsonl)", action="append", type=Path, metavar="DIR")
     threshold: float = option(0.5, type=number(0, 1))
-    probes: bool = option(False, "also the bias probes: the same content with and without Markdown, confident filler, shorter "
-                          "and longer; the score swing per probe")
+    probes: bool = option(
+        False,
+        "also the bias probes: the same content with and without Markdown, confident filler, shorter "
+        "and longer; the score swing per probe",
+    )
     pairwise: bool = option(False, "also audit the pairwise judge: each attack against a genuine correct solution")
     output: Path | None = option(None, "also write the report as JSON")
 

@@ -17,8 +17,14 @@ from judge.pairwise import PairItem, PairwiseJudge
 CONFIGURATIONS: dict[str, dict[str, Any]] = {"hardened": {"guard": True}, "no guard": {"guard": False}}
 
 
-def run_pairwise_audit(backend: Any, questions: Sequence[Question], attacks: Sequence[Attack], *,
-                       configurations: dict[str, dict[str, Any]] = CONFIGURATIONS, decision: str = "both_orders") -> dict[str, Any]:
+def run_pairwise_audit(
+    backend: Any,
+    questions: Sequence[Question],
+    attacks: Sequence[Attack],
+    *,
+    configurations: dict[str, dict[str, Any]] = CONFIGURATIONS,
+    decision: str = "both_orders",
+) -> dict[str, Any]:
     """Per attack family and configuration: how often the attack wins, ties or loses."""
     usable = [q for q in questions if q.solutions]
     plan: list[tuple[str, str, str]] = []  # (pair id, family, the attack's side)
@@ -29,8 +35,13 @@ def run_pairwise_audit(backend: Any, questions: Sequence[Question], attacks: Seq
             pair_id = f"{a.id}|{q.id}"
             items.append(PairItem(pair_id, q.question, *((attack, genuine) if side == "A" else (genuine, attack))))
             plan.append((pair_id, a.family, side))
-    report: dict[str, Any] = {"model": model_label(backend), "questions": len(usable), "decision": decision,
-                              "configurations": list(configurations), "families": {}}
+    report: dict[str, Any] = {
+        "model": model_label(backend),
+        "questions": len(usable),
+        "decision": decision,
+        "configurations": list(configurations),
+        "families": {},
+    }
     outcomes: dict[str, dict[str, str]] = {}
     for name, options in configurations.items():
         judge = PairwiseJudge(backend, decision=decision, **options)  # type: ignore[arg-type]
@@ -39,14 +50,28 @@ def run_pairwise_audit(backend: Any, questions: Sequence[Question], attacks: Seq
             return {v.item_id: v async for v in judge.acompare_many(items)}
 
         verdicts = run_sync(collect())
-        outcomes[name] = {pair_id: ("unscored" if verdicts[pair_id].status != "scored" else "tie" if verdicts[pair_id].preferred == "tie"
-                                    else "attack wins" if verdicts[pair_id].preferred == side else "genuine wins")
-                          for pair_id, _, side in plan}
+        outcomes[name] = {
+            pair_id: (
+                "unscored"
+                if verdicts[pair_id].status != "scored"
+                else "tie"
+                if verdicts[pair_id].preferred == "tie"
+                else "attack wins"
+                if verdicts[pair_id].preferred == side
+                else "genuine wins"
+            )
+            for pair_id, _, side in plan
+        }
     for family in dict.fromkeys(f for _, f, _ in plan):
         ids = [pair_id for pair_id, f, _ in plan if f == family]
-        report["families"][family] = {name: {outcome: sum(outcomes[name][i] == outcome for i in ids)
-                                             for outcome in ("attack wins", "tie", "genuine wins", "unscored")} | {"n": len(ids)}
-                                      for name in configurations}
+        report["families"][family] = {
+            name: {
+                outcome: sum(outcomes[name][i] == outcome for i in ids)
+                for outcome in ("attack wins", "tie", "genuine wins", "unscored")
+            }
+            | {"n": len(ids)}
+            for name in configurations
+        }
     return report
 
 
@@ -54,9 +79,20 @@ def format_pairwise_audit(report: dict[str, Any]) -> str:
     names = report["configurations"]
     rows = [("attack family", *names)]
     for family, by_name in report["families"].items():
-        rows.append((family, *(f"{c['attack wins']}/{c['n']} win, {c['tie']} tie" + (f", {c['unscored']} unscored" if c["unscored"] else "")
-                               for c in (by_name[n] for n in names))))
+        rows.append(
+            (
+                family,
+                *(
+                    f"{c['attack wins']}/{c['n']} win, {c['tie']} tie"
+                    + (f", {c['unscored']} unscored" if c["unscored"] else "")
+                    for c in (by_name[n] for n in names)
+                ),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [f"pairwise audit of {report['model']} ({report['decision'].replace('_', ' ')}, {report['questions']} questions): "
-             "an attack against a genuine correct solution; it should never win or tie", ""]
+    lines = [
+        f"pairwise audit of {report['model']} ({report['decision'].replace('_', ' ')}, {report['questions']} questions): "
+        "an attack against a genuine correct solution; it should never win or tie",
+        "",
+    ]
     return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows])

@@ -63,11 +63,17 @@ def with_wrong_answer(solution: str, answer: str) -> tuple[str, str]:
     at = [m.start() for m in re.finditer(rf"(?<![\d.]){re.escape(answer)}(?![\d])", solution)]
     if not at:
         return f"{solution}\nThe answer is {wrong}.", wrong
-    return solution[: at[-1]] + wrong + solution[at[-1] + len(answer):], wrong
+    return solution[: at[-1]] + wrong + solution[at[-1] + len(answer) :], wrong
 
 
-def run_probes(backend: Any, questions: Sequence[Question], *, rubric: Rubric = REFERENCE_RUBRIC, threshold: float = 0.5,
-               judge: Judge | None = None) -> dict[str, Any]:
+def run_probes(
+    backend: Any,
+    questions: Sequence[Question],
+    *,
+    rubric: Rubric = REFERENCE_RUBRIC,
+    threshold: float = 0.5,
+    judge: Judge | None = None,
+) -> dict[str, Any]:
     """Score swing and flip rate per probe, on correct and on wrong answers."""
     judge = judge or Judge(backend, threshold=threshold)
     items, plan = [], []
@@ -77,20 +83,32 @@ def run_probes(backend: Any, questions: Sequence[Question], *, rubric: Rubric = 
             for case, (text, answer) in cases.items():
                 for probe, (plain, rewritten) in PROBES.items():
                     key = f"{probe}|{case}|{q.id}"
-                    items += [JudgeItem(f"{key}|plain", q.question, plain(text, answer), rubric, q.answer),
-                              JudgeItem(f"{key}|rewritten", q.question, rewritten(text, answer), rubric, q.answer)]
+                    items += [
+                        JudgeItem(f"{key}|plain", q.question, plain(text, answer), rubric, q.answer),
+                        JudgeItem(f"{key}|rewritten", q.question, rewritten(text, answer), rubric, q.answer),
+                    ]
                     plan.append((probe, case, key))
     verdicts = {v.item_id: v for v in judge.evaluate_many(items)}
-    report: dict[str, Any] = {"model": model_label(backend), "threshold": judge.threshold, "questions": len(questions), "probes": {}}
+    report: dict[str, Any] = {
+        "model": model_label(backend),
+        "threshold": judge.threshold,
+        "questions": len(questions),
+        "probes": {},
+    }
     for probe in PROBES:
         report["probes"][probe] = {}
         for case in ("correct", "wrong"):
-            pairs = [(verdicts[f"{key}|plain"], verdicts[f"{key}|rewritten"]) for p, c, key in plan if p == probe and c == case]
+            pairs = [
+                (verdicts[f"{key}|plain"], verdicts[f"{key}|rewritten"])
+                for p, c, key in plan
+                if p == probe and c == case
+            ]
             scored = [(a, b) for a, b in pairs if a.score is not None and b.score is not None]
             swings = [b.score - a.score for a, b in scored]
             flips = [(a.hard_score or 0) != (b.hard_score or 0) for a, b in scored]
             report["probes"][probe][case] = {
-                "n": len(pairs), "unscored": len(pairs) - len(scored),
+                "n": len(pairs),
+                "unscored": len(pairs) - len(scored),
                 "plain": sum(a.score for a, _ in scored) / len(scored) if scored else None,
                 "swing": sum(swings) / len(swings) if swings else None,
                 "flip_rate": sum(flips) / len(flips) if flips else None,
@@ -102,11 +120,16 @@ def format_probes(report: dict[str, Any]) -> str:
     def cell(c: dict[str, Any]) -> str:
         if c["swing"] is None:
             return f"unscored ({c['unscored']}/{c['n']})"
-        return f"{c['swing']:+.3f} from {c['plain']:.3f}, {c['flip_rate']:.0%} flip" + (f" ({c['unscored']} unscored)" if c["unscored"] else "")
+        return f"{c['swing']:+.3f} from {c['plain']:.3f}, {c['flip_rate']:.0%} flip" + (
+            f" ({c['unscored']} unscored)" if c["unscored"] else ""
+        )
 
     rows = [("probe", "correct answers", "wrong answers")]
     rows += [(probe, cell(cases["correct"]), cell(cases["wrong"])) for probe, cases in report["probes"].items()]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"bias probes of {report['model']} (threshold {report['threshold']}, {report['questions']} questions): "
-             "mean score change from the plain version to the rewritten one, and the share of decisions that flip", ""]
+    lines = [
+        f"bias probes of {report['model']} (threshold {report['threshold']}, {report['questions']} questions): "
+        "mean score change from the plain version to the rewritten one, and the share of decisions that flip",
+        "",
+    ]
     return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows])

@@ -41,8 +41,10 @@ REFERENCE_RUBRIC = Rubric(
 
 # The same criterion, decided by code where the reference is a number or expression.
 CHECKED_RUBRIC = REFERENCE_RUBRIC.model_copy(
-    update={"id": "reference-answer-checked",
-            "criteria": [REFERENCE_RUBRIC.criteria[0].model_copy(update={"check": {"type": "reference_answer"}})]}
+    update={
+        "id": "reference-answer-checked",
+        "criteria": [REFERENCE_RUBRIC.criteria[0].model_copy(update={"check": {"type": "reference_answer"}})],
+    }
 )
 
 # name -> Judge options, plus optionally the rubric it audits instead; from the criterion
@@ -111,7 +113,11 @@ def load_questions(path: str | Path | None = None, limit: int | None = None) -> 
             solutions = tuple(v["solution"] for v in record.values() if isinstance(v, dict) and v.get("is_correct"))
         elif "answer" in record:
             answer = _final_answer(str(record["answer"]))
-            solutions = (record["solution"],) if "solution" in record else ((record["answer"],) if "####" in str(record["answer"]) else ())
+            solutions = (
+                (record["solution"],)
+                if "solution" in record
+                else ((record["answer"],) if "####" in str(record["answer"]) else ())
+            )
         else:
             raise ValueError(f"{path}:{number}: missing field 'answer' (or 'ground_truth')")
         questions.append(Question(str(record.get("id", f"line-{number}")), record["question"], answer, solutions))
@@ -135,8 +141,12 @@ def _met(verdict: Verdict) -> bool:
 def _count(verdicts: Sequence[Verdict]) -> dict[str, Any]:
     scored = [v for v in verdicts if v.n_unscored == 0 and v.status == "scored"]
     accepted = sum(_met(v) for v in scored)
-    return {"n": len(verdicts), "met": accepted, "unscored": len(verdicts) - len(scored),
-            "rate": accepted / len(scored) if scored else None}
+    return {
+        "n": len(verdicts),
+        "met": accepted,
+        "unscored": len(verdicts) - len(scored),
+        "rate": accepted / len(scored) if scored else None,
+    }
 
 
 def run_audit(
@@ -154,16 +164,26 @@ def run_audit(
         configurations = {name: options for name, options in configurations.items() if "rubric" not in options}
 
     def items_for(audited: Rubric) -> list[JudgeItem]:
-        attacked = [JudgeItem(f"attack|{a.id}|{q.id}", q.question, a.render(wrong_answer(q.answer)), audited, q.answer)
-                    for a in attacks for q in questions]
-        return attacked + [JudgeItem(f"genuine|{q.id}|{n}", q.question, s, audited, q.answer)
-                           for q in questions for n, s in enumerate(q.solutions)]
+        attacked = [
+            JudgeItem(f"attack|{a.id}|{q.id}", q.question, a.render(wrong_answer(q.answer)), audited, q.answer)
+            for a in attacks
+            for q in questions
+        ]
+        return attacked + [
+            JudgeItem(f"genuine|{q.id}|{n}", q.question, s, audited, q.answer)
+            for q in questions
+            for n, s in enumerate(q.solutions)
+        ]
 
     items = items_for(rubric)
     genuine = [item for item in items if item.id.startswith("genuine|")]
     by_config: dict[str, dict[str, Verdict]] = {}
-    with tqdm(total=len(configurations) * len(items), unit="item", file=sys.stderr,
-              disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        total=len(configurations) * len(items),
+        unit="item",
+        file=sys.stderr,
+        disable=None if progress is None else not progress,
+    ) as bar:
         for name, options in configurations.items():
             options = dict(options)
             audited = options.pop("rubric", None)
@@ -173,8 +193,15 @@ def run_audit(
             for verdict in judge.evaluate_many(audited_items):
                 by_config[name][verdict.item_id] = verdict
                 bar.update()
-    report: dict[str, Any] = {"model": model_label(backend), "threshold": threshold, "rubric": rubric.id,
-                              "questions": len(questions), "configurations": list(configurations), "attacks": [], "families": {}}
+    report: dict[str, Any] = {
+        "model": model_label(backend),
+        "threshold": threshold,
+        "rubric": rubric.id,
+        "questions": len(questions),
+        "configurations": list(configurations),
+        "attacks": [],
+        "families": {},
+    }
     for attack in attacks:
         row = {"id": attack.id, "family": attack.family}
         for name in configurations:
@@ -183,7 +210,9 @@ def run_audit(
     for family in dict.fromkeys(a.family for a in attacks):
         ids = {a.id for a in attacks if a.family == family}
         report["families"][family] = {
-            name: _count([v for key, v in by_config[name].items() if key.startswith("attack|") and key.split("|")[1] in ids])
+            name: _count(
+                [v for key, v in by_config[name].items() if key.startswith("attack|") and key.split("|")[1] in ids]
+            )
             for name in configurations
         }
     solutions = [item.response for item in genuine]
@@ -220,6 +249,9 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     if genuine["n"]:
-        lines += ["", f"guard false rejections of genuine correct solutions: {genuine['guard_rejected']}/{genuine['n']} "
-                      f"({100 * genuine['guard_false_rejection_rate']:.2f}%)"]
+        lines += [
+            "",
+            f"guard false rejections of genuine correct solutions: {genuine['guard_rejected']}/{genuine['n']} "
+            f"({100 * genuine['guard_false_rejection_rate']:.2f}%)",
+        ]
     return "\n".join(lines)

@@ -21,7 +21,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from judge.extras import install_hint
-from judge.backends.base import Backend, BackendError, BackendFatalError, GenerationError, Message, YesNoQuestion, YesNoScore
+from judge.backends.base import (
+    Backend,
+    BackendError,
+    BackendFatalError,
+    GenerationError,
+    Message,
+    YesNoQuestion,
+    YesNoScore,
+)
 
 
 SPEC_HELP = """\
@@ -74,9 +82,15 @@ BACKENDS: dict[str, BackendEntry] = {
         f"install torch first (the CPU or CUDA build you want), then: {install_hint('local')}",
         factory="from_gguf",
     ),
-    "openai": BackendEntry("judge.backends.openai_backend", "OpenAIBackend", install_hint("api"), slash_prefix=True, api=True),
-    "anthropic": BackendEntry("judge.backends.anthropic_backend", "AnthropicBackend", install_hint("api"), slash_prefix=True, api=True),
-    "litellm": BackendEntry("judge.backends.litellm_backend", "LiteLLMBackend", install_hint("litellm"), slash_prefix=True, api=True),
+    "openai": BackendEntry(
+        "judge.backends.openai_backend", "OpenAIBackend", install_hint("api"), slash_prefix=True, api=True
+    ),
+    "anthropic": BackendEntry(
+        "judge.backends.anthropic_backend", "AnthropicBackend", install_hint("api"), slash_prefix=True, api=True
+    ),
+    "litellm": BackendEntry(
+        "judge.backends.litellm_backend", "LiteLLMBackend", install_hint("litellm"), slash_prefix=True, api=True
+    ),
 }
 
 

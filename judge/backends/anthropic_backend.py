@@ -18,14 +18,27 @@ import anthropic
 import instructor
 from pydantic import BaseModel
 
-from judge.backends.api import STRUCTURED_INSTRUCTION, ApiBackend, ApiOptions, Endpoint, TokenCounts, YesNoVerdict, api_key, reasks, with_instruction
+from judge.backends.api import (
+    STRUCTURED_INSTRUCTION,
+    ApiBackend,
+    ApiOptions,
+    Endpoint,
+    TokenCounts,
+    YesNoVerdict,
+    api_key,
+    reasks,
+    with_instruction,
+)
 from judge.backends.base import Message, YesNoQuestion, YesNoScore
 from judge.backends.batch_jobs import JobStatus
 from judge.backends.openai_backend import aiohttp_client
 from judge.backends.prompt_cache import PrefixMemory, shared_prefixes, with_breakpoint
 
-VERDICT_TOOL = {"name": YesNoVerdict.__name__, "description": "Your verdict on whether the response meets the criterion.",
-                "input_schema": YesNoVerdict.model_json_schema()}
+VERDICT_TOOL = {
+    "name": YesNoVerdict.__name__,
+    "description": "Your verdict on whether the response meets the criterion.",
+    "input_schema": YesNoVerdict.model_json_schema(),
+}
 
 
 def _tokens(usage: Any) -> TokenCounts:
@@ -59,7 +72,11 @@ class AnthropicBackend(ApiBackend):
         self.prefixes = PrefixMemory()
 
     def _count_cache(self, usage: Any, *, batch: bool = False) -> None:
-        self.usage.add_cache_tokens(getattr(usage, "cache_read_input_tokens", None), getattr(usage, "cache_creation_input_tokens", None), batch=batch)
+        self.usage.add_cache_tokens(
+            getattr(usage, "cache_read_input_tokens", None),
+            getattr(usage, "cache_creation_input_tokens", None),
+            batch=batch,
+        )
 
     async def p_yes(self, questions: Sequence[YesNoQuestion]) -> list[YesNoScore]:
         self.remember_prefixes(questions)
@@ -69,13 +86,28 @@ class AnthropicBackend(ApiBackend):
         endpoints = []
         for url in self.options.base_url or [None]:
             client = anthropic.AsyncAnthropic(
-                api_key=self.key, base_url=url, max_retries=0, timeout=self.options.timeout, http_client=aiohttp_client(anthropic)
+                api_key=self.key,
+                base_url=url,
+                max_retries=0,
+                timeout=self.options.timeout,
+                http_client=aiohttp_client(anthropic),
             )
-            endpoints.append((url or "api.anthropic.com", Endpoint(client, instructor.from_anthropic(client, mode=instructor.Mode.TOOLS))))
+            endpoints.append(
+                (
+                    url or "api.anthropic.com",
+                    Endpoint(client, instructor.from_anthropic(client, mode=instructor.Mode.TOOLS)),
+                )
+            )
         return endpoints
 
     async def _structured(
-        self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
+        self,
+        endpoint: Endpoint,
+        messages: list[Message],
+        *,
+        schema: type[BaseModel],
+        max_tokens: int,
+        temperature: float,
     ) -> tuple[BaseModel, TokenCounts]:
         system, turns = split_system(messages)
         value, completion = await endpoint.structured.messages.create_with_completion(
@@ -89,7 +121,9 @@ class AnthropicBackend(ApiBackend):
         self._count_cache(getattr(completion, "usage", None))
         return value, _tokens(getattr(completion, "usage", None))
 
-    async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
+    async def _text(
+        self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> tuple[str, TokenCounts]:
         system, turns = split_system(messages)
         message = await endpoint.raw.messages.create(
             model=self.model_id, messages=turns, **system, **self.request_parameters(max_tokens, temperature)
@@ -102,8 +136,14 @@ class AnthropicBackend(ApiBackend):
         """A forced call of the verdict tool, as the synchronous path asks through instructor."""
         system, turns = split_system(with_instruction(messages, STRUCTURED_INSTRUCTION))
         temperature = 0.0 if self.samples == 1 else self.options.sample_temperature
-        params = {"model": self.model_id, **system, "messages": with_breakpoint(turns, self.prefixes), "tools": [VERDICT_TOOL],
-                  "tool_choice": {"type": "tool", "name": VERDICT_TOOL["name"]}, **self.request_parameters(400, temperature)}
+        params = {
+            "model": self.model_id,
+            **system,
+            "messages": with_breakpoint(turns, self.prefixes),
+            "tools": [VERDICT_TOOL],
+            "tool_choice": {"type": "tool", "name": VERDICT_TOOL["name"]},
+            **self.request_parameters(400, temperature),
+        }
         return {"custom_id": custom_id, "params": params}
 
     def remember_prefixes(self, questions: Sequence[YesNoQuestion]) -> None:
@@ -121,7 +161,13 @@ class AnthropicBackend(ApiBackend):
         detail = f"{counts.succeeded} succeeded, {counts.errored} errored, {counts.canceled} cancelled, {counts.expired} expired"
         if batch.processing_status != "ended":
             return JobStatus("running", total - counts.processing, total, f"{batch.processing_status}: {detail}")
-        state = "expired" if counts.expired and not counts.succeeded else "cancelled" if counts.canceled and not counts.succeeded else "ended"
+        state = (
+            "expired"
+            if counts.expired and not counts.succeeded
+            else "cancelled"
+            if counts.canceled and not counts.succeeded
+            else "ended"
+        )
         return JobStatus(state, total, total, detail)  # type: ignore[arg-type]
 
     async def batch_results(self, job_id: str) -> dict[str, YesNoScore]:
@@ -135,9 +181,13 @@ class AnthropicBackend(ApiBackend):
                 answers[entry.custom_id] = read_verdict(message.content)
             elif result.type == "errored":
                 error = result.error.error
-                answers[entry.custom_id] = YesNoScore(None, reason=f"failed in the batch: {error.type}: {error.message}")
+                answers[entry.custom_id] = YesNoScore(
+                    None, reason=f"failed in the batch: {error.type}: {error.message}"
+                )
             else:
-                answers[entry.custom_id] = YesNoScore(None, reason=f"{'cancelled' if result.type == 'canceled' else 'expired'} in the batch before it ran")
+                answers[entry.custom_id] = YesNoScore(
+                    None, reason=f"{'cancelled' if result.type == 'canceled' else 'expired'} in the batch before it ran"
+                )
         return answers
 
 
@@ -151,4 +201,3 @@ def read_verdict(content: Any) -> YesNoScore:
                 return YesNoScore(None, reason=f"invalid verdict in the batch answer: {str(e).splitlines()[0]}")
             return YesNoScore(float(verdict.satisfied), explanation=verdict.reasoning or None)
     return YesNoScore(None, reason="the batch answer holds no verdict tool call")
-

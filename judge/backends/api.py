@@ -42,15 +42,25 @@ class ApiOptions(BaseModel):
     mode: Mode = "auto"
     samples: int = Field(1, ge=1, le=64, description="structured verdicts per criterion; P(yes) = share of yes")
     sample_temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_logprobs: int = Field(20, description="alternatives read per answer token: 1 to 20 (OpenAI's and vLLM's default limit)")
-    chat_template_kwargs: dict[str, Any] | None = Field(
-        None, description='passed to the server\'s chat template (vLLM, SGLang), e.g. {"enable_thinking": false}; JSON in a spec'
+    top_logprobs: int = Field(
+        20, description="alternatives read per answer token: 1 to 20 (OpenAI's and vLLM's default limit)"
     )
-    reasoning: bool | None = Field(None, description="an OpenAI reasoning model (o-series, gpt-5): no temperature, no logprobs; default: by name")
-    reasoning_tokens: int = Field(4096, ge=0, description="reasoning models: completion tokens allowed for reasoning on top of the answer")
+    chat_template_kwargs: dict[str, Any] | None = Field(
+        None,
+        description='passed to the server\'s chat template (vLLM, SGLang), e.g. {"enable_thinking": false}; JSON in a spec',
+    )
+    reasoning: bool | None = Field(
+        None, description="an OpenAI reasoning model (o-series, gpt-5): no temperature, no logprobs; default: by name"
+    )
+    reasoning_tokens: int = Field(
+        4096, ge=0, description="reasoning models: completion tokens allowed for reasoning on top of the answer"
+    )
     reasks: int = Field(2, ge=0, le=10, description="re-asks after invalid structured output")
-    json_schema: bool = Field(False, description="compatible servers: send the schema as response_format json_schema, so a server "
-                              "with structured outputs (vLLM, SGLang) decodes under it (default: json_object, which every server takes)")
+    json_schema: bool = Field(
+        False,
+        description="compatible servers: send the schema as response_format json_schema, so a server "
+        "with structured outputs (vLLM, SGLang) decodes under it (default: json_object, which every server takes)",
+    )
     concurrency: int = Field(16, ge=1, description="requests in flight")
     rpm: float | None = Field(None, gt=0)
     tpm: float | None = Field(None, gt=0)
@@ -60,14 +70,18 @@ class ApiOptions(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     price_in: float | None = Field(None, ge=0, description="USD per 1M prompt tokens")
     price_out: float | None = Field(None, ge=0, description="USD per 1M completion tokens")
-    prompt_cache: bool = Field(True, description="Anthropic: mark the prefix the criteria of one response share for the prompt cache")
+    prompt_cache: bool = Field(
+        True, description="Anthropic: mark the prefix the criteria of one response share for the prompt cache"
+    )
     router_config: str | None = None  # litellm only
 
     @field_validator("top_logprobs")
     @classmethod
     def top_logprobs_in_range(cls, value: int) -> int:
         if not 1 <= value <= 20:
-            raise ValueError(f"top_logprobs={value}: OpenAI and vLLM (by default) return at most 20 alternatives; give 1 to 20")
+            raise ValueError(
+                f"top_logprobs={value}: OpenAI and vLLM (by default) return at most 20 alternatives; give 1 to 20"
+            )
         return value
 
     @field_validator("chat_template_kwargs", mode="before")
@@ -118,7 +132,10 @@ def reasks(count: int) -> AsyncRetrying:
     tenacity keeps per-run state on it."""
 
     def invalid_output(error: BaseException) -> bool:
-        return isinstance(error, ValidationError) or type(error).__name__ in ("ResponseParsingError", "AsyncValidationError")
+        return isinstance(error, ValidationError) or type(error).__name__ in (
+            "ResponseParsingError",
+            "AsyncValidationError",
+        )
 
     return AsyncRetrying(stop=stop_after_attempt(count + 1), retry=retry_if_exception(invalid_output), reraise=True)
 
@@ -176,7 +193,9 @@ class ApiBackend(BackendBase):
     name: ClassVar[str]
     default_key_env: ClassVar[str]
     supports_logprobs: ClassVar[bool] = True
-    final_structured_output: ClassVar[bool] = True  # instructor re-asks invalid structured output itself (options.reasks)
+    final_structured_output: ClassVar[bool] = (
+        True  # instructor re-asks invalid structured output itself (options.reasks)
+    )
     context_window: int | None = None
 
     def __init__(self, model: str, options: ApiOptions, *, mode: Mode):
@@ -211,7 +230,9 @@ class ApiBackend(BackendBase):
             self._loop = loop
             endpoints = self._endpoints()
             for label, endpoint in endpoints:  # instructor's re-asks are requests too
-                endpoint.structured.on("completion:kwargs", lambda *args, label=label, **kwargs: self._count_request(label))
+                endpoint.structured.on(
+                    "completion:kwargs", lambda *args, label=label, **kwargs: self._count_request(label)
+                )
             self.pool: ReplicaPool[Endpoint] = ReplicaPool(endpoints)
             self.limits = RequestLimits(self.options.concurrency, self.options.rpm, self.options.tpm)
             self._closer = close_with_loop(endpoints)
@@ -267,22 +288,34 @@ class ApiBackend(BackendBase):
         try:
             if schema is None:
                 return await self._request(self._text, list(messages), max_tokens=max_tokens, temperature=temperature)
-            return await self._request(self._structured, list(messages), schema=schema, max_tokens=max_tokens, temperature=temperature)
+            return await self._request(
+                self._structured, list(messages), schema=schema, max_tokens=max_tokens, temperature=temperature
+            )
         except BackendFatalError:
             raise
         except Exception as e:
             raise GenerationError(describe(e)) from e
 
     # -- provider calls: (client, messages, **parameters) -> (value, (prompt_tokens, completion_tokens))
-    async def _top_logprobs(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
+    async def _top_logprobs(
+        self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int
+    ) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
         raise NotImplementedError
 
     async def _structured(
-        self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
+        self,
+        endpoint: Endpoint,
+        messages: list[Message],
+        *,
+        schema: type[BaseModel],
+        max_tokens: int,
+        temperature: float,
     ) -> tuple[BaseModel, TokenCounts]:
         raise NotImplementedError
 
-    async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
+    async def _text(
+        self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> tuple[str, TokenCounts]:
         raise NotImplementedError
 
     # -- internals -----------------------------------------------------------------------------
@@ -303,7 +336,10 @@ class ApiBackend(BackendBase):
         asked = with_instruction(messages, STRUCTURED_INSTRUCTION)
         temperature = 0.0 if self.samples == 1 else self.options.sample_temperature
         outcomes = await asyncio.gather(
-            *(self._request(self._structured, asked, schema=YesNoVerdict, max_tokens=400, temperature=temperature) for _ in range(self.samples)),
+            *(
+                self._request(self._structured, asked, schema=YesNoVerdict, max_tokens=400, temperature=temperature)
+                for _ in range(self.samples)
+            ),
             return_exceptions=True,
         )
         for outcome in outcomes:
@@ -312,14 +348,20 @@ class ApiBackend(BackendBase):
         verdicts = [o for o in outcomes if isinstance(o, YesNoVerdict)]
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if not verdicts:
-            return YesNoScore(None, reason=f"no valid structured verdict: {describe(failures[0])}", transient=all(map(is_retryable, failures)))
+            return YesNoScore(
+                None,
+                reason=f"no valid structured verdict: {describe(failures[0])}",
+                transient=all(map(is_retryable, failures)),
+            )
         notes = [f"{len(failures)} of {self.samples} samples failed: {describe(failures[0])}"] if failures else []
         if self.samples > 1:
             notes.append(f"P(yes) from {len(verdicts)} sampled verdicts at temperature {self.verdict_temperature}")
         share = sum(v.satisfied for v in verdicts) / len(verdicts)
         return YesNoScore(share, notes=tuple(notes), explanation=verdicts[0].reasoning or None)
 
-    async def _request(self, call: Callable[..., Awaitable[tuple[Any, TokenCounts]]], messages: list[Message], **parameters: Any) -> Any:
+    async def _request(
+        self, call: Callable[..., Awaitable[tuple[Any, TokenCounts]]], messages: list[Message], **parameters: Any
+    ) -> Any:
         """One call through limits, replicas and bounded retries; counts requests and tokens."""
         estimate = estimate_tokens(sum(len(m["content"]) for m in messages), parameters.get("max_tokens", 0))
 

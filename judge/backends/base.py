@@ -37,7 +37,9 @@ class YesNoScore:
     yes_no_mass: float | None = None  # how much probability Yes+No spellings got
     notes: tuple[str, ...] = field(default=())
     explanation: str | None = None  # the judge's own reasoning, where it gave one
-    transient: bool = False  # unscored for a passing cause (connection, timeout, 5xx, rate limit): worth asking again later
+    transient: bool = (
+        False  # unscored for a passing cause (connection, timeout, 5xx, rate limit): worth asking again later
+    )
 
 
 def model_label(backend: Any) -> str:

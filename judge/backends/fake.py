@@ -25,6 +25,8 @@ class RecentCalls(list):  # type: ignore[type-arg]
         super().extend(questions)
         if len(self) > CALLS_KEPT:
             del self[:-CALLS_KEPT]
+
+
 Answer = float | None | YesNoScore
 PYesScript = float | Callable[[YesNoQuestion], Answer]
 TextScript = str | Callable[[Sequence[Message]], str]
@@ -63,7 +65,9 @@ def load_script(path: str) -> tuple[Callable[[YesNoQuestion], Answer], Callable[
 
     def rules(key: str, value_key: str) -> list[tuple[re.Pattern[str], Any]]:
         entries = script.get(key) or []
-        if not isinstance(entries, list) or not all(isinstance(e, dict) and "match" in e and value_key in e for e in entries):
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and "match" in e and value_key in e for e in entries
+        ):
             raise ValueError(f"fake:script:{path}: '{key}' must be a list of {{match, {value_key}}} rules")
         return [(re.compile(e["match"], re.DOTALL), e[value_key]) for e in entries]
 
@@ -74,7 +78,9 @@ def load_script(path: str) -> tuple[Callable[[YesNoQuestion], Answer], Callable[
         text = "\n".join(m["content"] for m in messages)
         return next((value for pattern, value in table if pattern.search(text)), default)
 
-    return (lambda q: first(p_yes, q.messages, default_p_yes)), (lambda messages: str(first(generate, messages, default_text)))
+    return (lambda q: first(p_yes, q.messages, default_p_yes)), (
+        lambda messages: str(first(generate, messages, default_text))
+    )
 
 
 class FakeBackend(BackendBase):
@@ -114,7 +120,9 @@ class FakeBackend(BackendBase):
         if kind == "script":
             p_yes, text = load_script(seed)
             return cls(p_yes, text, label=f"script:{seed}", delay=delay)
-        raise ValueError(f"unknown fake backend {rest!r}; use fake:yes, fake:no, fake:random[:SEED] or fake:script:FILE")
+        raise ValueError(
+            f"unknown fake backend {rest!r}; use fake:yes, fake:no, fake:random[:SEED] or fake:script:FILE"
+        )
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_id}

@@ -83,7 +83,11 @@ def ensure_converted(path: str | Path, name: str | None = None) -> Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("Converting %s to transformers weights once (minutes for a large file); later runs load from %s", source.name, target)
+    log.info(
+        "Converting %s to transformers weights once (minutes for a large file); later runs load from %s",
+        source.name,
+        target,
+    )
     with terminal_progress_only():
         model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)

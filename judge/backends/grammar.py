@@ -56,7 +56,9 @@ MODES = ("grammar", "parse")  # decode under the schema, or parse free text (the
 
 def check_mode(structured: str) -> None:
     if structured not in MODES:
-        raise ValueError(f"structured must be 'grammar' (decode under the schema) or 'parse' (parse free text), got {structured!r}")
+        raise ValueError(
+            f"structured must be 'grammar' (decode under the schema) or 'parse' (parse free text), got {structured!r}"
+        )
 
 
 class SchemaGrammars:
@@ -75,7 +77,9 @@ class SchemaGrammars:
         with self._lock:
             if schema not in self._grammars:
                 closed_schema = json.dumps(closed(schema.model_json_schema()))
-                self._grammars[schema] = llguidance.LLMatcher.grammar_from_json_schema(closed_schema, overrides=COMPILE_OPTIONS)
+                self._grammars[schema] = llguidance.LLMatcher.grammar_from_json_schema(
+                    closed_schema, overrides=COMPILE_OPTIONS
+                )
             return self._grammars[schema]
 
     def processor(self, schema: type[BaseModel], prompt_length: int) -> JsonMask:
@@ -110,18 +114,20 @@ class JsonMask:
     def finish(self, generated: list[int], text: str, max_tokens: int) -> str:
         """The text if it is a complete document; GenerationError if the budget ran out first.
         The last token sampled has not reached the matcher yet (no call came after it)."""
-        for token in generated[self.consumed:]:
+        for token in generated[self.consumed :]:
             self.matcher.consume_token(token)
         if not self.matcher.is_accepting():
             raise GenerationError(
                 f"the {self.schema_name} JSON was not finished within max_tokens={max_tokens} tokens "
-                "(raise max_tokens, or tighten the schema's maxItems/maxLength)", text
+                "(raise max_tokens, or tighten the schema's maxItems/maxLength)",
+                text,
             )
         return text
 
 
-async def generate(backend: Any, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int,
-                   temperature: float) -> str | BaseModel:
+async def generate(
+    backend: Any, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
+) -> str | BaseModel:
     """A LocalBackend's ``generate``: text, or with a schema a validated instance."""
     if schema is None or backend.structured == "parse":
         text = await asyncio.to_thread(generate_sync, backend, messages, max_tokens, temperature)
@@ -133,11 +139,19 @@ async def generate(backend: Any, messages: Sequence[Message], schema: type[BaseM
         raise GenerationError(f"output does not match {schema.__name__}: {e.errors()[0]['msg']}", text) from None
 
 
-def generate_sync(backend: Any, messages: Sequence[Message], max_tokens: int, temperature: float, schema: type[BaseModel] | None = None) -> str:
+def generate_sync(
+    backend: Any,
+    messages: Sequence[Message],
+    max_tokens: int,
+    temperature: float,
+    schema: type[BaseModel] | None = None,
+) -> str:
     """A LocalBackend's generation: free, or under the schema's grammar."""
     prompt = backend.encode(messages)
     ids = torch.tensor([prompt], device=backend.device)
-    options: dict[str, Any] = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    options: dict[str, Any] = (
+        {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    )
     mask = None
     if schema is not None:
         if backend.grammars is None:
@@ -148,6 +162,6 @@ def generate_sync(backend: Any, messages: Sequence[Message], max_tokens: int, te
         output = backend.model.generate(
             ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens, pad_token_id=backend.pad_id, **options
         )
-    generated = output[0, ids.shape[1]:].tolist()
+    generated = output[0, ids.shape[1] :].tolist()
     text = backend.tokenizer.decode(generated, skip_special_tokens=True)
     return mask.finish(generated, text, max_tokens) if mask is not None else text

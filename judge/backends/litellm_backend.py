@@ -56,7 +56,9 @@ class LiteLLMBackend(ApiBackend):
     def __init__(self, model: str, options: ApiOptions):
         self.router = load_router(options.router_config, options.timeout) if options.router_config else None
         # litellm reads each provider's own key variable; a self-hosted server may need none.
-        self.key = os.environ.get(options.api_key_env) if options.api_key_env else ("EMPTY" if options.base_url else None)
+        self.key = (
+            os.environ.get(options.api_key_env) if options.api_key_env else ("EMPTY" if options.base_url else None)
+        )
         mode = options.mode
         if mode == "auto":
             mode = "logprobs" if self.router or options.base_url or model_has_logprobs(model) else "structured"
@@ -66,7 +68,14 @@ class LiteLLMBackend(ApiBackend):
         if self.router is not None:
             return [(f"router:{self.options.router_config}", self._endpoint(self.router.acompletion))]
         return [
-            (url or "litellm", self._endpoint(functools.partial(litellm.acompletion, api_base=url, api_key=self.key, num_retries=0, timeout=self.options.timeout)))
+            (
+                url or "litellm",
+                self._endpoint(
+                    functools.partial(
+                        litellm.acompletion, api_base=url, api_key=self.key, num_retries=0, timeout=self.options.timeout
+                    )
+                ),
+            )
             for url in self.options.base_url or [None]
         ]
 
@@ -78,19 +87,38 @@ class LiteLLMBackend(ApiBackend):
 
         return Endpoint(acompletion, instructor.from_litellm(acompletion, mode=instructor.Mode.TOOLS))
 
-    async def _top_logprobs(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
+    async def _top_logprobs(
+        self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int
+    ) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
         response = await endpoint.raw(
-            model=self.model_id, messages=messages, max_tokens=max_tokens, temperature=0.0, logprobs=True, top_logprobs=self.options.top_logprobs
+            model=self.model_id,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            logprobs=True,
+            top_logprobs=self.options.top_logprobs,
         )
         return first_token_alternatives(response), _tokens(getattr(response, "usage", None))
 
     async def _structured(
-        self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
+        self,
+        endpoint: Endpoint,
+        messages: list[Message],
+        *,
+        schema: type[BaseModel],
+        max_tokens: int,
+        temperature: float,
     ) -> tuple[BaseModel, TokenCounts]:
-        return await structured_chat(self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
+        return await structured_chat(
+            self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature
+        )
 
-    async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
-        response = await endpoint.raw(model=self.model_id, messages=messages, max_tokens=max_tokens, temperature=temperature)
+    async def _text(
+        self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> tuple[str, TokenCounts]:
+        response = await endpoint.raw(
+            model=self.model_id, messages=messages, max_tokens=max_tokens, temperature=temperature
+        )
         if not response.choices:
             raise ValueError("the completion has no choices")
         return response.choices[0].message.content or "", _tokens(getattr(response, "usage", None))

@@ -178,7 +178,9 @@ class LocalBackend(BackendBase):
         try:
             with terminal_progress_only():
                 tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision, gguf_file=gguf_file)
-                model = AutoModelForCausalLM.from_pretrained(model_id, revision=revision, gguf_file=gguf_file, dtype=dtype)
+                model = AutoModelForCausalLM.from_pretrained(
+                    model_id, revision=revision, gguf_file=gguf_file, dtype=dtype
+                )
         except OSError as e:
             raise BackendError(
                 f"could not load model {model_id!r}: {e}. Without network access, pass a local folder "
@@ -188,7 +190,9 @@ class LocalBackend(BackendBase):
         if gguf_file:  # name the file in verdicts, not only its folder or repository
             model_id = f"{model_id}/{gguf_file}"
         path = Path(model_id)
-        revision = revision or getattr(model.config, "_commit_hash", None) or (_fingerprint(path) if path.is_dir() else None)
+        revision = (
+            revision or getattr(model.config, "_commit_hash", None) or (_fingerprint(path) if path.is_dir() else None)
+        )
         return cls(model, tokenizer, model_id=model_id, revision=revision, **options)
 
     def _tokens_within(self, budget_mb: int) -> int:
@@ -210,7 +214,10 @@ class LocalBackend(BackendBase):
         return getattr(config, "_attn_implementation", None) == "sdpa" and not getattr(config, "sliding_window", None)
 
     def _context_window(self) -> int | None:
-        limits = [getattr(self.model.config, "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
+        limits = [
+            getattr(self.model.config, "max_position_embeddings", None),
+            getattr(self.tokenizer, "model_max_length", None),
+        ]
         limits = [n for n in limits if isinstance(n, int) and 0 < n < 10**7]
         return min(limits) if limits else None
 
@@ -236,7 +243,9 @@ class LocalBackend(BackendBase):
             # A thinking judge (Qwen3 and the like) would open with <think> and never reach its
             # answer token: its template turns thinking off when told to.
             thinking = {"enable_thinking": False} if isinstance(template, str) and "enable_thinking" in template else {}
-            text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False, **thinking)
+            text = self.tokenizer.apply_chat_template(
+                list(messages), add_generation_prompt=True, tokenize=False, **thinking
+            )
         else:
             text = plain_prompt(messages)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -258,19 +267,25 @@ class LocalBackend(BackendBase):
                 )
             else:
                 fitting.append(index)
-        shared, plain = plan_sharing([questions[i].group for i in fitting], [encoded[i] for i in fitting], self.min_shared_prefix)
+        shared, plain = plan_sharing(
+            [questions[i].group for i in fitting], [encoded[i] for i in fitting], self.min_shared_prefix
+        )
         with self.lock:
             for group in shared:
                 indices = [fitting[i] for i in group.indices]
                 self._fill(scores, indices, self._forward_shared([encoded[i] for i in indices], group.prefix_length))
             plain_indices = [fitting[i] for i in plain]
-            for batch in plan_batches([len(encoded[i]) for i in plain_indices], self.max_batch_tokens, self.max_batch_size):
+            for batch in plan_batches(
+                [len(encoded[i]) for i in plain_indices], self.max_batch_tokens, self.max_batch_size
+            ):
                 indices = [plain_indices[b] for b in batch]
                 self._fill(scores, indices, self._forward([encoded[i] for i in indices]))
         return scores  # type: ignore[return-value]
 
     @staticmethod
-    def _fill(scores: list[YesNoScore | None], indices: Sequence[int], result: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def _fill(
+        scores: list[YesNoScore | None], indices: Sequence[int], result: tuple[torch.Tensor, torch.Tensor]
+    ) -> None:
         p_yes, mass = result
         for row, index in enumerate(indices):
             scores[index] = YesNoScore(float(p_yes[row]), yes_no_mass=float(mass[row]))
@@ -310,21 +325,31 @@ class LocalBackend(BackendBase):
         ids, mask = self._left_pad(sequences, self.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits = self._logits_at(
-            1, input_ids=ids.to(self.device), attention_mask=mask.to(self.device), position_ids=positions.to(self.device), use_cache=False
+            1,
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+            use_cache=False,
         )
         return self._answer_probabilities(logits)
 
     @torch.inference_mode()
-    def _forward_shared(self, sequences: Sequence[Sequence[int]], prefix_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_shared(
+        self, sequences: Sequence[Sequence[int]], prefix_length: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The shared prefix once, then every suffix against its cache."""
         cache = self._prefix_cache(list(sequences[0][:prefix_length]))
         suffixes = [list(s[prefix_length:]) for s in sequences]
         p_yes = torch.empty(len(sequences))
         mass = torch.empty(len(sequences))
         if self.pack_suffixes:  # one row: the prefix plus the chunk's suffixes
-            batches = plan_batches([len(s) for s in suffixes], max(self.max_batch_tokens - prefix_length, 1), len(suffixes))
+            batches = plan_batches(
+                [len(s) for s in suffixes], max(self.max_batch_tokens - prefix_length, 1), len(suffixes)
+            )
         else:  # a row per suffix, each holding a copy of the prefix
-            batches = plan_batches([prefix_length + len(s) for s in suffixes], self.max_batch_tokens, self.max_batch_size)
+            batches = plan_batches(
+                [prefix_length + len(s) for s in suffixes], self.max_batch_tokens, self.max_batch_size
+            )
         for batch in batches:
             chunk = [suffixes[i] for i in batch]
             if self.pack_suffixes:

@@ -56,5 +56,7 @@ def score_top_logprobs(alternatives: Sequence[tuple[str, float]] | None, asked: 
         hint = ""
         if ranked and ranked[0][0].strip().startswith("<think"):  # a thinking judge reasons before it answers
             hint = '; a thinking model: turn thinking off with chat_template_kwargs={"enable_thinking": false} in the model spec'
-        return YesNoScore(None, reason=f"neither Yes nor No among the top {asked} next tokens (most likely: {likely}){hint}")
+        return YesNoScore(
+            None, reason=f"neither Yes nor No among the top {asked} next tokens (most likely: {likely}){hint}"
+        )
     return YesNoScore(mass["yes"] / total, yes_no_mass=min(1.0, total))

@@ -48,7 +48,13 @@ def _tokens(usage: Any) -> TokenCounts:
 
 
 async def structured_chat(
-    backend: ApiBackend, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
+    backend: ApiBackend,
+    endpoint: Endpoint,
+    messages: list[Message],
+    *,
+    schema: type[BaseModel],
+    max_tokens: int,
+    temperature: float,
 ) -> tuple[BaseModel, TokenCounts]:
     """A validated structured answer through instructor's OpenAI-shaped client (openai, litellm)."""
     value, completion = await endpoint.structured.chat.completions.create_with_completion(
@@ -106,33 +112,58 @@ class OpenAIBackend(OpenAIBatches, ApiBackend):
         endpoints = []
         for url in self.urls or [None]:
             client = openai.AsyncOpenAI(
-                api_key=self.key, base_url=url, max_retries=0, timeout=self.options.timeout, http_client=aiohttp_client(openai)
+                api_key=self.key,
+                base_url=url,
+                max_retries=0,
+                timeout=self.options.timeout,
+                http_client=aiohttp_client(openai),
             )
-            endpoints.append((url or "api.openai.com", Endpoint(client, instructor.from_openai(client, mode=structured_mode))))
+            endpoints.append(
+                (url or "api.openai.com", Endpoint(client, instructor.from_openai(client, mode=structured_mode)))
+            )
         return endpoints
 
-    async def _top_logprobs(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
+    async def _top_logprobs(
+        self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int
+    ) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
         # The SDK's create() re-walks its typed parameters on every call (about 2 ms of CPU,
         # the client's largest cost at 64 requests in flight); this body is plain JSON
         # already, so it goes through the same client's post() with the same errors.
-        completion = await endpoint.raw.post("/chat/completions", body=self.logprobs_body(messages, max_tokens), cast_to=ChatCompletion)
+        completion = await endpoint.raw.post(
+            "/chat/completions", body=self.logprobs_body(messages, max_tokens), cast_to=ChatCompletion
+        )
         return first_token_alternatives(completion), _tokens(completion.usage)
 
     def _body(self, messages: list[Message], max_tokens: int, temperature: float, **fields: Any) -> dict[str, Any]:
         """A chat-completions request body as plain JSON (what the Batch API's lines hold too)."""
         parameters = self.request_parameters(max_tokens, temperature)
-        return {"model": self.model_id, "messages": messages, **{k: v for k, v in parameters.items() if k != "extra_body"},
-                **parameters.get("extra_body", {}), **fields}
+        return {
+            "model": self.model_id,
+            "messages": messages,
+            **{k: v for k, v in parameters.items() if k != "extra_body"},
+            **parameters.get("extra_body", {}),
+            **fields,
+        }
 
     def logprobs_body(self, messages: list[Message], max_tokens: int = 1) -> dict[str, Any]:
         return self._body(messages, max_tokens, 0.0, logprobs=True, top_logprobs=self.options.top_logprobs)
 
     async def _structured(
-        self, endpoint: Endpoint, messages: list[Message], *, schema: type[BaseModel], max_tokens: int, temperature: float
+        self,
+        endpoint: Endpoint,
+        messages: list[Message],
+        *,
+        schema: type[BaseModel],
+        max_tokens: int,
+        temperature: float,
     ) -> tuple[BaseModel, TokenCounts]:
-        return await structured_chat(self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
+        return await structured_chat(
+            self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature
+        )
 
-    async def _text(self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float) -> tuple[str, TokenCounts]:
+    async def _text(
+        self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> tuple[str, TokenCounts]:
         completion = await endpoint.raw.chat.completions.create(
             model=self.model_id, messages=messages, **self.request_parameters(max_tokens, temperature)
         )

@@ -17,10 +17,24 @@ from judge.backends.batch_jobs import JobStatus
 from judge.backends.logprobs import first_token_alternatives, score_top_logprobs
 
 ENDPOINT = "/v1/chat/completions"
-STATES = {"validating": "running", "in_progress": "running", "finalizing": "running", "cancelling": "running",
-          "completed": "ended", "expired": "expired", "cancelled": "cancelled", "failed": "failed"}
-VERDICT_FUNCTION = {"type": "function", "function": {"name": YesNoVerdict.__name__, "description": "Your verdict on whether the response "
-                                                     "meets the criterion.", "parameters": YesNoVerdict.model_json_schema()}}
+STATES = {
+    "validating": "running",
+    "in_progress": "running",
+    "finalizing": "running",
+    "cancelling": "running",
+    "completed": "ended",
+    "expired": "expired",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
+VERDICT_FUNCTION = {
+    "type": "function",
+    "function": {
+        "name": YesNoVerdict.__name__,
+        "description": "Your verdict on whether the response meets the criterion.",
+        "parameters": YesNoVerdict.model_json_schema(),
+    },
+}
 
 
 class OpenAIBatches:
@@ -31,16 +45,24 @@ class OpenAIBatches:
             body = self.logprobs_body(list(messages))  # type: ignore[attr-defined]
         else:
             temperature = 0.0 if self.samples == 1 else self.options.sample_temperature  # type: ignore[attr-defined]
-            body = self._body(with_instruction(messages, STRUCTURED_INSTRUCTION), 400, temperature, tools=[VERDICT_FUNCTION],  # type: ignore[attr-defined]
-                              tool_choice={"type": "function", "function": {"name": YesNoVerdict.__name__}})
+            body = self._body(
+                with_instruction(messages, STRUCTURED_INSTRUCTION),
+                400,
+                temperature,
+                tools=[VERDICT_FUNCTION],  # type: ignore[attr-defined]
+                tool_choice={"type": "function", "function": {"name": YesNoVerdict.__name__}},
+            )
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
 
     async def batch_submit(self, lines: list[dict[str, Any]]) -> str:
         client = await self.raw_client()  # type: ignore[attr-defined]
         data = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        upload = await client.files.create(file=("rubric-judge-requests.jsonl", data, "application/jsonl"), purpose="batch")
-        batch = await client.batches.create(input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h",
-                                            metadata={"made_by": "rubric-judge"})
+        upload = await client.files.create(
+            file=("rubric-judge-requests.jsonl", data, "application/jsonl"), purpose="batch"
+        )
+        batch = await client.batches.create(
+            input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h", metadata={"made_by": "rubric-judge"}
+        )
         return batch.id
 
     async def batch_poll(self, job_id: str) -> JobStatus:
@@ -73,7 +95,10 @@ class OpenAIBatches:
         error = entry.get("error") or (response.get("body") or {}).get("error")
         if error or response.get("status_code") != 200:
             error = error or {}
-            return YesNoScore(None, reason=f"failed in the batch: {error.get('code') or response.get('status_code')}: {error.get('message', 'no answer')}")
+            return YesNoScore(
+                None,
+                reason=f"failed in the batch: {error.get('code') or response.get('status_code')}: {error.get('message', 'no answer')}",
+            )
         completion = ChatCompletion.model_validate(response["body"])
         usage = completion.usage
         self.usage.add_batch_tokens(usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None)  # type: ignore[attr-defined]

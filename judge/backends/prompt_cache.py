@@ -61,5 +61,8 @@ def with_breakpoint(turns: list[Message], memory: PrefixMemory) -> list[dict[str
     length = memory.length_for(content)
     if not length:
         return list(turns)
-    blocks = [{"type": "text", "text": content[:length], "cache_control": {"type": "ephemeral"}}, {"type": "text", "text": content[length:]}]
+    blocks = [
+        {"type": "text", "text": content[:length], "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": content[length:]},
+    ]
     return [*turns[:-1], {"role": turns[-1]["role"], "content": blocks}]

@@ -113,7 +113,10 @@ def fatal(error: BaseException) -> bool:
 
 
 async def with_retries(
-    call: Callable[[], Awaitable[T]], policy: RetryPolicy, *, on_retry: Callable[[BaseException, float], None] = lambda e, w: None
+    call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    on_retry: Callable[[BaseException, float], None] = lambda e, w: None,
 ) -> T:
     """call() until it succeeds, fails in a way not worth retrying, or runs out of attempts.
 

@@ -41,7 +41,9 @@ Statement = Annotated[str, short_text(300, min_chars=10)]  # a criterion, a quer
 
 
 class CriterionLabel(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"required": ["id", "reasoning", "satisfied"]})  # all three written, in order
+    model_config = ConfigDict(
+        json_schema_extra={"required": ["id", "reasoning", "satisfied"]}
+    )  # all three written, in order
 
     id: str = Field(json_schema_extra={"maxLength": 16})
     reasoning: str = Field("", json_schema_extra={"maxLength": 200})

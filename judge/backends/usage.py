@@ -26,8 +26,10 @@ class Prices:
     cache_write: float | None = None
 
     def batch(self) -> tuple[float, float]:
-        return (self.batch_input if self.batch_input is not None else self.input * BATCH_DISCOUNT,
-                self.batch_output if self.batch_output is not None else self.output * BATCH_DISCOUNT)
+        return (
+            self.batch_input if self.batch_input is not None else self.input * BATCH_DISCOUNT,
+            self.batch_output if self.batch_output is not None else self.output * BATCH_DISCOUNT,
+        )
 
 
 @dataclass
@@ -72,10 +74,15 @@ class Usage:
         batch_in, batch_out = p.batch()
         cache_read = p.cache_read if p.cache_read is not None else p.input * 0.1
         cache_write = p.cache_write if p.cache_write is not None else p.input * 1.25
-        return (self.prompt_tokens * p.input + self.completion_tokens * p.output
-                + self.batch_prompt_tokens * batch_in + self.batch_completion_tokens * batch_out
-                + self.cache_read_tokens * cache_read + self.cache_write_tokens * cache_write
-                + (self.batch_cache_read_tokens * cache_read + self.batch_cache_write_tokens * cache_write) * BATCH_DISCOUNT) / 1e6
+        return (
+            self.prompt_tokens * p.input
+            + self.completion_tokens * p.output
+            + self.batch_prompt_tokens * batch_in
+            + self.batch_completion_tokens * batch_out
+            + self.cache_read_tokens * cache_read
+            + self.cache_write_tokens * cache_write
+            + (self.batch_cache_read_tokens * cache_read + self.batch_cache_write_tokens * cache_write) * BATCH_DISCOUNT
+        ) / 1e6
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,26 +91,49 @@ class Usage:
             "failed": self.failed,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "batch": {"requests": self.batch_requests, "failed": self.batch_failed,
-                      "prompt_tokens": self.batch_prompt_tokens, "completion_tokens": self.batch_completion_tokens},
-            "prompt_cache": {"read_tokens": self.cache_read_tokens, "write_tokens": self.cache_write_tokens,
-                             "batch_read_tokens": self.batch_cache_read_tokens, "batch_write_tokens": self.batch_cache_write_tokens},
+            "batch": {
+                "requests": self.batch_requests,
+                "failed": self.batch_failed,
+                "prompt_tokens": self.batch_prompt_tokens,
+                "completion_tokens": self.batch_completion_tokens,
+            },
+            "prompt_cache": {
+                "read_tokens": self.cache_read_tokens,
+                "write_tokens": self.cache_write_tokens,
+                "batch_read_tokens": self.batch_cache_read_tokens,
+                "batch_write_tokens": self.batch_cache_write_tokens,
+            },
             "estimated_cost_usd": None if self.cost is None else round(self.cost, 6),
-            "prices": None if self.prices is None else {"input": self.prices.input, "output": self.prices.output, "source": self.prices.source,
-                                                        "batch": list(self.prices.batch())},
+            "prices": None
+            if self.prices is None
+            else {
+                "input": self.prices.input,
+                "output": self.prices.output,
+                "source": self.prices.source,
+                "batch": list(self.prices.batch()),
+            },
             "by_replica": dict(self.by_replica),
         }
 
     def describe(self) -> str:
         cost = "cost unknown (pass price_in/price_out, USD per 1M tokens)"
         if self.cost is not None and self.prices is not None:
-            cost = f"estimated cost ${self.cost:.4f} (prices: {self.prices.source}" + ("; batch at half price)" if self.batch_requests else ")")
-        parts = [f"{self.requests} requests ({self.retries} retries, {self.failed} failed), "
-                 f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens"]
+            cost = f"estimated cost ${self.cost:.4f} (prices: {self.prices.source}" + (
+                "; batch at half price)" if self.batch_requests else ")"
+            )
+        parts = [
+            f"{self.requests} requests ({self.retries} retries, {self.failed} failed), "
+            f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens"
+        ]
         if self.batch_requests:
-            parts.append(f"in provider batches {self.batch_requests} requests ({self.batch_failed} failed there), "
-                         f"{self.batch_prompt_tokens} prompt + {self.batch_completion_tokens} completion tokens")
-        read, written = self.cache_read_tokens + self.batch_cache_read_tokens, self.cache_write_tokens + self.batch_cache_write_tokens
+            parts.append(
+                f"in provider batches {self.batch_requests} requests ({self.batch_failed} failed there), "
+                f"{self.batch_prompt_tokens} prompt + {self.batch_completion_tokens} completion tokens"
+            )
+        read, written = (
+            self.cache_read_tokens + self.batch_cache_read_tokens,
+            self.cache_write_tokens + self.batch_cache_write_tokens,
+        )
         if read or written:
             parts.append(f"prompt cache {read} tokens read, {written} written")
         return "; ".join(parts) + f", {cost}"
@@ -130,10 +160,18 @@ def find_prices(model: str, price_in: float | None = None, price_out: float | No
     for name in (model, model.split("/", 1)[-1]):
         entry = table.get(name)
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
+
             def per_million(key: str) -> float | None:
                 value = entry.get(key)
                 return None if value is None else value * 1e6
-            return Prices(entry["input_cost_per_token"] * 1e6, entry.get("output_cost_per_token", 0.0) * 1e6, f"litellm table for {name}",
-                          batch_input=per_million("input_cost_per_token_batches"), batch_output=per_million("output_cost_per_token_batches"),
-                          cache_read=per_million("cache_read_input_token_cost"), cache_write=per_million("cache_creation_input_token_cost"))
+
+            return Prices(
+                entry["input_cost_per_token"] * 1e6,
+                entry.get("output_cost_per_token", 0.0) * 1e6,
+                f"litellm table for {name}",
+                batch_input=per_million("input_cost_per_token_batches"),
+                batch_output=per_million("output_cost_per_token_batches"),
+                cache_read=per_million("cache_read_input_token_cost"),
+                cache_write=per_million("cache_creation_input_token_cost"),
+            )
     return None

@@ -29,4 +29,13 @@ CHECKS: dict[str, Check] = {
     **{name: check_constraint for name in CONSTRAINT_TYPES},
 }
 
-__all__ = ["CHECKS", "CheckCall", "CheckOutcome", "CheckPool", "check_problem", "configure", "shared_pool", "validate_checks"]
+__all__ = [
+    "CHECKS",
+    "CheckCall",
+    "CheckOutcome",
+    "CheckPool",
+    "check_problem",
+    "configure",
+    "shared_pool",
+    "validate_checks",
+]

@@ -28,27 +28,102 @@ from judge.checks.outcome import CheckOutcome
 from judge.extras import install_hint
 from rubrics.checks import NEEDS, RELATIONS as RELATION_NAMES, check_problem
 
-RELATIONS = dict(zip(RELATION_NAMES, (
-    lambda n, k: n < k,  # less than
-    lambda n, k: n <= k,  # at most
-    lambda n, k: n == k,  # exactly
-    lambda n, k: n >= k,  # at least
-    lambda n, k: n > k,  # more than
-)))
+RELATIONS = dict(
+    zip(
+        RELATION_NAMES,
+        (
+            lambda n, k: n < k,  # less than
+            lambda n, k: n <= k,  # at most
+            lambda n, k: n == k,  # exactly
+            lambda n, k: n >= k,  # at least
+            lambda n, k: n > k,  # more than
+        ),
+    )
+)
 ANSWER_OPTIONS = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 LANGUAGES = {
-    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese",
-    "ru": "Russian", "zh-cn": "Chinese", "ja": "Japanese", "ko": "Korean", "ar": "Arabic", "hi": "Hindi",
-    "bn": "Bengali", "ur": "Urdu", "fa": "Persian", "tr": "Turkish", "vi": "Vietnamese", "th": "Thai",
-    "sw": "Swahili", "ta": "Tamil", "te": "Telugu", "mr": "Marathi", "gu": "Gujarati", "kn": "Kannada",
-    "pa": "Punjabi", "ml": "Malayalam", "ne": "Nepali", "fi": "Finnish", "nl": "Dutch", "pl": "Polish",
-    "sv": "Swedish", "no": "Norwegian", "da": "Danish", "el": "Greek", "he": "Hebrew", "id": "Indonesian",
-    "uk": "Ukrainian", "cs": "Czech", "ro": "Romanian", "hu": "Hungarian", "bg": "Bulgarian",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "zh-cn": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "bn": "Bengali",
+    "ur": "Urdu",
+    "fa": "Persian",
+    "tr": "Turkish",
+    "vi": "Vietnamese",
+    "th": "Thai",
+    "sw": "Swahili",
+    "ta": "Tamil",
+    "te": "Telugu",
+    "mr": "Marathi",
+    "gu": "Gujarati",
+    "kn": "Kannada",
+    "pa": "Punjabi",
+    "ml": "Malayalam",
+    "ne": "Nepali",
+    "fi": "Finnish",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "no": "Norwegian",
+    "da": "Danish",
+    "el": "Greek",
+    "he": "Hebrew",
+    "id": "Indonesian",
+    "uk": "Ukrainian",
+    "cs": "Czech",
+    "ro": "Romanian",
+    "hu": "Hungarian",
+    "bg": "Bulgarian",
 }
 ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "corp", "no", "vol",
-    "fig", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "approx", "dept", "est", "mt", "jan", "feb", "mar", "apr",
-    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "vs",
+    "etc",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "no",
+    "vol",
+    "fig",
+    "e.g",
+    "i.e",
+    "a.m",
+    "p.m",
+    "u.s",
+    "u.k",
+    "approx",
+    "dept",
+    "est",
+    "mt",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 }
 
 
@@ -59,7 +134,9 @@ def count_words(text: str) -> int:
 def count_characters(text: str) -> int:
     """Length as Chinese/Japanese writers count it (字数): each CJK character counts one, and
     each run of other letters or digits counts one."""
-    return len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]|[^\W\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]+", text))
+    return len(
+        re.findall(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]|[^\W\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]+", text)
+    )
 
 
 def split_sentences(text: str) -> list[str]:
@@ -72,7 +149,10 @@ def split_sentences(text: str) -> list[str]:
             before = block[start : end.start()].split()
             last = before[-1].lower().rstrip(".") if before else ""
             is_abbreviation = end.group().startswith(".") and (  # or a list number "1."
-                last in ABBREVIATIONS or (before == [last] and last.isdigit()) or (len(last) == 1 and last.isalpha()) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", last)
+                last in ABBREVIATIONS
+                or (before == [last] and last.isdigit())
+                or (len(last) == 1 and last.isalpha())
+                or re.fullmatch(r"(?:[a-z]\.)+[a-z]", last)
             )
             if not is_abbreviation:
                 sentences.append(block[start : end.end()].strip())
@@ -141,7 +221,9 @@ def _number_sentences(text: str, num_sentences: int, relation: str) -> tuple[boo
     return _compare(n, relation, num_sentences), f"{n} sentences"
 
 
-def _number_paragraphs(text: str, num_paragraphs: int, relation: str = "exactly", separator: str = "***") -> tuple[bool, str]:
+def _number_paragraphs(
+    text: str, num_paragraphs: int, relation: str = "exactly", separator: str = "***"
+) -> tuple[bool, str]:
     n = len(split_paragraphs(text, separator))
     return _compare(n, relation, num_paragraphs), f"{n} paragraphs"
 
@@ -231,7 +313,9 @@ def _number_highlights(text: str, num_highlights: int, relation: str = "at least
     return _compare(n, relation, num_highlights), f"{n} highlighted section(s)"
 
 
-def _multiple_sections(text: str, num_sections: int, section_spliter: str, relation: str = "at least") -> tuple[bool, str]:
+def _multiple_sections(
+    text: str, num_sections: int, section_spliter: str, relation: str = "at least"
+) -> tuple[bool, str]:
     n = len(re.findall(re.escape(section_spliter.strip()) + r"\s*\d+", text))
     return _compare(n, relation, num_sections), f"{n} section(s) marked {section_spliter.strip()} X"
 
@@ -260,19 +344,21 @@ def _repeat_prompt(text: str, prompt_to_repeat: str) -> tuple[bool, str]:
 
 
 def _start_phrase(text: str, start_phrase: str) -> tuple[bool, str]:
-    met = text.strip().strip("\"*").lower().startswith(start_phrase.strip().lower())
+    met = text.strip().strip('"*').lower().startswith(start_phrase.strip().lower())
     return met, "starts with the phrase" if met else "does not start with the phrase"
 
 
 def _end_phrase(text: str, end_phrase: str) -> tuple[bool, str]:
-    met = text.strip().strip("\"*").rstrip().lower().endswith(end_phrase.strip().lower())
+    met = text.strip().strip('"*').rstrip().lower().endswith(end_phrase.strip().lower())
     return met, "ends with the phrase" if met else "does not end with the phrase"
 
 
 def _two_responses(text: str) -> tuple[bool, str]:
     parts = [p.strip() for p in text.split("******") if p.strip()]
     met = len(parts) == 2 and parts[0] != parts[1]
-    return met, f"{len(parts)} response(s) separated by ******" + (" (identical)" if len(parts) == 2 and not met else "")
+    return met, f"{len(parts)} response(s) separated by ******" + (
+        " (identical)" if len(parts) == 2 and not met else ""
+    )
 
 
 def _quotation(text: str) -> tuple[bool, str]:
@@ -298,60 +384,177 @@ def _rel(relation: str, n: Any, unit: str) -> str:
     return f"{relation} {n} {unit}"
 
 
-TYPES: dict[str, ConstraintType] = {t.id: t for t in [
-    ConstraintType("punctuation:no_comma", _no_comma, lambda **_: "The response contains no commas."),
-    ConstraintType("length_constraints:number_words", _number_words,
-                   lambda num_words, relation, **_: f"The response has {_rel(relation, num_words, 'words')}."),
-    ConstraintType("length_constraints:number_characters", _number_characters,
-                   lambda num_characters, relation, **_: f"The response has {_rel(relation, num_characters, 'characters (字)')}."),
-    ConstraintType("length_constraints:number_sentences", _number_sentences,
-                   lambda num_sentences, relation, **_: f"The response has {_rel(relation, num_sentences, 'sentences')}."),
-    ConstraintType("length_constraints:number_paragraphs", _number_paragraphs,
-                   lambda num_paragraphs, relation="exactly", separator="***", **_:
-                   f"The response has {_rel(relation, num_paragraphs, 'paragraphs')}"
-                   + (", separated by blank lines." if separator == "blank_line" else ", separated by the markdown divider ***.")),
-    ConstraintType("length_constraints:nth_paragraph_first_word", _nth_paragraph_first_word,
-                   lambda num_paragraphs, nth_paragraph, first_word, **_:
-                   f"The response has exactly {num_paragraphs} paragraphs separated by blank lines, and paragraph {nth_paragraph} starts with the word '{first_word}'."),
-    ConstraintType("keywords:existence", _keywords_exist,
-                   lambda keywords, **_: "The response includes the keywords " + ", ".join(repr(k) for k in keywords) + "."),
-    ConstraintType("keywords:forbidden_words", _forbidden_words,
-                   lambda forbidden_words, **_: "The response does not use the words " + ", ".join(repr(w) for w in forbidden_words) + "."),
-    ConstraintType("keywords:frequency", _keyword_frequency,
-                   lambda keyword, frequency, relation, **_: f"The response uses the word '{keyword}' {_rel(relation, frequency, 'times')}."),
-    ConstraintType("keywords:letter_frequency", _letter_frequency,
-                   lambda letter, let_frequency, let_relation, **_: f"The response uses the letter '{letter}' {_rel(let_relation, let_frequency, 'times')}."),
-    ConstraintType("change_case:capital_word_frequency", _capital_word_frequency,
-                   lambda capital_frequency, capital_relation, **_: f"The response has words in all capital letters {_rel(capital_relation, capital_frequency, 'times')}."),
-    ConstraintType("change_case:english_lowercase", _english_lowercase, lambda **_: "The response is in English and entirely in lowercase letters.", language=True),
-    ConstraintType("change_case:english_capital", _english_capital, lambda **_: "The response is in English and entirely in capital letters.", language=True),
-    ConstraintType("change_case:lowercase", _lowercase, lambda **_: "The response is entirely in lowercase letters."),
-    ConstraintType("change_case:capital", _capitals, lambda **_: "The response is entirely in capital letters."),
-    ConstraintType("language:response_language", _response_language,
-                   lambda language, **_: f"The response is written in {LANGUAGES.get(language, language)}.", language=True),
-    ConstraintType("detectable_format:json_format", _json_format, lambda **_: "The entire response is valid JSON (a markdown code fence is allowed)."),
-    ConstraintType("detectable_format:title", _title, lambda **_: "The response has a title wrapped in double angular brackets, like <<title>>."),
-    ConstraintType("detectable_format:number_bullet_lists", _number_bullets,
-                   lambda num_bullets, relation="exactly", **_: f"The response has {_rel(relation, num_bullets, 'markdown bullet points')}."),
-    ConstraintType("detectable_format:number_highlighted_sections", _number_highlights,
-                   lambda num_highlights, relation="at least", **_: f"The response highlights {_rel(relation, num_highlights, 'sections')} with markdown, like *highlighted section*."),
-    ConstraintType("detectable_format:multiple_sections", _multiple_sections,
-                   lambda num_sections, section_spliter, relation="at least", **_: f"The response has {_rel(relation, num_sections, 'sections')}, each marked '{section_spliter} X'."),
-    ConstraintType("detectable_format:constrained_response", _constrained_response,
-                   lambda options=ANSWER_OPTIONS, **_: "The response answers with one of: " + " / ".join(f"'{o}'" for o in options)),
-    ConstraintType("detectable_content:number_placeholders", _number_placeholders,
-                   lambda num_placeholders, relation="at least", **_: f"The response has {_rel(relation, num_placeholders, 'placeholders in square brackets')}, like [address]."),
-    ConstraintType("detectable_content:postscript", _postscript,
-                   lambda postscript_marker, **_: f"The response ends with a postscript starting with {postscript_marker}."),
-    ConstraintType("combination:repeat_prompt", _repeat_prompt,
-                   lambda prompt_to_repeat, **_: "The response first repeats the request word for word, then answers."),
-    ConstraintType("combination:two_responses", _two_responses, lambda **_: "The response gives two different answers separated by six asterisks ******."),
-    ConstraintType("startend:start_checker", _start_phrase,
-                   lambda start_phrase, **_: f"The response starts with the phrase '{start_phrase}'."),
-    ConstraintType("startend:end_checker", _end_phrase,
-                   lambda end_phrase, **_: f"The response ends with the exact phrase '{end_phrase}', with nothing after it."),
-    ConstraintType("startend:quotation", _quotation, lambda **_: "The entire response is wrapped in double quotation marks."),
-]}
+TYPES: dict[str, ConstraintType] = {
+    t.id: t
+    for t in [
+        ConstraintType("punctuation:no_comma", _no_comma, lambda **_: "The response contains no commas."),
+        ConstraintType(
+            "length_constraints:number_words",
+            _number_words,
+            lambda num_words, relation, **_: f"The response has {_rel(relation, num_words, 'words')}.",
+        ),
+        ConstraintType(
+            "length_constraints:number_characters",
+            _number_characters,
+            lambda num_characters, relation, **_: (
+                f"The response has {_rel(relation, num_characters, 'characters (字)')}."
+            ),
+        ),
+        ConstraintType(
+            "length_constraints:number_sentences",
+            _number_sentences,
+            lambda num_sentences, relation, **_: f"The response has {_rel(relation, num_sentences, 'sentences')}.",
+        ),
+        ConstraintType(
+            "length_constraints:number_paragraphs",
+            _number_paragraphs,
+            lambda num_paragraphs, relation="exactly", separator="***", **_: (
+                f"The response has {_rel(relation, num_paragraphs, 'paragraphs')}"
+                + (
+                    ", separated by blank lines."
+                    if separator == "blank_line"
+                    else ", separated by the markdown divider ***."
+                )
+            ),
+        ),
+        ConstraintType(
+            "length_constraints:nth_paragraph_first_word",
+            _nth_paragraph_first_word,
+            lambda num_paragraphs, nth_paragraph, first_word, **_: (
+                f"The response has exactly {num_paragraphs} paragraphs separated by blank lines, and paragraph {nth_paragraph} starts with the word '{first_word}'."
+            ),
+        ),
+        ConstraintType(
+            "keywords:existence",
+            _keywords_exist,
+            lambda keywords, **_: "The response includes the keywords " + ", ".join(repr(k) for k in keywords) + ".",
+        ),
+        ConstraintType(
+            "keywords:forbidden_words",
+            _forbidden_words,
+            lambda forbidden_words, **_: (
+                "The response does not use the words " + ", ".join(repr(w) for w in forbidden_words) + "."
+            ),
+        ),
+        ConstraintType(
+            "keywords:frequency",
+            _keyword_frequency,
+            lambda keyword, frequency, relation, **_: (
+                f"The response uses the word '{keyword}' {_rel(relation, frequency, 'times')}."
+            ),
+        ),
+        ConstraintType(
+            "keywords:letter_frequency",
+            _letter_frequency,
+            lambda letter, let_frequency, let_relation, **_: (
+                f"The response uses the letter '{letter}' {_rel(let_relation, let_frequency, 'times')}."
+            ),
+        ),
+        ConstraintType(
+            "change_case:capital_word_frequency",
+            _capital_word_frequency,
+            lambda capital_frequency, capital_relation, **_: (
+                f"The response has words in all capital letters {_rel(capital_relation, capital_frequency, 'times')}."
+            ),
+        ),
+        ConstraintType(
+            "change_case:english_lowercase",
+            _english_lowercase,
+            lambda **_: "The response is in English and entirely in lowercase letters.",
+            language=True,
+        ),
+        ConstraintType(
+            "change_case:english_capital",
+            _english_capital,
+            lambda **_: "The response is in English and entirely in capital letters.",
+            language=True,
+        ),
+        ConstraintType(
+            "change_case:lowercase", _lowercase, lambda **_: "The response is entirely in lowercase letters."
+        ),
+        ConstraintType("change_case:capital", _capitals, lambda **_: "The response is entirely in capital letters."),
+        ConstraintType(
+            "language:response_language",
+            _response_language,
+            lambda language, **_: f"The response is written in {LANGUAGES.get(language, language)}.",
+            language=True,
+        ),
+        ConstraintType(
+            "detectable_format:json_format",
+            _json_format,
+            lambda **_: "The entire response is valid JSON (a markdown code fence is allowed).",
+        ),
+        ConstraintType(
+            "detectable_format:title",
+            _title,
+            lambda **_: "The response has a title wrapped in double angular brackets, like <<title>>.",
+        ),
+        ConstraintType(
+            "detectable_format:number_bullet_lists",
+            _number_bullets,
+            lambda num_bullets, relation="exactly", **_: (
+                f"The response has {_rel(relation, num_bullets, 'markdown bullet points')}."
+            ),
+        ),
+        ConstraintType(
+            "detectable_format:number_highlighted_sections",
+            _number_highlights,
+            lambda num_highlights, relation="at least", **_: (
+                f"The response highlights {_rel(relation, num_highlights, 'sections')} with markdown, like *highlighted section*."
+            ),
+        ),
+        ConstraintType(
+            "detectable_format:multiple_sections",
+            _multiple_sections,
+            lambda num_sections, section_spliter, relation="at least", **_: (
+                f"The response has {_rel(relation, num_sections, 'sections')}, each marked '{section_spliter} X'."
+            ),
+        ),
+        ConstraintType(
+            "detectable_format:constrained_response",
+            _constrained_response,
+            lambda options=ANSWER_OPTIONS, **_: (
+                "The response answers with one of: " + " / ".join(f"'{o}'" for o in options)
+            ),
+        ),
+        ConstraintType(
+            "detectable_content:number_placeholders",
+            _number_placeholders,
+            lambda num_placeholders, relation="at least", **_: (
+                f"The response has {_rel(relation, num_placeholders, 'placeholders in square brackets')}, like [address]."
+            ),
+        ),
+        ConstraintType(
+            "detectable_content:postscript",
+            _postscript,
+            lambda postscript_marker, **_: f"The response ends with a postscript starting with {postscript_marker}.",
+        ),
+        ConstraintType(
+            "combination:repeat_prompt",
+            _repeat_prompt,
+            lambda prompt_to_repeat, **_: "The response first repeats the request word for word, then answers.",
+        ),
+        ConstraintType(
+            "combination:two_responses",
+            _two_responses,
+            lambda **_: "The response gives two different answers separated by six asterisks ******.",
+        ),
+        ConstraintType(
+            "startend:start_checker",
+            _start_phrase,
+            lambda start_phrase, **_: f"The response starts with the phrase '{start_phrase}'.",
+        ),
+        ConstraintType(
+            "startend:end_checker",
+            _end_phrase,
+            lambda end_phrase, **_: f"The response ends with the exact phrase '{end_phrase}', with nothing after it.",
+        ),
+        ConstraintType(
+            "startend:quotation", _quotation, lambda **_: "The entire response is wrapped in double quotation marks."
+        ),
+    ]
+}
+
 
 def spec_problem(spec: dict[str, Any]) -> str | None:
     """What is wrong with a constraint spec, or None if it can be checked."""

@@ -33,8 +33,19 @@ STOPWORDS = frozenset(
     "should may might must there here than then so such into over about after before also who whom which what when where".split()
 )
 NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-    "ten": "10", "first": "1st", "second": "2nd", "third": "3rd",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "first": "1st",
+    "second": "2nd",
+    "third": "3rd",
 }
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -50,7 +61,11 @@ def _words(text: str) -> list[str]:
 
 
 def _content(words: list[str]) -> list[str]:
-    kept = [NUMBER_WORDS.get(w, w) for w in (w.lower() for w in words) if w not in STOPWORDS and not (len(w) == 1 and w.isalpha())]
+    kept = [
+        NUMBER_WORDS.get(w, w)
+        for w in (w.lower() for w in words)
+        if w not in STOPWORDS and not (len(w) == 1 and w.isalpha())
+    ]
     return _stemmer().stemWords(kept)
 
 

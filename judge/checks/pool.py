@@ -155,7 +155,10 @@ class _Worker:
                 return [*outcomes, CheckOutcome(None, f"check {call.type} timed out after {timeout:g} s")]
             if not isinstance(reply, dict):
                 self.kill()
-                return [*outcomes, CheckOutcome(None, f"check {call.type} failed: the check worker died ({self._why(reply)})")]
+                return [
+                    *outcomes,
+                    CheckOutcome(None, f"check {call.type} failed: the check worker died ({self._why(reply)})"),
+                ]
             if "error" in reply:
                 outcomes.append(CheckOutcome(None, f"check {call.type} failed: {reply['error']}"))
             else:
@@ -223,10 +226,16 @@ class CheckPool:
     """A bounded set of check workers, started when first needed; safe to use from any thread."""
 
     def __init__(self, workers: int | None = None, timeout: float | None = None):
-        self.workers = int(workers if workers is not None else _setting("RUBRIC_JUDGE_CHECK_WORKERS", DEFAULT_WORKERS, 1))
-        self.timeout = float(timeout if timeout is not None else _setting("RUBRIC_JUDGE_CHECK_TIMEOUT", DEFAULT_TIMEOUT, 0.01))
+        self.workers = int(
+            workers if workers is not None else _setting("RUBRIC_JUDGE_CHECK_WORKERS", DEFAULT_WORKERS, 1)
+        )
+        self.timeout = float(
+            timeout if timeout is not None else _setting("RUBRIC_JUDGE_CHECK_TIMEOUT", DEFAULT_TIMEOUT, 0.01)
+        )
         if self.workers < 1 or self.timeout <= 0:
-            raise ValueError(f"a check pool needs at least one worker and a positive timeout, got {self.workers} and {self.timeout}")
+            raise ValueError(
+                f"a check pool needs at least one worker and a positive timeout, got {self.workers} and {self.timeout}"
+            )
         self.timeouts = 0  # checks that ran out of time (their worker was replaced)
         self._turns = _Turns()
         self._threads: list[threading.Thread] = []
@@ -274,7 +283,11 @@ class CheckPool:
         try:
             while (turn := self._turns.get(TURN, self.workers)) is not None:
                 caller, queued = turn
-                tasks = [(call, future) for (call, future), started in queued if started or future.set_running_or_notify_cancel()]
+                tasks = [
+                    (call, future)
+                    for (call, future), started in queued
+                    if started or future.set_running_or_notify_cancel()
+                ]
                 if not tasks:
                     continue
                 try:

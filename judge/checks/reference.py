@@ -16,7 +16,6 @@ from judge.checks.outcome import CheckOutcome
 from judge.extras import install_hint
 
 
-
 def _normalise(text: str) -> str:
     return re.sub(r"[^\w]+", " ", text.casefold()).strip()
 
@@ -44,8 +43,12 @@ def reference_answer(response: str, reference: str | None, spec: dict[str, Any])
         if not answer:
             return CheckOutcome(False, "checked in code: no final answer could be extracted from the response")
         met = math_verify.verify(gold, answer, timeout_seconds=None)
-        return CheckOutcome(bool(met), f"checked in code: final answer {answer[-1]} {'=' if met else '!='} reference {gold[-1]}")
+        return CheckOutcome(
+            bool(met), f"checked in code: final answer {answer[-1]} {'=' if met else '!='} reference {gold[-1]}"
+        )
     lines = [line for line in response.strip().splitlines() if line.strip()]
     last = _normalise(lines[-1]) if lines else ""
     met = bool(last) and f" {_normalise(reference)} " in f" {last} "
-    return CheckOutcome(met, f"checked in code: reference {'found' if met else 'not found'} in the response's last line")
+    return CheckOutcome(
+        met, f"checked in code: reference {'found' if met else 'not found'} in the response's last line"
+    )

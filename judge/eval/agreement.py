@@ -28,20 +28,30 @@ def reliability(probabilities: Sequence[float], labels: Sequence[bool], bins: in
     for k in range(bins):
         low, high = k / bins, (k + 1) / bins
         inside = [(p, y) for p, y in zip(probabilities, labels) if low <= p < high or (k == bins - 1 and p == 1.0)]
-        rows.append({
-            "low": low, "high": high, "n": len(inside),
-            "mean_p": sum(p for p, _ in inside) / len(inside) if inside else None,
-            "observed": sum(y for _, y in inside) / len(inside) if inside else None,
-        })
+        rows.append(
+            {
+                "low": low,
+                "high": high,
+                "n": len(inside),
+                "mean_p": sum(p for p, _ in inside) / len(inside) if inside else None,
+                "observed": sum(y for _, y in inside) / len(inside) if inside else None,
+            }
+        )
     return rows
 
 
 def expected_calibration_error(probabilities: Sequence[float], labels: Sequence[bool], bins: int = BINS) -> float:
     total = len(probabilities)
-    return sum(row["n"] / total * abs(row["mean_p"] - row["observed"]) for row in reliability(probabilities, labels, bins) if row["n"])
+    return sum(
+        row["n"] / total * abs(row["mean_p"] - row["observed"])
+        for row in reliability(probabilities, labels, bins)
+        if row["n"]
+    )
 
 
-def agreement(probabilities: Sequence[float], labels: Sequence[bool], threshold: float | Sequence[float]) -> dict[str, Any]:
+def agreement(
+    probabilities: Sequence[float], labels: Sequence[bool], threshold: float | Sequence[float]
+) -> dict[str, Any]:
     """Every figure for one set of probabilities, decided at ``threshold`` (one, or one per row)."""
     metrics, krippendorff = _libraries()
     n = len(labels)
@@ -56,8 +66,15 @@ def agreement(probabilities: Sequence[float], labels: Sequence[bool], threshold:
         "auroc": float(metrics.roc_auc_score(labels, probabilities)) if both else None,
         "accuracy": sum(d == y for d, y in zip(decisions, labels)) / n,
         "balanced_accuracy": float(metrics.balanced_accuracy_score(labels, decisions)) if both else None,
-        "false_positive_rate": (sum(d and not y for d, y in zip(decisions, labels)) / max(1, sum(not y for y in labels))),
+        "false_positive_rate": (
+            sum(d and not y for d, y in zip(decisions, labels)) / max(1, sum(not y for y in labels))
+        ),
         "kappa": None if same else float(metrics.cohen_kappa_score(labels, decisions)),
-        "alpha": None if same else float(krippendorff.alpha(reliability_data=[list(map(int, decisions)), list(map(int, labels))],
-                                                            level_of_measurement="nominal")),
+        "alpha": None
+        if same
+        else float(
+            krippendorff.alpha(
+                reliability_data=[list(map(int, decisions)), list(map(int, labels))], level_of_measurement="nominal"
+            )
+        ),
     }

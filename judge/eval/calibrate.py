@@ -29,7 +29,14 @@ from judge.eval.agreement import agreement, reliability
 from judge.eval.options import CalibrateFlags
 from rubrics.records import LoadReport, Skip, read_records
 
-HEADINGS = {"accuracy": "acc", "balanced_accuracy": "bal. acc", "false_positive_rate": "FPR", "auroc": "AUROC", "ece": "ECE", "brier": "Brier"}
+HEADINGS = {
+    "accuracy": "acc",
+    "balanced_accuracy": "bal. acc",
+    "false_positive_rate": "FPR",
+    "auroc": "AUROC",
+    "ece": "ECE",
+    "brier": "Brier",
+}
 TRUE, FALSE = {"true", "1", "yes", "met", "satisfied"}, {"false", "0", "no", "not met", "not_met", "not_satisfied"}
 
 
@@ -124,7 +131,9 @@ def match(verdicts: Iterable[dict[str, Any]], labels: dict[tuple[str, str], bool
                 raw = result.get("p_yes_raw") if result.get("p_yes_raw") is not None else result["p_yes"]
                 matched.examples.append(Example(item, key[1], float(raw), labels[key]))
     if len(models) > 1:
-        raise ValueError(f"the verdicts come from several judges ({', '.join(sorted(map(str, models)))}); calibrate one at a time")
+        raise ValueError(
+            f"the verdicts come from several judges ({', '.join(sorted(map(str, models)))}); calibrate one at a time"
+        )
     if len(shapes) > 1:
         raise ValueError(f"the verdicts mix request shapes ({', '.join(sorted(shapes))}); calibrate one at a time")
     matched.model, matched.request_shape = next(iter(models), None), next(iter(shapes), "per_criterion")
@@ -151,7 +160,9 @@ def fit_map(kind: str, p: Sequence[float], y: Sequence[bool]) -> Map:
         model = linear_model.LogisticRegression(C=1e6).fit([[_logit(v)] for v in p], list(map(int, y)))
         return Map(kind="platt", a=float(model.coef_[0][0]), b=float(model.intercept_[0]), n=len(y))
     model = isotonic.IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(list(p), list(map(int, y)))
-    return Map(kind="isotonic", x=[float(v) for v in model.X_thresholds_], y=[float(v) for v in model.y_thresholds_], n=len(y))
+    return Map(
+        kind="isotonic", x=[float(v) for v in model.X_thresholds_], y=[float(v) for v in model.y_thresholds_], n=len(y)
+    )
 
 
 def choose_threshold(p: Sequence[float], y: Sequence[bool], target_fpr: float | None = None) -> float:
@@ -218,7 +229,9 @@ def _log_loss(p: Sequence[float], y: Sequence[bool]) -> float:
     return float(log_loss(list(y), [min(1 - EPS, max(EPS, v)) for v in p], labels=[False, True]))
 
 
-def _held_out(kind: str, examples: Sequence[Example], folds: list[tuple[list[int], list[int]]], settings: Settings) -> tuple[list[float], list[float]]:
+def _held_out(
+    kind: str, examples: Sequence[Example], folds: list[tuple[list[int], list[int]]], settings: Settings
+) -> tuple[list[float], list[float]]:
     """Each example's calibrated value and threshold from maps fitted on the other folds."""
     predicted, thresholds = [0.0] * len(examples), [0.5] * len(examples)
     for train, test in folds:
@@ -245,16 +258,32 @@ def fit(matched: Matched, settings: Settings = Settings()) -> Calibration:
     threshold = choose_threshold(_apply(global_map, own, examples), labels, settings.target_fpr)
     raw = [e.p_yes for e in examples]
     report = {
-        "labels": len(examples), "positives": sum(labels), "folds": len(folds), "seed": settings.seed, "method": kind,
-        "held_out_log_loss": losses, "min_labels": settings.min_labels, "target_fpr": settings.target_fpr,
+        "labels": len(examples),
+        "positives": sum(labels),
+        "folds": len(folds),
+        "seed": settings.seed,
+        "method": kind,
+        "held_out_log_loss": losses,
+        "min_labels": settings.min_labels,
+        "target_fpr": settings.target_fpr,
         "held_out": {"raw": agreement(raw, labels, 0.5), "calibrated": agreement(predicted, labels, thresholds)},
         "reliability": {"raw": reliability(raw, labels), "calibrated": reliability(predicted, labels)},
-        "criteria_with_own_map": sorted(own), "criteria_on_the_global_map": notes,
-        "unmatched_labels": dict(matched.unmatched), "unmatched_examples": matched.examples_of_unmatched,
+        "criteria_with_own_map": sorted(own),
+        "criteria_on_the_global_map": notes,
+        "unmatched_labels": dict(matched.unmatched),
+        "unmatched_examples": matched.examples_of_unmatched,
     }
     rule = f"false-positive rate <= {settings.target_fpr}" if settings.target_fpr is not None else "balanced accuracy"
-    return Calibration(model=matched.model, request_shape=matched.request_shape, backend=matched.backend, global_map=global_map, criteria=own,
-                       threshold=threshold, threshold_rule=rule, report=report)
+    return Calibration(
+        model=matched.model,
+        request_shape=matched.request_shape,
+        backend=matched.backend,
+        global_map=global_map,
+        criteria=own,
+        threshold=threshold,
+        threshold_rule=rule,
+        report=report,
+    )
 
 
 def format_report(calibration: Calibration) -> str:
@@ -274,7 +303,9 @@ def format_report(calibration: Calibration) -> str:
     ]
     for side in ("raw", "calibrated"):
         lines.append(f"{side:12}" + "".join(f"{cell(r['held_out'][side][name]):>10}" for name in figures))
-    lines.append(f"criteria with their own map: {len(r['criteria_with_own_map'])}; on the global map: {len(r['criteria_on_the_global_map'])}")
+    lines.append(
+        f"criteria with their own map: {len(r['criteria_with_own_map'])}; on the global map: {len(r['criteria_on_the_global_map'])}"
+    )
     for why, count in r["unmatched_labels"].items():
         lines.append(f"labels left out: {count} ({why}; e.g. {', '.join(r['unmatched_examples'][why][:3])})")
     return "\n".join(lines)
@@ -292,14 +323,28 @@ class CalibrateOptions:
     progress: bool | None = None
 
     @classmethod
-    def from_flags(cls, flags: CalibrateFlags, *, overwrite: bool = False, progress: bool | None = None) -> CalibrateOptions:
+    def from_flags(
+        cls, flags: CalibrateFlags, *, overwrite: bool = False, progress: bool | None = None
+    ) -> CalibrateOptions:
         """From `rubric calibrate`'s flags (judge.eval.options.CalibrateFlags)."""
-        settings = Settings(min_labels=flags.min_labels, folds=flags.folds, seed=flags.seed, target_fpr=flags.target_fpr)
-        return cls(output=flags.output, labels=flags.labels, verdicts=flags.verdicts, input=flags.input, rubric=flags.rubric,
-                   settings=settings, overwrite=overwrite, progress=progress)
+        settings = Settings(
+            min_labels=flags.min_labels, folds=flags.folds, seed=flags.seed, target_fpr=flags.target_fpr
+        )
+        return cls(
+            output=flags.output,
+            labels=flags.labels,
+            verdicts=flags.verdicts,
+            input=flags.input,
+            rubric=flags.rubric,
+            settings=settings,
+            overwrite=overwrite,
+            progress=progress,
+        )
 
 
-def calibrate(options: CalibrateOptions, open_judge: Callable[[], Judge], say: Callable[[str], None] = lambda _: None) -> Calibration:
+def calibrate(
+    options: CalibrateOptions, open_judge: Callable[[], Judge], say: Callable[[str], None] = lambda _: None
+) -> Calibration:
     """Judge the labelled input first when given (resumably), read labels and verdicts, fit,
     write the calibration file. ``open_judge()`` is called only when there is input to judge."""
     from judge.eval.report import read_verdicts
@@ -312,8 +357,14 @@ def calibrate(options: CalibrateOptions, open_judge: Callable[[], Judge], say: C
     verdicts_path = options.verdicts
     if options.input is not None:
         verdicts_path = options.output.with_name(options.output.name + ".verdicts.jsonl")
-        judge_file(open_judge(), options.input, verdicts_path, RubricSource.from_option(options.rubric),
-                   progress=options.progress, overwrite=options.overwrite)
+        judge_file(
+            open_judge(),
+            options.input,
+            verdicts_path,
+            RubricSource.from_option(options.rubric),
+            progress=options.progress,
+            overwrite=options.overwrite,
+        )
     labels_path = options.labels or options.input
     if labels_path is None:
         raise ValueError("--labels is needed with --verdicts")

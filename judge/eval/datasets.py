@@ -74,8 +74,7 @@ def data_file(relative: str) -> DataFile:
 def benchmarks(mode: str | None = None) -> dict[str, Benchmark]:
     """Registered benchmarks by name (of one eval mode, if given)."""
     found = {
-        name: Benchmark(name, spec["mode"], tuple(spec["files"]))
-        for name, spec in _registry()["benchmarks"].items()
+        name: Benchmark(name, spec["mode"], tuple(spec["files"])) for name, spec in _registry()["benchmarks"].items()
     }
     return {n: b for n, b in found.items() if mode is None or b.mode == mode}
 
@@ -132,5 +131,7 @@ def fetch(entry: DataFile, root: Path) -> Path:
         )
     except Exception as e:  # noqa: BLE001 - offline, HTTP error or checksum mismatch: one clear message
         detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataUnavailable(f"{entry.relative}: could not download {entry.url} ({detail}); {how_to_provide(entry.relative)}") from e
+        raise DataUnavailable(
+            f"{entry.relative}: could not download {entry.url} ({detail}); {how_to_provide(entry.relative)}"
+        ) from e
     return Path(path)

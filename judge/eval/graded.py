@@ -77,7 +77,9 @@ def load_graded(path: str | Path, report: LoadReport | None = None) -> list[Grad
     return list(load_records(path, report, lambda record, default_id: _example(record, default_id, source)))
 
 
-def example_score(results: Sequence[CriterionResult], tags: dict[str, list[str]] | None = None, tag: str | None = None) -> float | None:
+def example_score(
+    results: Sequence[CriterionResult], tags: dict[str, list[str]] | None = None, tag: str | None = None
+) -> float | None:
     """HealthBench's score of one example (met criteria's points over positive points),
     over the criteria with ``tag`` when one is given."""
     if tag is not None:
@@ -107,7 +109,9 @@ async def grade(judge: Judge, examples: Sequence[GradedExample]) -> AsyncIterato
             "score": score,
             "soft_score": weighted_score(verdict.results, soft=True, gate=False).value,
             "n_unscored": verdict.n_unscored,
-            "reason": "no positive-point criterion: the HealthBench score is undefined" if undefined else verdict.reason,
+            "reason": "no positive-point criterion: the HealthBench score is undefined"
+            if undefined
+            else verdict.reason,
             "example_tags": list(example.example_tags),
             "tag_scores": tag_scores,
             "results": [r.model_dump(mode="json") for r in verdict.results],
@@ -141,7 +145,11 @@ def format_graded(summary: dict[str, Any]) -> str:
 
     lines = [
         f"examples: {summary['examples']}; unscored examples: {summary['unscored_examples']}; unscored criteria: {summary['unscored_criteria']}"
-        + (f"; without positive points (score undefined): {summary['undefined_examples']}" if summary.get("undefined_examples") else ""),
+        + (
+            f"; without positive points (score undefined): {summary['undefined_examples']}"
+            if summary.get("undefined_examples")
+            else ""
+        ),
         f"score (met points / positive points, mean clipped to [0, 1], ± bootstrap SE [95% CI]): {cell(summary['score'])}",
         f"soft score (P(yes)-weighted): {cell(summary['soft_score'])}",
     ]

@@ -38,7 +38,9 @@ def fit_margin(p_a: Sequence[float], labels: Sequence[Preference]) -> float:
     return best
 
 
-def held_out(p_a: Sequence[float], labels: Sequence[Preference], folds: int = 5, seed: int = 0) -> tuple[list[Preference], list[float]]:
+def held_out(
+    p_a: Sequence[float], labels: Sequence[Preference], folds: int = 5, seed: int = 0
+) -> tuple[list[Preference], list[float]]:
     """Each pair decided with the margin fitted on the other folds (never on itself), and
     the margin of each fold."""
     if len(p_a) < folds or folds < 2:

@@ -23,32 +23,45 @@ def _benchmark_help() -> str:
 
 
 def _mode_help() -> str:
-    return ("pairwise: compare the two, both orders (default); pointwise: score each with --rubric; graded: HealthBench-style "
-            "rows, each response graded with its own rubric (points, tags); "
-            f"scored: 1-5 score rubrics ({', '.join(datasets.benchmarks('scored'))}) against reference grades")
+    return (
+        "pairwise: compare the two, both orders (default); pointwise: score each with --rubric; graded: HealthBench-style "
+        "rows, each response graded with its own rubric (points, tags); "
+        f"scored: 1-5 score rubrics ({', '.join(datasets.benchmarks('scored'))}) against reference grades"
+    )
 
 
 @dataclass(frozen=True)
 class Decision:
     """How a pair asked in both orders is decided (judge.pairwise)."""
 
-    decision: str = option("both_orders", "both-orders: a preference must hold in both orders, a flip is a tie (default); averaged: "
-                           "the order-averaged P(A better) decides, a tie within --margin of 0.5", type=words, choices=DECISIONS,
-                           metavar="{both-orders,averaged}")
+    decision: str = option(
+        "both_orders",
+        "both-orders: a preference must hold in both orders, a flip is a tie (default); averaged: "
+        "the order-averaged P(A better) decides, a tie within --margin of 0.5",
+        type=words,
+        choices=DECISIONS,
+        metavar="{both-orders,averaged}",
+    )
     margin: float = option(0.0, "averaged: the tie band around 0.5 (default %(default)s)")
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    benchmarks: tuple[str, ...] = option(flags=(("--benchmark", {"action": "append", "required": True, "metavar": "NAME|FILE",
-                                                                 "help": _benchmark_help()}),))
+    benchmarks: tuple[str, ...] = option(
+        flags=(
+            ("--benchmark", {"action": "append", "required": True, "metavar": "NAME|FILE", "help": _benchmark_help()}),
+        )
+    )
     output: Path = option(help="results (JSON)")
     mode: str = option("pairwise", _mode_help(), choices=MODES)
     rubric: str | None = option("helpfulness", "pointwise: the rubric (default %(default)s)", metavar="FILE|NAME")
     limit: int | None = option(None, "at most N pairs per benchmark, stratified by source and label")
     seed: int = option(0, "sampling and bootstrap seed")
-    data_dir: Path | None = option(None, "a local copy of the benchmark data (DATASET/FILE under it), looked at before "
-                                   "$RUBRIC_JUDGE_DATA; otherwise named benchmarks are downloaded (sha256-checked) into the user cache")
+    data_dir: Path | None = option(
+        None,
+        "a local copy of the benchmark data (DATASET/FILE under it), looked at before "
+        "$RUBRIC_JUDGE_DATA; otherwise named benchmarks are downloaded (sha256-checked) into the user cache",
+    )
     overwrite: bool = option(False, cli=False)  # the CLI's shared --overwrite
     progress: bool | None = option(None, cli=False)  # None: a bar on a terminal (the CLI's --quiet turns it off)
     decision: str = option("both_orders", cli=False)  # pairwise: as Decision
@@ -56,7 +69,9 @@ class EvalSettings:
     jury: str = option("mean", cli=False)  # several models: how the jury aggregates each criterion (judge.jury; --jury)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "benchmarks", (self.benchmarks,) if isinstance(self.benchmarks, str) else tuple(self.benchmarks))
+        object.__setattr__(
+            self, "benchmarks", (self.benchmarks,) if isinstance(self.benchmarks, str) else tuple(self.benchmarks)
+        )
         object.__setattr__(self, "decision", words(self.decision))
 
 
@@ -66,11 +81,18 @@ class CalibrateFlags:
 
     output: Path = option(help="the calibration file to write (JSON)")
     verdicts: Path | None = option(None, "verdicts of `rubric judge` (JSONL) to calibrate on, with --labels")
-    labels: Path | None = option(None, 'label lines {"id", "criterion_id", "label"} (default: the "labels" of --input rows)')
-    input: Path | None = option(None, 'labelled rows to judge first: judge input lines with "labels": {criterion_id: label}')
+    labels: Path | None = option(
+        None, 'label lines {"id", "criterion_id", "label"} (default: the "labels" of --input rows)'
+    )
+    input: Path | None = option(
+        None, 'labelled rows to judge first: judge input lines with "labels": {criterion_id: label}'
+    )
     rubric: str | None = option(None, "with --input: the rubric, as for `rubric judge`", metavar="FILE|NAME")
-    min_labels: int = option(30, "labels (of both classes) a criterion needs for a map of its own (default %(default)s)")
+    min_labels: int = option(
+        30, "labels (of both classes) a criterion needs for a map of its own (default %(default)s)"
+    )
     folds: int = option(5, "cross-validation folds for the choice of map and the held-out report (default %(default)s)")
-    target_fpr: float | None = option(None, "choose the threshold that keeps the false-positive rate at most this (default: best "
-                                      "balanced accuracy)")
+    target_fpr: float | None = option(
+        None, "choose the threshold that keeps the false-positive rate at most this (default: best balanced accuracy)"
+    )
     seed: int = option(0, "fold assignment seed")

@@ -57,7 +57,13 @@ def item_id(pair: LabelledPair) -> str:
 
 
 def _record(pair: LabelledPair, mode: Mode, status: str, preferred: str | None, **extra: Any) -> dict[str, Any]:
-    longer = "A" if len(pair.response_a) > len(pair.response_b) else "B" if len(pair.response_b) > len(pair.response_a) else "same"
+    longer = (
+        "A"
+        if len(pair.response_a) > len(pair.response_b)
+        else "B"
+        if len(pair.response_b) > len(pair.response_a)
+        else "same"
+    )
     return {
         "item_id": item_id(pair),
         "source": pair.source,
@@ -72,7 +78,12 @@ def _record(pair: LabelledPair, mode: Mode, status: str, preferred: str | None, 
 
 
 async def judge_pairs(
-    mode: Mode, pairs: Iterable[LabelledPair], *, pairwise: PairwiseJudge | None = None, judge: Judge | None = None, rubric: Rubric | None = None
+    mode: Mode,
+    pairs: Iterable[LabelledPair],
+    *,
+    pairwise: PairwiseJudge | None = None,
+    judge: Judge | None = None,
+    rubric: Rubric | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """One record per pair, in completion order."""
     pairs = list(pairs)
@@ -81,10 +92,22 @@ async def judge_pairs(
         assert pairwise is not None
         items = [PairItem(item_id(p), p.prompt, p.response_a, p.response_b) for p in pairs]
         async for v in pairwise.acompare_many(items):
-            yield _record(by_id[v.item_id], mode, v.status, v.preferred, p_a=v.p_a, position_consistent=v.position_consistent, reason=v.reason)
+            yield _record(
+                by_id[v.item_id],
+                mode,
+                v.status,
+                v.preferred,
+                p_a=v.p_a,
+                position_consistent=v.position_consistent,
+                reason=v.reason,
+            )
         return
     assert judge is not None and rubric is not None
-    items = [JudgeItem(f"{item_id(p)}#{side}", p.prompt, text, rubric) for p in pairs for side, text in (("A", p.response_a), ("B", p.response_b))]
+    items = [
+        JudgeItem(f"{item_id(p)}#{side}", p.prompt, text, rubric)
+        for p in pairs
+        for side, text in (("A", p.response_a), ("B", p.response_b))
+    ]
     halves: dict[str, dict[str, Any]] = defaultdict(dict)
     async for verdict in judge.aevaluate_many(items):
         key, side = verdict.item_id.rsplit("#", 1)
@@ -102,7 +125,16 @@ def _pointwise_record(pair: LabelledPair, a: Any, b: Any) -> dict[str, Any]:
         reason = a.reason if a.score is None else b.reason
         return _record(pair, "pointwise", "unscored", None, score_a=a.score, score_b=b.score, reason=reason, **judges)
     preferred = _preferred(a.score, b.score)
-    return _record(pair, "pointwise", "scored", preferred, score_a=a.score, score_b=b.score, equal_scores=preferred == "tie", **judges)
+    return _record(
+        pair,
+        "pointwise",
+        "scored",
+        preferred,
+        score_a=a.score,
+        score_b=b.score,
+        equal_scores=preferred == "tie",
+        **judges,
+    )
 
 
 def _preferred(a: float | None, b: float | None) -> str | None:
@@ -126,8 +158,11 @@ def judges_alone(labelled: Sequence[dict[str, Any]], seed: int = 0) -> dict[str,
         out[name] = {
             "accuracy": stats.rate(correct, seed),
             "judge_ties": stats.rate([p == "tie" for p in preferred], seed),
-            "jury_minus_judge": {"n": len(difference), "value": sum(difference) / len(difference) if difference else None,
-                                 "ci95": list(bounds) if bounds else None},
+            "jury_minus_judge": {
+                "n": len(difference),
+                "value": sum(difference) / len(difference) if difference else None,
+                "ci95": list(bounds) if bounds else None,
+            },
         }
     return out
 
@@ -145,14 +180,20 @@ def summarise(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, 
         "unscored": sum(r["status"] == "unscored" for r in records),
         "length_bias": {
             "better_is_longer": stats.rate([bool(r["correct"]) for r in labelled if r["longer"] == r["label"]], seed),
-            "better_is_shorter": stats.rate([bool(r["correct"]) for r in labelled if r["longer"] not in (r["label"], "same")], seed),
+            "better_is_shorter": stats.rate(
+                [bool(r["correct"]) for r in labelled if r["longer"] not in (r["label"], "same")], seed
+            ),
         },
     }
     if any(r["mode"] == "pairwise" for r in records):
-        summary["position_consistency"] = stats.rate([bool(r.get("position_consistent")) for r in scored if r["mode"] == "pairwise"], seed)
+        summary["position_consistency"] = stats.rate(
+            [bool(r.get("position_consistent")) for r in scored if r["mode"] == "pairwise"], seed
+        )
         summary["fitted_margin"] = fitted_margin(records, seed=seed)
     if any(r["mode"] == "pointwise" for r in records):
-        summary["equal_scores"] = stats.rate([bool(r.get("equal_scores")) for r in scored if r["mode"] == "pointwise"], seed)
+        summary["equal_scores"] = stats.rate(
+            [bool(r.get("equal_scores")) for r in scored if r["mode"] == "pointwise"], seed
+        )
         summary["judges"] = judges_alone(labelled, seed)
     return summary
 
@@ -171,16 +212,23 @@ def fitted_margin(records: Sequence[dict[str, Any]], *, folds: int = 5, seed: in
     if not winners:
         return None
     unscored = sum(r["status"] == "unscored" and r["label"] != "tie" for r in records)
-    return {"margin": margin.fit_margin(p_a, labels), "folds": folds, "fold_margins": fold_margins,
-            "accuracy": stats.rate([d == y for d, y in winners] + [False] * unscored, seed),
-            "judge_ties": stats.rate([d == "tie" for d, _ in winners], seed)}
+    return {
+        "margin": margin.fit_margin(p_a, labels),
+        "folds": folds,
+        "fold_margins": fold_margins,
+        "accuracy": stats.rate([d == y for d, y in winners] + [False] * unscored, seed),
+        "judge_ties": stats.rate([d == "tie" for d, _ in winners], seed),
+    }
 
 
 def summarise_by_source(records: Sequence[dict[str, Any]], *, seed: int = 0) -> dict[str, Any]:
     sources: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         sources[record["source"]].append(record)
-    return {"overall": summarise(records, seed=seed), "by_source": {name: summarise(rs, seed=seed) for name, rs in sorted(sources.items())}}
+    return {
+        "overall": summarise(records, seed=seed),
+        "by_source": {name: summarise(rs, seed=seed) for name, rs in sorted(sources.items())},
+    }
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -204,13 +252,19 @@ def format_table(results: dict[str, Any]) -> str:
             f"{cell(s['length_bias']['better_is_longer']):>20} {cell(s['length_bias']['better_is_shorter']):>20}"
         )
     overall = results["overall"]
-    lines.append(f"label ties left out of accuracy: {overall['label_ties']}; unscored pairs (counted wrong): {overall['unscored']}")
+    lines.append(
+        f"label ties left out of accuracy: {overall['label_ties']}; unscored pairs (counted wrong): {overall['unscored']}"
+    )
     for name, alone in (overall.get("judges") or {}).items():
         difference = alone["jury_minus_judge"]
         low_high = f" [{difference['ci95'][0]:+.2f},{difference['ci95'][1]:+.2f}]" if difference["ci95"] else ""
-        lines.append(f"  {name} alone: accuracy {cell(alone['accuracy'])}, ties {alone['judge_ties']['value']:.1%}; "
-                     f"jury minus this judge {difference['value']:+.3f}{low_high} (paired)")
+        lines.append(
+            f"  {name} alone: accuracy {cell(alone['accuracy'])}, ties {alone['judge_ties']['value']:.1%}; "
+            f"jury minus this judge {difference['value']:+.3f}{low_high} (paired)"
+        )
     if fit := overall.get("fitted_margin"):
-        lines.append(f"order-averaged decision with the tie band fitted on these pairs: --decision averaged --margin {fit['margin']:.3f} "
-                     f"({fit['folds']}-fold held out: accuracy {cell(fit['accuracy'])}, judge ties {fit['judge_ties']['value']:.1%})")
+        lines.append(
+            f"order-averaged decision with the tie band fitted on these pairs: --decision averaged --margin {fit['margin']:.3f} "
+            f"({fit['folds']}-fold held out: accuracy {cell(fit['accuracy'])}, judge ties {fit['judge_ties']['value']:.1%})"
+        )
     return "\n".join(lines)

@@ -46,7 +46,11 @@ def _pyplot() -> Any:
 def histogram(scores: list[float]) -> str:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 2.6))
-    axes.hist(scores, bins=[i / 10 for i in range(-10, 11)] if min(scores, default=0) < 0 else [i / 20 for i in range(21)], color="#4c72b0")
+    axes.hist(
+        scores,
+        bins=[i / 10 for i in range(-10, 11)] if min(scores, default=0) < 0 else [i / 20 for i in range(21)],
+        color="#4c72b0",
+    )
     axes.set_xlabel("score (soft)")
     axes.set_ylabel("items")
     return svg(figure)
@@ -69,7 +73,10 @@ def accuracy_chart(rows: list[tuple[str, float, list[float] | None]]) -> str:
     figure, axes = plt.subplots(figsize=(6, 0.35 * len(rows) + 0.8))
     names = [r[0] for r in rows]
     values = [r[1] for r in rows]
-    errors = [[v - (r[2] or [v, v])[0] for v, r in zip(values, rows)], [(r[2] or [v, v])[1] - v for v, r in zip(values, rows)]]
+    errors = [
+        [v - (r[2] or [v, v])[0] for v, r in zip(values, rows)],
+        [(r[2] or [v, v])[1] - v for v, r in zip(values, rows)],
+    ]
     axes.barh(range(len(rows)), values, xerr=errors, color="#8172b2", capsize=3)
     axes.set_yticks(range(len(rows)), names, fontsize=8)
     axes.invert_yaxis()
@@ -101,7 +108,9 @@ def verdicts_context(records: list[dict[str, Any]], malformed: int) -> dict[str,
         "models": sorted({r.get("model", "?") for r in records}),
         "histogram": histogram(scores) if scores else None,
         "criteria": [(name, s, s.met / s.scored if s.scored else None) for name, s in criteria],
-        "pass_chart": pass_rate_chart([(name, s.met / s.scored) for name, s in criteria if s.scored]) if any(s.scored for _, s in criteria) else None,
+        "pass_chart": pass_rate_chart([(name, s.met / s.scored) for name, s in criteria if s.scored])
+        if any(s.scored for _, s in criteria)
+        else None,
         "reasons": reasons.most_common(),
         "worst": worst,
     }
@@ -110,10 +119,21 @@ def verdicts_context(records: list[dict[str, Any]], malformed: int) -> dict[str,
 def eval_context(results: EvalResults) -> dict[str, Any]:
     benchmarks = []
     for name, data in results.benchmarks.items():
-        entry: dict[str, Any] = {"name": name, "graded": data.graded, "scored": data.scored, "input": data.input, "chart": None, "rows": []}
+        entry: dict[str, Any] = {
+            "name": name,
+            "graded": data.graded,
+            "scored": data.scored,
+            "input": data.input,
+            "chart": None,
+            "rows": [],
+        }
         if data.overall is not None:
             entry["rows"] = [*(data.by_source or {}).items(), ("overall", data.overall)]
-            chart_rows = [(source, s.accuracy.value, s.accuracy.ci95) for source, s in entry["rows"] if s.accuracy.value is not None]
+            chart_rows = [
+                (source, s.accuracy.value, s.accuracy.ci95)
+                for source, s in entry["rows"]
+                if s.accuracy.value is not None
+            ]
             entry["chart"] = accuracy_chart(chart_rows) if chart_rows else None
         benchmarks.append(entry)
     return {"kind": "eval", "results": results, "benchmarks": benchmarks}
@@ -142,8 +162,14 @@ def calibration_context(calibration: Calibration) -> dict[str, Any]:
     report = calibration.report
     figures = ("ece", "brier", "auroc", "accuracy", "balanced_accuracy", "false_positive_rate", "kappa", "alpha")
     rows = [(side, [report["held_out"][side][name] for name in figures]) for side in ("raw", "calibrated")]
-    return {"kind": "calibration", "calibration": calibration, "figures": figures, "rows": rows,
-            "chart": reliability_chart(report["reliability"]), "report": report}
+    return {
+        "kind": "calibration",
+        "calibration": calibration,
+        "figures": figures,
+        "rows": rows,
+        "chart": reliability_chart(report["reliability"]),
+        "report": report,
+    }
 
 
 def read_verdicts(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -167,7 +193,11 @@ def build_report(path: str | Path) -> str:
     else:
         data = read_json(path)  # read once: a calibration file has a global map, eval results do not
         is_calibration = isinstance(data, dict) and "global_map" in data
-        context = calibration_context(Calibration.load(path, data)) if is_calibration else eval_context(EvalResults.read(path, data))
+        context = (
+            calibration_context(Calibration.load(path, data))
+            if is_calibration
+            else eval_context(EvalResults.read(path, data))
+        )
     return TEMPLATE.render(source=path.name, **context)
 
 
@@ -182,7 +212,9 @@ def interval(rate: Rate | None) -> str:
     return f"{rate.value:.3f} [{low:.3f}, {high:.3f}]"
 
 
-ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENVIRONMENT = jinja2.Environment(
+    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+)
 ENVIRONMENT.filters.update(pct=pct, interval=interval)
 TEMPLATE = ENVIRONMENT.from_string(
     """<!DOCTYPE html>

@@ -61,51 +61,82 @@ def _judge(backends: list[Backend], method: JuryMethod, gate: bool = True) -> Ju
 def _mode(settings: EvalSettings, backends: list[Backend]) -> _Mode:
     seed = settings.seed
     if settings.mode == "pairwise" and len(backends) > 1:
-        raise ValueError("a jury judges each response on its own: use --mode pointwise, graded or scored (pairwise takes one --model)")
+        raise ValueError(
+            "a jury judges each response on its own: use --mode pointwise, graded or scored (pairwise takes one --model)"
+        )
     if settings.mode in ("pairwise", "pointwise"):
         rubric = RubricSource.from_option(settings.rubric).default if settings.mode == "pointwise" else None
         if settings.mode == "pointwise" and rubric is None:
             raise ValueError(f"{settings.rubric} holds several rubrics; name one file or library rubric")
-        engine: PairwiseJudge | Judge | Jury = (PairwiseJudge(backends[0], decision=settings.decision, margin=settings.margin)  # type: ignore[arg-type]
-                                                if settings.mode == "pairwise" else _judge(backends, settings.jury))
+        engine: PairwiseJudge | Judge | Jury = (
+            PairwiseJudge(backends[0], decision=settings.decision, margin=settings.margin)  # type: ignore[arg-type]
+            if settings.mode == "pairwise"
+            else _judge(backends, settings.jury)
+        )
         pairwise = engine if isinstance(engine, PairwiseJudge) else None
         judge = None if isinstance(engine, PairwiseJudge) else engine
         run = {"mode": settings.mode, **engine.settings(), **({"rubric": digest(rubric)} if rubric else {})}
         return _Mode(
             load=lambda name, report: preference.load_benchmark(name, report, settings.data_dir),
-            key=preference.item_id, stratum=lambda p: (p.source, p.label or ""),
-            judged=lambda todo: preference.judge_pairs(settings.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric),
-            summarise=lambda records: preference.summarise_by_source(records, seed=seed), describe=preference.format_table,
+            key=preference.item_id,
+            stratum=lambda p: (p.source, p.label or ""),
+            judged=lambda todo: preference.judge_pairs(
+                settings.mode, todo, pairwise=pairwise, judge=judge, rubric=rubric
+            ),
+            summarise=lambda records: preference.summarise_by_source(records, seed=seed),
+            describe=preference.format_table,
             heading=f"{settings.mode}, model {engine.model_label}" + (f", rubric {rubric.id}" if rubric else ""),
-            run=run, model=engine.model_label, rubric_id=rubric.id if rubric else None,
+            run=run,
+            model=engine.model_label,
+            rubric_id=rubric.id if rubric else None,
         )
     judge = _judge(backends, settings.jury, gate=False)  # HealthBench and 1-5 rubrics have no hard-rule gate
     run = {"mode": settings.mode, **judge.settings()}
     if settings.mode == "graded":
+
         def load_graded(name: str, report: LoadReport) -> list[Any]:
             if not Path(name).is_file():
                 raise ValueError(f"{name}: graded mode reads files of HealthBench-style rows; no such file")
             return graded.load_graded(name, report)
 
         return _Mode(
-            load=load_graded, key=lambda e: e.id, stratum=lambda e: e.source, judged=lambda todo: graded.grade(judge, todo),
-            summarise=lambda records: graded.summarise_graded(records, seed=seed), describe=graded.format_graded,
-            heading=f"rubric-graded, model {judge.model_label}", run=run, model=judge.model_label,
-            failed=lambda summary: bool(summary["unscored_examples"]), nested=True, unit="example",
+            load=load_graded,
+            key=lambda e: e.id,
+            stratum=lambda e: e.source,
+            judged=lambda todo: graded.grade(judge, todo),
+            summarise=lambda records: graded.summarise_graded(records, seed=seed),
+            describe=graded.format_graded,
+            heading=f"rubric-graded, model {judge.model_label}",
+            run=run,
+            model=judge.model_label,
+            failed=lambda summary: bool(summary["unscored_examples"]),
+            nested=True,
+            unit="example",
         )
     if settings.mode == "scored":
         return _Mode(
-            load=lambda name, report: [e for path in preference.benchmark_files(name, settings.data_dir, mode="scored")
-                                       for e in scored.load_scored(path, report)],
-            key=lambda e: e.id, stratum=lambda e: e.source, judged=lambda todo: scored.grade_scored(judge, todo),
-            summarise=scored.summarise_scored, describe=scored.format_scored,
-            heading=f"1-5 score rubric as four level questions, model {judge.model_label}", run=run, model=judge.model_label,
-            nested=True, unit="example",
+            load=lambda name, report: [
+                e
+                for path in preference.benchmark_files(name, settings.data_dir, mode="scored")
+                for e in scored.load_scored(path, report)
+            ],
+            key=lambda e: e.id,
+            stratum=lambda e: e.source,
+            judged=lambda todo: scored.grade_scored(judge, todo),
+            summarise=scored.summarise_scored,
+            describe=scored.format_scored,
+            heading=f"1-5 score rubric as four level questions, model {judge.model_label}",
+            run=run,
+            model=judge.model_label,
+            nested=True,
+            unit="example",
         )
     raise ValueError(f"unknown eval mode {settings.mode!r}")
 
 
-def load_benchmarks(settings: EvalSettings, mode: _Mode, say: Callable[[str], None]) -> dict[str, tuple[list[Any], LoadReport]]:
+def load_benchmarks(
+    settings: EvalSettings, mode: _Mode, say: Callable[[str], None]
+) -> dict[str, tuple[list[Any], LoadReport]]:
     """Each benchmark's items (sampled with --limit) and its load report; a benchmark with no
     usable item or mostly skipped records stops the run (ValueError with the counts)."""
     chosen = {}
@@ -126,15 +157,25 @@ def judge_resumably(
     """A record for every item (key -> item): those in OUTPUT.pairs.jsonl that an earlier run
     with the same settings made for the same item, the rest judged now, appended as they come."""
     hashes = {key: digest(item) for key, item in items.items()}
-    resumed = open_resumed(settings.output.with_name(settings.output.name + ".pairs.jsonl"), warn, mode.run, hashes,
-                           overwrite=settings.overwrite, what="record")
+    resumed = open_resumed(
+        settings.output.with_name(settings.output.name + ".pairs.jsonl"),
+        warn,
+        mode.run,
+        hashes,
+        overwrite=settings.overwrite,
+        what="record",
+    )
     todo = [item for key, item in items.items() if key not in resumed.kept]
     new = resumed.write_all(mode.judged(todo), len(todo), mode.unit, settings.progress)
     return {**resumed.kept, **{r["item_id"]: r for r in new}}, resumed.log.path
 
 
 def run_eval(
-    settings: EvalSettings, backends: Backend | list[Backend], *, say: Callable[[str], None] = lambda _: None, warn: Callable[[str], None] = lambda _: None
+    settings: EvalSettings,
+    backends: Backend | list[Backend],
+    *,
+    say: Callable[[str], None] = lambda _: None,
+    warn: Callable[[str], None] = lambda _: None,
 ) -> EvalOutcome:
     """Run an eval and write its results file; ``say`` hears what was loaded, ``warn`` what an
     earlier run left in the per-item log."""

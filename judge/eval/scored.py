@@ -82,7 +82,9 @@ def parse_levels(text: str) -> ScoreRubric:
     match = re.match(r"\[(.+?)\]\s*\n", text, flags=re.DOTALL)
     if match is None:
         raise Skip("no [criterion] in the score rubric")
-    levels = {int(k): d.strip() for k, d in re.findall(r"^Score (\d):\s*(.+)$", text[match.end():], flags=re.MULTILINE)}
+    levels = {
+        int(k): d.strip() for k, d in re.findall(r"^Score (\d):\s*(.+)$", text[match.end() :], flags=re.MULTILINE)
+    }
     if sorted(levels) != [1, 2, 3, 4, 5]:
         raise Skip("score rubric without the five levels")
     return ScoreRubric(match.group(1).strip(), levels)
@@ -101,8 +103,13 @@ def _prometheus(record: dict[str, Any], default_id: str, source: str) -> ScoredE
     if record.get("response_source"):  # one prompt, several systems' responses
         example_id += f"-{record['response_source']}"
     return ScoredExample(
-        example_id, source, sections["The instruction to evaluate"], sections["Response to evaluate"],
-        sections.get("Reference Answer (Score 5)"), parse_levels(sections["Score Rubrics"]), gold,
+        example_id,
+        source,
+        sections["The instruction to evaluate"],
+        sections["Response to evaluate"],
+        sections.get("Reference Answer (Score 5)"),
+        parse_levels(sections["Score Rubrics"]),
+        gold,
     )
 
 
@@ -113,11 +120,15 @@ def _biggen(record: dict[str, Any], default_id: str, source: str) -> ScoredExamp
         criterion = str(rubric["criteria"])
     except (KeyError, TypeError):
         raise Skip("score_rubric without criteria and five level descriptions") from None
-    prompt = "\n\n".join(p for p in (record.get("system_prompt"), record.get("input")) if isinstance(p, str) and p.strip())
+    prompt = "\n\n".join(
+        p for p in (record.get("system_prompt"), record.get("input")) if isinstance(p, str) and p.strip()
+    )
     reference = record.get("reference_answer")
     if not isinstance(reference, str) or not reference.strip():
         raise Skip("no reference answer to grade")
-    return ScoredExample(str(record.get("id", default_id)), source, prompt, reference, None, ScoreRubric(criterion, levels), 5.0)
+    return ScoredExample(
+        str(record.get("id", default_id)), source, prompt, reference, None, ScoreRubric(criterion, levels), 5.0
+    )
 
 
 def _scored(record: Any, default_id: str, source: str) -> ScoredExample:
@@ -145,8 +156,13 @@ async def grade_scored(judge: Judge, examples: Sequence[ScoredExample]) -> Async
         example = by_id[verdict.item_id]
         hard, soft = predicted_scores(verdict.results)
         yield {
-            "item_id": example.id, "source": example.source, "mode": "scored",
-            "status": "scored" if hard is not None else "unscored", "score": hard, "soft_score": soft, "gold": example.gold,
+            "item_id": example.id,
+            "source": example.source,
+            "mode": "scored",
+            "status": "scored" if hard is not None else "unscored",
+            "score": hard,
+            "soft_score": soft,
+            "gold": example.gold,
             "reason": next((r.reason for r in verdict.results if r.status != "scored"), None),
             "levels_met": [r.criterion_id for r in verdict.results if r.met],
         }
@@ -189,10 +205,12 @@ def format_scored(summary: dict[str, Any]) -> str:
 
     hard, soft = summary["correlation"], summary["soft_correlation"]
     distribution = ", ".join(f"{k}: {n}" for k, n in summary["score_distribution"].items())
-    return "\n".join([
-        f"examples: {summary['examples']} ({summary['with_gold']} with a reference grade); unscored: {summary['unscored']}",
-        f"mean score {number(summary['mean_score'])} (reference {number(summary['mean_gold'])}); scores {distribution}",
-        f"agreement with the reference grade: exact {number(summary['exact_agreement'])}, within one {number(summary['within_one'])}",
-        f"correlation (score / soft score): Pearson {number(hard['pearson'])} / {number(soft['pearson'])}, "
-        f"Spearman {number(hard['spearman'])} / {number(soft['spearman'])}, Kendall {number(hard['kendall'])} / {number(soft['kendall'])}",
-    ])
+    return "\n".join(
+        [
+            f"examples: {summary['examples']} ({summary['with_gold']} with a reference grade); unscored: {summary['unscored']}",
+            f"mean score {number(summary['mean_score'])} (reference {number(summary['mean_gold'])}); scores {distribution}",
+            f"agreement with the reference grade: exact {number(summary['exact_agreement'])}, within one {number(summary['within_one'])}",
+            f"correlation (score / soft score): Pearson {number(hard['pearson'])} / {number(soft['pearson'])}, "
+            f"Spearman {number(hard['spearman'])} / {number(soft['spearman'])}, Kendall {number(hard['kendall'])} / {number(soft['kendall'])}",
+        ]
+    )

@@ -21,7 +21,9 @@ def _resampled_means(values: Sequence[float], clip: bool, resamples: int, seed: 
     return sorted(mean_score([values[rng.randrange(n)] for _ in range(n)], clip=clip) for _ in range(resamples))  # type: ignore[misc]
 
 
-def interval(values: Sequence[float], *, clip: bool = False, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float] | None:
+def interval(
+    values: Sequence[float], *, clip: bool = False, resamples: int = RESAMPLES, seed: int = 0
+) -> tuple[float, float] | None:
     """95% percentile interval of the mean, by resampling the values with replacement."""
     if not values:
         return None
@@ -29,7 +31,9 @@ def interval(values: Sequence[float], *, clip: bool = False, resamples: int = RE
     return means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]
 
 
-def bootstrap(values: Sequence[float], *, clip: bool = True, resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Any]:
+def bootstrap(
+    values: Sequence[float], *, clip: bool = True, resamples: int = RESAMPLES, seed: int = 0
+) -> dict[str, Any]:
     """The mean (clipped to [0, 1] unless ``clip=False``), its bootstrap standard error and
     95% percentile interval: ``{"n", "value", "se", "ci95"}``."""
     if not values:
@@ -47,10 +51,16 @@ def rate(flags: Sequence[bool], seed: int = 0) -> dict[str, Any]:
     """A share of True with its 95% interval: ``{"n", "value", "ci95"}``."""
     values = [float(f) for f in flags]
     bounds = interval(values, seed=seed)
-    return {"n": len(values), "value": sum(values) / len(values) if values else None, "ci95": list(bounds) if bounds else None}
+    return {
+        "n": len(values),
+        "value": sum(values) / len(values) if values else None,
+        "ci95": list(bounds) if bounds else None,
+    }
 
 
-def stratified_sample(items: Sequence[T], limit: int | None, stratum: Callable[[T], Hashable], seed: int = 0) -> list[T]:
+def stratified_sample(
+    items: Sequence[T], limit: int | None, stratum: Callable[[T], Hashable], seed: int = 0
+) -> list[T]:
     """At most ``limit`` items, each stratum in proportion to its size (largest remainders
     get the spare places), seeded, in the input's order."""
     if limit is None or limit >= len(items):

@@ -85,11 +85,23 @@ class AutoRubricGenerator:
         attempts: list[dict[str, Any]] = []
         for round_number in range(1, s.max_rounds + 1):
             messages = render(
-                "auto_rubric_propose", prompt=pair.prompt, better=better, worse=worse,
-                max_rubrics=s.max_rubrics, previous=previous, feedback=feedback,
+                "auto_rubric_propose",
+                prompt=pair.prompt,
+                better=better,
+                worse=worse,
+                max_rubrics=s.max_rubrics,
+                previous=previous,
+                feedback=feedback,
             )
             try:
-                proposed = await generate_structured(self.backend, messages, with_bounds(ProposedRubrics, rubrics=s.max_rubrics), reasks=s.reasks, max_tokens=400, check=self._check)
+                proposed = await generate_structured(
+                    self.backend,
+                    messages,
+                    with_bounds(ProposedRubrics, rubrics=s.max_rubrics),
+                    reasks=s.reasks,
+                    max_tokens=400,
+                    check=self._check,
+                )
             except GenerationError as e:
                 attempts.append({"round": round_number, "error": str(e)})
                 return ItemOutcome(pair.id, "failed", None, attempts, reason=str(e))
@@ -101,7 +113,9 @@ class AutoRubricGenerator:
                 return ItemOutcome(pair.id, "kept", rubric, attempts)
             previous = texts
             feedback = "the judge called it a tie" if result.ties else "the judge preferred Response 2"
-        return ItemOutcome(pair.id, "rejected", rubric, attempts, reason=f"the label was not reproduced in {s.max_rounds} rounds")
+        return ItemOutcome(
+            pair.id, "rejected", rubric, attempts, reason=f"the label was not reproduced in {s.max_rounds} rounds"
+        )
 
     def _rubric(self, pair: PreferencePair, texts: list[str], rounds: int, result: dict[str, Any]) -> Rubric:
         return Rubric(
@@ -109,12 +123,21 @@ class AutoRubricGenerator:
             task=pair.prompt,
             criteria=[Criterion(id=f"r{i}", text=t) for i, t in enumerate(texts, 1)],
             provenance=Provenance(
-                method="auto-rubric/query", model=self.model, sources=[pair.id],
-                params={"rounds": rounds, "max_rubrics": self.settings.max_rubrics, "tau": self.settings.tau, "consistency": result},
+                method="auto-rubric/query",
+                model=self.model,
+                sources=[pair.id],
+                params={
+                    "rounds": rounds,
+                    "max_rubrics": self.settings.max_rubrics,
+                    "tau": self.settings.tau,
+                    "consistency": result,
+                },
             ),
         )
 
-    async def generalise(self, kept: Sequence[Rubric], embed: Embedder, *, embedding_model: str = DEFAULT_EMBEDDING_MODEL) -> Rubric:
+    async def generalise(
+        self, kept: Sequence[Rubric], embed: Embedder, *, embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    ) -> Rubric:
         """The core set of the kept query-specific rubrics, organised into Theme-Tips."""
         s = self.settings
         pool: dict[str, str] = {}  # text (lower-cased) -> source id; exact repeats merged
@@ -129,8 +152,14 @@ class AutoRubricGenerator:
         selection = greedy_select(embed(texts), eps=s.eps, max_size=s.max_core, min_gain=s.min_gain)
         core = [(texts[i], pool[texts[i].lower()]) for i in selection.indices]
         params: dict[str, Any] = {
-            "pairs": len(kept), "candidates": len(texts), "core": len(core), "eps": s.eps, "max_core": s.max_core,
-            "min_gain": s.min_gain, "selection_stopped": selection.stopped, "coding_rate": round(selection.rate, 4),
+            "pairs": len(kept),
+            "candidates": len(texts),
+            "core": len(core),
+            "eps": s.eps,
+            "max_core": s.max_core,
+            "min_gain": s.min_gain,
+            "selection_stopped": selection.stopped,
+            "coding_rate": round(selection.rate, 4),
             "embedding_model": embedding_model,
         }
         pair_ids = sorted({source for r in kept for source in r.provenance.sources})
@@ -144,8 +173,16 @@ class AutoRubricGenerator:
         try:
             tips = await generate_structured(
                 self.backend,
-                render("theme_tips", rubrics=[(f"r{i}", text) for i, (text, _) in enumerate(core, 1)], max_themes=s.max_themes, max_tips=s.max_tips),
-                with_bounds(ThemeTips, themes=s.max_themes), reasks=s.reasks, max_tokens=1200, check=lambda t: None if any(th.tips for th in t.themes) else "it has no tips",
+                render(
+                    "theme_tips",
+                    rubrics=[(f"r{i}", text) for i, (text, _) in enumerate(core, 1)],
+                    max_themes=s.max_themes,
+                    max_tips=s.max_tips,
+                ),
+                with_bounds(ThemeTips, themes=s.max_themes),
+                reasks=s.reasks,
+                max_tokens=1200,
+                check=lambda t: None if any(th.tips for th in t.themes) else "it has no tips",
             )
         except GenerationError as e:
             tips, failure = ThemeTips(), str(e)
@@ -164,10 +201,14 @@ class AutoRubricGenerator:
                 named = by_text[text].sources
                 unknown.update(k for k in named if k not in keys)
                 sources = [keys[k] for k in named if k in keys]
-                criteria.append(Criterion(id=f"t{t_index}-{tip_index}", text=text, theme=theme.name.strip(), sources=sources))
+                criteria.append(
+                    Criterion(id=f"t{t_index}-{tip_index}", text=text, theme=theme.name.strip(), sources=sources)
+                )
         if not criteria:
             params["theme_tips"] = f"failed, so the core set is the rubric as it is: {failure}"
-            return general([Criterion(id=f"c{i}", text=text, sources=[source]) for i, (text, source) in enumerate(core, 1)], [])
+            return general(
+                [Criterion(id=f"c{i}", text=text, sources=[source]) for i, (text, source) in enumerate(core, 1)], []
+            )
         if unknown:
             params["unknown_source_ids_dropped"] = sorted(unknown)
         params["themes"] = len(themes)

@@ -45,8 +45,12 @@ class Plan:
     heading: str  # "model: ... method: ... pairs: N"
     unit: str = "item"
     finish: Callable[[GenerationResult], tuple[list[Rubric], list[str]]] = lambda result: (result.rubrics, [])
-    counted: str = "kept {kept}, no evidence or nothing found {rejected}, failed {failed}"  # the counts, as this method means them
-    listed: Callable[[ItemOutcome], bool] = lambda o: o.status != "kept" or bool(o.reason)  # outcomes named in the report
+    counted: str = (
+        "kept {kept}, no evidence or nothing found {rejected}, failed {failed}"  # the counts, as this method means them
+    )
+    listed: Callable[[ItemOutcome], bool] = lambda o: (
+        o.status != "kept" or bool(o.reason)
+    )  # outcomes named in the report
 
 
 def generate(options: GenerateOptions, open_model: OpenModel, say: Say = lambda _: None) -> GenerateReport:
@@ -57,12 +61,24 @@ def generate(options: GenerateOptions, open_model: OpenModel, say: Say = lambda 
     if options.method not in METHODS:
         raise ValueError(f"unknown generation method {options.method!r}; known: {', '.join(METHODS)}")
     plan = METHODS[options.method](options, open_model, say)
-    result = generate_all(plan.items, plan.generator, options.output, plan.run, concurrency=options.concurrency,
-                          progress=options.progress, overwrite=options.overwrite, unit=plan.unit)
+    result = generate_all(
+        plan.items,
+        plan.generator,
+        options.output,
+        plan.run,
+        concurrency=options.concurrency,
+        progress=options.progress,
+        overwrite=options.overwrite,
+        unit=plan.unit,
+    )
     rubrics, extra = plan.finish(result)
     save_rubrics(rubrics, options.output)
     counts = result.counts
-    lines = [plan.heading, plan.counted.format(**{status: counts[status] for status in ("kept", "rejected", "failed")}), *extra]
+    lines = [
+        plan.heading,
+        plan.counted.format(**{status: counts[status] for status in ("kept", "rejected", "failed")}),
+        *extra,
+    ]
     lines += [f"  {o.status} {o.item_id}: {o.reason}" for o in result.outcomes if plan.listed(o)]
     lines.append(f"rubrics: {options.output} ({len(rubrics)}); per-{plan.unit} log: {result.log_path}")
     return GenerateReport(result, lines, ok=bool(result.rubrics) and not counts["failed"])
@@ -95,8 +111,15 @@ def contrastive(options: GenerateOptions, open_model: OpenModel, say: Say) -> Pl
     backend = open_model()
     judge = PairwiseJudge(backend)
     generator = ContrastiveGenerator(backend, judge, ContrastiveSettings(tau=options.tau, max_tries=options.max_tries))
-    return Plan(pairs, generator, {"method": options.method, **judge.settings(), "settings": generator.settings},
-                f"model: {judge.model_label}  method: {options.method}  pairs: {len(pairs)}", unit="pair", counted=PAIR_COUNTS, listed=_failed)
+    return Plan(
+        pairs,
+        generator,
+        {"method": options.method, **judge.settings(), "settings": generator.settings},
+        f"model: {judge.model_label}  method: {options.method}  pairs: {len(pairs)}",
+        unit="pair",
+        counted=PAIR_COUNTS,
+        listed=_failed,
+    )
 
 
 def auto(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
@@ -105,8 +128,14 @@ def auto(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
     pairs = _pairs(options, say)
     backend = open_model()
     judge = PairwiseJudge(backend)
-    settings = AutoSettings(tau=options.tau, max_rounds=options.rounds, max_rubrics=options.max_rubrics,
-                            max_core=options.max_core, min_gain=options.min_gain, name=options.name)
+    settings = AutoSettings(
+        tau=options.tau,
+        max_rounds=options.rounds,
+        max_rubrics=options.max_rubrics,
+        max_core=options.max_core,
+        min_gain=options.min_gain,
+        name=options.name,
+    )
     generator = AutoRubricGenerator(backend, judge, settings)
 
     def finish(result: GenerationResult) -> tuple[list[Rubric], list[str]]:
@@ -114,14 +143,28 @@ def auto(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
         if not result.rubrics:
             return [], []
         embed = sentence_embedder(options.embedding_model)
-        general = run_sync(generator.generalise(result.rubrics, embed, embedding_model=options.embedding_model or DEFAULT_EMBEDDING_MODEL))
+        general = run_sync(
+            generator.generalise(
+                result.rubrics, embed, embedding_model=options.embedding_model or DEFAULT_EMBEDDING_MODEL
+            )
+        )
         params = general.provenance.params
-        return [general, *result.rubrics], [f"general rubric {general.id!r}: {len(general.criteria)} criteria in "
-                                            f"{params.get('themes', 0)} themes, from a core set of {params['core']} of "
-                                            f"{params['candidates']} rubrics"]
+        return [general, *result.rubrics], [
+            f"general rubric {general.id!r}: {len(general.criteria)} criteria in "
+            f"{params.get('themes', 0)} themes, from a core set of {params['core']} of "
+            f"{params['candidates']} rubrics"
+        ]
 
-    return Plan(pairs, generator, {"method": options.method, **judge.settings(), "settings": generator.settings},
-                f"model: {judge.model_label}  method: {options.method}  pairs: {len(pairs)}", unit="pair", counted=PAIR_COUNTS, listed=_failed, finish=finish)
+    return Plan(
+        pairs,
+        generator,
+        {"method": options.method, **judge.settings(), "settings": generator.settings},
+        f"model: {judge.model_label}  method: {options.method}  pairs: {len(pairs)}",
+        unit="pair",
+        counted=PAIR_COUNTS,
+        listed=_failed,
+        finish=finish,
+    )
 
 
 def constraints(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
@@ -136,12 +179,19 @@ def constraints(options: GenerateOptions, open_model: OpenModel, say: Say) -> Pl
 
     def finish(result: GenerationResult) -> tuple[list[Rubric], list[str]]:
         first = [o.attempts[0] for o in result.outcomes if o.attempts]
-        return result.rubrics, [f"constraints checked in code: {sum(a.get('checked_in_code', 0) for a in first)}; sentences the "
-                                f"extractor left to the model: {sum(len(a.get('unparsed', [])) for a in first)}; model "
-                                f"decompositions failed: {sum(bool(a.get('model_error')) for a in first)}"]
+        return result.rubrics, [
+            f"constraints checked in code: {sum(a.get('checked_in_code', 0) for a in first)}; sentences the "
+            f"extractor left to the model: {sum(len(a.get('unparsed', [])) for a in first)}; model "
+            f"decompositions failed: {sum(bool(a.get('model_error')) for a in first)}"
+        ]
 
-    return Plan(items, generator, {"method": options.method, "model": label, "settings": generator.settings},
-                f"model: {label}  method: {options.method}  items: {len(items)}", finish=finish)
+    return Plan(
+        items,
+        generator,
+        {"method": options.method, "model": label, "settings": generator.settings},
+        f"model: {label}  method: {options.method}  items: {len(items)}",
+        finish=finish,
+    )
 
 
 def nuggets(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
@@ -162,12 +212,25 @@ def nuggets(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
     _checked(report, options, len(items), say)
     backend = open_model()
     label = model_label(backend)
-    generator = NuggetGenerator(backend, corpus, embed, NuggetSettings(max_passages=options.passages, weighted=not options.unweighted),
-                                model_label=label)
-    run = {"method": options.method, "model": label, "settings": generator.settings, "corpus": digest([p.text for p in corpus.passages])}
+    generator = NuggetGenerator(
+        backend,
+        corpus,
+        embed,
+        NuggetSettings(max_passages=options.passages, weighted=not options.unweighted),
+        model_label=label,
+    )
+    run = {
+        "method": options.method,
+        "model": label,
+        "settings": generator.settings,
+        "corpus": digest([p.text for p in corpus.passages]),
+    }
     return Plan(items, generator, run, f"model: {label}  method: {options.method}  items: {len(items)}")
 
 
 METHODS: dict[str, Callable[[GenerateOptions, OpenModel, Say], Plan]] = {
-    "contrastive": contrastive, "auto": auto, "nuggets": nuggets, "constraints": constraints,
+    "contrastive": contrastive,
+    "auto": auto,
+    "nuggets": nuggets,
+    "constraints": constraints,
 }

@@ -35,10 +35,16 @@ def extract(instruction: str) -> Extraction:
             hit |= rule(sentence, found)
         for rule in TEXT_SENTENCE_RULES:
             hit |= rule(sentence, found, instruction)
-        if not hit and CONSTRAINT_CUE.search(sentence) and not re.search(r"\brepea?t|\b(?:end|finish)\b", sentence, re.IGNORECASE):
+        if (
+            not hit
+            and CONSTRAINT_CUE.search(sentence)
+            and not re.search(r"\brepea?t|\b(?:end|finish)\b", sentence, re.IGNORECASE)
+        ):
             found.unparsed.append(sentence)
     counted = {s["keyword"] for s in found.specs if s["type"] == "keywords:frequency"}
     found.specs = [s for s in found.specs if not (s["type"] == "keywords:existence" and s["keywords"][0] in counted)]
     if {"change_case:english_lowercase", "change_case:english_capital"} & found.types():
-        found.specs = [s for s in found.specs if not (s["type"] == "language:response_language" and s["language"] == "en")]
+        found.specs = [
+            s for s in found.specs if not (s["type"] == "language:response_language" and s["language"] == "en")
+        ]
     return found

@@ -12,13 +12,19 @@ from judge.generate.constraint_phrases import COUNT, ORDINALS, Extraction, count
 def _formats(sentence: str, found: Extraction, text: str) -> bool:
     s = sentence.lower()
     hit = False
-    if "json" in s and re.search(r"format|wrap|block|output|\bin json", s) and not re.search(r"keywords?\s+[^.]*json", s):
+    if (
+        "json" in s
+        and re.search(r"format|wrap|block|output|\bin json", s)
+        and not re.search(r"keywords?\s+[^.]*json", s)
+    ):
         found.add("detectable_format:json_format")
         hit = True
     if "<<" in sentence or "angular bracket" in s:
         found.add("detectable_format:title")
         hit = True
-    if re.search(r"double quot|double quotation|in quotes|quotation marks", s) and re.search(r"wrap|around|entire|whole|put", s):
+    if re.search(r"double quot|double quotation|in quotes|quotation marks", s) and re.search(
+        r"wrap|around|entire|whole|put", s
+    ):
         found.add("startend:quotation")
         hit = True
     if "my answer is yes" in s:
@@ -48,9 +54,15 @@ def _bullets(sentence: str, found: Extraction) -> bool:
 
 def _highlights(sentence: str, found: Extraction) -> bool:
     s = sentence.lower()
-    if not re.search(r"highlight|italic", s) or not re.search(r"markdown|\*|italic|section|asterisk", s) or "capital" in s:
+    if (
+        not re.search(r"highlight|italic", s)
+        or not re.search(r"markdown|\*|italic|section|asterisk", s)
+        or "capital" in s
+    ):
         return False
-    m = re.search(COUNT + r"\s+(?:[\w-]+\s+){0,2}?(?:sections?|parts?|phrases?|keywords?|words?)", s) or re.search(r"(?P<n>twice)", s)
+    m = re.search(COUNT + r"\s+(?:[\w-]+\s+){0,2}?(?:sections?|parts?|phrases?|keywords?|words?)", s) or re.search(
+        r"(?P<n>twice)", s
+    )
     n = 2 if m and m.group("n") == "twice" else to_number(m.group("n")) if m else 1
     found.add("detectable_format:number_highlighted_sections", num_highlights=n or 1)
     return True
@@ -72,14 +84,19 @@ def _sections(sentence: str, found: Extraction, text: str) -> bool:
 
 
 def _placeholders(sentence: str, found: Extraction) -> bool:
-    return _stated_count(sentence, r"\s+placeholders?", "detectable_content:number_placeholders", "num_placeholders", "at least", found)
+    return _stated_count(
+        sentence, r"\s+placeholders?", "detectable_content:number_placeholders", "num_placeholders", "at least", found
+    )
 
 
 def _postscript(sentence: str, found: Extraction) -> bool:
     m = re.search(r"\bP\.\s?P\.\s?S\b|\bP\.\s?S\b", sentence)
     if not m or not re.search(r"post ?script|note|\bend\b|add", sentence, re.IGNORECASE):
         return False
-    found.add("detectable_content:postscript", postscript_marker="P.P.S" if re.sub(r"\s", "", m.group()).upper().startswith("P.P") else "P.S.")
+    found.add(
+        "detectable_content:postscript",
+        postscript_marker="P.P.S" if re.sub(r"\s", "", m.group()).upper().startswith("P.P") else "P.S.",
+    )
     return True
 
 
@@ -90,21 +107,34 @@ def _paragraphs(sentence: str, found: Extraction, text: str) -> bool:
     first = re.search(
         r"(?:(?:the\s+)?(?:very\s+)?(?P<ord>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(?:st|nd|rd|th))\s+paragraph|paragraph\s+(?P<num>\d+))"
         r"\s+(?:must|should|will|to)?\s*(?:start|begin)s?\s+with\s+(?:the\s+)?(?:word\s+)?[\"“'‘]?(?P<word>[\w'-]+)",
-        text, re.IGNORECASE,
+        text,
+        re.IGNORECASE,
     ) or re.search(
         r"(?:start|begin)\s+(?:the\s+)?(?:(?P<ord>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(?:st|nd|rd|th))\s+paragraph|paragraph\s+(?P<num>\d+))"
         r"\s+with\s+(?:the\s+word\s+)?[\"“'‘]?(?P<word>[\w'-]+)",
-        text, re.IGNORECASE,
+        text,
+        re.IGNORECASE,
     )
     for relation, n in counts(m, "exactly"):
         if first and relation == "exactly":
             word = first.group("ord") or first.group("num")
             nth = n if word.lower() == "last" else ORDINALS.get(word.lower()) or int(re.sub(r"\D", "", word))
-            found.add("length_constraints:nth_paragraph_first_word", num_paragraphs=n, nth_paragraph=nth, first_word=first.group("word").lower())
+            found.add(
+                "length_constraints:nth_paragraph_first_word",
+                num_paragraphs=n,
+                nth_paragraph=nth,
+                first_word=first.group("word").lower(),
+            )
         else:
-            separator = "***" if "***" in text or re.search(r"markdown divider|asterisk", text, re.IGNORECASE) else "blank_line"
-            found.add("length_constraints:number_paragraphs", num_paragraphs=n,
-                      **({} if relation == "exactly" else {"relation": relation}), **({} if separator == "***" else {"separator": separator}))
+            separator = (
+                "***" if "***" in text or re.search(r"markdown divider|asterisk", text, re.IGNORECASE) else "blank_line"
+            )
+            found.add(
+                "length_constraints:number_paragraphs",
+                num_paragraphs=n,
+                **({} if relation == "exactly" else {"relation": relation}),
+                **({} if separator == "***" else {"separator": separator}),
+            )
         return True
     return False
 
@@ -113,7 +143,8 @@ def _end_phrase(text: str, found: Extraction) -> bool:
     m = re.search(
         r"(?:\b(?:end|ends|finish|finishes|conclude)\s+(?:\w+\s+){0,4}?with|very end of (?:\w+\s+){0,3}?(?:should|must) read)\s*(?:exactly\s*)?(?:like\s*)?"
         r"(?:(?:this|the|a)\s+)?(?:exact\s+|EXACT\s+)?(?:phrase|question|sentence|words?)?\s*(?:of\s+)?:?\s*(?P<rest>.+)",
-        text, re.IGNORECASE | re.DOTALL,
+        text,
+        re.IGNORECASE | re.DOTALL,
     )
     if not m or re.match(r"\s*(?:a\s+)?(?:post ?script|P\.)", m.group("rest"), re.IGNORECASE):
         return False
@@ -132,7 +163,11 @@ def _end_phrase(text: str, found: Extraction) -> bool:
 
 
 def _start_phrase(text: str, found: Extraction) -> bool:
-    m = re.search(r"\b(?:start|begin)\s+(?:your|the)\s+(?:entire\s+)?(?:response|answer|reply)\s+with\s+(?:the\s+(?:exact\s+)?(?:phrase|word|sentence)\s+)?[\"“]([^\"”]+)[\"”]", text, re.IGNORECASE)
+    m = re.search(
+        r"\b(?:start|begin)\s+(?:your|the)\s+(?:entire\s+)?(?:response|answer|reply)\s+with\s+(?:the\s+(?:exact\s+)?(?:phrase|word|sentence)\s+)?[\"“]([^\"”]+)[\"”]",
+        text,
+        re.IGNORECASE,
+    )
     if not m:
         return False
     found.add("startend:start_checker", start_phrase=m.group(1).strip())
@@ -140,7 +175,9 @@ def _start_phrase(text: str, found: Extraction) -> bool:
 
 
 def _repeat(text: str, found: Extraction) -> bool:
-    m = re.search(r"[^\n]*\brepea?t\w*\b[^\n]*\b(?:request|prompt|sentence|question|text|line|it)\b[^\n]*", text, re.IGNORECASE)
+    m = re.search(
+        r"[^\n]*\brepea?t\w*\b[^\n]*\b(?:request|prompt|sentence|question|text|line|it)\b[^\n]*", text, re.IGNORECASE
+    )
     if not m:
         return False
     line = m.group()

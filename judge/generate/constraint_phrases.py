@@ -9,16 +9,58 @@ from typing import Any
 
 
 NUMBER_WORDS = {
-    "zero": 0, "one": 1, "a single": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100,
+    "zero": 0,
+    "one": 1,
+    "a single": 1,
+    "single": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "a hundred": 100,
 }
-ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+}
 NUM = r"(?:\d[\d,]*|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 QUALIFIERS = [
     ("at least", r"at least|no less than|not less than|no fewer than|a minimum of|minimum of|at minimum"),
-    ("at most", r"anything longer than|nothing longer than|at most|no more than|not more than|a maximum of|maximum of|up to|not exceed(?:ing)?|no longer than"),
+    (
+        "at most",
+        r"anything longer than|nothing longer than|at most|no more than|not more than|a maximum of|maximum of|up to|not exceed(?:ing)?|no longer than",
+    ),
     ("less than", r"less than|fewer than|under|below"),
     ("more than", r"more than|over|greater than"),
     ("exactly", r"exactly|precisely|just|only"),
@@ -78,10 +120,18 @@ def sentences_of(text: str) -> list[str]:
 
 
 def quoted(text: str) -> list[str]:
-    return [next(g for g in m.groups() if g is not None) for m in re.finditer(r"\"([^\"]+)\"|“([^”]+)”|”([^\"”]+)\"|(?<!\w)'([^']+)'(?!\w)|‘([^’]+)’", text)]
+    return [
+        next(g for g in m.groups() if g is not None)
+        for m in re.finditer(r"\"([^\"]+)\"|“([^”]+)”|”([^\"”]+)\"|(?<!\w)'([^']+)'(?!\w)|‘([^’]+)’", text)
+    ]
 
 
-ONCE = {"detectable_format:number_highlighted_sections", "detectable_format:number_bullet_lists", "detectable_content:number_placeholders", "detectable_content:postscript"}
+ONCE = {
+    "detectable_format:number_highlighted_sections",
+    "detectable_format:number_bullet_lists",
+    "detectable_content:number_placeholders",
+    "detectable_content:postscript",
+}
 
 
 @dataclass
@@ -103,7 +153,15 @@ class Extraction:
         return {s["type"] for s in self.specs}
 
 
-def count_rule(sentence: str, unit: str, kind: str, number_key: str, default: str, found: Extraction, relation_key: str = "relation") -> bool:
+def count_rule(
+    sentence: str,
+    unit: str,
+    kind: str,
+    number_key: str,
+    default: str,
+    found: Extraction,
+    relation_key: str = "relation",
+) -> bool:
     hit = False
     for m in re.finditer(COUNT + rf"[\s-]*(?:{unit})\b(?P<after>[^.;]{{0,40}})", sentence, re.IGNORECASE):
         if re.search(r"\bnot\s*(?:a\s*)?$", sentence[: m.start()]):
@@ -111,7 +169,11 @@ def count_rule(sentence: str, unit: str, kind: str, number_key: str, default: st
         if unit.startswith("word") and re.search(r"capital|caps|upper", m.group("after"), re.IGNORECASE):
             continue  # "at least 3 words in all capital letters": a capital-word count
         after = re.match(r"\s*(?:long\s+)?(or more|or less|or fewer)", m.group("after"), re.IGNORECASE)
-        stated = [("at least" if after.group(1).lower() == "or more" else "at most", to_number(m.group("n")))] if after and not m.group("m") else counts(m, default)
+        stated = (
+            [("at least" if after.group(1).lower() == "or more" else "at most", to_number(m.group("n")))]
+            if after and not m.group("m")
+            else counts(m, default)
+        )
         for relation, n in stated:
             found.add(kind, **{relation_key: relation, number_key: n})
             hit = True

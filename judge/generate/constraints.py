@@ -71,16 +71,27 @@ def checked_criteria(specs: list[dict[str, Any]]) -> list[Criterion]:
     criteria = []
     for number, spec in enumerate(specs, 1):
         family = spec["type"].split(":")[-1]
-        criteria.append(Criterion(
-            id=f"check-{number}-{id_safe(family)}", text=describe(spec), kind="constraint",
-            weight=2.0, tags=["checked-in-code", spec["type"]], check=spec,
-        ))
+        criteria.append(
+            Criterion(
+                id=f"check-{number}-{id_safe(family)}",
+                text=describe(spec),
+                kind="constraint",
+                weight=2.0,
+                tags=["checked-in-code", spec["type"]],
+                check=spec,
+            )
+        )
     return criteria
 
 
 def verbatim_criteria(sentences: list[str]) -> list[Criterion]:
     return [
-        Criterion(id=f"stated-{number}", text=f"The response follows this part of the instruction: {sentence}", kind="constraint", tags=["unparsed"])
+        Criterion(
+            id=f"stated-{number}",
+            text=f"The response follows this part of the instruction: {sentence}",
+            kind="constraint",
+            tags=["unparsed"],
+        )
         for number, sentence in enumerate(sentences, 1)
     ]
 
@@ -100,10 +111,17 @@ class ConstraintGenerator:
 
     async def decompose(self, instruction: Instruction, checked: list[Criterion]) -> list[DecomposedConstraint]:
         assert self.backend is not None
-        messages = render("constraint_decompose", instruction=instruction.text, checked=[c.text for c in checked],
-                          max_constraints=self.settings.max_constraints)
+        messages = render(
+            "constraint_decompose",
+            instruction=instruction.text,
+            checked=[c.text for c in checked],
+            max_constraints=self.settings.max_constraints,
+        )
         result = await generate_structured(
-            self.backend, messages, with_bounds(Decomposition, constraints=self.settings.max_constraints), reasks=self.settings.reasks,
+            self.backend,
+            messages,
+            with_bounds(Decomposition, constraints=self.settings.max_constraints),
+            reasks=self.settings.reasks,
             check=lambda d: None if d.constraints else "the constraint list is empty",
         )
         return result.constraints[: self.settings.max_constraints]
@@ -119,22 +137,41 @@ class ConstraintGenerator:
                     if restates_checked(item.text, checked_types):
                         dropped += 1
                         continue
-                    criteria.append(Criterion(id=f"{item.category}-{number}", text=item.text, kind="constraint", weight=item.weight, tags=[item.category]))
+                    criteria.append(
+                        Criterion(
+                            id=f"{item.category}-{number}",
+                            text=item.text,
+                            kind="constraint",
+                            weight=item.weight,
+                            tags=[item.category],
+                        )
+                    )
             except GenerationError as e:
                 model_error = str(e)
         if self.backend is None or not self.settings.use_model or model_error:
             criteria += verbatim_criteria(extraction.unparsed)
         params = {
-            "checked_in_code": len(checked), "families": sorted(checked_types), "unparsed": extraction.unparsed,
+            "checked_in_code": len(checked),
+            "families": sorted(checked_types),
+            "unparsed": extraction.unparsed,
             "model_constraints": len(criteria) - len(checked) if model_error is None and self.backend else 0,
-            "restating_checks_dropped": dropped, "model_error": model_error,
+            "restating_checks_dropped": dropped,
+            "model_error": model_error,
         }
         if not criteria:
             status = "failed" if model_error else "rejected"
-            return ItemOutcome(instruction.id, status, reason=model_error or "no constraint found in the instruction", attempts=[params])
+            return ItemOutcome(
+                instruction.id,
+                status,
+                reason=model_error or "no constraint found in the instruction",
+                attempts=[params],
+            )
         rubric = Rubric(
-            id=f"constraints-{instruction.id}", task=instruction.text, criteria=criteria,
-            provenance=Provenance(method="ace-rl-constraints", model=self.model_label, sources=[instruction.id], params=params),
+            id=f"constraints-{instruction.id}",
+            task=instruction.text,
+            criteria=criteria,
+            provenance=Provenance(
+                method="ace-rl-constraints", model=self.model_label, sources=[instruction.id], params=params
+            ),
         )
         return ItemOutcome(instruction.id, "kept", rubric, attempts=[params], reason=model_error)
-

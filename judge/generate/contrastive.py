@@ -41,9 +41,15 @@ class ContrastiveSettings:
         return {"tau": self.tau, "max_tries": self.max_tries, "resample_temperature": self.resample_temperature}
 
 
-def to_rubric(pair_id: str, prompt: str, generated: GeneratedRubric, settings: ContrastiveSettings, model: str) -> Rubric:
+def to_rubric(
+    pair_id: str, prompt: str, generated: GeneratedRubric, settings: ContrastiveSettings, model: str
+) -> Rubric:
     rules = clean_criteria(generated.hard_rules, settings.max_hard_rules)
-    principles = [p for p in clean_criteria(generated.principles, settings.max_principles) if p.lower() not in {r.lower() for r in rules}]
+    principles = [
+        p
+        for p in clean_criteria(generated.principles, settings.max_principles)
+        if p.lower() not in {r.lower() for r in rules}
+    ]
     criteria = [Criterion(id=f"rule-{i}", text=t, kind="hard_rule") for i, t in enumerate(rules, 1)]
     criteria += [Criterion(id=f"principle-{i}", text=t) for i, t in enumerate(principles, 1)]
     return Rubric(
@@ -56,7 +62,9 @@ def to_rubric(pair_id: str, prompt: str, generated: GeneratedRubric, settings: C
 
 def _usable(settings: ContrastiveSettings):  # type: ignore[no-untyped-def]
     def check(generated: GeneratedRubric) -> str | None:
-        if not clean_criteria(generated.hard_rules, settings.max_hard_rules) + clean_criteria(generated.principles, settings.max_principles):
+        if not clean_criteria(generated.hard_rules, settings.max_hard_rules) + clean_criteria(
+            generated.principles, settings.max_principles
+        ):
             return "it has no criteria"
         return None
 
@@ -66,20 +74,34 @@ def _usable(settings: ContrastiveSettings):  # type: ignore[no-untyped-def]
 class ContrastiveGenerator:
     """``await generator(pair)`` -> ItemOutcome; also usable without a label (``draft``)."""
 
-    def __init__(self, backend: Backend, judge: PairwiseJudge | None = None, settings: ContrastiveSettings | None = None):
+    def __init__(
+        self, backend: Backend, judge: PairwiseJudge | None = None, settings: ContrastiveSettings | None = None
+    ):
         self.backend = backend
         self.judge = judge or PairwiseJudge(backend)
         self.settings = settings or ContrastiveSettings()
         self.model = model_label(backend)
 
-    async def draft(self, pair_id: str, prompt: str, responses: list[str], *, ranked: bool, temperature: float = 0.0) -> Rubric:
+    async def draft(
+        self, pair_id: str, prompt: str, responses: list[str], *, ranked: bool, temperature: float = 0.0
+    ) -> Rubric:
         s = self.settings
         messages = render(
-            "contrastive_rubric", prompt=prompt, responses=responses, ranked=ranked,
-            max_hard_rules=s.max_hard_rules, max_principles=s.max_principles,
+            "contrastive_rubric",
+            prompt=prompt,
+            responses=responses,
+            ranked=ranked,
+            max_hard_rules=s.max_hard_rules,
+            max_principles=s.max_principles,
         )
         generated = await generate_structured(
-            self.backend, messages, with_bounds(GeneratedRubric, hard_rules=s.max_hard_rules, principles=s.max_principles), reasks=s.reasks, temperature=temperature, max_tokens=s.max_tokens, check=_usable(s)
+            self.backend,
+            messages,
+            with_bounds(GeneratedRubric, hard_rules=s.max_hard_rules, principles=s.max_principles),
+            reasks=s.reasks,
+            temperature=temperature,
+            max_tokens=s.max_tokens,
+            check=_usable(s),
         )
         return to_rubric(pair_id, prompt, generated, s, self.model)
 
@@ -90,16 +112,32 @@ class ContrastiveGenerator:
         for attempt in range(s.max_tries):
             temperature = 0.0 if attempt == 0 else s.resample_temperature
             try:
-                rubric = await self.draft(pair.id, pair.prompt, list(pair.responses), ranked=True, temperature=temperature)
+                rubric = await self.draft(
+                    pair.id, pair.prompt, list(pair.responses), ranked=True, temperature=temperature
+                )
             except GenerationError as e:  # re-asked already: the model cannot write one for this pair
                 attempts.append({"error": str(e)})
                 return ItemOutcome(pair.id, "failed", None, attempts, reason=str(e))
             if s.tau <= 0:  # no consistency filter asked for: the first rubric is kept unjudged
-                rubric.provenance.params = {**rubric.provenance.params, "consistency": "not checked (tau 0)", "attempts": 1}
+                rubric.provenance.params = {
+                    **rubric.provenance.params,
+                    "consistency": "not checked (tau 0)",
+                    "attempts": 1,
+                }
                 return ItemOutcome(pair.id, "kept", rubric, attempts)
             result = await consistency(self.judge, pair, [c.text for c in rubric.criteria])
             attempts.append(result.as_dict())
             if result.passes(s.tau):
-                rubric.provenance.params = {**rubric.provenance.params, "consistency": result.as_dict(), "attempts": attempt + 1}
+                rubric.provenance.params = {
+                    **rubric.provenance.params,
+                    "consistency": result.as_dict(),
+                    "attempts": attempt + 1,
+                }
                 return ItemOutcome(pair.id, "kept", rubric, attempts)
-        return ItemOutcome(pair.id, "rejected", rubric, attempts, reason=f"no rubric reproduced the label in {s.max_tries} tries (tau {s.tau})")
+        return ItemOutcome(
+            pair.id,
+            "rejected",
+            rubric,
+            attempts,
+            reason=f"no rubric reproduced the label in {s.max_tries} tries (tau {s.tau})",
+        )

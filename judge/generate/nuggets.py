@@ -36,7 +36,9 @@ class Question:
 
 
 def _question(record: Any, default_id: str) -> Question:
-    question_id, text = text_record(record, default_id, ("question", "query", "prompt", "text"), ("id", "qid"), "question")
+    question_id, text = text_record(
+        record, default_id, ("question", "query", "prompt", "text"), ("id", "qid"), "question"
+    )
     return Question(question_id, text.strip())
 
 
@@ -72,7 +74,9 @@ class NuggetSettings:
     reasks: int = 2
 
 
-def merge_near_duplicates(nuggets: list[ExtractedNugget], passages: list[Passage], embed: Embedder | None, threshold: float) -> list[tuple[ExtractedNugget, list[str]]]:
+def merge_near_duplicates(
+    nuggets: list[ExtractedNugget], passages: list[Passage], embed: Embedder | None, threshold: float
+) -> list[tuple[ExtractedNugget, list[str]]]:
     """Nuggets with their cited passage ids; a nugget too similar to an earlier one folds
     into it (its passage is added; vital wins over okay)."""
     kept: list[tuple[ExtractedNugget, list[str]]] = []
@@ -110,8 +114,13 @@ class NuggetGenerator:
     async def queries(self, question: Question) -> tuple[list[str], str | None]:
         messages = render("nugget_queries", question=question.text, max_queries=self.settings.max_queries)
         try:
-            result = await generate_structured(self.backend, messages, with_bounds(Queries, queries=self.settings.max_queries), reasks=self.settings.reasks,
-                                               check=lambda q: None if clean_criteria(q.queries, 1) else "no query")
+            result = await generate_structured(
+                self.backend,
+                messages,
+                with_bounds(Queries, queries=self.settings.max_queries),
+                reasks=self.settings.reasks,
+                check=lambda q: None if clean_criteria(q.queries, 1) else "no query",
+            )
         except GenerationError as e:
             return [question.text], f"query rewrite failed, searched the question itself: {e}"
         return [question.text] + clean_criteria(result.queries, self.settings.max_queries), None
@@ -126,26 +135,54 @@ class NuggetGenerator:
         passages = await self.retrieve(queries)
         params: dict[str, Any] = {"queries": queries, "passages": [p.id for p in passages], "query_note": query_note}
         if not passages:
-            return ItemOutcome(question.id, "rejected", reason="no evidence: no passage was retrieved for any query", attempts=[params])
-        messages = render("nugget_extract", question=question.text, passages=passages, max_nuggets=self.settings.max_nuggets)
+            return ItemOutcome(
+                question.id, "rejected", reason="no evidence: no passage was retrieved for any query", attempts=[params]
+            )
+        messages = render(
+            "nugget_extract", question=question.text, passages=passages, max_nuggets=self.settings.max_nuggets
+        )
 
         def cited_passages_exist(result: ExtractedNuggets) -> str | None:
             bad = [n.passage for n in result.nuggets if not 1 <= n.passage <= len(passages)]
             return f"nuggets cite passages that do not exist: {bad}" if bad else None
 
-        extracted = await generate_structured(self.backend, messages, with_bounds(ExtractedNuggets, nuggets=self.settings.max_nuggets), reasks=self.settings.reasks, max_tokens=1536, check=cited_passages_exist)
+        extracted = await generate_structured(
+            self.backend,
+            messages,
+            with_bounds(ExtractedNuggets, nuggets=self.settings.max_nuggets),
+            reasks=self.settings.reasks,
+            max_tokens=1536,
+            check=cited_passages_exist,
+        )
         nuggets = [n for n in extracted.nuggets if n.text.strip()][: self.settings.max_nuggets]
         if extracted.short_form and nuggets:
             nuggets = sorted(nuggets, key=lambda n: n.importance != "vital")[:1]
         if not nuggets:
-            return ItemOutcome(question.id, "rejected", reason="no evidence: the passages hold no nugget for this question", attempts=[params])
+            return ItemOutcome(
+                question.id,
+                "rejected",
+                reason="no evidence: the passages hold no nugget for this question",
+                attempts=[params],
+            )
         merged = merge_near_duplicates(nuggets, passages, self.embed, self.settings.merge_threshold)
         criteria = [
-            Criterion(id=f"n{number}", text=nugget.text, kind="nugget", tags=[nugget.importance], sources=sources,
-                      weight=WEIGHTS[nugget.importance] if self.settings.weighted else 1.0)
+            Criterion(
+                id=f"n{number}",
+                text=nugget.text,
+                kind="nugget",
+                tags=[nugget.importance],
+                sources=sources,
+                weight=WEIGHTS[nugget.importance] if self.settings.weighted else 1.0,
+            )
             for number, (nugget, sources) in enumerate(merged, 1)
         ]
         params.update(candidates=len(nuggets), merged=len(nuggets) - len(merged), short_form=extracted.short_form)
-        rubric = Rubric(id=f"nuggets-{question.id}", task=question.text, criteria=criteria,
-                        provenance=Provenance(method="search-gen-v-nuggets", model=self.model_label, sources=[p.id for p in passages], params=params))
+        rubric = Rubric(
+            id=f"nuggets-{question.id}",
+            task=question.text,
+            criteria=criteria,
+            provenance=Provenance(
+                method="search-gen-v-nuggets", model=self.model_label, sources=[p.id for p in passages], params=params
+            ),
+        )
         return ItemOutcome(question.id, "kept", rubric, attempts=[params])

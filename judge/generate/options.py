@@ -27,23 +27,34 @@ constraints: --input instructions {"id", "instruction" | "prompt" | "query"}. Co
 @dataclass(frozen=True)
 class GenerateOptions:
     method: str = option(choices=METHODS)
-    input: Path = option(help="preference pairs, questions (nuggets) or instructions (constraints): .jsonl or a .json list")
+    input: Path = option(
+        help="preference pairs, questions (nuggets) or instructions (constraints): .jsonl or a .json list"
+    )
     output: Path = option(help="rubrics (.jsonl, .json or .yaml)")
     limit: int | None = option(None, "use only the first N usable pairs")
-    tau: float = option(0.5, "consistency threshold: share of induced pairs judged right (default %(default)s; "
-                        "contrastive with 0: keep the first rubric without judging it)")
+    tau: float = option(
+        0.5,
+        "consistency threshold: share of induced pairs judged right (default %(default)s; "
+        "contrastive with 0: keep the first rubric without judging it)",
+    )
     max_tries: int = option(3, "contrastive: rubrics sampled per pair before rejecting it (default %(default)s)")
     rounds: int = option(3, "auto: propose-evaluate-revise rounds per pair (default %(default)s)")
     max_rubrics: int = option(5, "auto: rubrics proposed per pair (default %(default)s)")
     max_core: int = option(20, "auto: size cap of the core set (default %(default)s)")
-    min_gain: float = option(0.05, "auto: stop the core set when the coding-rate gain falls below this (default %(default)s)")
-    embedding_model: str | None = option(None, "auto: sentence-transformers model id or path (default: the bundled all-MiniLM-L6-v2)")
+    min_gain: float = option(
+        0.05, "auto: stop the core set when the coding-rate gain falls below this (default %(default)s)"
+    )
+    embedding_model: str | None = option(
+        None, "auto: sentence-transformers model id or path (default: the bundled all-MiniLM-L6-v2)"
+    )
     name: str = option("auto-rubric-general", "auto: id of the general rubric (default %(default)s)")
     corpus: Path | None = option(None, "nuggets: a folder of .txt/.md files or a JSONL of documents")
     passages: int = option(8, "nuggets: passages shown to the model per question (default %(default)s)")
     rerank: bool = option(False, "nuggets: re-rank BM25 hits by embedding similarity (--embedding-model)")
     unweighted: bool = option(False, "nuggets: every nugget weight 1 (default: vital 1, okay 0.5)")
-    extract_only: bool = option(False, "constraints: no model; only what the extractor finds, plus unparsed sentences verbatim")
+    extract_only: bool = option(
+        False, "constraints: no model; only what the extractor finds, plus unparsed sentences verbatim"
+    )
     concurrency: int = option(4, "items worked on at once (default %(default)s)")
     progress: bool | None = option(None, cli=False)  # None: a bar on a terminal (the CLI's --quiet turns it off)
     overwrite: bool = option(False, cli=False)  # the CLI's shared --overwrite

@@ -91,7 +91,11 @@ def read_documents(path: Path, report: LoadReport) -> list[tuple[str, str, str]]
             report.skipped[str(record)] += 1
             report.problems.append(f"{path}:{number}: {record}")
             continue
-        text = next((record[k] for k in TEXT_FIELDS if isinstance(record.get(k), str)), None) if isinstance(record, dict) else None
+        text = (
+            next((record[k] for k in TEXT_FIELDS if isinstance(record.get(k), str)), None)
+            if isinstance(record, dict)
+            else None
+        )
         if text is None:
             report.skipped[f"no text field ({' / '.join(TEXT_FIELDS)})"] += 1
             report.problems.append(f"{path}:{number}: no text field")
@@ -116,10 +120,15 @@ class StaticCorpus:
         self.embed = embed
         self.rerank_depth = rerank_depth
         self._index = bm25s.BM25()
-        self._index.index(bm25s.tokenize([p.title + "\n" + p.text for p in passages], stopwords="en", show_progress=False), show_progress=False)
+        self._index.index(
+            bm25s.tokenize([p.title + "\n" + p.text for p in passages], stopwords="en", show_progress=False),
+            show_progress=False,
+        )
 
     @classmethod
-    def load(cls, path: str | Path, report: LoadReport | None = None, *, max_words: int = 150, embed: Embedder | None = None) -> StaticCorpus:
+    def load(
+        cls, path: str | Path, report: LoadReport | None = None, *, max_words: int = 150, embed: Embedder | None = None
+    ) -> StaticCorpus:
         path = Path(path)
         report = report if report is not None else LoadReport()
         if not path.exists():
@@ -165,4 +174,3 @@ def deduplicate(passages: list[Passage]) -> list[Passage]:
         seen_texts.add(key)
         kept.append(passage)
     return kept
-

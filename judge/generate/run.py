@@ -75,11 +75,16 @@ async def generate_structured(
         except (GenerationError, ValidationError, ValueError) as e:
             problem, text = str(e).splitlines()[0], getattr(e, "text", None)
             if capability(backend, "final_structured_output"):
-                raise GenerationError(f"no usable {schema.__name__} (the backend re-asked already): {problem}", text) from None
+                raise GenerationError(
+                    f"no usable {schema.__name__} (the backend re-asked already): {problem}", text
+                ) from None
         asked = [
             *messages,
             {"role": "assistant", "content": text or "(unreadable output)"},
-            {"role": "user", "content": f"That answer is not usable: {problem}. Answer again with only the JSON object asked for."},
+            {
+                "role": "user",
+                "content": f"That answer is not usable: {problem}. Answer again with only the JSON object asked for.",
+            },
         ]
     raise GenerationError(f"no usable {schema.__name__} after {reasks + 1} attempts: {problem}")
 
@@ -97,7 +102,12 @@ class Consistency:
         return self.accuracy >= tau and self.explained_correct
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "explained_correct": self.explained_correct, "pairs": self.pairs, "ties": self.ties}
+        return {
+            "accuracy": self.accuracy,
+            "explained_correct": self.explained_correct,
+            "pairs": self.pairs,
+            "ties": self.ties,
+        }
 
 
 async def consistency(judge: PairwiseJudge, pair: PreferencePair, criteria: Sequence[str]) -> Consistency:
@@ -157,7 +167,14 @@ class OutcomeLog:
     this same run made for this same item and stops on any other (judge/runs/resume.py);
     without ``items`` every earlier outcome is kept."""
 
-    def __init__(self, path: str | Path, *, run: dict[str, Any] | None = None, items: dict[str, Any] | None = None, overwrite: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        run: dict[str, Any] | None = None,
+        items: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ):
         from judge.runs.log import VerdictLog, open_resumed
         from judge.runs.resume import digest
 
@@ -206,7 +223,9 @@ async def run_generation(
 
     todo = [item for item in items if item.id not in log.outcomes]
     gate = asyncio.Semaphore(max(1, concurrency))
-    bar = tqdm(total=len(todo), unit=unit, file=sys.stderr, disable=None if progress is None else not progress)  # None: a TTY only
+    bar = tqdm(
+        total=len(todo), unit=unit, file=sys.stderr, disable=None if progress is None else not progress
+    )  # None: a TTY only
 
     async def one(item: Any) -> None:
         async with gate:

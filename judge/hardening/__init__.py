@@ -9,7 +9,17 @@ from judge.extras import require
 from judge.hardening.guard import GuardDecision, content_free_reason, inspect, screen
 from judge.hardening.reasoning import REASONING_CHOICES, Reasoning, answer_part
 
-__all__ = ["REASONING_CHOICES", "GuardDecision", "Reasoning", "answer_part", "check_options", "content_free_reason", "guard_reader", "inspect", "screen"]
+__all__ = [
+    "REASONING_CHOICES",
+    "GuardDecision",
+    "Reasoning",
+    "answer_part",
+    "check_options",
+    "content_free_reason",
+    "guard_reader",
+    "inspect",
+    "screen",
+]
 
 
 def check_options(guard: object, reasoning: object) -> None:

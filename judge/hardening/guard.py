@@ -35,13 +35,17 @@ _EMPTY_VALUE = re.compile(r"""(?<=:)\s*(?:""|''|null|None|\[\s*\]|\{\s*\})\s*(?=
 _LIST_NUMBER = re.compile(r"(?m)^\s*\d+[.)]\s")
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|\*\*[^*]+\*\*\s*:?\s*$|__[^_]+__\s*:?\s*$)")
 # An answer slot left empty: "___", "[ ]", "[insert answer here]", "<your answer>", "{answer}", "\boxed{}".
-_SLOT = re.compile(r"_{2,}|\[[^\[\]\n]{0,40}\]|【[^【】\n]{0,20}】|<[^<>\n]{0,40}>|\{[^{}\n]{0,30}\}|\b(?:TBD|TBA|TODO|XXX)\b|\?{3,}")
+_SLOT = re.compile(
+    r"_{2,}|\[[^\[\]\n]{0,40}\]|【[^【】\n]{0,20}】|<[^<>\n]{0,40}>|\{[^{}\n]{0,30}\}|\b(?:TBD|TBA|TODO|XXX)\b|\?{3,}"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?…:;])[*_]*\s+|(?<=[。！？：；])|\n+")
 _EMPHASIS = re.compile(r"[*#>|~]+|(?<![^\W_])_+|_+(?![^\W_])|^\s*[-+]\s+")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Each repeated run starts only where a run could begin (look-behinds): otherwise a long run of
 # letters is rescanned from every position, and a 32,000-character answer takes seconds.
-_CODE = re.compile(r"`[^`\n]*[^\W_][^`\n]*`|(?<![^\W\d_])[^\W\d_]\w*\(|(?<!\w)\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w*\b")
+_CODE = re.compile(
+    r"`[^`\n]*[^\W_][^`\n]*`|(?<![^\W\d_])[^\W\d_]\w*\(|(?<!\w)\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w*\b"
+)
 _OPERATOR = re.compile(r"[^\W_]\s*(?:==|!=|<=|>=|[=+*/^<>%])\s*[^\W_(]|[^\W_]\s+-\s+[^\W_]")
 _QUOTED = re.compile(r"[\"“«„]([^\"”»\n]{1,200})[\"”»]")
 _URL = re.compile(r"https?://\S+|(?<![^\s@])[^\s@]+@[^\s@]+\.\w+\b")
@@ -97,7 +101,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _contraction(word: str) -> list[str]:
-    """"I'll" -> ["I", "ll"]; "don't" -> ["do", "n't"] (n't is an answer word: negation)."""
+    """ "I'll" -> ["I", "ll"]; "don't" -> ["do", "n't"] (n't is an answer word: negation)."""
     if word.casefold().endswith("n't"):
         return [word[:-3], "n't"]
     return word.replace("’", "'").split("'")
@@ -123,7 +127,11 @@ def _content_signal(sentence: str) -> str | None:
     words = [part for word in _WORD.findall(rest) for part in _contraction(word) if part]
     if any(lexicon.is_answer_word(word) for word in words):
         return "an answer word"
-    ordinary = [(position, word) for position, word in enumerate(words) if not lexicon.is_meta(word) and not lexicon.is_function(word)]
+    ordinary = [
+        (position, word)
+        for position, word in enumerate(words)
+        if not lexicon.is_meta(word) and not lexicon.is_function(word)
+    ]
     for position, word in enumerate(words):  # the strong signals first: the semantic reader never overrules them
         if len(word) == 1 and word.isupper() and word != "I" and (position > 0 or len(words) == 1):
             return "an option letter"
@@ -137,7 +145,10 @@ def _role(sentence: str) -> Sentence:
     slots = _SLOT.findall(sentence)
     if not any(unicodedata.category(ch)[0] in "LN" for ch in sentence):
         return Sentence(sentence, "slot" if slots else "formatting")
-    if any(_content_signal(" ".join(w for w in _WORD.findall(slot) if w.casefold() not in lexicon.PLACEHOLDER)) for slot in slots):
+    if any(
+        _content_signal(" ".join(w for w in _WORD.findall(slot) if w.casefold() not in lexicon.PLACEHOLDER))
+        for slot in slots
+    ):
         slots = []  # a bracket that holds an answer: "[B]", "<Paris>", "{x: 3}"
     rest = _EMPHASIS.sub(" ", _SLOT.sub(" ", sentence) if slots else sentence)
     if (why := _content_signal(rest)) is not None:
@@ -186,8 +197,12 @@ def inspect(response: str, reader: Callable[[Sequence[str]], Sequence[Any]] | No
         return GuardDecision("formatting", "response has no content beyond formatting")
     shown = "; ".join(f"{ROLES[r]}: {next(s.text for s in sentences if s.role == r)[:60]!r}" for r in roles)
     if semantic:
-        shown += "; read as meta-discourse by meaning: " + "; ".join(f"{s.text[:40]!r} {s.why}" for s in sentences if s.why.startswith("close to"))
-    return GuardDecision("+".join(roles) + ("+semantic" if semantic else ""), f"no sentence carries content ({shown})", tuple(sentences))
+        shown += "; read as meta-discourse by meaning: " + "; ".join(
+            f"{s.text[:40]!r} {s.why}" for s in sentences if s.why.startswith("close to")
+        )
+    return GuardDecision(
+        "+".join(roles) + ("+semantic" if semantic else ""), f"no sentence carries content ({shown})", tuple(sentences)
+    )
 
 
 def content_free_reason(response: str, reader: Callable[[Sequence[str]], Sequence[Any]] | None = None) -> str | None:
@@ -196,7 +211,9 @@ def content_free_reason(response: str, reader: Callable[[Sequence[str]], Sequenc
     return None if decision.reason is None else f"content-free [{decision.rule}]: {decision.reason}"
 
 
-def screen(response: str, reasoning: Reasoning = "exclude", reader: Callable[[Sequence[str]], Sequence[Any]] | None = None) -> tuple[Answer, str | None]:
+def screen(
+    response: str, reasoning: Reasoning = "exclude", reader: Callable[[Sequence[str]], Sequence[Any]] | None = None
+) -> tuple[Answer, str | None]:
     """The part of a response to judge (without its reasoning unless ``include``) and, if it
     is content-free, why, naming the rule."""
     answer = answer_part(response, reasoning)

@@ -49,14 +49,19 @@ META_SUBSTRINGS = """思考过程 思考過程 解题过程 解題過程 解题�
     最终答案 最終答案 答案 解答 解析 解说 解說 解 答 步骤 步驟 过程 過程 思路 分析 首先 第一步 接下来 然后 最后 好的 我们 我会
     我将 我 思考 来看看 看看 仔细 这个 这道 问题 理解 题目 要求 需要 解决 解释 推理 先 的 地 吧 了 会 来 是 将
     かいせつ 解説 こたえ 答え 回答 ステップ 考え方 まず""".split()
-ANSWER_WORDS = set("""yes no not never cannot none nothing nobody true false n't sí oui non ja nein nicht sim não да нет не
-    是的 不是 不对 对 错 不 没有 否 はい いいえ 네 아니요 예""".split())
+ANSWER_WORDS = set(
+    """yes no not never cannot none nothing nobody true false n't sí oui non ja nein nicht sim não да нет не
+    是的 不是 不对 对 错 不 没有 否 はい いいえ 네 아니요 예""".split()
+)
 # Words that stand for an answer not yet given: "[insert answer here]", "<your answer>", "TBD".
-PLACEHOLDER = set("insert your answer here fill in write tbd todo tba placeholder blank respuesta escribir aquí".split())
+PLACEHOLDER = set(
+    "insert your answer here fill in write tbd todo tba placeholder blank respuesta escribir aquí".split()
+)
 
 # The earlier guard's vocabulary of openers in other languages (and English ones the
 # classes above already hold); kept so no key it stopped gets through.
-OPENERS = set("""an the this that it is are be here there so now then well okay ok alright sure hmm wait s ll d m re ve let lets
+OPENERS = set(
+    """an the this that it is are be here there so now then well okay ok alright sure hmm wait s ll d m re ve let lets
     us we i me my our will shall need to of for by in on at and with as into start begin thought thoughts thinking think
     process reasoning reason rationale explanation explain explained analysis analyze analyse approach method methods work
     working calculation calculations calculate solve solving solved solution solutions answer answers final result results
@@ -66,7 +71,8 @@ OPENERS = set("""an the this that it is are be here there so now then well okay 
     probleme le les par est antwort lösung loesung schritt schritte erklärung erklaerung begründung lass uns das die der
     ist resposta solução solucao passo passos explicação explicacao raciocínio raciocinio risposta soluzione spiegazione
     ragionamento ответ решение шаг шаги объяснение рассуждение давайте решим 정답 풀이 해설 답 단계 الجواب الحل الإجابة
-    الاجابة خطوة उत्तर हल चरण""".split())
+    الاجابة خطوة उत्तर हल चरण""".split()
+)
 
 
 @cache

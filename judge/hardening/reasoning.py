@@ -23,7 +23,9 @@ _TAG = r"(?:think|thinking|thought|reasoning|scratchpad)"
 _CLOSED = re.compile(rf"<({_TAG})>.*?</\1>|\[({_TAG})\].*?\[/\2\]", re.DOTALL | re.IGNORECASE)
 _OPEN = re.compile(rf"(?:<{_TAG}>|\[{_TAG}\]).*\Z", re.DOTALL | re.IGNORECASE)  # cut off before its end
 _CLOSING = re.compile(rf"</{_TAG}>|\[/{_TAG}\]", re.IGNORECASE)
-_STRAY_CLOSE = re.compile(rf"\A.*?(?:</{_TAG}>|\[/{_TAG}\])", re.DOTALL | re.IGNORECASE)  # the opening tag was in the prompt
+_STRAY_CLOSE = re.compile(
+    rf"\A.*?(?:</{_TAG}>|\[/{_TAG}\])", re.DOTALL | re.IGNORECASE
+)  # the opening tag was in the prompt
 _ANY = re.compile(rf"</?{_TAG}>|\[/?{_TAG}\]", re.IGNORECASE)
 
 

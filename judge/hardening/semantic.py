@@ -40,9 +40,18 @@ def bank(names: Sequence[str], language: str | None = "en") -> dict[str, str]:
     """The sentences of corpus files (in one language, or all), each with its family."""
     from judge.hardening.guard import split_sentences
 
-    rows = [row for name in names for row in map(json.loads, (CORPUS / name).open(encoding="utf-8"))
-            if language is None or row.get("language", language) == language]
-    return {s: row.get("family", "genuine") for row in rows for s in split_sentences(row["text"]) if sum(c.isalpha() for c in s) >= 3}
+    rows = [
+        row
+        for name in names
+        for row in map(json.loads, (CORPUS / name).open(encoding="utf-8"))
+        if language is None or row.get("language", language) == language
+    ]
+    return {
+        s: row.get("family", "genuine")
+        for row in rows
+        for s in split_sentences(row["text"])
+        if sum(c.isalpha() for c in s) >= 3
+    }
 
 
 class SemanticReader:
@@ -71,7 +80,12 @@ class SemanticReader:
 
     def identity(self) -> dict[str, Any]:
         """What its readings depend on: recorded in a judge's settings."""
-        return {"threshold": self.threshold, "margin": self.margin, "meta": len(self.meta), "genuine": len(self.genuine)}
+        return {
+            "threshold": self.threshold,
+            "margin": self.margin,
+            "meta": len(self.meta),
+            "genuine": len(self.genuine),
+        }
 
     def __call__(self, sentences: Sequence[str]) -> list[Reading]:
         if not sentences:
@@ -82,7 +96,14 @@ class SemanticReader:
         for row in range(len(sentences)):
             best = int(to_meta[row].argmax())
             similarity, genuine = float(to_meta[row, best]), float(to_genuine[row].max())
-            readings.append(Reading(similarity >= self.threshold and similarity - genuine >= self.margin, self.meta[best], similarity, genuine))
+            readings.append(
+                Reading(
+                    similarity >= self.threshold and similarity - genuine >= self.margin,
+                    self.meta[best],
+                    similarity,
+                    genuine,
+                )
+            )
         return readings
 
 

@@ -80,13 +80,20 @@ class JuryAgreement:
                 continue  # decided in code or skipped: no judge was asked
             decisions = [None if panel.get(j) is None else panel[j] >= threshold for j in self.judges]
             self.overall.add(decisions)
-            self.by_criterion.setdefault(f"{verdict.get('rubric_id', '?')}/{result['criterion_id']}", Units()).add(decisions)
+            self.by_criterion.setdefault(f"{verdict.get('rubric_id', '?')}/{result['criterion_id']}", Units()).add(
+                decisions
+            )
             disputed += bool(result.get("disputed"))
         known = [s for s in scores.values() if s is not None]
         spread = max(known) - min(known) if len(known) >= 2 else 0.0
         if disputed or spread > 0:
             self._order -= 1  # earlier items first among equals
-            entry = (disputed, spread, self._order, {"item_id": verdict["item_id"], "disputed_criteria": disputed, "spread": spread, "scores": scores})
+            entry = (
+                disputed,
+                spread,
+                self._order,
+                {"item_id": verdict["item_id"], "disputed_criteria": disputed, "spread": spread, "scores": scores},
+            )
             (heapq.heappush if len(self._disputed) < MOST_DISPUTED else heapq.heappushpop)(self._disputed, entry)
 
     def figures(self) -> dict[str, Any] | None:
@@ -124,7 +131,9 @@ def format_agreement(agreement: dict[str, Any]) -> str:
     for name, f in agreement["criteria"].items():
         rows.append((name, number(f["alpha"]), number(f["agreement"], ".0%"), str(f["disputed"]), str(f["units"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines += [""] + ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines += [""] + [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows
+    ]
     if agreement["most_disputed"]:
         lines += ["", "most disputed items (criteria disputed; each judge's score):"]
         for item in agreement["most_disputed"]:

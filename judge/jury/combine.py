@@ -29,8 +29,12 @@ def combine(votes: Sequence[tuple[str, CriterionResult]], method: JuryMethod, th
     failed = [f"{label} could not score it: {r.reason}" for label, r in votes if r.status != "scored"]
     base = {"criterion_id": first.criterion_id, "kind": first.kind, "weight": first.weight, "jury": panel}
     if not scored:
-        return CriterionResult(**base, status="unscored", reason="no judge of the jury could score it: " + "; ".join(failed),
-                               transient=any(r.transient for _, r in votes) or None)
+        return CriterionResult(
+            **base,
+            status="unscored",
+            reason="no judge of the jury could score it: " + "; ".join(failed),
+            transient=any(r.transient for _, r in votes) or None,
+        )
     p_values = [r.p_yes for _, r in scored]
     decisions = [bool(r.met) for _, r in scored]
     p_yes, met = aggregate(p_values, decisions, method, threshold)  # type: ignore[arg-type]
@@ -51,7 +55,9 @@ def combine(votes: Sequence[tuple[str, CriterionResult]], method: JuryMethod, th
     )
 
 
-def aggregate(p_values: Sequence[float], decisions: Sequence[bool], method: JuryMethod, threshold: float) -> tuple[float, bool]:
+def aggregate(
+    p_values: Sequence[float], decisions: Sequence[bool], method: JuryMethod, threshold: float
+) -> tuple[float, bool]:
     """(P(yes), met) of the jury from the scoring judges' P(yes) and their own decisions."""
     mean = sum(p_values) / len(p_values)
     if method == "majority":

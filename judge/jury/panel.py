@@ -40,7 +40,9 @@ class Jury(Evaluates):
         for judge, settings in zip(judges[1:], shared[1:]):
             differ = sorted(k for k in settings if settings[k] != shared[0].get(k))
             if differ:
-                raise ValueError(f"the judges of a jury share their settings; {judge.model_label} differs in {', '.join(differ)}")
+                raise ValueError(
+                    f"the judges of a jury share their settings; {judge.model_label} differs in {', '.join(differ)}"
+                )
         self.judges = list(judges)
         self.method: JuryMethod = method
         first = self.judges[0]

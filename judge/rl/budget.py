@@ -35,7 +35,9 @@ def request_bytes(body_bytes: int, texts: Sequence[tuple[int, Any]]) -> int:
     """What judging a request holds: its body, and each item's text (prompt, response,
     reference) once as parsed plus once per criterion rendered. ``texts``: (characters,
     rubric) per item; a rubric not yet resolved counts as one criterion."""
-    return body_bytes + sum(chars * (1 + (len(rubric.criteria) if isinstance(rubric, Rubric) else 1)) for chars, rubric in texts)
+    return body_bytes + sum(
+        chars * (1 + (len(rubric.criteria) if isinstance(rubric, Rubric) else 1)) for chars, rubric in texts
+    )
 
 
 class InFlightBudget:

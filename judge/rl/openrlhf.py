@@ -14,8 +14,21 @@ from collections.abc import Iterable
 # End-of-turn, end-of-text and padding tokens of common chat formats (ChatML/Qwen, Llama 2/3,
 # Mistral, Gemma, Phi-3, GPT-2 style); ``rubric serve --strip-token`` adds more.
 SPECIAL_TOKENS = (
-    "<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "<|eom_id|>", "<|finetune_right_pad_id|>",
-    "</s>", "<eos>", "<end_of_turn>", "<|end|>", "<|im_start|>", "<pad>", "[PAD]", "<|pad|>", "<|eos|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|finetune_right_pad_id|>",
+    "</s>",
+    "<eos>",
+    "<end_of_turn>",
+    "<|end|>",
+    "<|im_start|>",
+    "<pad>",
+    "[PAD]",
+    "<|pad|>",
+    "<|eos|>",
 )
 ANCHORS = (64, 32, 16)  # lengths of the prompt's end looked for in the query when the prefixes differ
 

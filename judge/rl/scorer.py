@@ -53,7 +53,14 @@ class Reward:
             "hard_score": v.hard_score if v else None,
             "gate": v.gate if v else None,
             "criteria": [
-                {"id": r.criterion_id, "status": r.status, "p_yes": r.p_yes, "met": r.met, "weight": r.weight, "reason": r.reason}
+                {
+                    "id": r.criterion_id,
+                    "status": r.status,
+                    "p_yes": r.p_yes,
+                    "met": r.met,
+                    "weight": r.weight,
+                    "reason": r.reason,
+                }
                 for r in (v.results if v else [])
             ],
         }

@@ -200,7 +200,9 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         sizes = [len(r.rubric.criteria) if isinstance(r.rubric, Rubric) else 0 for r in requests]
         for index, size in enumerate(sizes):
             if size > config.max_criteria_per_item:
-                raise ApiError(422, f"item {index} has {size} criteria; the limit is {config.max_criteria_per_item} per item")
+                raise ApiError(
+                    422, f"item {index} has {size} criteria; the limit is {config.max_criteria_per_item} per item"
+                )
         if sum(sizes) > config.max_criteria:
             raise ApiError(413, f"{sum(sizes)} criteria in one request; the limit is {config.max_criteria}")
 
@@ -266,7 +268,9 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
 
     async def health(request: Request) -> JSONResponse:
         status = "draining" if state["draining"] else "ok"
-        return JSONResponse({"status": status, "model": scorer.judge.model_label}, status_code=503 if state["draining"] else 200)
+        return JSONResponse(
+            {"status": status, "model": scorer.judge.model_label}, status_code=503 if state["draining"] else 200
+        )
 
     async def metrics_endpoint(request: Request) -> JSONResponse:
         judge = scorer.judge
@@ -290,7 +294,12 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         leaves has its work cancelled (its items drop out of the micro-batches). What it holds
         meanwhile comes out of the in-flight budget (judge/rl/budget.py)."""
         declared = request.headers.get("content-length", "")
-        with over_budget_as_answer(), budget.hold(min(int(declared), config.max_request_bytes) if declared.isdigit() else config.max_request_bytes) as held:
+        with (
+            over_budget_as_answer(),
+            budget.hold(
+                min(int(declared), config.max_request_bytes) if declared.isdigit() else config.max_request_bytes
+            ) as held,
+        ):
             body = await read_json(request, config.max_request_bytes)
             work = asyncio.ensure_future(handler(body, held))
             watcher = asyncio.ensure_future(until_disconnected(request))
@@ -305,8 +314,11 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
 
     def refused() -> JSONResponse:
         metrics.statuses[401] += 1
-        return JSONResponse({"error": "missing or wrong bearer token (Authorization: Bearer ...)"}, status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(
+            {"error": "missing or wrong bearer token (Authorization: Bearer ...)"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
     def protected(handler: Any) -> Any:
         async def endpoint(request: Request) -> JSONResponse:
@@ -393,12 +405,26 @@ def make_server(app: Starlette, *, graceful_timeout: float = 60.0, log_level: st
 
     limits: ServerConfig = app.state.config
     protocol = guarded_protocol(limits.read_timeout, limits.max_connections, app.state.connections)
-    config = uvicorn.Config(app, http=protocol, log_level=log_level, timeout_graceful_shutdown=graceful_timeout, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        http=protocol,
+        log_level=log_level,
+        timeout_graceful_shutdown=graceful_timeout,
+        access_log=False,
+        lifespan="on",
+    )
     return uvicorn.Server(config)
 
 
-def serve(scorer: RewardScorer, config: ServerConfig, host: str, port: int, *, graceful_timeout: float = 60.0,
-          on_listen: Callable[[str, int], None] = lambda host, port: None) -> None:
+def serve(
+    scorer: RewardScorer,
+    config: ServerConfig,
+    host: str,
+    port: int,
+    *,
+    graceful_timeout: float = 60.0,
+    on_listen: Callable[[str, int], None] = lambda host, port: None,
+) -> None:
     """Serve until SIGINT or SIGTERM, then finish the requests in flight and return."""
     sock = bind(host, port)
     on_listen(*sock.getsockname()[:2])

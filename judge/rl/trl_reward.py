@@ -43,7 +43,9 @@ class _RubricRewardBase:
         self.reference_column = reference_column
         self.last_rewards: list[Reward] = []  # the latest batch, with verdicts, for inspection
 
-    def _requests(self, prompts: Sequence[Any], completions: Sequence[Any], columns: dict[str, Any]) -> list[RewardRequest]:
+    def _requests(
+        self, prompts: Sequence[Any], completions: Sequence[Any], columns: dict[str, Any]
+    ) -> list[RewardRequest]:
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts for {len(completions)} completions")
         rubrics = columns.get(self.rubric_column) if self.rubric_column else None

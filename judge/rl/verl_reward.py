@@ -38,7 +38,6 @@ reward resource pool. Its model name is the first of the router's ``/v1/models``
 RUBRIC_JUDGE_ROUTER_MODEL.
 """
 
-
 # No `from __future__ import annotations` here: verl loads this file by path (exec_module
 # without registering it in sys.modules), and dataclasses then cannot resolve string
 # annotations. Annotations stay real objects, so the file loads either way.
@@ -149,8 +148,10 @@ def router_spec(settings: Settings) -> str:
         try:
             name = httpx.get(f"{base}/models", timeout=30).raise_for_status().json()["data"][0]["id"]
         except Exception as e:  # noqa: BLE001 - say what to set instead
-            raise ValueError(f"verl's reward router {settings.router} does not list its model at /v1/models ({type(e).__name__}: {e}); "
-                             "set RUBRIC_JUDGE_ROUTER_MODEL to the served model name") from None
+            raise ValueError(
+                f"verl's reward router {settings.router} does not list its model at /v1/models ({type(e).__name__}: {e}); "
+                "set RUBRIC_JUDGE_ROUTER_MODEL to the served model name"
+            ) from None
     return f"openai/{name}?base_url={base}"
 
 
@@ -159,8 +160,13 @@ class _Local:
 
     def __init__(self, settings: Settings):
         model = router_spec(settings) if settings.router else settings.model
-        self.scorer = build_scorer(model, rubric=settings.rubric, cache=settings.cache or False, calibration=settings.calibration,
-                                   judge_options=json.loads(settings.options) if settings.options else None)
+        self.scorer = build_scorer(
+            model,
+            rubric=settings.rubric,
+            cache=settings.cache or False,
+            calibration=settings.calibration,
+            judge_options=json.loads(settings.options) if settings.options else None,
+        )
 
     async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
         return [reward.details() for reward in await self.scorer.ascore(requests)]
@@ -177,7 +183,12 @@ class _Remote:
         import httpx
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-        body = {"items": [{"prompt": r.prompt, "response": r.response, "rubric": r.rubric, "reference": r.reference} for r in requests]}
+        body = {
+            "items": [
+                {"prompt": r.prompt, "response": r.response, "rubric": r.rubric, "reference": r.reference}
+                for r in requests
+            ]
+        }
 
         def retryable(error: BaseException) -> bool:
             if isinstance(error, httpx.HTTPStatusError):
@@ -187,7 +198,10 @@ class _Remote:
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 async for attempt in AsyncRetrying(
-                    retry=retry_if_exception(retryable), stop=stop_after_attempt(4), wait=wait_random_exponential(multiplier=0.5, max=8), reraise=True
+                    retry=retry_if_exception(retryable),
+                    stop=stop_after_attempt(4),
+                    wait=wait_random_exponential(multiplier=0.5, max=8),
+                    reraise=True,
                 ):
                     with attempt:
                         response = await client.post(self.url, json=body)
@@ -219,7 +233,11 @@ def _grouped(extra_infos: Sequence[Any], router: str | None = None) -> dict[Sett
 
 
 async def acompute_score_batch(
-    data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any] | None = None, **kwargs: Any
+    data_sources: Sequence[Any],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Any] | None = None,
+    **kwargs: Any,
 ) -> list[dict[str, Any]]:
     extra_infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
     results: list[dict[str, Any] | None] = [None] * len(solution_strs)
@@ -231,21 +249,31 @@ async def acompute_score_batch(
 
 
 def compute_score_batch(
-    data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any] | None = None, **kwargs: Any
+    data_sources: Sequence[Any],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Any] | None = None,
+    **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """For ``reward_model.reward_manager=batch``: the whole batch in one engine call."""
     return run_sync(acompute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, **kwargs))
 
 
-def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> dict[str, Any]:
+def compute_score(
+    data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any
+) -> dict[str, Any]:
     """For the naive manager: one sample per call (prefer the batch manager for a model judge)."""
     return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info], **kwargs)[0]
 
 
-_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, MicroBatcher[Any, Any]]] = weakref.WeakKeyDictionary()
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, MicroBatcher[Any, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-async def acompute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any) -> dict[str, Any]:
+async def acompute_score(
+    data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any
+) -> dict[str, Any]:
     """For verl's reward loop, which awaits one call per sample concurrently: the calls are
     micro-batched into engine calls (or server requests)."""
     settings = Settings.of(extra_info, kwargs.get("reward_router_address"))

@@ -28,8 +28,12 @@ class JudgeOutcome:
         return "\n".join([head, format_summary(self.summary), *self.lines])
 
 
-def judge_command(run: RunOptions, judging: JudgeOptions, models: ModelOptions,
-                  say: Callable[[str], None] = lambda message: print(message, file=sys.stderr)) -> JudgeOutcome:
+def judge_command(
+    run: RunOptions,
+    judging: JudgeOptions,
+    models: ModelOptions,
+    say: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+) -> JudgeOutcome:
     """Judge ``run.input`` into ``run.output`` (resumably) with the judge the options describe."""
     from judge.runs.sources import readable_again
 
@@ -52,13 +56,23 @@ def _judge(run: RunOptions, judging: JudgeOptions, models: ModelOptions, say: Ca
     judge = build_judge(judging, backends)
     batches: list[Any] = []
     tags = judging.only_tags
-    summary = judge_file(judge, run.input, run.output, RubricSource.from_option(run.rubric), progress=run.progress,
-                         overwrite=run.overwrite, settings={"only_tags": sorted(tags) if tags else None},
-                         before=_prefetch(judge, run, batches, say) if run.batch else None, columns=run.columns)
+    summary = judge_file(
+        judge,
+        run.input,
+        run.output,
+        RubricSource.from_option(run.rubric),
+        progress=run.progress,
+        overwrite=run.overwrite,
+        settings={"only_tags": sorted(tags) if tags else None},
+        before=_prefetch(judge, run, batches, say) if run.batch else None,
+        columns=run.columns,
+    )
     lines = [outcome.describe() for outcome in batches]
     for backend in backends:
         if (usage := capability(backend, "usage")) is not None:
-            lines.append(f"API usage: {f'{backend.name}:{backend.model_id}: ' if len(backends) > 1 else ''}{usage.describe()}")
+            lines.append(
+                f"API usage: {f'{backend.name}:{backend.model_id}: ' if len(backends) > 1 else ''}{usage.describe()}"
+            )
     return JudgeOutcome(summary, judge.model_label, judge.threshold, lines)
 
 
@@ -69,6 +83,8 @@ def _prefetch(judge: Any, run: RunOptions, outcomes: list, say: Callable[[str], 
 
     def send(items: list) -> None:
         quiet = (lambda message: None) if run.quiet else say
-        outcomes.extend(run_sync(prefetch(judge, items, run.output, poll_seconds=run.batch_poll, progress=run.progress, say=quiet)))
+        outcomes.extend(
+            run_sync(prefetch(judge, items, run.output, poll_seconds=run.batch_poll, progress=run.progress, say=quiet))
+        )
 
     return send

@@ -48,7 +48,12 @@ class Warnings:
             self.held.append((None, f"{self.source}: {shape}"))
         if self.count <= MAX_WARNINGS:
             where = f"{self.source}/{error.file}" if error.file else str(self.source)
-            self.held.append((error.message, f"{where}:{error.line}: {error.message} ({'line' if is_lines(self.source) else 'row'} skipped)"))
+            self.held.append(
+                (
+                    error.message,
+                    f"{where}:{error.line}: {error.message} ({'line' if is_lines(self.source) else 'row'} skipped)",
+                )
+            )
 
     def close(self, items: int) -> None:
         """Say what was held; with no item at all for want of a rubric, say that once (NoRubric)."""
@@ -57,11 +62,15 @@ class Warnings:
             if not (no_rubric and reason == NO_RUBRIC):
                 self.warn(message)
         if no_rubric:
-            raise NoRubric(f"{self.source}: no rubric: pass --rubric NAME|FILE, or give each line a 'rubric' or 'rubric_id'; "
-                           "no item to judge")
+            raise NoRubric(
+                f"{self.source}: no rubric: pass --rubric NAME|FILE, or give each line a 'rubric' or 'rubric_id'; "
+                "no item to judge"
+            )
         if self.count > MAX_WARNINGS:
             common = "; ".join(f"{n} x {why}" for why, n in self.reasons.most_common(3))
-            self.warn(f"{self.source}: {self.count - MAX_WARNINGS} more lines skipped, {self.count} in all (most often: {common})")
+            self.warn(
+                f"{self.source}: {self.count - MAX_WARNINGS} more lines skipped, {self.count} in all (most often: {common})"
+            )
 
 
 class NoRubric(ValueError):
@@ -112,7 +121,9 @@ def judge_file(
     kept = resumed.kept
     input_ids: dict[str, Any] = {}  # items on their way: the id as the input wrote it
 
-    left: Iterable[JudgeItem] = (e for e in read_items(input_path, rubrics, skip_ids=kept, columns=columns) if isinstance(e, JudgeItem))
+    left: Iterable[JudgeItem] = (
+        e for e in read_items(input_path, rubrics, skip_ids=kept, columns=columns) if isinstance(e, JudgeItem)
+    )
     if before is not None:  # it needs them all at once (a provider batch job), so the judging reads the same list
         left = list(left)
         before(left)
@@ -177,5 +188,7 @@ def compare_file(
         "unscored": len(records) - len(scored),
         "malformed_lines": malformed,
         "labelled": len(labelled),
-        "accuracy": (sum(r["preferred"] == labels[str(r["item_id"])] for r in labelled) / len(labelled)) if labelled else None,
+        "accuracy": (sum(r["preferred"] == labels[str(r["item_id"])] for r in labelled) / len(labelled))
+        if labelled
+        else None,
     }

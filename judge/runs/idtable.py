@@ -36,7 +36,9 @@ class IdTable(Mapping[str, str]):
         return row[0]
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._db.execute("SELECT 1 FROM ids WHERE id = ?", (key,)).fetchone() is not None
+        return (
+            isinstance(key, str) and self._db.execute("SELECT 1 FROM ids WHERE id = ?", (key,)).fetchone() is not None
+        )
 
     def __iter__(self) -> Iterator[str]:
         return (row[0] for row in self._db.execute("SELECT id FROM ids"))

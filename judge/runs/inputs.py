@@ -46,8 +46,12 @@ def has_unpaired_surrogate(value: Any) -> bool:
 def _check_prompt(prompt: Any) -> str | None:
     if isinstance(prompt, str):
         return None
-    if isinstance(prompt, list) and prompt and all(
-        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in prompt
+    if (
+        isinstance(prompt, list)
+        and prompt
+        and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in prompt
+        )
     ):
         return None
     return "'prompt' must be a string or a non-empty list of {role, content} messages"
@@ -56,7 +60,9 @@ def _check_prompt(prompt: Any) -> str | None:
 def decode_object(raw: bytes, number: int) -> dict[str, Any] | LineError:
     """One input line as a JSON object of real text, or why it is not one."""
     try:
-        data = json.loads(raw.decode("utf-8").rstrip("\r\n"))  # the line's end is not part of it: columns as an editor counts them
+        data = json.loads(
+            raw.decode("utf-8").rstrip("\r\n")
+        )  # the line's end is not part of it: columns as an editor counts them
     except UnicodeDecodeError as e:
         return LineError(number, f"not valid UTF-8 (byte {e.start} of the line)")
     except json.JSONDecodeError as e:
@@ -73,7 +79,9 @@ def checked_object(data: Any, number: int) -> dict[str, Any] | LineError:
     return data
 
 
-def parse_line(raw: bytes | dict[str, Any], number: int, lookup: RubricLookup, columns: Columns = Columns()) -> JudgeItem | LineError:
+def parse_line(
+    raw: bytes | dict[str, Any], number: int, lookup: RubricLookup, columns: Columns = Columns()
+) -> JudgeItem | LineError:
     data = decode_object(raw, number) if isinstance(raw, bytes) else checked_object(raw, number)
     if isinstance(data, LineError):
         return data
@@ -138,14 +146,19 @@ def binary_problem(path: str | Path) -> str | None:
     if b"\x00" not in head:
         return None
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return f"{path}: this is UTF-16 text; save it as UTF-8 (JSON lines: one JSON object per line); nothing was judged"
+        return (
+            f"{path}: this is UTF-16 text; save it as UTF-8 (JSON lines: one JSON object per line); nothing was judged"
+        )
     at = head.index(b"\x00")
     line = head.count(b"\n", 0, at) + 1
     return f"{path}: this is a binary file (a NUL byte on line {line}), not JSON lines (text, one JSON object per line); nothing was judged"
 
 
 def read_items(
-    path: str | Path, lookup: RubricLookup, skip_ids: Container[str] = frozenset(), columns: Columns = Columns()  # type: ignore[assignment]
+    path: str | Path,
+    lookup: RubricLookup,
+    skip_ids: Container[str] = frozenset(),
+    columns: Columns = Columns(),  # type: ignore[assignment]
 ) -> Iterator[JudgeItem | LineError]:
     """Items of an input in order; bad rows come out as LineError, never as exceptions."""
     seen = IdTable()  # id -> where it was first: on disk, not growing with the rows
@@ -157,9 +170,15 @@ def read_items(
                 continue
             where = f"{shard}:{number}" if shard else str(number)
             if shard:  # ids made from row numbers must not collide across shards
-                parsed = replace(parsed, id=parsed.id.replace("line-", f"{shard}:row-", 1)) if parsed.input_id is None else parsed
+                parsed = (
+                    replace(parsed, id=parsed.id.replace("line-", f"{shard}:row-", 1))
+                    if parsed.input_id is None
+                    else parsed
+                )
             if (first := seen.add(parsed.id, where)) is not None:
-                yield LineError(number, f"duplicate id {parsed.id!r} (first on {'row' if shard else 'line'} {first})", shard)
+                yield LineError(
+                    number, f"duplicate id {parsed.id!r} (first on {'row' if shard else 'line'} {first})", shard
+                )
                 continue
             if parsed.id in skip_ids:
                 continue

@@ -103,8 +103,10 @@ class VerdictLog:
         self.previous = keep
 
     def _refuse(self, line: int) -> None:
-        raise NotARecordFile(f"{self.path}:{line}: not a record of a run, so this file is not a run's output; "
-                             "pass --overwrite to replace it, or another --output")
+        raise NotARecordFile(
+            f"{self.path}:{line}: not a record of a run, so this file is not a run's output; "
+            "pass --overwrite to replace it, or another --output"
+        )
 
     @property
     def done_ids(self) -> set[str]:
@@ -137,7 +139,9 @@ def _lock(handle: Any, path: Path) -> None:
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise OutputBusy(f"{path}: another run is writing it; wait for that run to end, or pass another --output") from None
+        raise OutputBusy(
+            f"{path}: another run is writing it; wait for that run to end, or pass another --output"
+        ) from None
 
 
 def open_log(output_path: str | Path, warn: Callable[[str], None], *, overwrite: bool = False) -> VerdictLog:
@@ -163,8 +167,13 @@ class Resumed:
         return {**plain, "run": self.run, "input_hash": self.hashes[str(plain["item_id"])]}
 
     def write_all(
-        self, records: AsyncIterator[BaseModel | dict[str, Any]], total: int, unit: str, progress: bool | None,
-        on_record: Callable[[dict[str, Any]], None] | None = None, keep: bool = True,
+        self,
+        records: AsyncIterator[BaseModel | dict[str, Any]],
+        total: int,
+        unit: str,
+        progress: bool | None,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+        keep: bool = True,
     ) -> list[dict[str, Any]]:
         async def stamped() -> AsyncIterator[dict[str, Any]]:
             async for record in records:
@@ -174,8 +183,13 @@ class Resumed:
 
 
 def open_resumed(
-    output_path: str | Path, warn: Callable[[str], None], run: dict[str, Any], hashes: dict[str, str], *,
-    overwrite: bool = False, what: str = "verdict",
+    output_path: str | Path,
+    warn: Callable[[str], None],
+    run: dict[str, Any],
+    hashes: dict[str, str],
+    *,
+    overwrite: bool = False,
+    what: str = "verdict",
 ) -> Resumed:
     """The output of a resumable run (locked), with the records that may be kept (resume.py:
     ResumeMismatch, the output closed again, when earlier records belong to another run)."""
@@ -186,8 +200,10 @@ def open_resumed(
         if again := {item for item, record in kept.items() if passing_failure(record)}:
             log.drop(again)
             kept = {item: record for item, record in kept.items() if item not in again}
-            warn(f"{output_path}: {len(again)} {what}s left unscored by a passing failure (connection, timeout, server error, "
-                 "rate limit) are judged again")
+            warn(
+                f"{output_path}: {len(again)} {what}s left unscored by a passing failure (connection, timeout, server error, "
+                "rate limit) are judged again"
+            )
     except BaseException:
         log.close()
         raise
@@ -201,8 +217,13 @@ def passing_failure(record: dict[str, Any]) -> bool:
 
 
 def write_all(
-    verdicts: AsyncIterator[BaseModel | dict[str, Any]], log: VerdictLog, total: int, unit: str, progress: bool | None,
-    on_record: Callable[[dict[str, Any]], None] | None = None, keep: bool = True,
+    verdicts: AsyncIterator[BaseModel | dict[str, Any]],
+    log: VerdictLog,
+    total: int,
+    unit: str,
+    progress: bool | None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    keep: bool = True,
 ) -> list[dict[str, Any]]:
     """Write each verdict (a model or a plain record) to the log as it arrives (progress
     bar on a terminal), hand it to ``on_record``; close the log. The records written are

@@ -39,18 +39,48 @@ def pyarrow_modules() -> Any:
 
 def schema() -> Any:
     pa, _ = pyarrow_modules()
-    result = pa.struct([
-        ("criterion_id", pa.string()), ("kind", pa.string()), ("weight", pa.float64()), ("status", pa.string()),
-        ("p_yes", pa.float64()), ("p_yes_raw", pa.float64()), ("met", pa.bool_()), ("reason", pa.string()), ("label", pa.string()),
-        ("explanation", pa.string()), ("disputed", pa.bool_()), ("notes_json", pa.string()), ("jury_json", pa.string()),
-    ])
-    return pa.schema([
-        ("id", pa.string()), ("item_id", pa.string()), ("rubric_id", pa.string()), ("model", pa.string()), ("status", pa.string()),
-        ("score", pa.float64()), ("hard_score", pa.float64()), ("threshold", pa.float64()), ("gate", pa.string()),
-        ("n_scored", pa.int64()), ("n_unscored", pa.int64()), ("n_skipped", pa.int64()), ("reason", pa.string()),
-        ("request_shape", pa.string()), ("template_version", pa.string()), ("calibration", pa.string()), ("input_hash", pa.string()),
-        ("results", pa.list_(result)), ("notes_json", pa.string()), ("jury_json", pa.string()), ("run_json", pa.string()),
-    ])
+    result = pa.struct(
+        [
+            ("criterion_id", pa.string()),
+            ("kind", pa.string()),
+            ("weight", pa.float64()),
+            ("status", pa.string()),
+            ("p_yes", pa.float64()),
+            ("p_yes_raw", pa.float64()),
+            ("met", pa.bool_()),
+            ("reason", pa.string()),
+            ("label", pa.string()),
+            ("explanation", pa.string()),
+            ("disputed", pa.bool_()),
+            ("notes_json", pa.string()),
+            ("jury_json", pa.string()),
+        ]
+    )
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("item_id", pa.string()),
+            ("rubric_id", pa.string()),
+            ("model", pa.string()),
+            ("status", pa.string()),
+            ("score", pa.float64()),
+            ("hard_score", pa.float64()),
+            ("threshold", pa.float64()),
+            ("gate", pa.string()),
+            ("n_scored", pa.int64()),
+            ("n_unscored", pa.int64()),
+            ("n_skipped", pa.int64()),
+            ("reason", pa.string()),
+            ("request_shape", pa.string()),
+            ("template_version", pa.string()),
+            ("calibration", pa.string()),
+            ("input_hash", pa.string()),
+            ("results", pa.list_(result)),
+            ("notes_json", pa.string()),
+            ("jury_json", pa.string()),
+            ("run_json", pa.string()),
+        ]
+    )
 
 
 def _json(value: Any) -> str | None:
@@ -59,14 +89,54 @@ def _json(value: Any) -> str | None:
 
 def row(record: dict[str, Any]) -> dict[str, Any]:
     """One verdict record (a log line) as a parquet row of the fixed schema."""
-    plain = ("item_id", "rubric_id", "model", "status", "score", "hard_score", "threshold", "gate", "n_scored", "n_unscored", "n_skipped",
-             "reason", "request_shape", "template_version", "calibration", "input_hash")
+    plain = (
+        "item_id",
+        "rubric_id",
+        "model",
+        "status",
+        "score",
+        "hard_score",
+        "threshold",
+        "gate",
+        "n_scored",
+        "n_unscored",
+        "n_skipped",
+        "reason",
+        "request_shape",
+        "template_version",
+        "calibration",
+        "input_hash",
+    )
     out = {name: record.get(name) for name in plain}
     out["id"] = None if record.get("id") is None else str(record["id"])
-    out["results"] = [{**{k: r.get(k) for k in ("criterion_id", "kind", "weight", "status", "p_yes", "p_yes_raw", "met", "reason", "label",
-                                                 "explanation", "disputed")},
-                       "notes_json": _json(r.get("notes")), "jury_json": _json(r.get("jury"))} for r in record.get("results", [])]
-    out["notes_json"], out["jury_json"], out["run_json"] = _json(record.get("notes")), _json(record.get("jury")), _json(record.get("run"))
+    out["results"] = [
+        {
+            **{
+                k: r.get(k)
+                for k in (
+                    "criterion_id",
+                    "kind",
+                    "weight",
+                    "status",
+                    "p_yes",
+                    "p_yes_raw",
+                    "met",
+                    "reason",
+                    "label",
+                    "explanation",
+                    "disputed",
+                )
+            },
+            "notes_json": _json(r.get("notes")),
+            "jury_json": _json(r.get("jury")),
+        }
+        for r in record.get("results", [])
+    ]
+    out["notes_json"], out["jury_json"], out["run_json"] = (
+        _json(record.get("notes")),
+        _json(record.get("jury")),
+        _json(record.get("run")),
+    )
     return out
 
 
@@ -75,8 +145,14 @@ def record(parquet: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in parquet.items() if not k.endswith("_json") and k != "results"}
     for name in ("notes", "jury", "run"):
         out[name] = _parsed(parquet.get(f"{name}_json"))
-    out["results"] = [{**{k: v for k, v in r.items() if not k.endswith("_json")}, "notes": _parsed(r.get("notes_json")) or [],
-                       "jury": _parsed(r.get("jury_json"))} for r in parquet.get("results") or []]
+    out["results"] = [
+        {
+            **{k: v for k, v in r.items() if not k.endswith("_json")},
+            "notes": _parsed(r.get("notes_json")) or [],
+            "jury": _parsed(r.get("jury_json")),
+        }
+        for r in parquet.get("results") or []
+    ]
     out["notes"] = out["notes"] or []
     return out
 

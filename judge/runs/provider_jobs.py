@@ -50,8 +50,10 @@ class BatchOutcome:
     def describe(self) -> str:
         if self.job_id is None:
             return f"batch {self.model}: nothing to send ({self.cached} questions already cached)"
-        line = (f"batch {self.model}: job {self.job_id} {self.state}{' (resumed)' if self.resumed else ''}: "
-                f"{self.sent} questions sent, {self.answered} answered, {self.failed} failed there")
+        line = (
+            f"batch {self.model}: job {self.job_id} {self.state}{' (resumed)' if self.resumed else ''}: "
+            f"{self.sent} questions sent, {self.answered} answered, {self.failed} failed there"
+        )
         if self.failed:
             common = "; ".join(f"{n} x {why}" for why, n in self.reasons.most_common(2))
             line += f" and were asked synchronously ({common})"
@@ -69,7 +71,9 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read the batch jobs of an earlier run ({e}); remove it to start new jobs") from None
+        raise ValueError(
+            f"{path}: cannot read the batch jobs of an earlier run ({e}); remove it to start new jobs"
+        ) from None
 
 
 def _save(path: Path, jobs: dict[str, Any]) -> None:
@@ -82,8 +86,13 @@ def _save(path: Path, jobs: dict[str, Any]) -> None:
 
 
 async def prefetch(
-    judge: Any, items: Sequence[JudgeItem], output: str | Path, *, poll_seconds: float = 30.0,
-    progress: bool | None = None, say: Callable[[str], None] = lambda _: None,
+    judge: Any,
+    items: Sequence[JudgeItem],
+    output: str | Path,
+    *,
+    poll_seconds: float = 30.0,
+    progress: bool | None = None,
+    say: Callable[[str], None] = lambda _: None,
 ) -> list[BatchOutcome]:
     """Send the questions of ``items`` that ``judge`` (a Judge or a Jury) would ask and no cache
     holds as provider batch jobs, wait for them, and keep the answers in the cache."""
@@ -99,7 +108,9 @@ async def prefetch(
             raise ValueError("--batch keeps the batch's answers in the judgement cache: drop --no-cache")
         if not isinstance(backend.inner, BatchCapable):
             if len(members) == 1:
-                raise ValueError(f"--batch: {member.model_label} has no provider batch API (openai/ and anthropic/ models have)")
+                raise ValueError(
+                    f"--batch: {member.model_label} has no provider batch API (openai/ and anthropic/ models have)"
+                )
             say(f"batch: {member.model_label} has no batch API; it judges synchronously")
             continue
         outcome = BatchOutcome(member.model_label)
@@ -111,7 +122,9 @@ async def prefetch(
                 continue
             jobs[member.model_label] = job
             _save(path, jobs)
-            say(f"batch {member.model_label}: job {job['id']} created with {job['lines']} requests; interrupt and rerun to resume")
+            say(
+                f"batch {member.model_label}: job {job['id']} created with {job['lines']} requests; interrupt and rerun to resume"
+            )
         else:
             outcome.resumed = True
             say(f"batch {member.model_label}: polling job {job['id']} of an earlier run")
@@ -122,7 +135,9 @@ async def prefetch(
     return outcomes
 
 
-async def _submit(member: Judge, backend: CachedBackend, items: Sequence[JudgeItem], outcome: BatchOutcome) -> dict[str, Any] | None:
+async def _submit(
+    member: Judge, backend: CachedBackend, items: Sequence[JudgeItem], outcome: BatchOutcome
+) -> dict[str, Any] | None:
     """Create the job for the uncached questions (None if there are none)."""
     inner: Any = backend.inner
     questions: dict[str, YesNoQuestion] = {}
@@ -134,16 +149,27 @@ async def _submit(member: Judge, backend: CachedBackend, items: Sequence[JudgeIt
     outcome.cached = len(questions) - len(missing)
     if not missing:
         return None
-    remember_prefixes(inner, [q for _, q in missing])  # Anthropic: the criteria of one response share a cache breakpoint
-    lines = [inner.batch_line(custom_id(n, s), q.messages) for n, (_, q) in enumerate(missing) for s in range(inner.samples)]
+    remember_prefixes(
+        inner, [q for _, q in missing]
+    )  # Anthropic: the criteria of one response share a cache breakpoint
+    lines = [
+        inner.batch_line(custom_id(n, s), q.messages) for n, (_, q) in enumerate(missing) for s in range(inner.samples)
+    ]
     try:
         job_id = await inner.batch_submit(lines)
     except Exception as e:  # nothing was created: say why in one line (the run has not started)
         raise BackendError(f"batch {member.model_label}: the job could not be created: {type(e).__name__}: {e}") from e
-    return {"id": job_id, "requests": {str(n): key for n, (key, _) in enumerate(missing)}, "samples": inner.samples, "lines": len(lines)}
+    return {
+        "id": job_id,
+        "requests": {str(n): key for n, (key, _) in enumerate(missing)},
+        "samples": inner.samples,
+        "lines": len(lines),
+    }
 
 
-async def _collect(backend: CachedBackend, job: dict[str, Any], outcome: BatchOutcome, poll_seconds: float, progress: bool | None) -> None:
+async def _collect(
+    backend: CachedBackend, job: dict[str, Any], outcome: BatchOutcome, poll_seconds: float, progress: bool | None
+) -> None:
     inner: Any = backend.inner
     outcome.job_id, outcome.sent = job["id"], len(job["requests"])
     status = await _wait(inner, job["id"], poll_seconds, progress, outcome.model)
@@ -169,7 +195,13 @@ async def _collect(backend: CachedBackend, job: dict[str, Any], outcome: BatchOu
 
 async def _wait(inner: Any, job_id: str, poll_seconds: float, progress: bool | None, label: str) -> JobStatus:
     """Poll until the job is no longer running; a bar on a terminal (quiet in CI)."""
-    with tqdm(total=None, unit="request", desc=f"batch {label}", file=sys.stderr, disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        total=None,
+        unit="request",
+        desc=f"batch {label}",
+        file=sys.stderr,
+        disable=None if progress is None else not progress,
+    ) as bar:
         failures = 0
         while True:
             try:
@@ -177,8 +209,10 @@ async def _wait(inner: Any, job_id: str, poll_seconds: float, progress: bool | N
             except Exception as e:  # the job lives on at the provider: a failed poll is tried again
                 failures += 1
                 if failures >= POLL_FAILURES:
-                    raise BackendError(f"batch {label}: {failures} polls of job {job_id} failed in a row ({type(e).__name__}: {e}); "
-                                       "rerun the command to resume polling it") from e
+                    raise BackendError(
+                        f"batch {label}: {failures} polls of job {job_id} failed in a row ({type(e).__name__}: {e}); "
+                        "rerun the command to resume polling it"
+                    ) from e
                 await asyncio.sleep(poll_seconds)
                 continue
             failures = 0

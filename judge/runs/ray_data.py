@@ -111,11 +111,23 @@ class JudgeRows:
             return f"unreadable row: {type(e).__name__}: {message_of(e)}"
 
     def stamp(self, verdict: Verdict, item: JudgeItem) -> dict[str, Any]:
-        return {"id": item.id, **verdict.model_dump(mode="json"), "run": self.spec.run or None, "input_hash": item_hash(item)}
+        return {
+            "id": item.id,
+            **verdict.model_dump(mode="json"),
+            "run": self.spec.run or None,
+            "input_hash": item_hash(item),
+        }
 
     def unscored(self, item_id: str | None, reason: str) -> dict[str, Any]:
-        verdict = Verdict(item_id=item_id or "", rubric_id="", model=self.judge.model_label, threshold=getattr(self.judge, "threshold", 0.5),
-                          status="unscored", reason=reason, results=[])
+        verdict = Verdict(
+            item_id=item_id or "",
+            rubric_id="",
+            model=self.judge.model_label,
+            threshold=getattr(self.judge, "threshold", 0.5),
+            status="unscored",
+            reason=reason,
+            results=[],
+        )
         return {"id": item_id, **verdict.model_dump(mode="json"), "run": self.spec.run or None, "input_hash": None}
 
 
@@ -133,7 +145,10 @@ def table(records: list[dict[str, Any]], output: str) -> Any:
 
     if output == "jsonl":
         lines = [json.dumps(r, ensure_ascii=False) for r in records]
-        return pa.table({"id": [r["id"] for r in records], "line": lines}, schema=pa.schema([("id", pa.string()), ("line", pa.string())]))
+        return pa.table(
+            {"id": [r["id"] for r in records], "line": lines},
+            schema=pa.schema([("id", pa.string()), ("line", pa.string())]),
+        )
     return pa.Table.from_pylist([parquet_row(r) for r in records], schema=parquet_schema())
 
 
@@ -169,14 +184,21 @@ def judge_dataset(
     schema = dataset.schema()
     names = schema.names if schema is not None else []
     if "record" not in names and columns.id not in names:  # the reader's rows carry their id; a dataset's own need one
-        raise ValueError(f"the dataset has no id column {columns.id!r} (columns: {', '.join(names)}): verdicts are matched to rows, "
-                         "and runs resumed, by id (name it with columns=Columns(id=...))")
+        raise ValueError(
+            f"the dataset has no id column {columns.id!r} (columns: {', '.join(names)}): verdicts are matched to rows, "
+            "and runs resumed, by id (name it with columns=Columns(id=...))"
+        )
     if judge is None or isinstance(judge, str):
         judge = _spec_judge(split_budget(judge, high) if judge else None)
     spec = JudgeSpec(judge, rubric, columns, output, dict(run or {}))
     return dataset.map_batches(
-        JudgeRows, fn_constructor_kwargs={"spec": spec}, batch_format="pyarrow", batch_size=batch_rows,
-        compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high), num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None,
+        JudgeRows,
+        fn_constructor_kwargs={"spec": spec},
+        batch_format="pyarrow",
+        batch_size=batch_rows,
+        compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high),
+        num_cpus=cpus_per_actor,
+        num_gpus=gpus_per_actor or None,
     )
 
 

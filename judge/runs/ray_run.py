@@ -58,14 +58,25 @@ def run_settings(run: RunOptions, judging: JudgeOptions, models: ModelOptions) -
     """What the verdicts depend on, compared on a rerun (the actors' number is not part of it).
     The keys are the flags' names, as runs before typed options wrote them."""
     columns = {name: value for name, value in vars(run.columns).items() if value != name}
-    return normalised({
-        "rubric": run.rubric, "model": list(models.model) or None, "jury": judging.jury, "threshold": judging.threshold,
-        "calibration": judging.calibration, "no_gate": not judging.gate, "no_guard": judging.guard is False,
-        "semantic_guard": judging.guard == "semantic", "reasoning": judging.reasoning,
-        "only_tags": ",".join(sorted(judging.only_tags)) if judging.only_tags else None,
-        "request_shape": judging.request_shape.replace("_", "-"), "samples": models.samples, "base_url": list(models.base_url) or None,
-        "input": str(run.input), "columns": columns or None,
-    })
+    return normalised(
+        {
+            "rubric": run.rubric,
+            "model": list(models.model) or None,
+            "jury": judging.jury,
+            "threshold": judging.threshold,
+            "calibration": judging.calibration,
+            "no_gate": not judging.gate,
+            "no_guard": judging.guard is False,
+            "semantic_guard": judging.guard == "semantic",
+            "reasoning": judging.reasoning,
+            "only_tags": ",".join(sorted(judging.only_tags)) if judging.only_tags else None,
+            "request_shape": judging.request_shape.replace("_", "-"),
+            "samples": models.samples,
+            "base_url": list(models.base_url) or None,
+            "input": str(run.input),
+            "columns": columns or None,
+        }
+    )
 
 
 def check_resume(output: Path, run: dict[str, Any], overwrite: bool) -> None:
@@ -74,10 +85,14 @@ def check_resume(output: Path, run: dict[str, Any], overwrite: bool) -> None:
         shutil.rmtree(output)
     if manifest.exists():
         before = json.loads(manifest.read_text(encoding="utf-8"))
-        if (changed := differences(before, run)):
-            raise ResumeMismatch(f"{output}: made by another run ({'; '.join(changed)}); pass --overwrite to start afresh, or another --output")
+        if changed := differences(before, run):
+            raise ResumeMismatch(
+                f"{output}: made by another run ({'; '.join(changed)}); pass --overwrite to start afresh, or another --output"
+            )
     elif output.exists() and any(output.iterdir()):
-        raise ResumeMismatch(f"{output}: a folder of something else (no {RUN_FILE}); pass --overwrite to replace it, or another --output")
+        raise ResumeMismatch(
+            f"{output}: a folder of something else (no {RUN_FILE}); pass --overwrite to replace it, or another --output"
+        )
     output.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps(run, indent=1, sort_keys=True), encoding="utf-8")
 
@@ -85,13 +100,24 @@ def check_resume(output: Path, run: dict[str, Any], overwrite: bool) -> None:
 def start_ray(address: str | None, progress: bool) -> Any:
     ray = ray_module()
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the core's notices are not the user's business
-    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.ERROR)  # off a terminal Ray Data logs its progress
-    warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", category=UserWarning)  # a resume with nothing left
+    logging.getLogger("ray.data").setLevel(
+        logging.INFO if progress else logging.ERROR
+    )  # off a terminal Ray Data logs its progress
+    warnings.filterwarnings(
+        "ignore", message="The minimum number of concurrent actors", category=UserWarning
+    )  # a resume with nothing left
     if not ray.is_initialized():
         # A local cluster gets at least 4 logical CPUs: the checkpoint filter's actor and the readers need room beside the
         # judge actors (with 2, a resumed run was seen to starve and hang); judging is mostly waiting, not computing.
         cpus = None if address else max(4, os.cpu_count() or 1)
-        ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, configure_logging=False)
+        ray.init(
+            address=address,
+            num_cpus=cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            configure_logging=False,
+        )
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
     return ray
@@ -113,13 +139,23 @@ def judge_with_ray(run: RunOptions, judging: JudgeOptions, models: ModelOptions)
     ray = start_ray(run.ray_address, progress=not run.quiet and sys.stderr.isatty())
     low, high = run.actors
     context = ray.data.DataContext.get_current()
-    context.checkpoint_config = CheckpointConfig(id_column="id", checkpoint_path=str((output / CHECKPOINT_DIR).resolve()),
-                                                 delete_checkpoint_on_success=False)  # kept: a rerun after success judges nothing
+    context.checkpoint_config = CheckpointConfig(
+        id_column="id", checkpoint_path=str((output / CHECKPOINT_DIR).resolve()), delete_checkpoint_on_success=False
+    )  # kept: a rerun after success judges nothing
     try:
         items = ray.data.read_datasource(datasource(input_files(run.input), run.columns))
-        verdicts = judge_dataset(items, judge_maker(judging, models, high), rubric=run.rubric, columns=run.columns, actors=(low, high),
-                                 cpus_per_actor=run.cpus_per_actor, gpus_per_actor=run.gpus_per_actor, batch_rows=run.ray_batch_rows,
-                                 output=output_format(output), run=settings)
+        verdicts = judge_dataset(
+            items,
+            judge_maker(judging, models, high),
+            rubric=run.rubric,
+            columns=run.columns,
+            actors=(low, high),
+            cpus_per_actor=run.cpus_per_actor,
+            gpus_per_actor=run.gpus_per_actor,
+            batch_rows=run.ray_batch_rows,
+            output=output_format(output),
+            run=settings,
+        )
         if output_format(output) == "jsonl":
             verdicts.write_datasink(lines_sink(str(output.resolve())))
         else:

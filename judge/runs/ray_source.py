@@ -42,7 +42,13 @@ def item_row(number: int, raw: bytes | dict[str, Any], shard: str | None, id_col
         return {"id": default_id, "record": None, "error": data.message, "row": number, "file": shard}
     given = data.get(id_column) if isinstance(data, dict) else None
     item_id = str(given) if isinstance(given, (str, int)) and not isinstance(given, bool) else default_id
-    return {"id": item_id, "record": json.dumps(data, ensure_ascii=False, default=str), "error": None, "row": number, "file": shard}
+    return {
+        "id": item_id,
+        "record": json.dumps(data, ensure_ascii=False, default=str),
+        "error": None,
+        "row": number,
+        "file": shard,
+    }
 
 
 def datasource(files: list[str], columns: Columns) -> Any:
@@ -50,7 +56,15 @@ def datasource(files: list[str], columns: Columns) -> Any:
     import pyarrow as pa
     from ray.data.datasource import FileBasedDatasource
 
-    schema = pa.schema([("id", pa.string()), ("record", pa.string()), ("error", pa.string()), ("row", pa.int64()), ("file", pa.string())])
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("record", pa.string()),
+            ("error", pa.string()),
+            ("row", pa.int64()),
+            ("file", pa.string()),
+        ]
+    )
     several = len(files) > 1
 
     class JudgeInputFiles(FileBasedDatasource):

@@ -50,7 +50,12 @@ def differences(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
 
 
 def matching(
-    path: str | Path, previous: Iterable[dict[str, Any]], run: dict[str, Any], hashes: Mapping[str, str], *, what: str = "verdict"
+    path: str | Path,
+    previous: Iterable[dict[str, Any]],
+    run: dict[str, Any],
+    hashes: Mapping[str, str],
+    *,
+    what: str = "verdict",
 ) -> dict[str, dict[str, Any]]:
     """The earlier records (by item id) that this run can keep: those of ids in ``hashes``
     (the current input, id -> input_hash). Raises ResumeMismatch at the first record made
@@ -64,12 +69,16 @@ def matching(
             continue
         earlier = record.get("run")
         if not isinstance(earlier, dict):
-            raise ResumeMismatch(f"{path}: the {what} of {item!r} records no run settings (an older version wrote it); {hint}")
+            raise ResumeMismatch(
+                f"{path}: the {what} of {item!r} records no run settings (an older version wrote it); {hint}"
+            )
         if earlier != run:
             changes = "; ".join(differences(earlier, run))
             raise ResumeMismatch(f"{path}: holds {what}s of another run ({changes}); {hint}")
         if record.get("input_hash") != hashes[item]:
-            raise ResumeMismatch(f"{path}: the {what} of {item!r} was made for other input than this run reads for that id; {hint}")
+            raise ResumeMismatch(
+                f"{path}: the {what} of {item!r} was made for other input than this run reads for that id; {hint}"
+            )
         kept[item] = record
     return kept
 

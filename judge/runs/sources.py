@@ -48,7 +48,9 @@ class Columns:
         renamed = self.renamed
         if not renamed:
             return record
-        out = {k: v for k, v in record.items() if k not in renamed}  # a column of ours that another replaces is not read
+        out = {
+            k: v for k, v in record.items() if k not in renamed
+        }  # a column of ours that another replaces is not read
         for name, column in renamed.items():
             if column in record:
                 out[name] = record[column]
@@ -63,20 +65,29 @@ def is_dataset_spec(source: str | Path) -> bool:
 
 def is_lines(source: str | Path) -> bool:
     """Whether the input is JSON lines (its records are lines; the others' are rows)."""
-    return not is_dataset_spec(source) and not Path(source).is_dir() and Path(source).suffix.lower() not in (".parquet", ".csv", ".json")
+    return (
+        not is_dataset_spec(source)
+        and not Path(source).is_dir()
+        and Path(source).suffix.lower() not in (".parquet", ".csv", ".json")
+    )
 
 
 @contextmanager
 def readable_again(source: str | Path) -> Iterator[str | Path]:
     """The input as something a run can read more than once: standard input (``-``) and pipes
     (``/dev/stdin``, ``<(...)``) are copied once to a temporary file, kept for the run."""
-    streamed = str(source) == "-" or (not is_dataset_spec(source) and (Path(source).is_fifo() or Path(source).is_char_device()))
+    streamed = str(source) == "-" or (
+        not is_dataset_spec(source) and (Path(source).is_fifo() or Path(source).is_char_device())
+    )
     if not streamed:
         yield source
         return
     with tempfile.TemporaryDirectory(prefix="rubric-input-") as folder:
         copy = Path(folder) / "stdin.jsonl"
-        with open(0 if str(source) == "-" else source, "rb", closefd=str(source) != "-") as given, open(copy, "wb") as kept:
+        with (
+            open(0 if str(source) == "-" else source, "rb", closefd=str(source) != "-") as given,
+            open(copy, "wb") as kept,
+        ):
             shutil.copyfileobj(given, kept)
         yield copy
 
@@ -192,7 +203,9 @@ def _numbered(batches: Iterable[Any], shard: str | None) -> Iterator[Record]:
 
 def _dataset(data: Any, shard: str | None) -> Iterator[Record]:
     if hasattr(data, "keys") and not hasattr(data, "features"):  # a DatasetDict: which split is not ours to guess
-        raise ValueError(f"the saved dataset holds several splits ({', '.join(data.keys())}): save one split, or use hf:NAME:SPLIT")
+        raise ValueError(
+            f"the saved dataset holds several splits ({', '.join(data.keys())}): save one split, or use hf:NAME:SPLIT"
+        )
     number = 0
     for batch in data.iter(batch_size=BATCH_ROWS):
         columns = list(batch)

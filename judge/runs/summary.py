@@ -59,10 +59,18 @@ class SummaryBuilder:
                 running[1] += 1
         if len(summary.item_rows) < self.max_items:
             summary.item_rows.append(
-                (str(verdict["item_id"]), verdict.get("rubric_id", "?"), verdict.get("score"), verdict.get("hard_score"), verdict.get("n_unscored", 0))
+                (
+                    str(verdict["item_id"]),
+                    verdict.get("rubric_id", "?"),
+                    verdict.get("score"),
+                    verdict.get("hard_score"),
+                    verdict.get("n_unscored", 0),
+                )
             )
         for result in verdict.get("results", []):
-            entry = summary.criteria.setdefault((verdict.get("rubric_id", "?"), result["criterion_id"]), CriterionStats())
+            entry = summary.criteria.setdefault(
+                (verdict.get("rubric_id", "?"), result["criterion_id"]), CriterionStats()
+            )
             entry.weight = result.get("weight", 0.0)
             summary.judged_criteria += result["status"] != "skipped"
             if result["status"] == "scored":
@@ -76,7 +84,11 @@ class SummaryBuilder:
 
     def result(self, *, judged_now: int, malformed_lines: int) -> RunSummary:
         summary = self.summary
-        summary.judged_now, summary.resumed, summary.malformed_lines = judged_now, summary.items - judged_now, malformed_lines
+        summary.judged_now, summary.resumed, summary.malformed_lines = (
+            judged_now,
+            summary.items - judged_now,
+            malformed_lines,
+        )
         summary.mean_score = clipped_mean(*self._means["score"])  # type: ignore[arg-type]
         summary.mean_hard_score = clipped_mean(*self._means["hard_score"])  # type: ignore[arg-type]
         summary.jury = self._jury.figures()
@@ -98,7 +110,9 @@ def _fmt(value: float | None) -> str:
 def _table(rows: list[tuple[str, ...]], left_columns: int) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
-        "  ".join(cell.ljust(w) if i < left_columns else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        "  ".join(
+            cell.ljust(w) if i < left_columns else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
         for row in rows
     ]
 
@@ -136,5 +150,7 @@ def format_comparison(summary: dict[str, Any]) -> str:
         f"unscored: {summary['unscored']}; malformed input lines: {summary['malformed_lines']}",
     ]
     if summary["accuracy"] is not None:
-        lines.append(f"accuracy against labels: {summary['accuracy']:.3f} over {summary['labelled']} labelled pairs (a tie counts as wrong)")
+        lines.append(
+            f"accuracy against labels: {summary['accuracy']:.3f} over {summary['labelled']} labelled pairs (a tie counts as wrong)"
+        )
     return "\n".join(lines)

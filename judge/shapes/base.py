@@ -16,13 +16,17 @@ if TYPE_CHECKING:
 class Shape(Protocol):
     name: str  # what Judge(request_shape=...) names it
     template: str | None  # the prompt template it asks with (None: the judge's own)
-    nugget_labels: bool  # a nugget criterion code left undecided is asked as two questions, three labels (judge/nuggets.py)
+    nugget_labels: (
+        bool  # a nugget criterion code left undecided is asked as two questions, three labels (judge/nuggets.py)
+    )
 
     def output_tokens(self, criteria: int) -> int:
         """Tokens the answer may take, kept free of the context window."""
         ...
 
-    def render(self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared) -> Callable[[str], list[Message]]:
+    def render(
+        self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared
+    ) -> Callable[[str], list[Message]]:
         """The item's largest request for a given response text (to fit it into the context)."""
         ...
 

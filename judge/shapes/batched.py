@@ -85,7 +85,9 @@ class Batched:
     def output_tokens(self, criteria: int) -> int:
         return max_output_tokens(criteria)
 
-    def render(self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared) -> Callable[[str], list[Message]]:
+    def render(
+        self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared
+    ) -> Callable[[str], list[Message]]:
         keyed = list(zip(criterion_keys(len(criteria)), (c.text for c in criteria)))
         return lambda response: judge.render(item, response, criteria=keyed)
 
@@ -93,7 +95,9 @@ class Batched:
         p.requests.append((list(criteria), self.render(judge, item, criteria, p)(response)))
 
     async def answer(self, judge: Judge, prepared: Sequence[Prepared]) -> None:
-        await asyncio.gather(*(self._ask(judge, p, criteria, messages) for p in prepared for criteria, messages in p.requests))
+        await asyncio.gather(
+            *(self._ask(judge, p, criteria, messages) for p in prepared for criteria, messages in p.requests)
+        )
 
     async def _ask(self, judge: Judge, p: Prepared, criteria: list[Criterion], messages: list[Message]) -> None:
         """One generated request for all the item's criteria; each label read on its own."""
@@ -101,12 +105,18 @@ class Batched:
         verdict = await instance_or_error(judge.backend, messages, BatchedVerdict, max_output_tokens(len(criteria)))
         if isinstance(verdict, Exception):
             for criterion in criteria:
-                p.results[criterion.id] = judge.base_result(criterion, "unscored", transient=is_retryable(verdict) or None,
-                                                            reason=f"batched request failed: {type(verdict).__name__}: {verdict}")
+                p.results[criterion.id] = judge.base_result(
+                    criterion,
+                    "unscored",
+                    transient=is_retryable(verdict) or None,
+                    reason=f"batched request failed: {type(verdict).__name__}: {verdict}",
+                )
             return
         labels, unknown = read_labels(keys, verdict)
         if unknown:
             p.notes.append(f"the batched verdict named unknown criterion ids {unknown}; ignored")
         for key, criterion in zip(keys, criteria):
             label = labels[key]
-            p.results[criterion.id] = judge.result(criterion, YesNoScore(label.p_yes, reason=label.reason, explanation=label.explanation))
+            p.results[criterion.id] = judge.result(
+                criterion, YesNoScore(label.p_yes, reason=label.reason, explanation=label.explanation)
+            )

@@ -30,8 +30,11 @@ async def judge_one(backend: Backend, messages: Sequence[Message]) -> YesNoScore
     """One criterion's generated verdict as a score (1 or 0), or unscored with the reason."""
     verdict = await instance_or_error(backend, list(messages), GeneratedVerdict, MAX_OUTPUT_TOKENS)
     if isinstance(verdict, Exception):
-        return YesNoScore(None, reason=f"generated verdict failed: {type(verdict).__name__}: {str(verdict).splitlines()[0]}",
-                          transient=is_retryable(verdict))
+        return YesNoScore(
+            None,
+            reason=f"generated verdict failed: {type(verdict).__name__}: {str(verdict).splitlines()[0]}",
+            transient=is_retryable(verdict),
+        )
     return YesNoScore(float(verdict.satisfied), explanation=verdict.reasoning.strip() or None)
 
 
@@ -43,12 +46,16 @@ class Generated:
     def output_tokens(self, criteria: int) -> int:
         return MAX_OUTPUT_TOKENS
 
-    def render(self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared) -> Callable[[str], list[Message]]:
+    def render(
+        self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared
+    ) -> Callable[[str], list[Message]]:
         longest = max(criteria, key=lambda c: len(c.text)).text
         return lambda response: judge.render(item, response, criterion=longest)
 
     def plan(self, judge: Judge, item: JudgeItem, response: str, criteria: Sequence[Criterion], p: Prepared) -> None:
-        p.requests.extend(([criterion], judge.render(item, response, criterion=criterion.text)) for criterion in criteria)
+        p.requests.extend(
+            ([criterion], judge.render(item, response, criterion=criterion.text)) for criterion in criteria
+        )
 
     async def answer(self, judge: Judge, prepared: Sequence[Prepared]) -> None:
         pending = [(p, criteria[0], messages) for p in prepared for criteria, messages in p.requests]

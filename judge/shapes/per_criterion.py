@@ -25,13 +25,17 @@ class PerCriterion:
     def output_tokens(self, criteria: int) -> int:
         return 8  # the answer token and chat-template closings
 
-    def render(self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared) -> Callable[[str], list[Message]]:
+    def render(
+        self, judge: Judge, item: JudgeItem, criteria: Sequence[Criterion], p: Prepared
+    ) -> Callable[[str], list[Message]]:
         longest = max(criteria, key=lambda c: len(c.text)).text
 
         def largest(response: str) -> list[Message]:
             requests = [judge.render(item, response, criterion=longest)]
             if p.nuggets:
-                requests.append(judge.render(item, response, template=nuggets.TEMPLATE, criterion=longest, level="part"))
+                requests.append(
+                    judge.render(item, response, template=nuggets.TEMPLATE, criterion=longest, level="part")
+                )
             return max(requests, key=lambda messages: sum(len(m["content"]) for m in messages))
 
         return largest
@@ -39,16 +43,21 @@ class PerCriterion:
     def plan(self, judge: Judge, item: JudgeItem, response: str, criteria: Sequence[Criterion], p: Prepared) -> None:
         for criterion in criteria:
             if criterion.id in p.nuggets:
+
                 def render_nugget(template: str, **fields: str) -> list[Message]:
                     return judge.render(item, response, template=template, **fields)
 
-                p.asked.append((criterion, nuggets.questions(render_nugget, criterion.text, group=f"{item.id}/nuggets")))
+                p.asked.append(
+                    (criterion, nuggets.questions(render_nugget, criterion.text, group=f"{item.id}/nuggets"))
+                )
             else:
                 messages = judge.render(item, response, criterion=criterion.text)
                 p.asked.append((criterion, (YesNoQuestion(tuple(messages), judge.template_version, group=item.id),)))
 
     async def answer(self, judge: Judge, prepared: Sequence[Prepared]) -> None:
-        scores = await ask(judge.backend, [question for p in prepared for _, questions in p.asked for question in questions])
+        scores = await ask(
+            judge.backend, [question for p in prepared for _, questions in p.asked for question in questions]
+        )
         position = 0
         for p in prepared:
             for criterion, questions in p.asked:
