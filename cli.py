@@ -364,41 +364,11 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from judge.build import JudgeOptions, build_judge
-    from judge.rl.config import API_KEY_ENV, ServeOptions
-    from judge.rl.scorer import RewardScorer
-    from judge.rl.server import is_loopback, serve
+    from judge.build import JudgeOptions
+    from judge.rl.config import ServeOptions
+    from judge.rl.listen import serve_command
 
-    options, judging = options_of(args, ServeOptions), options_of(args, JudgeOptions)
-    config = options.config()
-    if options.api_key:
-        print(
-            "rubric serve: warning: --api-key shows in the process list (ps) to every user of this machine; "
-            f"set {API_KEY_ENV} instead",
-            file=sys.stderr,
-        )
-    if not config.api_key and not is_loopback(options.host):
-        print(
-            f"rubric serve: warning: listening on {options.host} without --api-key: anyone who can reach it can use "
-            "the judge (set --api-key or RUBRIC_JUDGE_API_KEY)",
-            file=sys.stderr,
-        )
-    judge = build_judge(judging, open_models(args))
-    scorer = RewardScorer(judge, rubric=options.rubric, shaping=options.shaping())
-    serve(
-        scorer,
-        config,
-        options.host,
-        options.port,
-        graceful_timeout=options.graceful_timeout,
-        on_listen=lambda host, port: print(
-            f"rubric serve: listening on http://{host}:{port} (model {judge.model_label}; micro-batching up to "
-            f"{config.max_batch} items, {options.max_wait_ms:g} ms, {config.slots} calls in flight)",
-            file=sys.stderr,
-            flush=True,
-        ),
-    )
-    print("rubric serve: stopped", file=sys.stderr)
+    serve_command(options_of(args, ServeOptions), options_of(args, JudgeOptions), models_of(args))
     return EXIT_OK
 
 

@@ -9,7 +9,9 @@ import httpx
 
 from judge.engine import Judge
 from judge.rl import RewardScorer
-from judge.rl.server import ServerConfig, bind, create_app, make_server
+from judge.rl.config import ServerConfig
+from judge.rl.listen import bind, make_server
+from judge.rl.server import create_app
 
 PRINCIPLES = ["The answer is correct.", "The answer is polite."]
 

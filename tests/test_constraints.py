@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from judge.backends.fake import FakeBackend
-from judge.checks.constraints import TYPES, check_constraint, count_characters, describe, split_sentences
+from judge.checks.constraints import TYPES, check_constraint, describe
+from judge.checks.text import count_characters, split_sentences
 from judge.engine import Judge
 from judge.generate.constraint_extraction import extract
 from judge.generate.constraints import ConstraintGenerator, ConstraintSettings, Instruction, load_instructions

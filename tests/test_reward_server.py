@@ -20,7 +20,8 @@ from judge.backends.fake import FakeBackend, seeded_p_yes
 from judge.engine import Judge
 from judge.rl import RewardRequest, RewardScorer
 from judge.rl.microbatch import MicroBatcher
-from judge.rl.server import bind, percentile
+from judge.rl.listen import bind
+from judge.rl.metrics import percentile
 from tests.serving import PRINCIPLES, serve
 
 
@@ -205,7 +206,7 @@ def test_rubric_serve_finishes_in_flight_requests_on_sigterm(rubric_exe):
 
 
 def test_rubric_serve_warns_beyond_loopback_without_a_key_and_takes_one_from_the_environment(rubric_exe):
-    from judge.rl.server import is_loopback
+    from judge.rl.listen import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
     command = [rubric_exe, "serve", "--model", "fake:yes", "--no-cache", "--port", "0", "--rubric", "helpfulness"]

@@ -17,7 +17,6 @@ Definitions (written from what the instructions ask):
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections.abc import Callable
@@ -25,7 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge.checks.outcome import CheckOutcome
-from judge.extras import install_hint
+from judge.checks.text import (
+    LANGUAGES,
+    count_characters,
+    count_words,
+    detect_language,
+    keyword_pattern,
+    language_needed,
+    split_paragraphs,
+    split_sentences,
+    strip_code_fence,
+)
 from rubrics.checks import NEEDS, RELATIONS as RELATION_NAMES, check_problem
 
 RELATIONS = dict(
@@ -41,166 +50,12 @@ RELATIONS = dict(
     )
 )
 ANSWER_OPTIONS = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
-LANGUAGES = {
-    "en": "English",
-    "es": "Spanish",
-    "fr": "French",
-    "de": "German",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "ru": "Russian",
-    "zh-cn": "Chinese",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "ar": "Arabic",
-    "hi": "Hindi",
-    "bn": "Bengali",
-    "ur": "Urdu",
-    "fa": "Persian",
-    "tr": "Turkish",
-    "vi": "Vietnamese",
-    "th": "Thai",
-    "sw": "Swahili",
-    "ta": "Tamil",
-    "te": "Telugu",
-    "mr": "Marathi",
-    "gu": "Gujarati",
-    "kn": "Kannada",
-    "pa": "Punjabi",
-    "ml": "Malayalam",
-    "ne": "Nepali",
-    "fi": "Finnish",
-    "nl": "Dutch",
-    "pl": "Polish",
-    "sv": "Swedish",
-    "no": "Norwegian",
-    "da": "Danish",
-    "el": "Greek",
-    "he": "Hebrew",
-    "id": "Indonesian",
-    "uk": "Ukrainian",
-    "cs": "Czech",
-    "ro": "Romanian",
-    "hu": "Hungarian",
-    "bg": "Bulgarian",
-}
-ABBREVIATIONS = {
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "prof",
-    "sr",
-    "jr",
-    "st",
-    "vs",
-    "etc",
-    "inc",
-    "ltd",
-    "co",
-    "corp",
-    "no",
-    "vol",
-    "fig",
-    "e.g",
-    "i.e",
-    "a.m",
-    "p.m",
-    "u.s",
-    "u.k",
-    "approx",
-    "dept",
-    "est",
-    "mt",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-}
-
-
-def count_words(text: str) -> int:
-    return len(re.findall(r"\w+", text))
-
-
-def count_characters(text: str) -> int:
-    """Length as Chinese/Japanese writers count it (字数): each CJK character counts one, and
-    each run of other letters or digits counts one."""
-    return len(
-        re.findall(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]|[^\W\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]+", text)
-    )
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of the text: one ends at [.!?] followed by a space, or at a blank line
-    (a verse line or a heading without a full stop does not end one)."""
-    sentences: list[str] = []
-    for block in re.split(r"\n\s*\n", text):
-        start = 0
-        for end in re.finditer(r"[.!?]+[\"')\]]*(?=\s|$)", block):
-            before = block[start : end.start()].split()
-            last = before[-1].lower().rstrip(".") if before else ""
-            is_abbreviation = end.group().startswith(".") and (  # or a list number "1."
-                last in ABBREVIATIONS
-                or (before == [last] and last.isdigit())
-                or (len(last) == 1 and last.isalpha())
-                or re.fullmatch(r"(?:[a-z]\.)+[a-z]", last)
-            )
-            if not is_abbreviation:
-                sentences.append(block[start : end.end()].strip())
-                start = end.end()
-        sentences.append(block[start:].strip())
-    return [s for s in sentences if re.search(r"\w", s)]
-
-
-def split_paragraphs(text: str, separator: str = "***") -> list[str]:
-    pattern = r"\n\s*\n" if separator == "blank_line" else r"\s*\*\*\*+\s*"
-    return [p for p in re.split(pattern, text) if p.strip()]
-
-
-def _keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """The keyword as a whole word or phrase, any case, plural or possessive allowed
-    ("sneaker" is in "SNEAKERS"; "art" is not in "party")."""
-    return re.compile(r"(?<!\w)" + re.escape(keyword.strip()) + r"(?:e?s|['’]s)?(?!\w)", re.IGNORECASE)
 
 
 def _compare(count: int, relation: str, target: int) -> bool:
     return RELATIONS[relation](count, target)
 
 
-def _strip_code_fence(text: str) -> str:
-    text = text.strip()
-    text = re.sub(r"^```[A-Za-z]*\s*", "", text)
-    return re.sub(r"\s*```$", "", text)
-
-
-def _detect_language(text: str) -> str | None:
-    """ISO 639-1 code from langdetect (seeded: it is random otherwise), None if it cannot tell."""
-    from langdetect import DetectorFactory, detect
-    from langdetect.lang_detect_exception import LangDetectException
-
-    DetectorFactory.seed = 0
-    try:
-        return detect(text)
-    except LangDetectException:
-        return None
-
-
-def _language_needed() -> str | None:
-    if importlib.util.find_spec("langdetect") is None:
-        return f"this check needs the langdetect package: {install_hint('verify')}"
-    return None
-
-
-# Each check returns (met, what was seen); the spec's parameters arrive as keywords.
 def _no_comma(text: str) -> tuple[bool, str]:
     n = text.count(",") + text.count("，")
     return n == 0, f"{n} comma(s)"
@@ -240,17 +95,17 @@ def _nth_paragraph_first_word(text: str, num_paragraphs: int, nth_paragraph: int
 
 
 def _keywords_exist(text: str, keywords: list[str]) -> tuple[bool, str]:
-    missing = [k for k in keywords if not _keyword_pattern(k).search(text)]
+    missing = [k for k in keywords if not keyword_pattern(k).search(text)]
     return not missing, f"missing {missing}" if missing else "all keywords present"
 
 
 def _forbidden_words(text: str, forbidden_words: list[str]) -> tuple[bool, str]:
-    found = [w for w in forbidden_words if _keyword_pattern(w).search(text)]
+    found = [w for w in forbidden_words if keyword_pattern(w).search(text)]
     return not found, f"uses {found}" if found else "no forbidden word"
 
 
 def _keyword_frequency(text: str, keyword: str, frequency: int, relation: str) -> tuple[bool, str]:
-    n = len(_keyword_pattern(keyword).findall(text))
+    n = len(keyword_pattern(keyword).findall(text))
     return _compare(n, relation, frequency), f"{keyword!r} {n} time(s)"
 
 
@@ -265,13 +120,13 @@ def _capital_word_frequency(text: str, capital_frequency: int, capital_relation:
 
 
 def _english_lowercase(text: str) -> tuple[bool, str]:
-    language = _detect_language(text)
+    language = detect_language(text)
     met = text.islower() and language == "en"
     return met, f"lowercase: {text.islower()}, language: {language}"
 
 
 def _english_capital(text: str) -> tuple[bool, str]:
-    language = _detect_language(text)
+    language = detect_language(text)
     met = text.isupper() and language == "en"
     return met, f"all capitals: {text.isupper()}, language: {language}"
 
@@ -285,13 +140,13 @@ def _capitals(text: str) -> tuple[bool, str]:
 
 
 def _response_language(text: str, language: str) -> tuple[bool, str]:
-    seen = _detect_language(text)
+    seen = detect_language(text)
     return seen == language, f"language: {seen}"
 
 
 def _json_format(text: str) -> tuple[bool, str]:
     try:
-        json.loads(_strip_code_fence(text))
+        json.loads(strip_code_fence(text))
     except ValueError as e:
         return False, f"not JSON ({str(e).splitlines()[0]})"
     return True, "valid JSON"
@@ -578,7 +433,7 @@ def check_constraint(response: str, reference: str | None, spec: dict[str, Any])
     problem = spec_problem(spec)
     kind = TYPES.get(spec.get("type", ""))
     if problem is None and kind is not None and kind.language:
-        problem = _language_needed()
+        problem = language_needed()
     if problem is not None or kind is None:
         return CheckOutcome(None, f"constraint not checkable: {problem}")
     try:

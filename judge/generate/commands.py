@@ -104,6 +104,18 @@ def _pairs(options: GenerateOptions, say: Say) -> list[Any]:
     return pairs
 
 
+def _pair_plan(
+    options: GenerateOptions, pairs: list[Any], judge: PairwiseJudge, generator: Generator, finish: Any = None
+) -> Plan:
+    """The plan of a method over preference pairs: it judges with ``judge``, so its settings are the run's."""
+    run = {"method": options.method, **judge.settings(), "settings": generator.settings}
+    heading = f"model: {judge.model_label}  method: {options.method}  pairs: {len(pairs)}"
+    plan = Plan(pairs, generator, run, heading, unit="pair", counted=PAIR_COUNTS, listed=_failed)
+    if finish is not None:
+        plan.finish = finish
+    return plan
+
+
 def contrastive(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
     from judge.generate.contrastive import ContrastiveGenerator, ContrastiveSettings
 
@@ -111,15 +123,7 @@ def contrastive(options: GenerateOptions, open_model: OpenModel, say: Say) -> Pl
     backend = open_model()
     judge = PairwiseJudge(backend)
     generator = ContrastiveGenerator(backend, judge, ContrastiveSettings(tau=options.tau, max_tries=options.max_tries))
-    return Plan(
-        pairs,
-        generator,
-        {"method": options.method, **judge.settings(), "settings": generator.settings},
-        f"model: {judge.model_label}  method: {options.method}  pairs: {len(pairs)}",
-        unit="pair",
-        counted=PAIR_COUNTS,
-        listed=_failed,
-    )
+    return _pair_plan(options, pairs, judge, generator)
 
 
 def auto(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
@@ -155,16 +159,7 @@ def auto(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:
             f"{params['candidates']} rubrics"
         ]
 
-    return Plan(
-        pairs,
-        generator,
-        {"method": options.method, **judge.settings(), "settings": generator.settings},
-        f"model: {judge.model_label}  method: {options.method}  pairs: {len(pairs)}",
-        unit="pair",
-        counted=PAIR_COUNTS,
-        listed=_failed,
-        finish=finish,
-    )
+    return _pair_plan(options, pairs, judge, generator, finish)
 
 
 def constraints(options: GenerateOptions, open_model: OpenModel, say: Say) -> Plan:

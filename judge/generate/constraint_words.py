@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from judge.checks.constraints import LANGUAGES
+from judge.checks.text import LANGUAGES
 from judge.generate.constraint_phrases import (
     COUNT,
     NEGATION,

@@ -20,25 +20,22 @@ many criteria in one item; text with an unpaired surrogate, which the CLI refuse
 (the backend refuses every request: bad key), 500 (a bug); the server keeps serving. A
 client that disconnects (or times out) before its answer has its work cancelled and is
 counted under ``client_disconnects``, not as an answer.
+
+This module is the app (routes, authentication, the batcher and the in-flight budget); the
+request bodies and errors are wire.py, the counters metrics.py, the socket and uvicorn
+listen.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
-import json
 import logging
-import math
-import signal
-import socket
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from judge.extras import MissingExtra
 
@@ -51,127 +48,27 @@ except ModuleNotFoundError as e:
     raise MissingExtra("serve", e.name or "starlette") from None
 
 from judge.backends.base import BackendFatalError
-from judge.cache import CachedBackend
 from judge.jury import Jury
-from judge.runs.inputs import has_unpaired_surrogate
 from judge.rl.microbatch import MicroBatcher
-from judge.rl.budget import RETRY_AFTER, InFlightBudget, OverBudget, Reservation, request_bytes
-from judge.rl.connections import ConnectionCounts, guarded_protocol
+from judge.rl.budget import InFlightBudget, Reservation, request_bytes
+from judge.rl.connections import ConnectionCounts
 from judge.rl.config import ServerConfig
 from judge.rl.openrlhf import split_query
+from judge.rl.metrics import Metrics
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricError
+from judge.rl.wire import (
+    ApiError,
+    OpenRLHFRequest,
+    ScoreBatch,
+    ScoreItem,
+    over_budget_as_answer,
+    read_json,
+    validation_error,
+)
 from rubrics.model import Rubric
 from rubrics.records import completion_text
 
 log = logging.getLogger("rubric.serve")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any):
-        super().__init__(message)
-        self.status, self.message, self.extra, self.headers = status, message, extra, headers
-
-
-class ScoreItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str | int | None = None
-    prompt: str | list[dict[str, Any]]
-    response: str | list[dict[str, Any]]  # chat messages: the assistant's text is judged
-    rubric: Any = None
-    rubric_id: str | None = None
-    reference: str | None = None
-
-
-class ScoreBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[ScoreItem]
-
-
-class OpenRLHFRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # forks add fields (datasources, token ids...)
-
-    query: list[str]
-    prompts: list[str] | None = None
-    labels: list[Any] | None = None
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.started = time.time()
-        self.requests: Counter[str] = Counter()
-        self.statuses: Counter[int] = Counter()
-        self.items = 0
-        self.unscored = 0
-        self.in_flight = 0
-        self.disconnected = 0
-        self.latencies: deque[float] = deque(maxlen=10_000)
-
-    def snapshot(self, batcher: MicroBatcher[Any, Any], backend: Any) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-        backends = backend if isinstance(backend, list) else [backend]  # a jury's: one per judge
-        counts = [(b.hits, b.misses) if isinstance(b, CachedBackend) else (None, None) for b in backends]
-        hits = None if any(h is None for h, _ in counts) else sum(h for h, _ in counts)
-        misses = None if any(m is None for _, m in counts) else sum(m for _, m in counts)
-        lookups = (hits or 0) + (misses or 0)
-        return {
-            "uptime_s": round(time.time() - self.started, 3),
-            "requests": dict(self.requests),
-            "responses_by_status": {str(k): v for k, v in sorted(self.statuses.items())},
-            "in_flight": self.in_flight,
-            "client_disconnects": self.disconnected,
-            "items": self.items,
-            "unscored_items": self.unscored,
-            "engine_calls": batcher.batches,
-            "abandoned_engine_calls": batcher.abandoned,
-            "mean_batch_items": round(batcher.batched_items / batcher.batches, 3) if batcher.batches else None,
-            "latency_s": {"p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99), "window": len(ordered)},
-            "cache": {"hits": hits, "misses": misses, "hit_rate": round(hits / lookups, 4) if lookups else None},
-        }
-
-
-def percentile(ordered: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of sorted values."""
-    if not ordered:
-        return None
-    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
-    return round(ordered[rank - 1], 6)
-
-
-async def read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, f"the request body is not JSON: {e}") from None
-    except RecursionError:
-        raise ApiError(400, "the request body is nested too deeply") from None
-    if has_unpaired_surrogate(body):
-        raise ApiError(422, "the request holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
-    return body
-
-
-@contextmanager
-def over_budget_as_answer() -> Iterator[None]:
-    """OverBudget as its HTTP answer: 503 with Retry-After, or 413 for a request that never fits."""
-    try:
-        yield
-    except OverBudget as e:
-        raise ApiError(413, str(e)) if e.ever else ApiError(503, str(e), headers={"Retry-After": RETRY_AFTER}) from None
-
-
-def validation_error(error: ValidationError) -> ApiError:
-    problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()[:10]]
-    return ApiError(422, f"invalid request: {problems[0]['field']}: {problems[0]['problem']}", problems=problems)
 
 
 def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Starlette:
@@ -372,67 +269,3 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
     app.state.config = config
     app.state.connections = connections
     return app
-
-
-def is_loopback(host: str) -> bool:
-    """Whether an address to listen on is reachable from this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: any free port), so the address is known before serving."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and
-    # without it a kept-alive connection waits ~40 ms (Nagle against delayed ACKs) per answer.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as e:  # the CLI prints it as one line naming the address
-        sock.close()
-        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-    return sock
-
-
-def make_server(app: Starlette, *, graceful_timeout: float = 60.0, log_level: str = "warning") -> Any:
-    import uvicorn
-
-    limits: ServerConfig = app.state.config
-    protocol = guarded_protocol(limits.read_timeout, limits.max_connections, app.state.connections)
-    config = uvicorn.Config(
-        app,
-        http=protocol,
-        log_level=log_level,
-        timeout_graceful_shutdown=graceful_timeout,
-        access_log=False,
-        lifespan="on",
-    )
-    return uvicorn.Server(config)
-
-
-def serve(
-    scorer: RewardScorer,
-    config: ServerConfig,
-    host: str,
-    port: int,
-    *,
-    graceful_timeout: float = 60.0,
-    on_listen: Callable[[str, int], None] = lambda host, port: None,
-) -> None:
-    """Serve until SIGINT or SIGTERM, then finish the requests in flight and return."""
-    sock = bind(host, port)
-    on_listen(*sock.getsockname()[:2])
-    # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal:
-    # with these handlers that ends in a clean exit instead of death by signal.
-    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        make_server(create_app(scorer, config), graceful_timeout=graceful_timeout).run(sockets=[sock])
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

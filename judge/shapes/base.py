@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
-from judge.backends.base import Message
+from judge.backends.base import Backend, Message, YesNoScore
 from judge.item import JudgeItem, Prepared
+from judge.verdict import CriterionResult
 from rubrics.model import Criterion
 
-if TYPE_CHECKING:
-    from judge.engine import Judge
+
+class Judge(Protocol):
+    """What a shape uses of the engine's Judge (judge/engine.py), so a shape needs no engine import."""
+
+    backend: Backend
+    template_version: str
+
+    def render(
+        self, item: JudgeItem, response: str, *, template: str | None = None, **criteria: Any
+    ) -> list[Message]: ...
+
+    def result(self, criterion: Criterion, score: YesNoScore) -> CriterionResult: ...
+
+    def base_result(self, criterion: Criterion, status: str, **fields: Any) -> CriterionResult: ...
 
 
 class Shape(Protocol):
     name: str  # what Judge(request_shape=...) names it
     template: str | None  # the prompt template it asks with (None: the judge's own)
-    nugget_labels: (
-        bool  # a nugget criterion code left undecided is asked as two questions, three labels (judge/nuggets.py)
-    )
+    # a nugget criterion code left undecided is asked as two questions, three labels (judge/nuggets.py)
+    nugget_labels: bool
 
     def output_tokens(self, criteria: int) -> int:
         """Tokens the answer may take, kept free of the context window."""

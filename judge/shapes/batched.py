@@ -9,16 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from judge.backends.base import Message, YesNoScore
 from judge.backends.retry import is_retryable
 from judge.backends.structured import BatchedVerdict, CriterionLabel, instance_or_error
 from judge.item import JudgeItem, Prepared
+from judge.shapes.base import Judge
 from rubrics.model import Criterion
-
-if TYPE_CHECKING:
-    from judge.engine import Judge
 
 TEMPLATE = "entailment_batched"
 TRUE_WORDS = {"true", "yes", "satisfied", "met", "pass"}

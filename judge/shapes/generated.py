@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from judge.backends.base import Backend, Message, YesNoScore
 from judge.backends.retry import is_retryable
 from judge.backends.structured import GeneratedVerdict, instance_or_error
 from judge.item import JudgeItem, Prepared
+from judge.shapes.base import Judge
 from rubrics.model import Criterion
-
-if TYPE_CHECKING:
-    from judge.engine import Judge
 
 TEMPLATE = "entailment_generated"
 MAX_OUTPUT_TOKENS = 256  # the reasoning's 600 characters and the JSON around them

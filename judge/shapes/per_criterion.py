@@ -5,16 +5,13 @@ token; a nugget criterion asks two questions whose answers make its three labels
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from judge import nuggets
 from judge.aio import ask
 from judge.backends.base import Message, YesNoQuestion
 from judge.item import JudgeItem, Prepared
+from judge.shapes.base import Judge
 from rubrics.model import Criterion
-
-if TYPE_CHECKING:
-    from judge.engine import Judge
 
 
 class PerCriterion:

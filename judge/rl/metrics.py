@@ -1,0 +1,53 @@
+"""What `rubric serve` counts for GET /metrics: requests, answers, latency, engine calls, cache."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, deque
+from typing import Any
+
+from judge.cache import CachedBackend
+from judge.rl.microbatch import MicroBatcher
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.requests: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.items = 0
+        self.unscored = 0
+        self.in_flight = 0
+        self.disconnected = 0
+        self.latencies: deque[float] = deque(maxlen=10_000)
+
+    def snapshot(self, batcher: MicroBatcher[Any, Any], backend: Any) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        backends = backend if isinstance(backend, list) else [backend]  # a jury's: one per judge
+        counts = [(b.hits, b.misses) if isinstance(b, CachedBackend) else (None, None) for b in backends]
+        hits = None if any(h is None for h, _ in counts) else sum(h for h, _ in counts)
+        misses = None if any(m is None for _, m in counts) else sum(m for _, m in counts)
+        lookups = (hits or 0) + (misses or 0)
+        return {
+            "uptime_s": round(time.time() - self.started, 3),
+            "requests": dict(self.requests),
+            "responses_by_status": {str(k): v for k, v in sorted(self.statuses.items())},
+            "in_flight": self.in_flight,
+            "client_disconnects": self.disconnected,
+            "items": self.items,
+            "unscored_items": self.unscored,
+            "engine_calls": batcher.batches,
+            "abandoned_engine_calls": batcher.abandoned,
+            "mean_batch_items": round(batcher.batched_items / batcher.batches, 3) if batcher.batches else None,
+            "latency_s": {"p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99), "window": len(ordered)},
+            "cache": {"hits": hits, "misses": misses, "hit_rate": round(hits / lookups, 4) if lookups else None},
+        }
+
+
+def percentile(ordered: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of sorted values."""
+    if not ordered:
+        return None
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
+    return round(ordered[rank - 1], 6)
