@@ -1,0 +1,164 @@
+"""GRPO with rubric rewards: TRL's GRPOTrainer, the policy rewarded by `rubric_reward`.
+
+Two arms (examples/grpo/README.md):
+- ``--arm verifiable``: each prompt's rubric (from `rubric generate --method constraints`) is
+  decided in code: the reward is the truth.
+- ``--arm judged``: the same rubrics with their checks removed, so a model judge (``--judge``)
+  decides what code could; the code-checked truth is logged beside it (reward weight 0) on
+  the same completions, with the share the guard decided and the completions' length.
+
+Every step is appended to RUN/steps.jsonl; a checkpoint is kept every ``--save-every`` steps
+and a rerun of the same command continues from the last one.
+
+    python examples/grpo/train.py --prompts train.jsonl --rubrics train.rubrics.jsonl --out RUN \\
+        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--steps 150] [--policy PATH] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from judge.build import JudgeOptions
+from judge.extras import require
+from judge.rl import rubric_reward
+from rubrics.io import load_rubrics
+
+CODE_JUDGE = "fake:no"  # the verifiable arm's criteria are all decided in code; the model is never asked
+
+
+def unchecked(rubric: Any) -> Any:
+    """The rubric with its code checks removed: a model judge then decides every criterion."""
+    criteria = [
+        c.model_copy(update={"check": None, "tags": [t for t in c.tags if t != "checked-in-code"]})
+        for c in rubric.criteria
+    ]
+    return rubric.model_copy(update={"criteria": criteria})
+
+
+def rows(prompts: Path, rubrics: dict[str, Any], judged: bool) -> dict[str, list[Any]]:
+    """The training dataset: the prompt as a chat turn, its rubric inline (checks removed when judged)."""
+    columns: dict[str, list[Any]] = {"prompt": [], "rubric": [], "truth": []}
+    for line in prompts.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        rubric = rubrics[f"constraints-{row['id']}"]
+        columns["prompt"].append([{"role": "user", "content": row["prompt"]}])
+        columns["rubric"].append((unchecked(rubric) if judged else rubric).model_dump_json(exclude_defaults=True))
+        columns["truth"].append(rubric.model_dump_json(exclude_defaults=True))
+    return columns
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=Path, required=True)
+    parser.add_argument(
+        "--rubrics", type=Path, required=True, help="the prompts' rubrics (rubric generate --method constraints)"
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--arm", choices=["verifiable", "judged"], default="verifiable")
+    parser.add_argument("--judge", help="judged arm: the judge model spec (default: the embedded SmolLM2)")
+    parser.add_argument("--no-guard", action="store_true", help="judged arm: hardening off")
+    parser.add_argument("--policy", help="a transformers model folder (default: the embedded SmolLM2)")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--save-every", type=int, default=25)
+    parser.add_argument("--generations", type=int, default=4, help="completions per prompt (GRPO group)")
+    parser.add_argument("--prompts-per-step", type=int, default=2)
+    parser.add_argument("--max-length", type=int, default=48, help="completion tokens")
+    parser.add_argument("--learning-rate", type=float, default=1e-5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    # TRL 1.16 still calls transformers' gradient_checkpointing names, deprecated in favour of activation_checkpointing
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
+
+    require("data", "datasets", purpose="the training dataset")
+    try:
+        import trl
+    except ModuleNotFoundError:
+        raise SystemExit("train.py: GRPO training needs TRL: pip install 'trl>=1.0'") from None
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+
+    from judge.backends import default_model
+
+    policy_path = args.policy or str(default_model.ensure_converted())
+    rubrics = {r.id: r for r in load_rubrics(args.rubrics)}
+    judged = args.arm == "judged"
+    dataset = Dataset.from_dict(rows(args.prompts, rubrics, judged)).shuffle(seed=args.seed)
+    options = JudgeOptions(guard=not args.no_guard)
+    reward = rubric_reward(args.judge if judged else CODE_JUDGE, name="rubric_reward", judge_options=options)
+    rewards, weights = [reward], [1.0]
+    if judged:  # the truth on the same completions, logged and not optimised
+        truth = rubric_reward(CODE_JUDGE, rubric_column="truth", name="truth", judge_options=JudgeOptions(guard=False))
+        rewards.append(truth)
+        weights.append(0.0)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = open(args.out / "steps.jsonl", "a", encoding="utf-8")
+
+    class StepLog(TrainerCallback):
+        def on_log(self, _args: Any, state: Any, _control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
+            if logs and "rewards/rubric_reward/mean" in logs:
+                record = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+                last = reward.last_rewards
+                if last:
+                    decided = [r for r in last if r.verdict is not None]
+                    record["guard_flagged"] = sum(
+                        any((c.reason or "").startswith("decided without the judge") for c in r.verdict.results)
+                        for r in decided
+                    ) / max(1, len(decided))
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+
+    config = trl.GRPOConfig(
+        output_dir=str(args.out),
+        per_device_train_batch_size=args.generations * args.prompts_per_step,
+        num_generations=args.generations,
+        max_completion_length=args.max_length,
+        max_steps=args.steps,
+        learning_rate=args.learning_rate,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=args.save_every,
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        seed=args.seed,
+        reward_weights=weights,
+        disable_tqdm=not sys.stderr.isatty(),
+    )
+    trainer = trl.GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(policy_path),
+        reward_funcs=rewards,
+        args=config,
+        train_dataset=dataset,
+        processing_class=AutoTokenizer.from_pretrained(policy_path),
+        callbacks=[StepLog()],
+    )
+    resume = any(args.out.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer.save_model(str(args.out / "final"))
+    (args.out / "run.json").write_text(
+        json.dumps(
+            {
+                "policy": policy_path,
+                "arm": args.arm,
+                "judge": args.judge if judged else "code",
+                "guard": not args.no_guard,
+                "steps": args.steps,
+                "seed": args.seed,
+                "prompts": str(args.prompts),
+                "rubrics": str(args.rubrics),
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    log.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The GRPO recipe (examples/grpo/) end to end on a tiny random policy: prompts, rubrics from
+`rubric generate --method constraints`, two training steps in each arm, a held-out evaluation."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RECIPE = Path(__file__).resolve().parents[1] / "examples" / "grpo"
+IFEVAL_ROWS = [  # IFEval's layout, written here: the test needs no third-party data
+    {
+        "key": 1,
+        "prompt": "Write a riddle about a kettle. Your entire response should be in lowercase letters.",
+        "instruction_id_list": ["change_case:english_lowercase"],
+        "kwargs": [{}],
+    },
+    {
+        "key": 2,
+        "prompt": "Describe a volcano without using any commas.",
+        "instruction_id_list": ["punctuation:no_comma"],
+        "kwargs": [{}],
+    },
+    {
+        "key": 3,
+        "prompt": "Write an essay of at least 500 words about trains.",
+        "instruction_id_list": ["length_constraints:number_words"],
+        "kwargs": [{"relation": "at least", "num_words": 500}],
+    },
+]
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"grpo_{name}", RECIPE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory, tiny_llama, smollm2_tokenizer, rubric_exe):
+    pytest.importorskip("trl")
+    folder = tmp_path_factory.mktemp("grpo")
+    (folder / "ifeval").mkdir()
+    (folder / "ifeval" / "input_data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in IFEVAL_ROWS))
+    subprocess.run(
+        [
+            sys.executable,
+            str(RECIPE / "make_prompts.py"),
+            "--ifeval",
+            str(folder / "ifeval"),
+            "--out",
+            str(folder),
+            "--train",
+            "8",
+        ],
+        check=True,
+    )
+    for name in ("train", "heldout"):
+        subprocess.run(
+            [
+                rubric_exe,
+                "generate",
+                "--method",
+                "constraints",
+                "--extract-only",
+                "--input",
+                str(folder / f"{name}.jsonl"),
+                "--output",
+                str(folder / f"{name}.rubrics.jsonl"),
+                "--quiet",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    policy = folder / "policy"
+    tiny_llama.save_pretrained(policy)
+    smollm2_tokenizer.save_pretrained(policy)
+    return folder, policy
+
+
+def test_the_prompt_sets(recipe):
+    folder, _ = recipe
+    train = [json.loads(line) for line in (folder / "train.jsonl").read_text().splitlines()]
+    held_out = [json.loads(line)["id"] for line in (folder / "heldout.jsonl").read_text().splitlines()]
+    assert len(train) == 8 and held_out == ["ifeval-1", "ifeval-2"]  # 500 words cannot be met in a short answer
+    rubrics = [json.loads(line) for line in (folder / "train.rubrics.jsonl").read_text().splitlines()]
+    assert all(
+        all("check" in c for c in r["criteria"]) for r in rubrics
+    )  # every training constraint is checked in code
+
+
+@pytest.mark.parametrize("arm", ["verifiable", "judged"])
+def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path):
+    folder, policy = recipe
+    out = tmp_path / arm
+    argv = [
+        "--prompts",
+        str(folder / "train.jsonl"),
+        "--rubrics",
+        str(folder / "train.rubrics.jsonl"),
+        "--out",
+        str(out),
+        "--arm",
+        arm,
+        "--policy",
+        str(policy),
+        "--steps",
+        "2",
+        "--save-every",
+        "1",
+        "--max-length",
+        "8",
+    ]
+    if arm == "judged":
+        argv += ["--judge", f"local:{policy}"]
+    load("train").main(argv)
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == [1, 2]
+    assert all(0.0 <= s["rewards/rubric_reward/mean"] <= 1.0 and "guard_flagged" in s for s in steps)
+    if arm == "judged":
+        assert all("rewards/truth/mean" in s for s in steps)  # the code-checked truth, on the same completions
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    summary = load("evaluate").evaluate(
+        str(out / "final"), folder / "heldout.jsonl", folder / "heldout.rubrics.jsonl", tmp_path / "eval", 8
+    )
+    assert summary["n"] == 2 and 0.0 <= summary["pass_rate"] <= 1.0
