@@ -171,7 +171,9 @@ def test_trl_reward_function_contract():
         log_extra=extra.__setitem__,
     )
     assert values[0] == pytest.approx(2 / 3) and values[1] is None and values[2] == 1.0
-    assert metrics == {"rubric_quality/unscored_fraction": pytest.approx(1 / 3)}
+    assert metrics.keys() == {"rubric_quality/unscored_fraction", "rubric_quality/seconds"}
+    assert metrics["rubric_quality/unscored_fraction"] == pytest.approx(1 / 3)
+    assert metrics["rubric_quality/seconds"] > 0  # the time the batch took to score: the reward's share of a step
     assert (
         extra["rubric_quality_unscored_reason"][0] == ""
         and "not valid JSON" in extra["rubric_quality_unscored_reason"][1]

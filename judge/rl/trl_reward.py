@@ -16,6 +16,7 @@ sits together, so a local model reuses the shared instructions-and-prompt prefix
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -60,11 +61,12 @@ class _RubricRewardBase:
             for i, (prompt, completion) in enumerate(zip(prompts, completions))
         ]
 
-    def _finish(self, rewards: list[Reward], columns: dict[str, Any]) -> list[float | None]:
+    def _finish(self, rewards: list[Reward], columns: dict[str, Any], started: float) -> list[float | None]:
         self.last_rewards = rewards
         unscored = [r.reason or "unscored" for r in rewards if r.value is None]
         if callable(log_metric := columns.get("log_metric")) and rewards:
             log_metric(f"{self.__name__}/unscored_fraction", len(unscored) / len(rewards))
+            log_metric(f"{self.__name__}/seconds", time.perf_counter() - started)  # the reward's share of a step
         if callable(log_extra := columns.get("log_extra")):
             log_extra(f"{self.__name__}_unscored_reason", [r.reason if r.value is None else "" for r in rewards])
         return [r.value for r in rewards]
@@ -72,14 +74,16 @@ class _RubricRewardBase:
 
 class RubricReward(_RubricRewardBase):
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        return self._finish(self.scorer.score(self._requests(prompts, completions, columns)), columns)
+        started = time.perf_counter()
+        return self._finish(self.scorer.score(self._requests(prompts, completions, columns)), columns, started)
 
 
 def async_rubric_reward(core: _RubricRewardBase) -> Callable[..., Awaitable[list[float | None]]]:
     """The async form: an ``async def`` function (what every TRL version detects as async)."""
 
     async def reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        values = core._finish(await core.scorer.ascore(core._requests(prompts, completions, columns)), columns)
+        started = time.perf_counter()
+        values = core._finish(await core.scorer.ascore(core._requests(prompts, completions, columns)), columns, started)
         reward.last_rewards = core.last_rewards  # type: ignore[attr-defined]
         return values
 
