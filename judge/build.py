@@ -20,8 +20,9 @@ from judge.hardening.reasoning import Reasoning
 from judge.jury import Jury
 from judge.jury.combine import METHODS, JuryMethod
 from judge.models import calls_in_flight
+from judge.shapes import SHAPES as SHAPE_TABLE
 
-SHAPES = ("per_criterion", "generated", "batched")
+SHAPES = tuple(SHAPE_TABLE)  # the request shapes Judge knows, by name
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def parse_model_spec(spec: str | None) -> tuple[str, str, dict[str, str]]:
 def get_backend(spec: str | None = None, **options: Any) -> Backend:
     """Build a backend from a model spec; keyword options go to its ``from_spec``."""
     name, rest, spec_options = parse_model_spec(spec)
-    entry = registry()[name] if name not in BACKENDS else BACKENDS[name]
+    entry = BACKENDS.get(name) or installed_backends()[name]
     try:
         module = importlib.import_module(entry.module)
     except ModuleNotFoundError as e:
