@@ -7,10 +7,12 @@ import inspect
 import json
 import math
 
+import httpx
 import pytest
 
 from judge.backends.fake import FakeBackend
 from judge.engine import Judge
+from judge.rl.config import ServerConfig
 from judge.rl import RewardRequest, RewardScorer, RubricError, Shaping, rubric_reward
 from judge.rubric_lookup import RubricSource
 from judge.rl.trl_reward import completion_text
@@ -178,6 +180,33 @@ def test_trl_reward_function_contract():
         extra["rubric_quality_unscored_reason"][0] == ""
         and "not valid JSON" in extra["rubric_quality_unscored_reason"][1]
     )
+
+
+def test_trl_reward_through_a_reward_server_matches_in_process_in_one_request(monkeypatch):
+    """rubric_reward(URL): the batch goes to `rubric serve` as one request, one engine call,
+    and the rewards are those of the same judge in process; the bearer token is sent."""
+    from tests.serving import RunningServer
+
+    backend = FakeBackend(by_criterion(0.9, 0.3))
+    rows = {
+        "prompts": ["p1", "p1", "p2"],
+        "completions": ["one", "two", "three"],
+        "rubric": [None, "{bad json", json.dumps(["Is it good?"])],
+    }
+    local = rubric_reward(FakeBackend(by_criterion(0.9, 0.3)), rubric=RUBRIC)(**rows)
+    monkeypatch.setenv("RUBRIC_JUDGE_API_KEY", "sesame")
+    config = ServerConfig(api_key="sesame")
+    with RunningServer(RewardScorer(Judge(backend, batch_size=256), rubric=RUBRIC), config) as running:
+        served = rubric_reward(running.url, rubric=RUBRIC)
+        values = served(**rows)
+        metrics = httpx.get(running.url + "/metrics", headers={"Authorization": "Bearer sesame"}).json()
+    assert values[0] == pytest.approx(local[0]) and values[2] == pytest.approx(local[2]) and values[1] is None
+    assert "not valid JSON" in served.last_rewards[1].reason
+    assert metrics["requests"] == {"score": 1} and metrics["engine_calls"] == 1
+    with pytest.raises(ValueError, match="the server's own flags decide"):
+        rubric_reward(running.url, judge_options={"threshold": 0.4})
+    down = rubric_reward("http://127.0.0.1:9")(prompts=["p"], completions=["c"], rubric=[json.dumps(["Good?"])])
+    assert down == [None]
 
 
 def test_async_trl_reward_is_recognised_as_async_by_old_and_new_trl():

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from judge.rl.client import ServedScorer, is_server_url
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricValue, build_scorer
 from judge.rl.shaping import Shaping
 from rubrics.records import completion_text
@@ -32,7 +33,7 @@ class _RubricRewardBase:
 
     def __init__(
         self,
-        scorer: RewardScorer,
+        scorer: RewardScorer | ServedScorer,
         *,
         name: str = "rubric_reward",
         rubric_column: str | None = "rubric",
@@ -106,12 +107,19 @@ def rubric_reward(
 ) -> RubricReward | Callable[..., Awaitable[list[float | None]]]:
     """A GRPOTrainer reward function judging each completion against a rubric.
 
-    model: a model spec, backend or Judge (see ``build_scorer``). rubric: the fixed rubric
+    model: a model spec, backend or Judge (see ``build_scorer``), or the URL of a running
+    ``rubric serve`` ("http://host:8000"), which then judges each batch with its own flags. rubric: the fixed rubric
     (a Rubric, a library name, a rubric file, a list of principles), used for rows whose
     ``rubric_column`` is missing or empty; the column holds inline rubric JSON, a rubric id
     or a list of principles. reference_column: a column with reference answers.
     asynchronous: an ``async def`` function, which TRL runs on its event loop.
     """
-    scorer = build_scorer(model, rubric=rubric, shaping=shaping, **scorer_options)
+    if is_server_url(model):
+        if shaping is not None or scorer_options:
+            given = sorted(scorer_options) + (["shaping"] if shaping is not None else [])
+            raise ValueError(f"rubric_reward({model!r}): the server's own flags decide how it judges; drop {given}")
+        scorer: Any = ServedScorer(model, rubric=rubric)
+    else:
+        scorer = build_scorer(model, rubric=rubric, shaping=shaping, **scorer_options)
     core = RubricReward(scorer, name=name, rubric_column=rubric_column, reference_column=reference_column)
     return async_rubric_reward(core) if asynchronous else core

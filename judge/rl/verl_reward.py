@@ -51,6 +51,7 @@ from functools import lru_cache
 from typing import Any
 
 from judge.aio import run_sync
+from judge.rl.client import ServedScorer
 from judge.rl.microbatch import MicroBatcher
 from judge.rl.scorer import RewardRequest, build_scorer
 
@@ -172,56 +173,14 @@ class _Local:
         return [reward.details() for reward in await self.scorer.ascore(requests)]
 
 
-class _Remote:
+def _remote(settings: Settings) -> ServedScorer:
     """Judges on a `rubric serve` server (POST /score with {"items": [...]})."""
-
-    def __init__(self, settings: Settings):
-        self.url = settings.server.rstrip("/") + "/score"  # type: ignore[union-attr]
-        self.timeout = settings.timeout
-
-    async def details(self, requests: Sequence[RewardRequest]) -> list[dict[str, Any]]:
-        import httpx
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
-
-        body = {
-            "items": [
-                {"prompt": r.prompt, "response": r.response, "rubric": r.rubric, "reference": r.reference}
-                for r in requests
-            ]
-        }
-
-        def retryable(error: BaseException) -> bool:
-            if isinstance(error, httpx.HTTPStatusError):
-                return error.response.status_code in (429, 502, 503, 504)
-            return isinstance(error, httpx.TransportError)
-
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception(retryable),
-                    stop=stop_after_attempt(4),
-                    wait=wait_random_exponential(multiplier=0.5, max=8),
-                    reraise=True,
-                ):
-                    with attempt:
-                        response = await client.post(self.url, json=body)
-                        response.raise_for_status()
-            return response.json()["results"]
-        except Exception as e:  # noqa: BLE001 - the rows become unscored, with the reason
-            if isinstance(e, httpx.HTTPStatusError):
-                try:
-                    reason = e.response.json().get("error", e.response.text)
-                except ValueError:
-                    reason = e.response.text
-                reason = f"reward server answered {e.response.status_code}: {reason}"
-            else:
-                reason = f"reward server {self.url}: {type(e).__name__}: {e}"
-            return [{"reward": None, "reason": reason, "criteria": []} for _ in requests]
+    return ServedScorer(settings.server, timeout=settings.timeout)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=8)
-def _judge_for(settings: Settings) -> _Local | _Remote:
-    return _Remote(settings) if settings.server else _Local(settings)
+def _judge_for(settings: Settings) -> _Local | ServedScorer:
+    return _remote(settings) if settings.server else _Local(settings)
 
 
 def _grouped(extra_infos: Sequence[Any], router: str | None = None) -> dict[Settings, list[int]]:
