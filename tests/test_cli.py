@@ -105,6 +105,7 @@ def test_judge_with_fake_model_writes_verdicts_and_summary(rubric_exe, tmp_path)
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
+    assert "demonstration judge" not in result.stdout  # the note is for the embedded model only
     verdicts = read_jsonl(out)
     assert [v["item_id"] for v in sorted(verdicts, key=lambda v: v["item_id"])] == sorted(
         i["id"] for i in read_jsonl(SAMPLE)
@@ -344,6 +345,8 @@ def test_end_to_end_with_the_embedded_smollm2(rubric_exe, tmp_path, smollm2_dir)
     first = run(rubric_exe, *args)
     assert first.returncode == 0, first.stderr
     assert "tiny demonstration model and a weak judge" in first.stderr
+    # and in the summary, beside the numbers: one line, last
+    assert first.stdout.rstrip().splitlines()[-1].startswith("note: these scores come from the embedded demonstration")
     verdicts = read_jsonl(out)
     assert len(verdicts) == 3
     for v in verdicts:

@@ -21,11 +21,20 @@ class JudgeOutcome:
     model_label: str
     threshold: float | str
     lines: list[str] = field(default_factory=list)  # what the run adds to the summary (batch jobs, API usage)
+    demonstration: bool = False  # judged by the embedded demonstration model
 
     def report(self, run: RunOptions, judging: JudgeOptions) -> str:
         shape = judging.request_shape.replace("_", "-")
         head = f"model: {self.model_label}  threshold: {self.threshold}  request shape: {shape}  verdicts: {run.output}"
-        return "\n".join([head, format_summary(self.summary), *self.lines])
+        notes = [DEMONSTRATION_NOTE] if self.demonstration else []
+        return "\n".join([head, format_summary(self.summary), *self.lines, *notes])
+
+
+# Beside the numbers, where a user reads them: the table above comes from a 135M model.
+DEMONSTRATION_NOTE = (
+    "note: these scores come from the embedded demonstration judge (SmolLM2-135M), which is weak and often wrong; "
+    "pass a real judge with --model (e.g. --model Qwen/Qwen2.5-7B-Instruct or openai/gpt-4o-mini)"
+)
 
 
 def judge_command(
@@ -51,7 +60,7 @@ def _judge(run: RunOptions, judging: JudgeOptions, models: ModelOptions, say: Ca
         raise ValueError(missing)
     if run.engine == "ray":  # the judges are built in the actors
         summary = ray_run.judge_with_ray(run, judging, models)
-        return JudgeOutcome(summary, models.label, ray_run.threshold(judging))
+        return JudgeOutcome(summary, models.label, ray_run.threshold(judging), demonstration=not models.model)
     backends = open_backends(models, on_default=say, concurrency=judging.concurrency)
     judge = build_judge(judging, backends)
     batches: list[Any] = []
@@ -73,7 +82,7 @@ def _judge(run: RunOptions, judging: JudgeOptions, models: ModelOptions, say: Ca
             lines.append(
                 f"API usage: {f'{backend.name}:{backend.model_id}: ' if len(backends) > 1 else ''}{usage.describe()}"
             )
-    return JudgeOutcome(summary, judge.model_label, judge.threshold, lines)
+    return JudgeOutcome(summary, judge.model_label, judge.threshold, lines, demonstration=not models.model)
 
 
 def _prefetch(judge: Any, run: RunOptions, outcomes: list, say: Callable[[str], None]) -> Callable[[list], None]:
