@@ -77,8 +77,22 @@ def verifiable(runs: Path) -> dict[str, Any]:
     }
 
 
+FEATURES = ("markdown_share", "filler_mean", "repeated_mean", "words_mean")
+
+
+def completions(run: Path) -> list[dict[str, Any]]:
+    path = run / "completions.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def samples(rows: list[dict[str, Any]], step: int, n: int = 4) -> list[dict[str, Any]]:
+    """The first ``n`` completions of a step, with the judge's reward and the truth."""
+    keep = ("completion", "reward", "truth", "guard_flagged")
+    return [{k: r.get(k) for k in keep} for r in rows if r["step"] == step][:n]
+
+
 def judged(run: Path) -> dict[str, Any]:
-    log = steps(run)
+    log = list({s["step"]: s for s in steps(run)}.values())  # a resumed run logs a step again: keep the last
     per_step = [
         {
             "step": s["step"],
@@ -86,10 +100,54 @@ def judged(run: Path) -> dict[str, Any]:
             "true_reward": s.get("rewards/truth/mean"),
             "guard_flagged": s.get("guard_flagged"),
             "mean_length": s.get("completions/mean_length"),
+            "reward_seconds": s.get("rubric_reward/seconds"),
+            "step_seconds": s.get("step_time"),
+            **{k: s.get(k) for k in FEATURES},
         }
         for s in log
     ]
-    return {"steps": max((s["step"] for s in log), default=0), "per_step": per_step}
+    rows = completions(run)
+    config = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+    last = max((s["step"] for s in log), default=0)
+    return {
+        "judge": config.get("judge"),
+        "guard": config.get("guard"),
+        "steps": last,
+        "per_step": per_step,
+        "samples_first": samples(rows, 1),
+        "samples_last": samples(rows, last),
+    }
+
+
+def mean(values: list[Any]) -> float:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def correlation(rows: list[dict[str, Any]]) -> float | None:
+    """Pearson correlation of the judge's reward and the truth over completions."""
+    pairs = [(r["reward"], r["truth"]) for r in rows if r["reward"] is not None and r["truth"] is not None]
+    if len(pairs) < 3:
+        return None
+    xs, ys = zip(*pairs)
+    mx, my = mean(list(xs)), mean(list(ys))
+    sxy = sum((x - mx) * (y - my) for x, y in pairs)
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    return sxy / (sxx * syy) ** 0.5 if sxx and syy else None
+
+
+def windows(arm: dict[str, Any], rows: list[dict[str, Any]], size: int = 10) -> dict[str, dict[str, Any]]:
+    """The first and last ``size`` steps: rewards, the judge-truth correlation, features."""
+    out = {}
+    for name, part in (("first", arm["per_step"][:size]), ("last", arm["per_step"][-size:])):
+        chosen = {p["step"] for p in part}
+        out[name] = {
+            "steps": [min(chosen, default=0), max(chosen, default=0)],
+            **{k: mean([p[k] for p in part]) for k in ("judge_reward", "true_reward", "guard_flagged", "mean_length")},
+            **{k: mean([p[k] for p in part]) for k in FEATURES},
+            "judge_truth_correlation": correlation([r for r in rows if r["step"] in chosen]),
+        }
+    return out
 
 
 def table(summary: dict[str, Any]) -> str:
@@ -104,19 +162,95 @@ def table(summary: dict[str, Any]) -> str:
             "  by kind: "
             + "; ".join(f"{k} {d['before']:.2f}->{d['after']:.2f} (n={d['n']})" for k, d in v["per_kind"].items()),
         ]
+        if "answers" in v:
+            b, a = v["answers"]["before"], v["answers"]["after"]
+            lines.append("  held-out answers before -> after: " + "; ".join(f"{k} {b[k]:.2f}->{a[k]:.2f}" for k in b))
     for name, arm in summary["arms"].get("judged", {}).items():
-        first, last = arm["per_step"][:10], arm["per_step"][-10:]
-
-        def mean(rows: list[dict[str, Any]], key: str) -> float:
-            values = [r[key] for r in rows if r[key] is not None]
-            return sum(values) / len(values) if values else float("nan")
-
+        w = arm["windows"]
         lines.append(
-            f"judged arm, {name}: {arm['steps']} steps; first 10 -> last 10 steps: judge reward "
-            f"{mean(first, 'judge_reward'):.3f} -> {mean(last, 'judge_reward'):.3f}, truth "
-            f"{mean(first, 'true_reward'):.3f} -> {mean(last, 'true_reward'):.3f}"
+            f"judged arm, {name} (judge {arm['judge']}, guard {'on' if arm['guard'] else 'off'}): {arm['steps']} steps"
         )
+        for label in ("first", "last"):
+            x = w[label]
+            corr = x["judge_truth_correlation"]
+            lines.append(
+                f"  steps {x['steps'][0]}-{x['steps'][1]}: judge reward {x['judge_reward']:.3f}, truth "
+                f"{x['true_reward']:.3f}, judge-truth r {'n/a' if corr is None else f'{corr:+.2f}'}, guard flagged "
+                f"{x['guard_flagged']:.2f}, words {x['words_mean']:.1f}, markdown {x['markdown_share']:.2f}, filler "
+                f"{x['filler_mean']:.2f}, repeated 3-grams {x['repeated_mean']:.2f}"
+            )
+        for label in ("first", "last"):
+            for sample in arm[f"samples_{label}"][:3]:
+                lines.append(
+                    f"    {label} step: judge {sample['reward']:.2f} truth {sample['truth']:.2f} "
+                    f"{sample['completion'][:90]!r}"
+                )
+    cost = summary.get("cost")
+    if cost:
+        lines.append(f"cost of the reward ({cost['steps']} steps each, judge {cost['judge']}):")
+        for kind, row in cost["kinds"].items():
+            a, b = row["in_process"], row["served"]
+            r = row["served_over_in_process_reward_seconds"]
+            lines.append(
+                f"  {kind}: in process {a['reward_seconds_mean']:.2f} s of a {a['step_seconds_mean']:.1f} s step "
+                f"({a['reward_share_of_step']:.1%}); served {b['reward_seconds_mean']:.2f} s of "
+                f"{b['step_seconds_mean']:.1f} s ({b['reward_share_of_step']:.1%}); served/in-process median "
+                f"{r['median']:.2f}; server engine calls {row['server']['engine_calls']} for "
+                f"{row['server']['requests']} (items per call {row['server']['mean_batch_items']})"
+            )
     return "\n".join(lines) + "\n"
+
+
+def figures(summary: dict[str, Any], runs: Path, out: Path) -> None:
+    """PNG curves: the verifiable arm's training reward; each judged run's judge reward and truth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def smooth(values: list[float], k: int = 10) -> list[float]:
+        return [mean(values[max(0, i - k + 1) : i + 1]) for i in range(len(values))]
+
+    if "verifiable" in summary["arms"]:
+        log = steps(runs / "verifiable")
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot([s["step"] for s in log], smooth([s["rewards/rubric_reward/mean"] for s in log]), label="reward (code)")
+        ax.set(xlabel="GRPO step", ylabel="training reward (10-step mean)", title="Verifiable arm", ylim=(0, 1))
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "verifiable.png", dpi=110)
+        plt.close(fig)
+    judged_runs = summary["arms"].get("judged", {})
+    if judged_runs:
+        fig, axes = plt.subplots(1, len(judged_runs), figsize=(4.5 * len(judged_runs), 3.5), squeeze=False)
+        for ax, (name, arm) in zip(axes[0], judged_runs.items()):
+            x = [p["step"] for p in arm["per_step"]]
+            ax.plot(x, smooth([p["judge_reward"] for p in arm["per_step"]]), label="judge's reward")
+            ax.plot(x, smooth([p["true_reward"] for p in arm["per_step"]]), label="truth (code)")
+            ax.set(xlabel="GRPO step", title=name, ylim=(0, 1))
+        axes[0][0].set_ylabel("reward (10-step mean)")
+        axes[0][0].legend()
+        fig.tight_layout()
+        fig.savefig(out / "judged.png", dpi=110)
+        plt.close(fig)
+
+
+def answer_features(path: Path) -> dict[str, float]:
+    """What the held-out answers look like: wrapped in quotes, content-free by the guard, words."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "grpo"))
+    from features import features
+
+    from judge.hardening.guard import inspect
+
+    answers = [json.loads(line)["response"] for line in path.read_text(encoding="utf-8").splitlines()]
+    n = len(answers)
+    return {
+        "quoted_share": sum(a.startswith('"') for a in answers) / n,
+        "content_free_share": sum(inspect(a).content_free for a in answers) / n,
+        "words_mean": sum(int(features(a)["words"]) for a in answers) / n,
+    }
 
 
 def main() -> None:
@@ -133,14 +267,22 @@ def main() -> None:
     summary: dict[str, Any] = {"arms": {}}
     if (args.runs / "eval-after").exists():
         summary["arms"]["verifiable"] = verifiable(args.runs)
-    if args.judged:
-        summary["arms"]["judged"] = {
-            name: judged(Path(run)) for name, run in (item.split("=", 1) for item in args.judged)
+        summary["arms"]["verifiable"]["answers"] = {
+            when: answer_features(args.runs / f"eval-{when}" / "answers.jsonl") for when in ("before", "after")
         }
+    if args.judged:
+        summary["arms"]["judged"] = {}
+        for name, run in (item.split("=", 1) for item in args.judged):
+            arm = judged(Path(run))
+            arm["windows"] = windows(arm, completions(Path(run)))
+            summary["arms"]["judged"][name] = arm
     args.out.mkdir(parents=True, exist_ok=True)
+    if (args.out / "cost.json").exists():  # bench/grpo_cost.py
+        summary["cost"] = json.loads((args.out / "cost.json").read_text(encoding="utf-8"))
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     text = table(summary)
     (args.out / "table.txt").write_text(text, encoding="utf-8")
+    figures(summary, args.runs, args.out)
     print(text, end="")
 
 

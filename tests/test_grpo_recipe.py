@@ -92,11 +92,8 @@ def test_the_prompt_sets(recipe):
     )  # every training constraint is checked in code
 
 
-@pytest.mark.parametrize("arm", ["verifiable", "judged"])
-def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path):
-    folder, policy = recipe
-    out = tmp_path / arm
-    argv = [
+def train_argv(folder: Path, policy: Path, out: Path, arm: str) -> list[str]:
+    return [
         "--prompts",
         str(folder / "train.jsonl"),
         "--rubrics",
@@ -114,12 +111,32 @@ def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path)
         "--max-length",
         "8",
     ]
+
+
+def completions(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "completions.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("arm", ["verifiable", "judged"])
+def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path):
+    folder, policy = recipe
+    out = tmp_path / arm
+    argv = train_argv(folder, policy, out, arm)
     if arm == "judged":
         argv += ["--judge", f"local:{policy}"]
     load("train").main(argv)
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2]
     assert all(0.0 <= s["rewards/rubric_reward/mean"] <= 1.0 and "guard_flagged" in s for s in steps)
+    assert all({"markdown_share", "filler_mean", "repeated_mean", "words_mean"} <= s.keys() for s in steps)
+    rows = completions(out)  # 2 prompts x 4 completions a step, each with its reward, truth and features
+    assert [r["step"] for r in rows] == [1] * 8 + [2] * 8
+    assert all({"completion", "reward", "truth", "markdown", "filler", "repeated", "words"} <= r.keys() for r in rows)
+    if arm == "verifiable":
+        assert all(r["reward"] == r["truth"] for r in rows)
+    for step in (1, 2):
+        logged = next(s["rewards/rubric_reward/mean"] for s in steps if s["step"] == step)
+        assert logged == pytest.approx(sum(r["reward"] for r in rows if r["step"] == step) / 8)
     if arm == "judged":
         assert all("rewards/truth/mean" in s for s in steps)  # the code-checked truth, on the same completions
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
@@ -127,3 +144,21 @@ def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path)
         str(out / "final"), folder / "heldout.jsonl", folder / "heldout.rubrics.jsonl", tmp_path / "eval", 8
     )
     assert summary["n"] == 2 and 0.0 <= summary["pass_rate"] <= 1.0
+
+
+def test_the_reward_through_rubric_serve_trains_exactly_as_in_process(recipe, tmp_path):
+    """--reward-server: the same seed and the same rewards (checked in code, on the server)
+    give the same completions step for step; the server judged each step's batch in one call."""
+    from judge.backends.fake import FakeBackend
+    from tests.serving import serve
+
+    folder, policy = recipe
+    load("train").main(train_argv(folder, policy, tmp_path / "local", "verifiable"))
+    with serve(FakeBackend(0.0)) as running:
+        load("train").main(
+            train_argv(folder, policy, tmp_path / "served", "verifiable") + ["--reward-server", running.url]
+        )
+        metrics = running.metrics()
+    local, served = completions(tmp_path / "local"), completions(tmp_path / "served")
+    assert [(r["completion"], r["reward"]) for r in served] == [(r["completion"], r["reward"]) for r in local]
+    assert metrics["requests"] == {"score": 2} and metrics["engine_calls"] == 2 and metrics["items"] == 16

@@ -7,11 +7,13 @@ Two arms (examples/grpo/README.md):
   decides what code could; the code-checked truth is logged beside it (reward weight 0) on
   the same completions, with the share the guard decided and the completions' length.
 
-Every step is appended to RUN/steps.jsonl; a checkpoint is kept every ``--save-every`` steps
-and a rerun of the same command continues from the last one.
+Every step is appended to RUN/steps.jsonl (rewards, length, the completions' features:
+Markdown, filler, repetition) and its completions with their rewards to RUN/completions.jsonl;
+a checkpoint is kept every ``--save-every`` steps and a rerun of the same command continues
+from the last one.
 
     python examples/grpo/train.py --prompts train.jsonl --rubrics train.rubrics.jsonl --out RUN \\
-        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--steps 150] [--policy PATH] [--seed 0]
+        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--reward-server URL] [--steps 150] [--policy PATH]
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from judge.build import JudgeOptions
 from judge.extras import require
 from judge.rl import rubric_reward
 from rubrics.io import load_rubrics
+from rubrics.records import completion_text
+
+sys.path.insert(0, str(Path(__file__).parent))
+from features import features, summary  # noqa: E402
 
 CODE_JUDGE = "fake:no"  # the verifiable arm's criteria are all decided in code; the model is never asked
 
@@ -38,6 +44,28 @@ def unchecked(rubric: Any) -> Any:
         for c in rubric.criteria
     ]
     return rubric.model_copy(update={"criteria": criteria})
+
+
+class Recorded:
+    """A reward function that keeps the batch's completion texts, for the step log."""
+
+    def __init__(self, reward: Any):
+        self.reward = reward
+        self.__name__ = reward.__name__
+        self.texts: list[str] = []
+
+    def __call__(self, prompts: Any, completions: Any, **columns: Any) -> list[float | None]:
+        self.texts = [completion_text(c) for c in completions]
+        return self.reward(prompts, completions, **columns)
+
+
+def flagged(reward: Any) -> list[bool]:
+    """Per completion: whether the guard decided it without asking the judge."""
+    return [
+        r.verdict is not None
+        and any((c.reason or "").startswith("decided without the judge") for c in r.verdict.results)
+        for r in reward.last_rewards
+    ]
 
 
 def rows(prompts: Path, rubrics: dict[str, Any], judged: bool) -> dict[str, list[Any]]:
@@ -62,6 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arm", choices=["verifiable", "judged"], default="verifiable")
     parser.add_argument("--judge", help="judged arm: the judge model spec (default: the embedded SmolLM2)")
     parser.add_argument("--no-guard", action="store_true", help="judged arm: hardening off")
+    parser.add_argument(
+        "--reward-server",
+        metavar="URL",
+        help="score through a running `rubric serve` (started with the arm's judge: --model fake:no for the "
+        "verifiable arm) instead of in this process",
+    )
     parser.add_argument("--policy", help="a transformers model folder (default: the embedded SmolLM2)")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--save-every", type=int, default=25)
@@ -89,29 +123,55 @@ def main(argv: list[str] | None = None) -> None:
     judged = args.arm == "judged"
     dataset = Dataset.from_dict(rows(args.prompts, rubrics, judged)).shuffle(seed=args.seed)
     options = JudgeOptions(guard=not args.no_guard)
-    reward = rubric_reward(args.judge if judged else CODE_JUDGE, name="rubric_reward", judge_options=options)
+    if args.reward_server:  # the server's own flags decide how it judges
+        reward = Recorded(rubric_reward(args.reward_server, name="rubric_reward"))
+    else:
+        judge = args.judge if judged else CODE_JUDGE
+        reward = Recorded(rubric_reward(judge, name="rubric_reward", judge_options=options))
     rewards, weights = [reward], [1.0]
+    truth = None
     if judged:  # the truth on the same completions, logged and not optimised
         truth = rubric_reward(CODE_JUDGE, rubric_column="truth", name="truth", judge_options=JudgeOptions(guard=False))
         rewards.append(truth)
         weights.append(0.0)
 
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "run.json").write_text(
+        json.dumps(
+            {
+                "policy": policy_path,
+                "arm": args.arm,
+                "judge": (args.judge or "embedded SmolLM2-135M-Instruct") if judged else "code",
+                "guard": not args.no_guard,
+                "reward_server": args.reward_server,
+                "steps": args.steps,
+                "seed": args.seed,
+                "prompts": str(args.prompts),
+                "rubrics": str(args.rubrics),
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
     log = open(args.out / "steps.jsonl", "a", encoding="utf-8")
+    samples = open(args.out / "completions.jsonl", "a", encoding="utf-8")
 
     class StepLog(TrainerCallback):
         def on_log(self, _args: Any, state: Any, _control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
-            if logs and "rewards/rubric_reward/mean" in logs:
-                record = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
-                last = reward.last_rewards
-                if last:
-                    decided = [r for r in last if r.verdict is not None]
-                    record["guard_flagged"] = sum(
-                        any((c.reason or "").startswith("decided without the judge") for c in r.verdict.results)
-                        for r in decided
-                    ) / max(1, len(decided))
-                log.write(json.dumps(record) + "\n")
-                log.flush()
+            if not logs or "rewards/rubric_reward/mean" not in logs:
+                return
+            record = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+            guard = flagged(reward.reward)
+            record["guard_flagged"] = sum(guard) / max(1, len(guard))
+            record.update(summary(reward.texts))
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            judge_values = [r.value for r in reward.reward.last_rewards]
+            true_values = [r.value for r in truth.last_rewards] if truth else judge_values
+            for text, value, true, guarded in zip(reward.texts, judge_values, true_values, guard):
+                row = {"step": state.global_step, "completion": text, "reward": value, "truth": true}
+                samples.write(json.dumps({**row, "guard_flagged": guarded, **features(text)}) + "\n")
+            samples.flush()
 
     config = trl.GRPOConfig(
         output_dir=str(args.out),
@@ -141,23 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     resume = any(args.out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     trainer.save_model(str(args.out / "final"))
-    (args.out / "run.json").write_text(
-        json.dumps(
-            {
-                "policy": policy_path,
-                "arm": args.arm,
-                "judge": args.judge if judged else "code",
-                "guard": not args.no_guard,
-                "steps": args.steps,
-                "seed": args.seed,
-                "prompts": str(args.prompts),
-                "rubrics": str(args.rubrics),
-            },
-            indent=1,
-        ),
-        encoding="utf-8",
-    )
     log.close()
+    samples.close()
 
 
 if __name__ == "__main__":
