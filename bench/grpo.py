@@ -136,6 +136,15 @@ def correlation(rows: list[dict[str, Any]]) -> float | None:
     return sxy / (sxx * syy) ** 0.5 if sxx and syy else None
 
 
+def auroc(rows: list[dict[str, Any]]) -> float | None:
+    """How well the judge's reward ranks completions meeting every constraint above those meeting none."""
+    met = [r["reward"] for r in rows if r["truth"] == 1.0 and r["reward"] is not None]
+    missed = [r["reward"] for r in rows if r["truth"] == 0.0 and r["reward"] is not None]
+    if not met or not missed:
+        return None
+    return sum((a > b) + 0.5 * (a == b) for a in met for b in missed) / (len(met) * len(missed))
+
+
 def windows(arm: dict[str, Any], rows: list[dict[str, Any]], size: int = 10) -> dict[str, dict[str, Any]]:
     """The first and last ``size`` steps: rewards, the judge-truth correlation, features."""
     out = {}
@@ -146,6 +155,7 @@ def windows(arm: dict[str, Any], rows: list[dict[str, Any]], size: int = 10) -> 
             **{k: mean([p[k] for p in part]) for k in ("judge_reward", "true_reward", "guard_flagged", "mean_length")},
             **{k: mean([p[k] for p in part]) for k in FEATURES},
             "judge_truth_correlation": correlation([r for r in rows if r["step"] in chosen]),
+            "judge_truth_auroc": auroc([r for r in rows if r["step"] in chosen]),
         }
     return out
 
@@ -172,10 +182,11 @@ def table(summary: dict[str, Any]) -> str:
         )
         for label in ("first", "last"):
             x = w[label]
-            corr = x["judge_truth_correlation"]
+            corr, area = x["judge_truth_correlation"], x["judge_truth_auroc"]
             lines.append(
                 f"  steps {x['steps'][0]}-{x['steps'][1]}: judge reward {x['judge_reward']:.3f}, truth "
-                f"{x['true_reward']:.3f}, judge-truth r {'n/a' if corr is None else f'{corr:+.2f}'}, guard flagged "
+                f"{x['true_reward']:.3f}, judge-truth r {'n/a' if corr is None else f'{corr:+.2f}'}, AUROC (all met vs none) "
+                f"{'n/a' if area is None else f'{area:.2f}'}, guard flagged "
                 f"{x['guard_flagged']:.2f}, words {x['words_mean']:.1f}, markdown {x['markdown_share']:.2f}, filler "
                 f"{x['filler_mean']:.2f}, repeated 3-grams {x['repeated_mean']:.2f}"
             )
