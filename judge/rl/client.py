@@ -28,7 +28,7 @@ class ServedScorer:
     def __init__(self, url: str, *, rubric: RubricValue = None, timeout: float = 600.0, api_key: str | None = None):
         require("serve", "httpx", purpose="rewards from a rubric serve server")
         self.url = url.rstrip("/") + "/score"
-        self.rubric = rubric.model_dump(mode="json", exclude_defaults=True) if isinstance(rubric, Rubric) else rubric
+        self.rubric = rubric
         self.timeout = timeout
         self.api_key = api_key if api_key is not None else os.environ.get("RUBRIC_JUDGE_API_KEY")
 
@@ -52,6 +52,7 @@ class ServedScorer:
             return isinstance(error, httpx.TransportError)
 
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body = self._body(requests)
         try:
             async with httpx.AsyncClient(timeout=self.timeout, headers=headers) as client:
                 async for attempt in AsyncRetrying(
@@ -61,7 +62,7 @@ class ServedScorer:
                     reraise=True,
                 ):
                     with attempt:
-                        response = await client.post(self.url, json=self._body(requests))
+                        response = await client.post(self.url, json=body)
                         response.raise_for_status()
             return response.json()["results"]
         except Exception as e:  # noqa: BLE001 - the rows become unscored, with the reason

@@ -108,8 +108,8 @@ def rubric_reward(
     """A GRPOTrainer reward function judging each completion against a rubric.
 
     model: a model spec, backend or Judge (see ``build_scorer``), or the URL of a running
-    ``rubric serve`` ("http://host:8000"), which then judges each batch with its own flags. rubric: the fixed rubric
-    (a Rubric, a library name, a rubric file, a list of principles), used for rows whose
+    ``rubric serve`` ("http://host:8000"), which then judges each batch with its own flags.
+    rubric: the fixed rubric (a Rubric, a library name, a rubric file, a list of principles), used for rows whose
     ``rubric_column`` is missing or empty; the column holds inline rubric JSON, a rubric id
     or a list of principles. reference_column: a column with reference answers.
     asynchronous: an ``async def`` function, which TRL runs on its event loop.

@@ -173,14 +173,11 @@ class _Local:
         return [reward.details() for reward in await self.scorer.ascore(requests)]
 
 
-def _remote(settings: Settings) -> ServedScorer:
-    """Judges on a `rubric serve` server (POST /score with {"items": [...]})."""
-    return ServedScorer(settings.server, timeout=settings.timeout)  # type: ignore[arg-type]
-
-
 @lru_cache(maxsize=8)
 def _judge_for(settings: Settings) -> _Local | ServedScorer:
-    return _remote(settings) if settings.server else _Local(settings)
+    if settings.server:  # judge on a `rubric serve` (POST /score with {"items": [...]})
+        return ServedScorer(settings.server, timeout=settings.timeout)
+    return _Local(settings)
 
 
 def _grouped(extra_infos: Sequence[Any], router: str | None = None) -> dict[Settings, list[int]]:
