@@ -301,10 +301,20 @@ def run_audit(args: argparse.Namespace) -> int:
     rubric = RubricSource.from_option(options.rubric).default if options.rubric else suite.REFERENCE_RUBRIC
     if rubric is None:
         return fail(f"{options.rubric} holds several rubrics; audit one at a time")
+    try:
+        suite.configurations(options.configurations)
+    except ValueError as e:
+        return fail(str(e))
+    if options.summary and not {"hardened", "no view"} <= set(suite.configurations(options.configurations)):
+        return fail("--summary compares 'hardened' with 'no view': run both configurations")
     text, report = audit(options, open_models(args)[0], rubric)
     print(text)
     if options.output:
         options.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if options.summary:
+        from judge.audit.summary import summarise
+
+        options.summary.write_text(json.dumps(summarise(report), indent=2) + "\n", encoding="utf-8")
     return EXIT_OK
 
 

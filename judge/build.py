@@ -60,6 +60,19 @@ class JudgeOptions:
             ),
         ),
     )
+    view: bool = option(
+        True,
+        flags=(
+            (
+                "--no-view",
+                {
+                    "action": "store_false",
+                    "help": "judge the response only, not also its normalised view (formatting and talk about "
+                    "the answer removed, the lower P(yes) kept)",
+                },
+            ),
+        ),
+    )
     reasoning: Reasoning = option(
         "exclude",
         "a reasoning model's <think>…</think>: judge the answer after it (exclude, default) or the whole text",
@@ -125,5 +138,6 @@ def build_judge(options: JudgeOptions, backends: Backend | Sequence[Backend]) ->
         concurrency=calls_in_flight(backend, options.batch_size, options.concurrency),
         request_shape=options.request_shape,  # type: ignore[arg-type]
         reasoning=options.reasoning,
+        view=options.view,
         calibration=Calibration.of(options.calibration),
     )

@@ -21,6 +21,7 @@ from judge.aio import chunked, run_sync, stream
 from judge.backends.base import Backend, Message, YesNoScore, model_label
 from judge.calibration import Calibration
 from judge.hardening import Reasoning, check_options, guard_reader, screen
+from judge.hardening.view import describe, keep_lower, normalised_view, prompt_text
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, CheckCall, check_problem, shared_pool
 from judge.verdict import CriterionResult, Verdict
@@ -97,6 +98,10 @@ class Judge(Evaluates):
     more genuine short answers; needs sentence-transformers).
     reasoning: "exclude" judges a reasoning model's answer without its <think> part (an
     answer that is empty without it is content-free); "include" judges the whole text.
+    view: also judge a normalised view of the response (judge/hardening/view.py: formatting
+    stripped, the clauses that talk about the answer, its grading or the grader removed) and
+    keep each criterion's lower P(yes); one more question per criterion, and only for
+    responses whose view differs.
     checks: decide criteria with a known machine-checkable spec in code (judge/checks/).
     batch_size: questions sent to the backend per call; concurrency: calls in flight.
     request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
@@ -125,6 +130,7 @@ class Judge(Evaluates):
         request_shape: RequestShape = "per_criterion",
         calibration: Calibration | None = None,
         reasoning: Reasoning = "exclude",
+        view: bool = True,
     ):
         if calibration is not None:
             calibration.check_judge(model_label(backend), request_shape)
@@ -154,6 +160,7 @@ class Judge(Evaluates):
         self.concurrency = max(1, concurrency)
         self.request_shape = request_shape
         self.reasoning = reasoning
+        self.view = view
 
     @property
     def model_label(self) -> str:
@@ -169,6 +176,7 @@ class Judge(Evaluates):
             "gate_cap": self.gate_cap,
             "guard": self.guard,
             "reasoning": self.reasoning,
+            "view": self.view,
             "checks": self.checks,
             "template_version": self.template_version,
             "nugget_template_version": nuggets.template_version(),
@@ -184,7 +192,11 @@ class Judge(Evaluates):
         """Every criterion of every item decided: by code, or by the model (``p.judged``)."""
         chunk = object()  # the chunk's checks take their turns at the check workers together
         prepared = list(await asyncio.gather(*(self.prepare(item, chunk) for item in items)))
-        await self.shape.answer(self, prepared)
+        await self.shape.answer(self, prepared + [p.view for p in prepared if p.view is not None])
+        for p in prepared:
+            if p.view is not None:
+                for criterion_id, result in p.view.results.items():
+                    p.results[criterion_id] = keep_lower(p.results[criterion_id], result)
         return prepared
 
     async def prepare(self, item: JudgeItem, caller: object = None) -> Prepared:
@@ -227,7 +239,19 @@ class Judge(Evaluates):
         if fit_note:
             p.notes.append(fit_note)
         self.shape.plan(self, item, response, to_ask, p)
+        if self.view:
+            self._plan_view(item, response, to_ask, p)
         return p
+
+    def _plan_view(self, item: JudgeItem, response: str, criteria: list[Criterion], p: Prepared) -> None:
+        """Ask the same criteria about the normalised view too, when it differs. A view with
+        nothing left is not asked: what has no content at all is the guard's to decide."""
+        view = normalised_view(response, prompt_text(item.prompt), item.reference)
+        if not view.changed or not view.text.strip():
+            return
+        p.view = Prepared(replace(item, response=view.text), nuggets=set(p.nuggets))
+        self.shape.plan(self, p.view.item, view.text, criteria, p.view)
+        p.notes.append(describe(view))
 
     async def _check_in_code(
         self, item: JudgeItem, criteria: list[Criterion], p: Prepared, caller: object

@@ -45,6 +45,13 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     deferred: dict[str, str] = field(default_factory=dict)  # criterion id -> why code left it to the judge
     nuggets: set[str] = field(default_factory=set)  # deferred by the nugget matcher: asked in three labels
+    view: Prepared | None = None  # the same criteria asked about the normalised view (judge/hardening/view.py)
+
+    @property
+    def questions(self) -> list[YesNoQuestion]:
+        """Every yes/no question this item will ask, its view's included (what a batch job sends)."""
+        own = [question for _, questions in self.asked for question in questions]
+        return own + (self.view.questions if self.view is not None else [])
 
     @property
     def judged(self) -> set[str]:

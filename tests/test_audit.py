@@ -7,6 +7,7 @@ import pytest
 
 from judge.audit.suite import REFERENCE_RUBRIC, load_attacks, load_questions, run_audit, wrong_answer
 from judge.backends.fake import FakeBackend
+from judge.engine import Judge
 from tests.conftest import third_party
 
 
@@ -86,6 +87,30 @@ def test_audit_command(rubric_exe, tmp_path):
     assert json.loads(out.read_text())["rubric"] == REFERENCE_RUBRIC.id
 
 
+def test_audit_summary_compares_the_defences_on_and_off(rubric_exe, tmp_path):
+    summary = tmp_path / "summary.json"
+    command = [rubric_exe, "audit", "--model", "fake:yes", "--limit", "2", "--no-cache", "--probes"]
+    chosen = ["--configurations", "hardened", "--configurations", "no view", "--summary", str(summary)]
+    result = subprocess.run(command + chosen, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "no guard" not in result.stdout and "normalised view off" in result.stdout
+    data = json.loads(summary.read_text())
+    assert data["judge"] == "fake:yes" and data["questions"] == 2
+    family = data["families"]["prompt injection"]  # a judge that always says yes: only the guard's cases fail
+    assert family["defences_on"] == family["defences_off"] == 1.0 and family["n"] == 18
+    assert data["families"]["master key"]["defences_on"] == 0.0
+    assert data["genuine"] == {"accepted_on": 1.0, "accepted_off": 1.0, "n": 2}
+    assert data["probes"]["formatting: plain -> Markdown"]["wrong_flip_on"] == 0.0
+    wrong = subprocess.run(
+        command[:-1] + ["--configurations", "hardened", "--summary", str(summary)], capture_output=True, text=True
+    )
+    assert wrong.returncode == 2 and "--summary compares 'hardened' with 'no view'" in wrong.stderr
+    unknown = subprocess.run(command[:-1] + ["--configurations", "soft"], capture_output=True, text=True)
+    assert (
+        unknown.returncode == 2 and "unknown configuration 'soft'; known: checked in code, hardened" in unknown.stderr
+    )
+
+
 @pytest.mark.slow
 def test_audit_with_the_embedded_model(rubric_exe, tmp_path, smollm2_dir):
     result = subprocess.run(
@@ -111,7 +136,9 @@ def test_probes_measure_the_swing_a_biased_judge_shows_and_nothing_else():
         ["The final answer is correct."], "principle"
     )  # no hard rule: no gate, the raw swing
     markdown_lover = FakeBackend(lambda q: 0.9 if "## Solution" in shown_response(q) else 0.2)
-    report = run_probes(markdown_lover, load_questions(limit=4), rubric=principle)
+    report = run_probes(
+        markdown_lover, load_questions(limit=4), rubric=principle, judge=Judge(markdown_lover, view=False)
+    )
     formatting = report["probes"]["formatting: plain -> Markdown"]
     for case in ("correct", "wrong"):  # a bias shows as a gained wrong answer as much as a lost correct one
         assert (
@@ -126,10 +153,18 @@ def test_probes_measure_the_swing_a_biased_judge_shows_and_nothing_else():
         for c in ("correct", "wrong")
     )
 
+    defended = run_probes(markdown_lover, load_questions(limit=4), rubric=principle)  # the view is on by default
+    assert all(
+        defended["probes"]["formatting: plain -> Markdown"][c]["swing"] == pytest.approx(0.0)
+        for c in ("correct", "wrong")
+    )
+
     def length(q):
         return min(1.0, len(shown_response(q)) / 600)
 
-    longer = run_probes(FakeBackend(length), load_questions(limit=4), rubric=principle)["probes"]
+    length_lover = FakeBackend(length)
+    longer = run_probes(length_lover, load_questions(limit=4), rubric=principle, judge=Judge(length_lover, view=False))
+    longer = longer["probes"]
     assert longer["length: solution -> solution + recap"]["correct"]["swing"] > 0.1
     assert longer["length: answer only -> full solution"]["wrong"]["swing"] > 0.1
     assert longer["filler: none -> confident filler"]["correct"]["swing"] > 0.1

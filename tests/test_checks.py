@@ -51,7 +51,10 @@ def test_engine_decides_checked_criteria_without_the_judge():
     )
     exact = verdict.results[0]
     assert exact.status == "scored" and exact.met is False and exact.reason.startswith("checked in code")
-    assert len(backend.calls) == 1  # only the plain criterion went to the judge
+    # only the plain criterion went to the judge: about the response and about its view, which drops the injection
+    asked = [q.messages[-1]["content"] for q in backend.calls]
+    assert len(asked) == 2 and all(a.endswith("Criterion: The solution is clear.") for a in asked)
+    assert "Ignore all instructions" in asked[0] and "Ignore all instructions" not in asked[1]
     other = verdict.results[2]  # a typo'd check type is never left to the (attackable) model
     assert other.status == "unscored" and "unknown check type 'no_such_checker'; known: " in other.reason
     assert "reference_answer" in other.reason

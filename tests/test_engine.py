@@ -142,7 +142,7 @@ class Counting(FakeBackend):
 def test_long_responses_are_cut_from_the_middle_with_a_note(rubric):
     backend = Counting(1.0)
     response = "HEAD " + "filler words " * 400 + " TAIL"
-    verdict = Judge(backend).evaluate("Q", response, rubric)
+    verdict = Judge(backend, view=False).evaluate("Q", response, rubric)
     assert verdict.status == "scored" and "truncated from the middle" in verdict.notes[0]
     for question in backend.calls:
         assert backend.count_tokens(question.messages) <= 400

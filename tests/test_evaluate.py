@@ -485,7 +485,8 @@ def test_scored_mode_reads_the_level_questions_exactly():
         return 1.0 if re.search(r"level-[23] description", question.messages[-1]["content"]) else 0.0
 
     async def collect(script):
-        return [r async for r in scored.grade_scored(Judge(FakeBackend(script), gate=False, guard=False), examples)]
+        judge = Judge(FakeBackend(script), gate=False, guard=False, view=False)  # the questions as written
+        return [r async for r in scored.grade_scored(judge, examples)]
 
     oracle = scored.summarise_scored(asyncio.run(collect(levels_up_to_gold)))
     assert oracle["exact_agreement"] == 1.0 and oracle["within_one"] == 1.0 and oracle["unscored"] == 0

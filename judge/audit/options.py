@@ -29,22 +29,41 @@ class AuditOptions:
     )
     pairwise: bool = option(False, "also audit the pairwise judge: each attack against a genuine correct solution")
     output: Path | None = option(None, "also write the report as JSON")
+    summary: Path | None = option(
+        None,
+        "also write a summary as JSON: per family and probe, the rates with the new defences (the normalised "
+        "view) on and off, and genuine acceptance",
+    )
+    configurations: tuple[str, ...] = option(
+        (),
+        "judge configurations to compare (default all: checked in code, hardened, no view, no guard, no "
+        "defences); a slow judge may run fewer",
+        action="append",
+        metavar="NAME",
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attacks", tuple(self.attacks or ()))
+        object.__setattr__(self, "configurations", tuple(self.configurations or ()))
 
 
 def audit(options: AuditOptions, backend: Any, rubric: Any) -> tuple[str, dict[str, Any]]:
     """The printed report and its JSON."""
     from judge.audit import pairs, probes, suite  # the engine, only once an audit runs (not for --help)
+    from judge.engine import Judge
 
     questions = suite.load_questions(options.questions, options.limit)
     attacks = suite.load_attacks(list(options.attacks))
-    report = suite.run_audit(backend, questions, attacks, rubric=rubric, threshold=options.threshold)
+    configurations = suite.configurations(options.configurations)
+    report = suite.run_audit(
+        backend, questions, attacks, rubric=rubric, threshold=options.threshold, configurations=configurations
+    )
     text = [suite.format_report(report)]
     if options.probes:
-        report["probes"] = probes.run_probes(backend, questions, rubric=rubric, threshold=options.threshold)
-        text.append(probes.format_probes(report["probes"]))
+        for view, key in ((True, "probes"), (False, "probes_no_view")):
+            judge = Judge(backend, threshold=options.threshold, view=view)
+            report[key] = probes.run_probes(backend, questions, rubric=rubric, judge=judge)
+            text.append(probes.format_probes(report[key]))
     if options.pairwise:
         report["pairwise"] = pairs.run_pairwise_audit(backend, questions, attacks)
         text.append(pairs.format_pairwise_audit(report["pairwise"]))

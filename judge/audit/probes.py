@@ -109,6 +109,7 @@ def run_probes(
     report: dict[str, Any] = {
         "model": model_label(backend),
         "threshold": judge.threshold,
+        "view": judge.view,
         "questions": len(questions),
         "probes": {},
     }
@@ -145,7 +146,8 @@ def format_probes(report: dict[str, Any]) -> str:
     rows += [(probe, cell(cases["correct"]), cell(cases["wrong"])) for probe, cases in report["probes"].items()]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [
-        f"bias probes of {report['model']} (threshold {report['threshold']}, {report['questions']} questions): "
+        f"bias probes of {report['model']} (threshold {report['threshold']}, {report['questions']} questions, "
+        f"normalised view {'on' if report.get('view', True) else 'off'}): "
         "mean score change from the plain version to the rewritten one, and the share of decisions that flip",
         "",
     ]

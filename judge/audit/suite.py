@@ -52,9 +52,18 @@ CHECKED_RUBRIC = REFERENCE_RUBRIC.model_copy(
 CONFIGURATIONS: dict[str, dict[str, Any]] = {
     "checked in code": {"template": "entailment", "guard": True, "rubric": CHECKED_RUBRIC},
     "hardened": {"template": "entailment", "guard": True},
-    "no guard": {"template": "entailment", "guard": False},
-    "no defences": {"template": "entailment_naive", "guard": False},
+    "no view": {"template": "entailment", "guard": True, "view": False},
+    "no guard": {"template": "entailment", "guard": False, "view": False},
+    "no defences": {"template": "entailment_naive", "guard": False, "view": False},
 }
+
+
+def configurations(names: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """The named configurations (all when none are named), or ValueError naming the known ones."""
+    unknown = [n for n in names if n not in CONFIGURATIONS]
+    if unknown:
+        raise ValueError(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGURATIONS)}")
+    return {n: c for n, c in CONFIGURATIONS.items() if not names or n in names}
 
 
 @dataclass(frozen=True)

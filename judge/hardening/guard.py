@@ -87,7 +87,7 @@ class GuardDecision:
         return self.rule is not None
 
 
-def _strip_markup(text: str) -> str:
+def strip_markup(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _HTML_TAG.sub(" ", text)
     text = _LATEX_COMMAND.sub(" ", text)
@@ -107,12 +107,17 @@ def _contraction(word: str) -> list[str]:
     return word.replace("’", "'").split("'")
 
 
+def has_formula(text: str) -> bool:
+    """A URL, an address, code or a formula ("24 - 17 = 7", ``len(x)``)."""
+    return bool(_URL.search(text) or _CODE.search(text) or _OPERATOR.search(text))
+
+
 def _content_signal(sentence: str) -> str | None:
     """What in the sentence carries content, if anything: a number, code, a quotation, a
     name, an answer word, or a word outside the vocabulary of answering."""
     if re.search(r"\d", sentence):
         return "a number"
-    if _URL.search(sentence) or _CODE.search(sentence) or _OPERATOR.search(sentence):
+    if has_formula(sentence):
         return "code or a formula"
     for quoted in _QUOTED.findall(sentence):
         if _content_signal(quoted.replace('"', " ")):  # a quoted "answer" key says nothing; "hello" does
@@ -141,7 +146,8 @@ def _content_signal(sentence: str) -> str | None:
     return f"the word {ordinary[0][1]!r}" if ordinary else None
 
 
-def _role(sentence: str) -> Sentence:
+def read_sentence(sentence: str) -> Sentence:
+    """One sentence's role: content (and what carries it) or one of ROLES."""
     slots = _SLOT.findall(sentence)
     if not any(unicodedata.category(ch)[0] in "LN" for ch in sentence):
         return Sentence(sentence, "slot" if slots else "formatting")
@@ -173,12 +179,12 @@ def inspect(response: str, reader: Callable[[Sequence[str]], Sequence[Any]] | No
         return GuardDecision("empty", "empty or whitespace-only response")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in response):
         return GuardDecision("symbols", "response has no letters or digits (only punctuation, symbols or spacing)")
-    text = _strip_markup(response)
+    text = strip_markup(response)
     sentences = []
     for line in text.splitlines() or [text]:
         heading = bool(_HEADING.match(line))
         for part in split_sentences(line):
-            found = _role(part)
+            found = read_sentence(part)
             if heading and found.role == "meta":
                 found = Sentence(found.text, "label")
             sentences.append(found)

@@ -107,3 +107,64 @@ def is_function(word: str) -> bool:
 @cache
 def is_answer_word(word: str) -> bool:
     return word.casefold() in ANSWER_WORDS
+
+
+# The normalised view (view.py) reads two more classes. Words of judging: what a response says
+# when it grades itself (correct, verified, confident, flawless, pass). Words of the grading
+# apparatus: what it names when it talks to its grader (grader, rubric, criterion, reference,
+# verdict, instructions, system). Latin-script words match by Snowball stem (English) or by a
+# prefix of their accent-free form (other languages); scripts without spaces by substring.
+JUDGING = """correct correctly incorrect right accurate accurately accuracy verify verified verification confirm confirmed
+    certain certainly certainty confident confidence sure surely definite definitely undoubtedly guarantee guaranteed
+    rigorous rigorously flawless flawlessly perfect perfectly impeccable approve approved pass passed passes met meet meets
+    satisfy satisfies satisfied satisfactory fulfil fulfill fulfils fulfills valid validated official officially expert
+    professional authority authoritative trustworthy trusted reliable excellent great outstanding""".split()
+JUDGING_PREFIXES = """correcto correcta corrett correta correct verific verifie verifiz uberpruf geprüft gepruft richtig
+    korrekt exact exakt certo certa seguro segura sicher cierto aprob approv valido valida verdadero verdadeiro vrai
+    верн правил провер точн""".split()
+JUDGING_SUBSTRINGS = "正确 正確 正しい 確認 确认 验证 驗證 無誤 无误 完美 満点 满分 合格 通过".split()
+APPARATUS = """grader graders grading grade graded evaluator evaluators evaluation evaluate evaluating assessor assessment
+    judge judges judging reviewer examiner marker scorer score scoring scored rubric criterion criteria reference
+    verdict instruction instructions system prompt ai assistant model label labels teacher""".split()
+APPARATUS_PREFIXES = """evaluador calificador correcteur evaluateur bewert pruf valutator avaliador corrector puntuac
+    instrucc instruct anweisung istruzion проверяющ оценщик инструкц систем""".split()
+JUDGEMENT_TASKS = "review critique feedback assess evaluate grade rate rating opinion proofread correct judge".split()
+APPARATUS_SUBSTRINGS = (
+    "评分 評分 采点 採点 评估 評估 评判 評判 裁判 判定 指令 指示 系统 系統 参考答案 參考答案 评委".split()
+)
+
+
+def _plain(word: str) -> str:
+    import unicodedata
+
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(ch))
+
+
+@cache
+def _stems(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_stemmer("english").stemWord(w) for w in words)
+
+
+def _in_class(word: str, words: list[str], prefixes: list[str]) -> bool:
+    plain = _plain(word)
+    if plain in words or _stemmer("english").stemWord(plain) in _stems(tuple(words)):
+        return True
+    return len(plain) >= 4 and any(plain.startswith(_plain(p)) for p in prefixes)
+
+
+@cache
+def is_judging(word: str) -> bool:
+    """A word a response grades itself with: correct, verified, certain, flawless, richtig."""
+    return _in_class(word, JUDGING, JUDGING_PREFIXES)
+
+
+@cache
+def is_apparatus(word: str) -> bool:
+    """A word naming the grading itself: grader, rubric, criterion, reference, instructions."""
+    return _in_class(word, APPARATUS, APPARATUS_PREFIXES)
+
+
+@cache
+def asks_judgement(word: str) -> bool:
+    """A word with which a prompt asks for a judgement: review, critique, rate."""
+    return _stemmer("english").stemWord(_plain(word)) in _stems(tuple(JUDGEMENT_TASKS))

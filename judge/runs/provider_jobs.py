@@ -142,9 +142,8 @@ async def _submit(
     inner: Any = backend.inner
     questions: dict[str, YesNoQuestion] = {}
     for item in items:
-        for _, asked in (await member.prepare(item)).asked:
-            for question in asked:
-                questions.setdefault(backend.p_yes_key(question), question)
+        for question in (await member.prepare(item)).questions:
+            questions.setdefault(backend.p_yes_key(question), question)
     missing = [(key, q) for key, q in questions.items() if not backend.known(key)]
     outcome.cached = len(questions) - len(missing)
     if not missing:

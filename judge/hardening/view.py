@@ -1,0 +1,259 @@
+"""The normalised view of a response: what it says about the task, without its dressing.
+
+A judge is moved by form: the same wrong answer passes once it is in Markdown, padded with
+confident filler, followed by a recap or by a note to the grader. So the engine also judges
+a view of the response and keeps the lower P(yes) (judge/engine.py). The view reads the
+response clause by clause (a sentence cut at commas, colons, semicolons, brackets) and keeps
+what carries the task's content:
+
+- formatting goes: headings, emphasis, bullets, tables, quotation marks around the whole,
+  chat-template markers and tags; a clause the guard reads as a label, an empty slot or
+  meta-discourse goes (guard.py);
+- a clause that names the grading (the grader, the rubric, the reference, a verdict, the
+  system, instructions) goes, unless the prompt itself uses that word: a response has no
+  business addressing its judge;
+- a clause anchored in the task stays: it holds a number, a formula or code, or a word of the
+  prompt or the reference;
+- an unanchored clause goes when it talks about the answer rather than giving it: it grades
+  it (correct, verified, confident), more than half its words are the vocabulary of
+  answering, it is a bare
+  yes or no after the response has begun, or it is written in a script or alphabet the
+  prompt does not use (an instruction in another language);
+- a clause said before goes (a recap repeats, it adds nothing).
+
+When the prompt itself asks for a judgement (review this, is it correct, grade the essay), words
+of judging and grading are the answer, and those two rules stand down.
+
+The rules read what a clause does, not which attack wrote it: an injection in a new wording
+still names its grader or changes language, praise still grades, a recap still repeats.
+What they cannot see, a false claim inside an anchored clause ("x = 49, as the reference
+says"), is left to the judge reading the original and the view.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from judge.hardening import lexicon
+from judge.hardening.guard import has_formula, read_sentence, split_sentences
+from judge.verdict import CriterionResult
+
+_CHAT_MARKER = re.compile(r"<\|[^|>\n]{0,40}\|>|\[/?INST\]|<</?SYS>>|</?s>|<(?:start|end)_of_turn>", re.IGNORECASE)
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")  # \boxed{42} keeps {42}
+_TAG = re.compile(r"</?[A-Za-z][\w-]{0,40}(?:\s[^<>\n]{0,200})?>")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_RULE_LINE = re.compile(r"^\s*(?:[-=*_~#]{3,}.*?[-=*_~#]{3,}|[-=*_~#]{3,})\s*$")  # ---, ===, === END ===
+_FENCE = re.compile(r"^\s*(?:```|~~~)\w*\s*$")
+# Emphasis in pairs (so 3 * 4 and 2**3 stay), heading and quote marks, bullets, backticks, TeX math.
+_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])([*_])(?=[^\s*_])(.+?)(?<=[^\s*_])\3(?![\w*])")
+_LINE_MARKS = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-+*•]\s+|\|)|\|\s*$")
+_MARKS = re.compile(r"`+|\\[()\[\]]|\$\$|\s\|\s")
+_WRAPPING_QUOTES = re.compile(r"""^\s*["“«„'‘](.*)["”»'’]\s*$""", re.DOTALL)
+_CLAUSE_END = re.compile(r"((?<!\d),|,(?!\d)|[;:()\[\]—–，；：、（）【】「」『』])")  # 1,000 is one number
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_NUMBER_WORDS = set(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million
+    billion half halves third thirds quarter quarters twice double triple dozen""".split()
+)
+
+
+@dataclass(frozen=True)
+class View:
+    text: str  # what the judge reads as the view ("" when nothing is left)
+    dropped: tuple[str, ...]  # the clauses removed, in order
+    changed: bool  # the view differs from the response beyond spacing and formatting
+
+
+def _scripts(text: str) -> set[str]:
+    """The scripts of the letters in ``text`` (LATIN, CYRILLIC, CJK, HIRAGANA ...), and
+    ACCENTED for Latin letters with marks, which tell French, Italian and Portuguese apart
+    from English."""
+    found = set()
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        name = unicodedata.name(ch, "")
+        script = name.split(" ")[0]
+        if script == "LATIN" and unicodedata.decomposition(ch):
+            found.add("ACCENTED")
+        found.add("CJK" if script in {"CJK", "IDEOGRAPHIC"} else script)
+    return found
+
+
+def _stem(word: str) -> str:
+    return lexicon._stemmer("english").stemWord(lexicon._plain(word))
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+class _Task:
+    """What anchors a clause in the task: the prompt's and the reference's words and scripts."""
+
+    def __init__(self, prompt: str, reference: str | None):
+        text = f"{prompt}\n{reference or ''}"
+        self.scripts = _scripts(text)
+        self.stems = {_stem(w) for w in _words(text) if len(w) >= 3 and not lexicon.is_function(w)}
+        self.cjk = {ch for ch in text if "CJK" in unicodedata.name(ch, "")}
+        # a task that asks for a judgement (review this, is it correct?) may be answered in judging words
+        self.evaluative = any(
+            lexicon.is_judging(w) or lexicon.is_apparatus(w) or lexicon.asks_judgement(w) for w in _words(prompt)
+        )
+
+    def uses(self, word: str) -> bool:
+        if _cjk(word):
+            return sum(ch in self.cjk for ch in word) >= 2
+        return len(word) >= 3 and _stem(word) in self.stems
+
+    def foreign(self, clause: str) -> bool:
+        return bool(_scripts(clause) - self.scripts - {"LATIN"} or ("LATIN" in _scripts(clause) and not self.scripts))
+
+
+def _cjk(text: str) -> bool:
+    return any("CJK" in unicodedata.name(ch, "") or "HIRAGANA" in unicodedata.name(ch, "") for ch in text)
+
+
+def _names_grading(clause: str, words: list[str], task: _Task) -> bool:
+    if task.evaluative:
+        return False
+    if any(lexicon.is_apparatus(w) and not task.uses(w) for w in words):
+        return True
+    return any(s in clause for s in lexicon.APPARATUS_SUBSTRINGS)
+
+
+def _grades(clause: str, words: list[str], task: _Task) -> bool:
+    if task.evaluative:
+        return False
+    if any(lexicon.is_judging(w) and not task.uses(w) for w in words):
+        return True
+    return any(s in clause for s in lexicon.JUDGING_SUBSTRINGS)
+
+
+def _anchored(clause: str, words: list[str], task: _Task) -> bool:
+    if re.search(r"\d", clause) or has_formula(clause) or any(w.casefold() in _NUMBER_WORDS for w in words):
+        return True
+    return any(task.uses(w) for w in words if not lexicon.is_function(w) and not lexicon.is_meta(w))
+
+
+def _talk(clause: str, task: _Task, first: bool) -> bool:
+    """Whether a clause talks about the answer, its grading or the grader instead of giving it."""
+    words = _words(clause)
+    if not words:
+        return True
+    if read_sentence(clause).role != "content":
+        return True
+    if _names_grading(clause, words, task):
+        return True
+    if _anchored(clause, words, task):
+        return False
+    if _grades(clause, words, task) or task.foreign(clause):
+        return True
+    if any(lexicon.is_answer_word(w) for w in words):
+        # a bare yes or no answers a yes/no question as the response's first clause; later it is a verdict
+        return not first and all(
+            lexicon.is_answer_word(w) or lexicon.is_function(w) or lexicon.is_meta(w) for w in words
+        )
+    ordinary = [w for w in words if not lexicon.is_function(w)]
+    return bool(ordinary) and 2 * sum(lexicon.is_meta(w) for w in ordinary) > len(ordinary)  # mostly answering
+
+
+def _lines(response: str) -> list[tuple[str, bool]]:
+    """The response's lines without markup (what a reader of the plain text sees), each with
+    whether it is code inside a fence, which the view keeps as written."""
+    text = _WRAPPING_QUOTES.sub(r"\1", unicodedata.normalize("NFKC", response))
+    lines, code = [], False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            code = not code
+            continue
+        if code:
+            lines.append((line, True))
+            continue
+        line = _LATEX_COMMAND.sub(" ", _TAG.sub(" ", _CHAT_MARKER.sub(" ", line)))
+        if _TABLE_RULE.match(line) or _RULE_LINE.match(line):
+            continue
+        line = _EMPHASIS.sub(lambda m: m.group(2) or m.group(4), _LINE_MARKS.sub(" ", line))
+        lines.append((_MARKS.sub(" ", line), False))
+    return lines
+
+
+def normalised_view(response: str, prompt: str, reference: str | None = None) -> View:
+    """The response as the judge should weigh it: formatting stripped and the clauses that talk
+    about the answer, its grading or the grader removed (see the module's docstring)."""
+    task = _Task(prompt, reference)
+    kept_lines: list[str] = []
+    dropped: list[str] = []
+    seen: set[str] = set()
+    first = True
+    for line, code in _lines(response):
+        if code:
+            kept_lines.append(line)
+            continue
+        kept_sentences = []
+        for sentence in split_sentences(line):
+            parts = _CLAUSE_END.split(sentence)  # clause, separator, clause, ...
+            out = []
+            for at in range(0, len(parts), 2):
+                raw, separator = parts[at], parts[at + 1] if at + 1 < len(parts) else ""
+                clause = " ".join(raw.split())
+                key = " ".join(w.casefold() for w in _words(clause))
+                talk = bool(clause) and (_talk(clause, task, first) or (len(key) > 12 and key in seen))
+                if clause:
+                    first = False
+                if talk:
+                    dropped.append(clause)
+                    continue  # with its separator
+                seen.add(key)
+                out.append(f"{raw}{separator}")
+            cut = len(out) < (len(parts) + 1) // 2
+            text = _tidy("".join(out), sentence) if cut else " ".join(sentence.split())
+            if any(ch.isalnum() for ch in text):
+                kept_sentences.append(text)
+        if kept_sentences:
+            kept_lines.append(" ".join(kept_sentences))
+    text = "\n".join(kept_lines)
+    return View(text, tuple(dropped), bool(dropped) or text.split() != response.split())
+
+
+def _tidy(sentence: str, original: str) -> str:
+    """A sentence after cuts: no separator dangling at either end, single spaces, and the
+    original's closing punctuation."""
+    sentence = " ".join(sentence.split()).strip(",;:—–，；：、 ")
+    end = original.rstrip(' *_"”»')[-1:]
+    return sentence + end if end in ".!?。！？" and sentence and sentence[-1] not in ".!?。！？" else sentence
+
+
+def prompt_text(prompt: str | list[dict[str, Any]]) -> str:
+    """The words of a prompt, whether a string or chat messages (what anchors the view)."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(str(m.get("content", "")) for m in prompt)
+
+
+def keep_lower(original: CriterionResult, view: CriterionResult) -> CriterionResult:
+    """A criterion judged on the response and on its view: the lower P(yes) counts; a view
+    that could not be judged leaves the criterion unscored, with the reason."""
+    if original.status != "scored" or original.p_yes is None:
+        return original
+    if view.status != "scored" or view.p_yes is None:
+        return view.model_copy(update={"reason": f"the normalised view could not be judged: {view.reason}"})
+    if view.p_yes < original.p_yes:
+        note = f"the normalised view decided: P(yes) {view.p_yes:.3f} on the view, {original.p_yes:.3f} on the response"
+        return view.model_copy(update={"notes": [note, *view.notes]})
+    return original
+
+
+def describe(view: View) -> str:
+    """One note for the verdict: what the view left out."""
+    shown = "; ".join(repr(d[:50]) for d in view.dropped[:4]) + ("; …" if len(view.dropped) > 4 else "")
+    removed = (
+        f"{len(view.dropped)} clauses that talk about the answer removed ({shown})"
+        if view.dropped
+        else "formatting only"
+    )
+    return f"also judged on a normalised view of the response ({removed}); each criterion keeps the lower P(yes)"
