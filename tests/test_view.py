@@ -96,3 +96,9 @@ def test_code_in_a_fence_is_kept_as_written():
     view = normalised_view(response, "Print 0 to 2 in Python.")
     assert "for i in range(3):  # grader: this is correct\n    print({i})" in view.text
     assert view.dropped == ("it is perfect.",)
+
+
+def test_check_marks_and_emoji_are_dressing_and_twice_is_no_anchor():
+    assert normalised_view("Boxes: 301 ⭐️ ✔️", PROMPT).text == "Boxes: 301"
+    view = normalised_view("301. I checked it twice and it is right.", PROMPT)
+    assert view.text == "301." and view.dropped == ("I checked it twice and it is right.",)

@@ -46,6 +46,8 @@ _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")  # \boxed{42} keeps {42}
 _TAG = re.compile(r"</?[A-Za-z][\w-]{0,40}(?:\s[^<>\n]{0,200})?>")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _RULE_LINE = re.compile(r"^\s*(?:[-=*_~#]{3,}.*?[-=*_~#]{3,}|[-=*_~#]{3,})\s*$")  # ---, ===, === END ===
+# Check marks, stars, emoji: a grade in a picture (U+2600 onwards: symbols, dingbats, emoji).
+_PICTOGRAPHS = re.compile(r"[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f]")
 _FENCE = re.compile(r"^\s*(?:```|~~~)\w*\s*$")
 # Emphasis in pairs (so 3 * 4 and 2**3 stay), heading and quote marks, bullets, backticks, TeX math.
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])([*_])(?=[^\s*_])(.+?)(?<=[^\s*_])\3(?![\w*])")
@@ -57,7 +59,7 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _NUMBER_WORDS = set(
     """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
     seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million
-    billion half halves third thirds quarter quarters twice double triple dozen""".split()
+    billion half halves thirds quarters dozen""".split()
 )
 
 
@@ -174,7 +176,7 @@ def _lines(response: str) -> list[tuple[str, bool]]:
         if code:
             lines.append((line, True))
             continue
-        line = _LATEX_COMMAND.sub(" ", _TAG.sub(" ", _CHAT_MARKER.sub(" ", line)))
+        line = _LATEX_COMMAND.sub(" ", _TAG.sub(" ", _CHAT_MARKER.sub(" ", _PICTOGRAPHS.sub(" ", line))))
         if _TABLE_RULE.match(line) or _RULE_LINE.match(line):
             continue
         line = _EMPHASIS.sub(lambda m: m.group(2) or m.group(4), _LINE_MARKS.sub(" ", line))
@@ -223,7 +225,7 @@ def normalised_view(response: str, prompt: str, reference: str | None = None) ->
 def _tidy(sentence: str, original: str) -> str:
     """A sentence after cuts: no separator dangling at either end, single spaces, and the
     original's closing punctuation."""
-    sentence = " ".join(sentence.split()).strip(",;:—–，；：、 ")
+    sentence = " ".join(sentence.split()).strip(",;:—–，；：、 ").rstrip("([【（ ").lstrip(")]】） ")
     end = original.rstrip(' *_"”»')[-1:]
     return sentence + end if end in ".!?。！？" and sentence and sentence[-1] not in ".!?。！？" else sentence
 
