@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from functools import cache
 
+import unicodedata
+
 import snowballstemmer
 
 FUNCTION = {
@@ -135,9 +137,12 @@ APPARATUS_SUBSTRINGS = (
 
 
 def _plain(word: str) -> str:
-    import unicodedata
-
     return "".join(ch for ch in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(ch))
+
+
+def stem(word: str) -> str:
+    """A word's English Snowball stem, without case or accents."""
+    return _stemmer("english").stemWord(_plain(word))
 
 
 @cache
@@ -147,7 +152,7 @@ def _stems(words: tuple[str, ...]) -> frozenset[str]:
 
 def _in_class(word: str, words: list[str], prefixes: list[str]) -> bool:
     plain = _plain(word)
-    if plain in words or _stemmer("english").stemWord(plain) in _stems(tuple(words)):
+    if plain in words or stem(plain) in _stems(tuple(words)):
         return True
     return len(plain) >= 4 and any(plain.startswith(_plain(p)) for p in prefixes)
 
@@ -167,4 +172,4 @@ def is_apparatus(word: str) -> bool:
 @cache
 def asks_judgement(word: str) -> bool:
     """A word with which a prompt asks for a judgement: review, critique, rate."""
-    return _stemmer("english").stemWord(_plain(word)) in _stems(tuple(JUDGEMENT_TASKS))
+    return stem(word) in _stems(tuple(JUDGEMENT_TASKS))

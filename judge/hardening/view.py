@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from judge.hardening import lexicon
@@ -86,10 +87,6 @@ def _scripts(text: str) -> set[str]:
     return found
 
 
-def _stem(word: str) -> str:
-    return lexicon._stemmer("english").stemWord(lexicon._plain(word))
-
-
 def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
@@ -100,7 +97,7 @@ class _Task:
     def __init__(self, prompt: str, reference: str | None):
         text = f"{prompt}\n{reference or ''}"
         self.scripts = _scripts(text)
-        self.stems = {_stem(w) for w in _words(text) if len(w) >= 3 and not lexicon.is_function(w)}
+        self.stems = {lexicon.stem(w) for w in _words(text) if len(w) >= 3 and not lexicon.is_function(w)}
         self.cjk = {ch for ch in text if "CJK" in unicodedata.name(ch, "")}
         # a task that asks for a judgement (review this, is it correct?) may be answered in judging words
         self.evaluative = any(
@@ -110,7 +107,7 @@ class _Task:
     def uses(self, word: str) -> bool:
         if _cjk(word):
             return sum(ch in self.cjk for ch in word) >= 2
-        return len(word) >= 3 and _stem(word) in self.stems
+        return len(word) >= 3 and lexicon.stem(word) in self.stems
 
     def foreign(self, clause: str) -> bool:
         return bool(_scripts(clause) - self.scripts - {"LATIN"} or ("LATIN" in _scripts(clause) and not self.scripts))
@@ -120,20 +117,20 @@ def _cjk(text: str) -> bool:
     return any("CJK" in unicodedata.name(ch, "") or "HIRAGANA" in unicodedata.name(ch, "") for ch in text)
 
 
-def _names_grading(clause: str, words: list[str], task: _Task) -> bool:
+def _speaks(clause: str, words: list[str], task: _Task, member: Callable[[str], bool], substrings: list[str]) -> bool:
+    """Whether a clause uses a word class the task does not (grading, judging); never when the
+    task asks for a judgement."""
     if task.evaluative:
         return False
-    if any(lexicon.is_apparatus(w) and not task.uses(w) for w in words):
-        return True
-    return any(s in clause for s in lexicon.APPARATUS_SUBSTRINGS)
+    return any(member(w) and not task.uses(w) for w in words) or any(s in clause for s in substrings)
+
+
+def _names_grading(clause: str, words: list[str], task: _Task) -> bool:
+    return _speaks(clause, words, task, lexicon.is_apparatus, lexicon.APPARATUS_SUBSTRINGS)
 
 
 def _grades(clause: str, words: list[str], task: _Task) -> bool:
-    if task.evaluative:
-        return False
-    if any(lexicon.is_judging(w) and not task.uses(w) for w in words):
-        return True
-    return any(s in clause for s in lexicon.JUDGING_SUBSTRINGS)
+    return _speaks(clause, words, task, lexicon.is_judging, lexicon.JUDGING_SUBSTRINGS)
 
 
 def _anchored(clause: str, words: list[str], task: _Task) -> bool:
