@@ -6,9 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check -q
-TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,calibrate,data,ray,test
+TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,calibrate,data,ray,docs,test
 
-.PHONY: install install-demo demo test test-oldest-trl bench-model clean
+.PHONY: install install-docs install-demo demo test test-oldest-trl docs docs-serve bench-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ test: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
+# The documentation site from docs/ (mkdocs.yml): --strict fails on a broken link, anchor,
+# page or included file. MkDocs 2's announcement banner is silenced: it asks nothing of us.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+install-docs: install-demo
+	$(PIP) install ".[docs]"
+
+docs: install-docs
+	$(MKDOCS) build --strict --site-dir site
+	@echo "site/index.html"
+
+docs-serve: install-docs
+	$(MKDOCS) serve --strict
+
 # The TRL integration against the oldest TRL that pyproject admits (trl>=1.0), beside the
 # installed one: TRL up to 1.13 detects async reward functions differently.
 OLDEST_TRL := 1.0.0
@@ -49,4 +62,4 @@ bench-model: install-demo
 	$(BIN)/python bench/bench_model.py --install
 
 clean:
-	rm -rf build *.egg-info .demo .pytest_cache .oldest-trl
+	rm -rf build *.egg-info .demo .pytest_cache .oldest-trl site

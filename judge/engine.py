@@ -57,6 +57,7 @@ class Evaluates:
         item_id: str = "item",
         reference: str | None = None,
     ) -> Verdict:
+        """The verdict on one response (``reference``: the answer that checks compare with)."""
         (verdict,) = await self._judge_chunk([JudgeItem(item_id, prompt, response, rubric, reference)])
         return verdict
 
@@ -69,6 +70,7 @@ class Evaluates:
         item_id: str = "item",
         reference: str | None = None,
     ) -> Verdict:
+        """``aevaluate`` for synchronous code (refused inside a running event loop)."""
         return run_sync(self.aevaluate(prompt, response, rubric, item_id=item_id, reference=reference))
 
     async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
@@ -79,6 +81,8 @@ class Evaluates:
             yield verdict
 
     def evaluate_many(self, items: Iterable[JudgeItem]) -> list[Verdict]:
+        """Every item's verdict, in completion order, for synchronous code."""
+
         async def collect() -> list[Verdict]:
             return [v async for v in self.aevaluate_many(items)]
 

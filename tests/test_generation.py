@@ -428,13 +428,13 @@ def test_rubric_generate_end_to_end_on_llmbar_with_a_scripted_judge(method, rubr
     assert len((tmp_path / f"{method}.jsonl.log.jsonl").read_text().splitlines()) == 2
 
 
-def test_readme_shows_the_rubric_the_example_command_produces(rubric_exe, tmp_path):
+def test_docs_show_the_rubric_the_example_command_produces(rubric_exe, tmp_path):
     import yaml
 
     from rubrics.model import Rubric
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL) if b.startswith("id: crg-haiku"))
+    page = (ROOT / "docs" / "generating.md").read_text(encoding="utf-8")
+    shown = next(b for b in re.findall(r"```yaml\n(.*?)```", page, flags=re.DOTALL) if b.startswith("id: crg-haiku"))
     output = tmp_path / "crg.jsonl"
     result = generate_example_pairs(
         rubric_exe, output, "--model", "fake:script:examples/scripted_judge.yaml", timeout=120
