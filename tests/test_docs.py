@@ -69,6 +69,11 @@ def test_every_block_is_labelled_and_the_readme_is_short():
     for page in PAGES:
         for language, body, reason in fenced(page):
             assert language in LANGUAGES, f"{page}: a ```{language or '(no language)'} block: {body[:60]!r}"
+        prose = re.sub(
+            r"`[^`\n]*`", "", re.sub(r"```.*?```", "", (ROOT / page).read_text(encoding="utf-8"), flags=re.DOTALL)
+        )
+        tags = re.findall(r"<(?!!--)[a-zA-Z/][^>\n]*>", prose)
+        assert not tags, f"{page}: {tags} would be read as HTML and vanish from the page: quote it in `code`"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 250, "the README is the front door: at most 250 lines, the rest in docs/"
     assert "make demo" in readme and "make test" in readme
