@@ -14,7 +14,7 @@ def on_page_markdown(markdown, page, **kwargs):
 
 
 def reference() -> str:
-    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal: fix the width for the page
+    os.environ["COLUMNS"] = "80"  # argparse wraps help to the terminal: fix it to the page's code width
     import cli
 
     return "\n".join(_sections(cli.build_parser(), "rubric"))
