@@ -302,10 +302,10 @@ def run_audit(args: argparse.Namespace) -> int:
     if rubric is None:
         return fail(f"{options.rubric} holds several rubrics; audit one at a time")
     try:
-        suite.configurations(options.configurations)
+        chosen = suite.configurations(options.configurations)
     except ValueError as e:
         return fail(str(e))
-    if options.summary and not {"hardened", "no view"} <= set(suite.configurations(options.configurations)):
+    if options.summary and not {"hardened", "no view"} <= set(chosen):
         return fail("--summary compares 'hardened' with 'no view': run both configurations")
     text, report = audit(options, open_models(args)[0], rubric)
     print(text)

@@ -28,15 +28,15 @@ from tests.conftest import ROOT, third_party
 
 PAGES = ["README.md", *sorted(str(path.relative_to(ROOT)) for path in (ROOT / "docs").glob("*.md"))]
 LANGUAGES = {"python", "bash", "json", "yaml", "text"}
-NOT_RUN = re.compile(r"<!-- not run here: (\S.*?) -->\n$")
+NOT_RUN = re.compile(r"<!-- not run here: (\S.*?) -->")
 
 
 def fenced(page):
     """(language, body, the reason it is not run or None) of every fenced block on the page."""
     text = (ROOT / page).read_text(encoding="utf-8")
     for match in re.finditer(r"^( *)```(\S*)\n(.*?)^\1```", text, flags=re.DOTALL | re.MULTILINE):
-        before = text[: match.start()].rsplit("\n", 2)[-2] + "\n" if "\n" in text[: match.start()] else ""
-        reason = NOT_RUN.match(before)
+        previous = text[: match.start()].split("\n")[-2:-1]  # the line just before the fence
+        reason = NOT_RUN.fullmatch(previous[0]) if previous else None
         body = "\n".join(line[len(match.group(1)) :] for line in match.group(3).splitlines()) + "\n"
         yield match.group(2), body, reason.group(1) if reason else None
 

@@ -87,7 +87,7 @@ class GuardDecision:
         return self.rule is not None
 
 
-def strip_markup(text: str) -> str:
+def _strip_markup(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _HTML_TAG.sub(" ", text)
     text = _LATEX_COMMAND.sub(" ", text)
@@ -179,7 +179,7 @@ def inspect(response: str, reader: Callable[[Sequence[str]], Sequence[Any]] | No
         return GuardDecision("empty", "empty or whitespace-only response")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in response):
         return GuardDecision("symbols", "response has no letters or digits (only punctuation, symbols or spacing)")
-    text = strip_markup(response)
+    text = _strip_markup(response)
     sentences = []
     for line in text.splitlines() or [text]:
         heading = bool(_HEADING.match(line))
