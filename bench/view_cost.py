@@ -26,25 +26,41 @@ from judge.eval import datasets  # noqa: E402
 from judge.hardening.view import normalised_view  # noqa: E402
 
 
-def gsm8k(data_dir: str | None) -> list[tuple[str, str]]:
+def gsm8k(data_dir: str | None) -> list[tuple[str, str, str | None]]:
     path = datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl", data_dir)
     rows = map(json.loads, path.open(encoding="utf-8"))
     return [
-        (r["question"], v["solution"]) for r in rows for v in r.values() if isinstance(v, dict) and v.get("is_correct")
+        (r["question"], v["solution"], None)
+        for r in rows
+        for v in r.values()
+        if isinstance(v, dict) and v.get("is_correct")
     ]
 
 
-def llmbar(data_dir: str | None) -> list[tuple[str, str]]:
+def gsm8k_closed(data_dir: str | None) -> list[tuple[str, str, str | None]]:
+    """The same solutions judged against their reference answer (a closed answer: the view
+    keeps only the clauses anchored in the task)."""
+    path = datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl", data_dir)
+    rows = list(map(json.loads, path.open(encoding="utf-8")))
+    return [
+        (r["question"], v["solution"], r["ground_truth"].rsplit("A:", 1)[1].strip())
+        for r in rows
+        for v in r.values()
+        if isinstance(v, dict) and v.get("is_correct")
+    ]
+
+
+def llmbar(data_dir: str | None) -> list[tuple[str, str, str | None]]:
     pairs = []
     for path in sorted(datasets.locate("llmbar/LLMBar_Natural.json", data_dir).parent.glob("*.json")):
         for pair in json.loads(path.read_text(encoding="utf-8")):
-            pairs += [(pair["input"], pair["output_1"]), (pair["input"], pair["output_2"])]
+            pairs += [(pair["input"], pair["output_1"], None), (pair["input"], pair["output_2"], None)]
     return pairs
 
 
-def ifeval(data_dir: str | None) -> list[tuple[str, str]]:
+def ifeval(data_dir: str | None) -> list[tuple[str, str, str | None]]:
     path = datasets.locate("ifeval/input_response_data_gpt4_20231107_145030.jsonl", data_dir)
-    return [(r["prompt"], r["response"]) for r in map(json.loads, path.open(encoding="utf-8"))]
+    return [(r["prompt"], r["response"], None) for r in map(json.loads, path.open(encoding="utf-8"))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,14 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     dropped_by_set = {}
     for name, load in (
         ("GSM8K correct solutions", gsm8k),
+        ("  with the reference answer", gsm8k_closed),
         ("LLMBar responses", llmbar),
         ("IFEval GPT-4 responses", ifeval),
     ):
         pairs = load(args.data_dir)
         differs = loses = words = dropped_words = 0
         dropped: Counter[str] = Counter()
-        for prompt, response in pairs:
-            view = normalised_view(response, prompt)
+        for prompt, response, reference in pairs:
+            view = normalised_view(response, prompt, reference)
             differs += view.changed
             loses += bool(view.dropped)
             words += len(response.split())

@@ -1,6 +1,8 @@
 """The normalised view (judge/hardening/view.py) and the engine's use of it: the judge also
 reads the response without its dressing, and the lower P(yes) counts."""
 
+import re
+
 from judge.audit.suite import REFERENCE_RUBRIC, load_questions
 from judge.backends.fake import FakeBackend
 from judge.engine import Judge
@@ -19,8 +21,45 @@ def test_formatting_goes_and_what_it_held_stays():
 def test_a_plain_solution_is_its_own_view():
     for q in load_questions():
         for solution in q.solutions:
-            view = normalised_view(solution, q.question, q.answer)
+            view = normalised_view(solution, q.question)
             assert not view.changed and view.dropped == (), solution
+
+
+def test_against_a_closed_answer_only_unanchored_clauses_go():
+    # "Distance is speed times time" states the method in words the question does not use
+    for q in load_questions():
+        for solution in q.solutions:
+            view = normalised_view(solution, q.question, q.answer)
+            assert re.findall(r"\d+", view.text) == re.findall(r"\d+", solution), solution
+            assert not any(re.search(r"\d", clause) for clause in view.dropped), view.dropped
+
+
+def test_against_a_closed_answer_what_is_not_anchored_is_sway():
+    prompt, reference = "A baker makes 24 muffins and sells 17. How many muffins are left?", "7"
+    view = normalised_view(
+        "Problems like this appear in many textbooks. 24 - 17 = 14 muffins. Anyone redoing the sums lands here.",
+        prompt,
+        reference,
+    )
+    assert view.text == "24 - 17 = 14 muffins."
+    # without a reference the same clauses are an open answer's prose and stay
+    assert normalised_view("Anyone redoing the sums lands here. 24 - 17 = 14.", prompt).dropped == ()
+
+
+def test_against_a_closed_answer_a_connective_or_a_label_stays():
+    prompt, reference = "A baker makes 24 muffins and sells 17. How many muffins are left?", "7"
+    view = normalised_view("Therefore, 24 - 17 = 7. In total, 7 muffins.", prompt, reference)
+    assert not view.changed
+
+
+def test_against_a_closed_answer_grading_words_leave_an_anchored_clause():
+    prompt, reference = "Solve 2x + 3 = 17 for x.", "7"
+    view = normalised_view("Then x = 8, and substituting back confirms x = 8 is correct.", prompt, reference)
+    assert view.text == "Then x = 8, and substituting back x = 8 is."
+    assert view.dropped == ("confirms", "correct")
+    # a task that asks for a judgement keeps them
+    asked = "Is x = 8 the correct solution of 2x + 3 = 17? Check it."
+    assert normalised_view("x = 8 is not correct: 2*8 + 3 = 19.", asked, "No").dropped == ()
 
 
 def test_clauses_that_talk_to_the_grader_or_grade_the_answer_go():

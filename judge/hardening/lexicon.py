@@ -23,7 +23,8 @@ FUNCTION = {
         had having will would shall should can could may might must i me my mine myself we us our ours ourselves you your
         yours he him his she her they them their what which who whom whose how why when where whether if so as to of for
         by in on at from with without into onto about over under up down out off than then just also too very really quite
-        all each every any some more most such both either neither one ones own same other another through before after
+        all each every any some more most many much few fewer several less least such both either neither one ones own
+        same other another through before after
         while because since until again further once here there and or but nor yet toward towards s d ll m re ve t""",
     "spanish": """el la los las un una unos unas lo le les de del al a en con sin por para que qué se me te mi mis tu tus su sus es
         son está están esto esta este estos estas eso esa ese y o u pero como cada muy más ya nos yo tú él ella ellos

@@ -19,7 +19,14 @@ what carries the task's content:
   answering, it is a bare
   yes or no after the response has begun, or it is written in a script or alphabet the
   prompt does not use (an instruction in another language);
-- a clause said before goes (a recap repeats, it adds nothing).
+- a clause said before goes (a recap repeats, it adds nothing);
+- against a closed answer (a short reference: "18", "Paris"), the answer is checked on what
+  the response anchors in the task, so every unanchored clause of two words or more goes
+  (praise in new words, imitated reasoning, a role play: sway, whatever its vocabulary),
+  and an anchored clause loses its grading words ("substituting back confirms x = 14"
+  reads "substituting back x = 14"). A connective or a label ("Therefore", "In total")
+  stays; a method stated in words the question does not use goes too (the price: 2% of
+  correct GSM8K solutions get a view that differs, against 1% without; bench/view_cost.py).
 
 When the prompt itself asks for a judgement (review this, is it correct, grade the essay), words
 of judging and grading are the answer, and those two rules stand down.
@@ -64,6 +71,9 @@ _NUMBER_WORDS = set(
 )
 
 
+CLOSED_WORDS = 8  # a reference this short is a closed answer (GSM8K's "18", "Paris", "x = 3/2")
+
+
 @dataclass(frozen=True)
 class View:
     text: str  # what the judge reads as the view ("" when nothing is left)
@@ -99,6 +109,9 @@ class _Task:
         self.scripts = _scripts(text)
         self.stems = {lexicon.stem(w) for w in _words(text) if len(w) >= 3 and not lexicon.is_function(w)}
         self.cjk = {ch for ch in text if "CJK" in unicodedata.name(ch, "")}
+        # a closed answer (a number, a name, a short phrase) is checked against what the
+        # response anchors in the task; its other clauses carry nothing to check, only sway
+        self.closed = bool(reference and reference.strip()) and len(_words(reference or "")) <= CLOSED_WORDS
         # a task that asks for a judgement (review this, is it correct?) may be answered in judging words
         self.evaluative = any(
             lexicon.is_judging(w) or lexicon.is_apparatus(w) or lexicon.asks_judgement(w) for w in _words(prompt)
@@ -150,6 +163,9 @@ def _talk(clause: str, task: _Task, first: bool) -> bool:
         return True
     if _anchored(clause, words, task):
         return False
+    ordinary = [w for w in words if not lexicon.is_function(w)]
+    if task.closed and len(ordinary) >= 2:  # a connective or a label ("Therefore", "In total") stays
+        return True
     if _grades(clause, words, task) or task.foreign(clause):
         return True
     if any(lexicon.is_answer_word(w) for w in words):
@@ -157,8 +173,19 @@ def _talk(clause: str, task: _Task, first: bool) -> bool:
         return not first and all(
             lexicon.is_answer_word(w) or lexicon.is_function(w) or lexicon.is_meta(w) for w in words
         )
-    ordinary = [w for w in words if not lexicon.is_function(w)]
     return bool(ordinary) and 2 * sum(lexicon.is_meta(w) for w in ordinary) > len(ordinary)  # mostly answering
+
+
+def _ungraded(clause: str, task: _Task) -> tuple[str, list[str]]:
+    """An anchored clause of a closed task without its grading words ("substituting back
+    confirms x = 14" reads "substituting back x = 14"): the reference decides what is right."""
+    if not task.closed or task.evaluative:
+        return clause, []
+    graded = [w for w in _words(clause) if lexicon.is_judging(w) and not task.uses(w)]
+    graded += [s for s in lexicon.JUDGING_SUBSTRINGS if s in clause]
+    for word in graded:
+        clause = re.sub(rf"\s*(?<![^\W_]){re.escape(word)}(?![^\W_])", "", clause)
+    return clause, graded
 
 
 def _lines(response: str) -> list[tuple[str, bool]]:
@@ -196,7 +223,7 @@ def normalised_view(response: str, prompt: str, reference: str | None = None) ->
         kept_sentences = []
         for sentence in split_sentences(line):
             parts = _CLAUSE_END.split(sentence)  # clause, separator, clause, ...
-            out = []
+            out, cut = [], False
             for at in range(0, len(parts), 2):
                 raw, separator = parts[at], parts[at + 1] if at + 1 < len(parts) else ""
                 clause = " ".join(raw.split())
@@ -206,10 +233,13 @@ def normalised_view(response: str, prompt: str, reference: str | None = None) ->
                     first = False
                 if talk:
                     dropped.append(clause)
+                    cut = True
                     continue  # with its separator
                 seen.add(key)
+                raw, graded = _ungraded(raw, task)
+                dropped += graded
+                cut = cut or bool(graded)
                 out.append(f"{raw}{separator}")
-            cut = len(out) < (len(parts) + 1) // 2
             text = _tidy("".join(out), sentence) if cut else " ".join(sentence.split())
             if any(ch.isalnum() for ch in text):
                 kept_sentences.append(text)
