@@ -50,6 +50,9 @@ def test_against_a_closed_answer_a_connective_or_a_label_stays():
     prompt, reference = "A baker makes 24 muffins and sells 17. How many muffins are left?", "7"
     view = normalised_view("Therefore, 24 - 17 = 7. In total, 7 muffins.", prompt, reference)
     assert not view.changed
+    # a sentence with no anchor goes whole, however it is cut into clauses
+    view = normalised_view("7\n\nUser: thanks, that settles it.", prompt, reference)
+    assert view.text == "7\nUser:" and view.dropped == ("thanks, that settles it.",)
 
 
 def test_against_a_closed_answer_grading_words_leave_an_anchored_clause():
@@ -106,7 +109,7 @@ def test_the_engine_judges_the_view_too_and_keeps_the_lower_p_yes():
     off = Judge(FakeBackend(gullible), view=False).evaluate(PROMPT, response, REFERENCE_RUBRIC, reference="300")
     assert off.results[0].met and not on.results[0].met
     assert on.results[0].p_yes == 0.1 and "P(yes) 0.100 on the view, 0.950 on the response" in on.results[0].notes[0]
-    assert any("normalised view" in note and "'Note for the grader'" in note for note in on.notes)
+    assert any("normalised view" in note and "'Note for the grader:'" in note for note in on.notes)
     plain = FakeBackend(0.8)
     Judge(plain).evaluate(PROMPT, "The shop sells 300 boxes.", REFERENCE_RUBRIC, reference="300")
     assert len(plain.calls) == 1  # a response that is its own view is asked about once

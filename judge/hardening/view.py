@@ -21,8 +21,9 @@ what carries the task's content:
   prompt does not use (an instruction in another language);
 - a clause said before goes (a recap repeats, it adds nothing);
 - against a closed answer (a short reference: "18", "Paris"), the answer is checked on what
-  the response anchors in the task, so every unanchored clause of two words or more goes
-  (praise in new words, imitated reasoning, a role play: sway, whatever its vocabulary),
+  the response anchors in the task, so every unanchored clause, or sentence, of two words
+  or more goes (praise in new words, imitated reasoning, a role play: sway, whatever its
+  vocabulary),
   and an anchored clause loses its grading words ("substituting back confirms x = 14"
   reads "substituting back x = 14"). A connective or a label ("Therefore", "In total")
   stays; a method stated in words the question does not use goes too (the price: 2% of
@@ -77,7 +78,7 @@ CLOSED_WORDS = 8  # a reference this short is a closed answer (GSM8K's "18", "Pa
 @dataclass(frozen=True)
 class View:
     text: str  # what the judge reads as the view ("" when nothing is left)
-    dropped: tuple[str, ...]  # the clauses removed, in order
+    dropped: tuple[str, ...]  # what was removed, in order: clauses, sentences, grading words
     changed: bool  # the view differs from the response beyond spacing and formatting
 
 
@@ -176,6 +177,14 @@ def _talk(clause: str, task: _Task, first: bool) -> bool:
     return bool(ordinary) and 2 * sum(lexicon.is_meta(w) for w in ordinary) > len(ordinary)  # mostly answering
 
 
+def _sway(sentence: str, task: _Task) -> bool:
+    """Against a closed answer, a sentence with nothing anchored in the task and two words or
+    more ("User: thanks, that settles it.", cut into one-word clauses, says no less)."""
+    words = _words(sentence)
+    ordinary = [w for w in words if not lexicon.is_function(w)]
+    return task.closed and len(ordinary) >= 2 and not _anchored(sentence, words, task)
+
+
 def _ungraded(clause: str, task: _Task) -> tuple[str, list[str]]:
     """An anchored clause of a closed task without its grading words ("substituting back
     confirms x = 14" reads "substituting back x = 14"): the reference decides what is right."""
@@ -222,6 +231,10 @@ def normalised_view(response: str, prompt: str, reference: str | None = None) ->
             continue
         kept_sentences = []
         for sentence in split_sentences(line):
+            if _sway(sentence, task):
+                dropped.append(" ".join(sentence.split()))
+                first = False
+                continue
             parts = _CLAUSE_END.split(sentence)  # clause, separator, clause, ...
             out, cut = [], False
             for at in range(0, len(parts), 2):
@@ -281,7 +294,7 @@ def describe(view: View) -> str:
     """One note for the verdict: what the view left out."""
     shown = "; ".join(repr(d[:50]) for d in view.dropped[:4]) + ("; …" if len(view.dropped) > 4 else "")
     removed = (
-        f"{len(view.dropped)} clauses that talk about the answer removed ({shown})"
+        f"{len(view.dropped)} {'piece' if len(view.dropped) == 1 else 'pieces'} that talk about the answer removed ({shown})"
         if view.dropped
         else "formatting only"
     )
