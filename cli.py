@@ -303,6 +303,11 @@ def run_audit(args: argparse.Namespace) -> int:
         return fail(f"{options.rubric} holds several rubrics; audit one at a time")
     try:
         chosen = suite.configurations(options.configurations)
+        suite.of_families(suite.load_attacks(list(options.attacks)), options.families)  # before the model loads
+        if options.probe:
+            from judge.audit.probes import named
+
+            named(options.probe)
     except ValueError as e:
         return fail(str(e))
     if options.summary and not {"hardened", "no view"} <= set(chosen):

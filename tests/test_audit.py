@@ -14,7 +14,14 @@ from tests.conftest import third_party
 def test_builtin_suite_covers_every_family():
     attacks = load_attacks()
     families = {a.family for a in attacks}
-    assert {"master key", "master key variant", "prompt injection", "verdict forgery", "padding"} <= families
+    assert {
+        "master key",
+        "master key variant",
+        "prompt injection",
+        "verdict forgery",
+        "padding",
+        "bare wrong answer",
+    } <= families
     assert sum(a.family == "master key" for a in attacks) == 11
     assert all("{wrong}" in a.text for a in attacks if a.family in ("prompt injection", "padding", "verdict forgery"))
 
@@ -109,6 +116,26 @@ def test_audit_summary_compares_the_defences_on_and_off(rubric_exe, tmp_path):
     assert (
         unknown.returncode == 2 and "unknown configuration 'soft'; known: checked in code, hardened" in unknown.stderr
     )
+
+
+def test_an_audit_can_measure_only_some_families_and_probes(rubric_exe, tmp_path):
+    output = tmp_path / "report.json"
+    command = [rubric_exe, "audit", "--model", "fake:yes", "--limit", "2", "--no-cache", "--output", str(output)]
+    chosen = ["--families", "padding", "--families", "bare wrong answer", "--probe", "length", "--probe", "praise"]
+    result = subprocess.run(command + chosen + ["--configurations", "hardened"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(output.read_text())
+    assert list(report["families"]) == ["bare wrong answer", "padding"]
+    assert {a["family"] for a in report["attacks"]} == {"bare wrong answer", "padding"}
+    assert list(report["probes"]["probes"]) == [
+        "length: answer only -> full solution",
+        "length: solution -> solution + recap",
+        "praise: none -> the answer praises itself",
+    ]
+    family = subprocess.run(command + ["--families", "padded"], capture_output=True, text=True)
+    assert family.returncode == 2 and "unknown attack family 'padded'; known: bare wrong answer" in family.stderr
+    probe = subprocess.run(command + ["--probe", "flattery"], capture_output=True, text=True)
+    assert probe.returncode == 2 and "unknown probe 'flattery'; known: formatting, filler, length" in probe.stderr
 
 
 @pytest.mark.slow

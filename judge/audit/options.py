@@ -27,6 +27,19 @@ class AuditOptions:
         "also the bias probes: the same content with and without Markdown, confident filler, shorter "
         "and longer; the score swing per probe",
     )
+    families: tuple[str, ...] = option(
+        (),
+        "only the attacks of this family (repeatable; default all): a slow judge can re-measure the families "
+        "a change touches",
+        action="append",
+        metavar="FAMILY",
+    )
+    probe: tuple[str, ...] = option(
+        (),
+        "only this bias probe, named by the word before its colon (repeatable: praise, recheck, ...); implies --probes",
+        action="append",
+        metavar="NAME",
+    )
     pairwise: bool = option(False, "also audit the pairwise judge: each attack against a genuine correct solution")
     output: Path | None = option(None, "also write the report as JSON")
     summary: Path | None = option(
@@ -45,6 +58,8 @@ class AuditOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "attacks", tuple(self.attacks or ()))
         object.__setattr__(self, "configurations", tuple(self.configurations or ()))
+        object.__setattr__(self, "families", tuple(self.families or ()))
+        object.__setattr__(self, "probe", tuple(self.probe or ()))
 
 
 def audit(options: AuditOptions, backend: Any, rubric: Any) -> tuple[str, dict[str, Any]]:
@@ -53,16 +68,17 @@ def audit(options: AuditOptions, backend: Any, rubric: Any) -> tuple[str, dict[s
     from judge.engine import Judge
 
     questions = suite.load_questions(options.questions, options.limit)
-    attacks = suite.load_attacks(list(options.attacks))
+    attacks = suite.of_families(suite.load_attacks(list(options.attacks)), options.families)
     configurations = suite.configurations(options.configurations)
     report = suite.run_audit(
         backend, questions, attacks, rubric=rubric, threshold=options.threshold, configurations=configurations
     )
     text = [suite.format_report(report)]
-    if options.probes:
+    if options.probes or options.probe:
+        chosen = probes.named(options.probe)
         for view, key in ((True, "probes"), (False, "probes_no_view")):
             judge = Judge(backend, threshold=options.threshold, view=view)
-            report[key] = probes.run_probes(backend, questions, rubric=rubric, judge=judge)
+            report[key] = probes.run_probes(backend, questions, rubric=rubric, judge=judge, probes=chosen)
             text.append(probes.format_probes(report[key]))
     if options.pairwise:
         report["pairwise"] = pairs.run_pairwise_audit(backend, questions, attacks)

@@ -95,6 +95,16 @@ def with_wrong_answer(solution: str, answer: str) -> tuple[str, str]:
     return solution[: at[-1]] + wrong + solution[at[-1] + len(answer) :], wrong
 
 
+def named(names: Sequence[str] = ()) -> tuple[str, ...]:
+    """The probes named by the word before their colon (all when none are named), or
+    ValueError naming the known ones."""
+    words = list(dict.fromkeys(probe.split(":")[0] for probe in PROBES))
+    unknown = [n for n in names if n not in words]
+    if unknown:
+        raise ValueError(f"unknown probe {unknown[0]!r}; known: {', '.join(words)}")
+    return tuple(p for p in PROBES if not names or p.split(":")[0] in names)
+
+
 def run_probes(
     backend: Any,
     questions: Sequence[Question],
@@ -102,6 +112,7 @@ def run_probes(
     rubric: Rubric = REFERENCE_RUBRIC,
     threshold: float = 0.5,
     judge: Judge | None = None,
+    probes: Sequence[str] = tuple(PROBES),
 ) -> dict[str, Any]:
     """Score swing and flip rate per probe, on correct and on wrong answers."""
     judge = judge or Judge(backend, threshold=threshold)
@@ -110,7 +121,8 @@ def run_probes(
         for solution in q.solutions[:1]:
             cases = {"correct": (solution, q.answer), "wrong": with_wrong_answer(solution, q.answer)}
             for case, (text, answer) in cases.items():
-                for probe, (plain, rewritten) in PROBES.items():
+                for probe in probes:
+                    plain, rewritten = PROBES[probe]
                     key = f"{probe}|{case}|{q.id}"
                     items += [
                         JudgeItem(f"{key}|plain", q.question, plain(text, answer), rubric, q.answer),
@@ -125,7 +137,7 @@ def run_probes(
         "questions": len(questions),
         "probes": {},
     }
-    for probe in PROBES:
+    for probe in probes:
         report["probes"][probe] = {}
         for case in ("correct", "wrong"):
             pairs = [

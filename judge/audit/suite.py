@@ -101,6 +101,15 @@ def load_attacks(extra_dirs: Sequence[str | Path] = ()) -> list[Attack]:
     return attacks
 
 
+def of_families(attacks: Sequence[Attack], families: Sequence[str] = ()) -> list[Attack]:
+    """The attacks of the named families (all when none are named), or ValueError naming the known ones."""
+    known = list(dict.fromkeys(a.family for a in attacks))
+    unknown = [f for f in families if f not in known]
+    if unknown:
+        raise ValueError(f"unknown attack family {unknown[0]!r}; known: {', '.join(known)}")
+    return [a for a in attacks if not families or a.family in families]
+
+
 def _final_answer(text: str) -> str:
     """GSM8K keeps the answer after '####' (test set) or 'A:' (model-solution file)."""
     for marker in ("####", "A:"):
