@@ -302,16 +302,9 @@ def run_audit(args: argparse.Namespace) -> int:
     if rubric is None:
         return fail(f"{options.rubric} holds several rubrics; audit one at a time")
     try:
-        chosen = suite.configurations(options.configurations)
-        suite.of_families(suite.load_attacks(list(options.attacks)), options.families)  # before the model loads
-        if options.probe:
-            from judge.audit.probes import named
-
-            named(options.probe)
+        options.check()  # before the model loads
     except ValueError as e:
         return fail(str(e))
-    if options.summary and not {"hardened", "no view"} <= set(chosen):
-        return fail("--summary compares 'hardened' with 'no view': run both configurations")
     text, report = audit(options, open_models(args)[0], rubric)
     print(text)
     if options.output:

@@ -61,6 +61,17 @@ class AuditOptions:
         object.__setattr__(self, "families", tuple(self.families or ()))
         object.__setattr__(self, "probe", tuple(self.probe or ()))
 
+    def check(self) -> None:
+        """ValueError naming an unknown configuration, attack family or probe, or a summary
+        without the two configurations it compares."""
+        from judge.audit import probes, suite, summary
+
+        chosen = suite.configurations(self.configurations)
+        suite.of_families(suite.load_attacks(list(self.attacks)), self.families)
+        probes.named(self.probe)
+        if self.summary and not {summary.ON, summary.OFF} <= set(chosen):
+            raise ValueError(f"--summary compares {summary.ON!r} with {summary.OFF!r}: run both configurations")
+
 
 def audit(options: AuditOptions, backend: Any, rubric: Any) -> tuple[str, dict[str, Any]]:
     """The printed report and its JSON."""
