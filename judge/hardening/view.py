@@ -24,11 +24,11 @@ what carries the task's content:
 - against a closed answer (a short reference: "18", "Paris"), the answer is checked on what
   the response anchors in the task, so every unanchored clause, or sentence, of two words
   or more goes (praise in new words, imitated reasoning, a role play: sway, whatever its
-  vocabulary),
-  and an anchored clause loses its grading words ("substituting back confirms x = 14"
-  reads "substituting back x = 14"). A connective or a label ("Therefore", "In total")
-  stays; a method stated in words the question does not use goes too (the price: 2% of
-  correct GSM8K solutions get a view that differs, against 1% without; bench/view_cost.py).
+  vocabulary), and an anchored clause loses its grading words ("substituting back
+  confirms x = 14" reads "substituting back x = 14"). A connective or a label
+  ("Therefore", "In total") stays; a method stated in words the question does not use
+  goes too (the price: 2% of correct GSM8K solutions get a view that differs, against 1%
+  without; bench/view_cost.py).
 
 When the prompt itself asks for a judgement (review this, is it correct, grade the essay), words
 of judging and grading are the answer, and those two rules stand down.
