@@ -26,28 +26,22 @@ from judge.eval import datasets  # noqa: E402
 from judge.hardening.view import normalised_view  # noqa: E402
 
 
-def gsm8k(data_dir: str | None) -> list[tuple[str, str, str | None]]:
+def gsm8k_closed(data_dir: str | None) -> list[tuple[str, str, str | None]]:
+    """The correct GSM8K model solutions with their reference answer (a closed answer: the
+    view keeps only the clauses anchored in the task)."""
     path = datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl", data_dir)
     rows = map(json.loads, path.open(encoding="utf-8"))
-    return [
-        (r["question"], v["solution"], None)
-        for r in rows
-        for v in r.values()
-        if isinstance(v, dict) and v.get("is_correct")
-    ]
-
-
-def gsm8k_closed(data_dir: str | None) -> list[tuple[str, str, str | None]]:
-    """The same solutions judged against their reference answer (a closed answer: the view
-    keeps only the clauses anchored in the task)."""
-    path = datasets.locate("gsm8k_model_solutions/example_model_solutions.jsonl", data_dir)
-    rows = list(map(json.loads, path.open(encoding="utf-8")))
     return [
         (r["question"], v["solution"], r["ground_truth"].rsplit("A:", 1)[1].strip())
         for r in rows
         for v in r.values()
         if isinstance(v, dict) and v.get("is_correct")
     ]
+
+
+def gsm8k(data_dir: str | None) -> list[tuple[str, str, str | None]]:
+    """The same solutions without their reference (the view's open reading)."""
+    return [(question, solution, None) for question, solution, _ in gsm8k_closed(data_dir)]
 
 
 def llmbar(data_dir: str | None) -> list[tuple[str, str, str | None]]:
