@@ -68,7 +68,7 @@ class JudgeOptions:
                 {
                     "action": "store_false",
                     "help": "judge the response only, not also its normalised view (formatting and talk about "
-                    "the answer removed, the lower P(yes) kept)",
+                    "the answer removed; the reading less favourable to the response kept)",
                 },
             ),
         ),

@@ -21,7 +21,7 @@ from judge.aio import chunked, run_sync, stream
 from judge.backends.base import Backend, Message, YesNoScore, model_label
 from judge.calibration import Calibration
 from judge.hardening import Reasoning, check_options, guard_reader, screen
-from judge.hardening.view import describe, keep_lower, normalised_view, prompt_text
+from judge.hardening.view import about_surface, describe, keep_worse, normalised_view, prompt_text
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, CheckCall, check_problem, shared_pool
 from judge.verdict import CriterionResult, Verdict
@@ -104,8 +104,9 @@ class Judge(Evaluates):
     answer that is empty without it is content-free); "include" judges the whole text.
     view: also judge a normalised view of the response (judge/hardening/view.py: formatting
     stripped, the clauses that talk about the answer, its grading or the grader removed) and
-    keep each criterion's lower P(yes); one more question per criterion, and only for
-    responses whose view differs.
+    keep the reading less favourable to the response (a criterion's lower P(yes), a
+    pitfall's higher); one more question per criterion, and only for responses whose view
+    differs and criteria not about the response's surface (quotes, case, counts).
     checks: decide criteria with a known machine-checkable spec in code (judge/checks/).
     batch_size: questions sent to the backend per call; concurrency: calls in flight.
     request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
@@ -200,7 +201,7 @@ class Judge(Evaluates):
         for p in prepared:
             if p.view is not None:
                 for criterion_id, result in p.view.results.items():
-                    p.results[criterion_id] = keep_lower(p.results[criterion_id], result)
+                    p.results[criterion_id] = keep_worse(p.results[criterion_id], result)
         return prepared
 
     async def prepare(self, item: JudgeItem, caller: object = None) -> Prepared:
@@ -249,7 +250,11 @@ class Judge(Evaluates):
 
     def _plan_view(self, item: JudgeItem, response: str, criteria: list[Criterion], p: Prepared) -> None:
         """Ask the same criteria about the normalised view too, when it differs. A view with
-        nothing left is not asked: what has no content at all is the guard's to decide."""
+        nothing left is not asked: what has no content at all is the guard's to decide. Nor is
+        a criterion about the response's surface: the view strips what it asks about."""
+        criteria = [c for c in criteria if not about_surface(c.text)]
+        if not criteria:
+            return
         view = normalised_view(response, prompt_text(item.prompt), item.reference)
         if not view.changed or not view.text.strip():
             return

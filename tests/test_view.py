@@ -1,12 +1,14 @@
 """The normalised view (judge/hardening/view.py) and the engine's use of it: the judge also
-reads the response without its dressing, and the lower P(yes) counts."""
+reads the response without its dressing, and the reading less favourable to the response counts."""
 
+import inspect
 import re
 
 from judge.audit.suite import REFERENCE_RUBRIC, load_questions
 from judge.backends.fake import FakeBackend
+from judge.checks.constraints import TYPES
 from judge.engine import Judge
-from judge.hardening.view import keep_lower, normalised_view
+from judge.hardening.view import about_surface, keep_worse, normalised_view
 from judge.verdict import CriterionResult
 from rubrics.model import Rubric
 
@@ -115,14 +117,73 @@ def test_the_engine_judges_the_view_too_and_keeps_the_lower_p_yes():
     assert len(plain.calls) == 1  # a response that is its own view is asked about once
 
 
+def test_a_pitfall_keeps_the_higher_p_yes_of_the_two_readings():
+    def reads_filler(question):  # "pads with filler" reads yes only where the filler is shown
+        shown = question.messages[-1]["content"].split("Response to evaluate:")[1]
+        return 0.9 if "absolutely" in shown.split("Does the response satisfy")[0] else 0.2
+
+    rubric = Rubric.model_validate(
+        {
+            "id": "r",
+            "criteria": [
+                {"id": "right", "text": "The final answer is 300."},
+                {"id": "padded", "text": "The response pads itself with confident filler.", "weight": -1},
+            ],
+        }
+    )
+    response = "The shop sells 300 boxes. I am absolutely certain this is definitely right."
+    verdict = Judge(FakeBackend(reads_filler)).evaluate(PROMPT, response, rubric, reference="300")
+    got = {r.criterion_id: r.p_yes for r in verdict.results}
+    assert got == {"right": 0.2, "padded": 0.9}  # the view has no filler: lower for both, worse for neither
+
+
+def test_a_criterion_about_the_surface_is_judged_as_written_not_on_the_view():
+    def sees_quotes(question):  # yes when the response it is shown is wrapped in double quotes
+        shown = question.messages[-1]["content"].split("Response to evaluate:")[1].split("Does the response satisfy")[0]
+        return 0.9 if '"Rain taps the glass.' in shown else 0.1
+
+    rubric = Rubric.model_validate(
+        {
+            "id": "r",
+            "criteria": [
+                {"id": "quoted", "text": "The entire response is wrapped in double quotation marks."},
+                {"id": "topic", "text": "The response is about rain."},
+            ],
+        }
+    )
+    backend = FakeBackend(sees_quotes)
+    verdict = Judge(backend).evaluate("Write about rain, in double quotes.", '"Rain taps the glass."', rubric)
+    got = {r.criterion_id: r.p_yes for r in verdict.results}
+    assert got == {"quoted": 0.9, "topic": 0.1}  # the view (no quotes) was asked about the topic only
+    asked = [q.messages[-1]["content"] for q in backend.calls]
+    assert sum("wrapped in double quotation marks" in a for a in asked) == 1
+
+
+def test_every_instruction_constraint_reads_as_a_question_about_the_surface():
+    sample = {"relation": "at least", "capital_relation": "at least", "let_relation": "at least", "language": "fr"}
+    for kind in TYPES.values():
+        names = [n for n in inspect.signature(kind.describe).parameters if n != "_"]
+        text = kind.describe(
+            **{n: sample.get(n, ["light"] if n.endswith("s") and "num" not in n else 3) for n in names}
+        )
+        assert about_surface(text), text
+    assert about_surface("The response mentions 'photosynthesis'.") and about_surface("It is written in Hindi.")
+    for substance in (
+        "The response states a final answer, and that answer is the same as the reference answer.",
+        "The response's final answer isn't wrong.",  # apostrophes quote nothing
+        "The response explains why the sky is blue.",
+    ):
+        assert not about_surface(substance), substance
+
+
 def test_a_view_that_could_not_be_judged_leaves_the_criterion_unscored():
     scored = CriterionResult(criterion_id="c", kind="principle", weight=1.0, status="scored", p_yes=0.9, met=True)
     failed = CriterionResult(
         criterion_id="c", kind="principle", weight=1.0, status="unscored", reason="the backend timed out"
     )
-    kept = keep_lower(scored, failed)
+    kept = keep_worse(scored, failed)
     assert kept.status == "unscored" and kept.reason == "the normalised view could not be judged: the backend timed out"
-    assert keep_lower(failed, scored) is failed
+    assert keep_worse(failed, scored) is failed
 
 
 def test_the_view_stands_in_every_request_shape():

@@ -132,6 +132,14 @@ APPARATUS = """grader graders grading grade graded evaluator evaluators evaluati
 APPARATUS_PREFIXES = """evaluador calificador correcteur evaluateur bewert pruf valutator avaliador corrector puntuac
     instrucc instruct anweisung istruzion проверяющ оценщик инструкц систем""".split()
 JUDGEMENT_TASKS = "review critique feedback assess evaluate grade rate rating opinion proofread correct judge".split()
+# Words with which a criterion asks about a response's surface (its marks, case, punctuation,
+# counts, literal words, where it starts or ends) rather than what it says: the wording of the
+# instruction constraints (judge/checks/constraints.py) and of rubrics written like them.
+SURFACE = """word words letter letters character characters sentence sentences paragraph paragraphs keyword keywords
+    capital capitals capitalized capitalised uppercase lowercase comma commas punctuation quotation quote quotes quoted
+    bracket brackets asterisk asterisks bullet bullets markdown heading headings title bold italic highlight highlights
+    highlighted section sections placeholder placeholders postscript phrase format formatted json emoji language
+    length""".split()
 APPARATUS_SUBSTRINGS = (
     "评分 評分 采点 採点 评估 評估 评判 評判 裁判 判定 指令 指示 系统 系統 参考答案 參考答案 评委".split()
 )
@@ -174,3 +182,9 @@ def is_apparatus(word: str) -> bool:
 def asks_judgement(word: str) -> bool:
     """A word with which a prompt asks for a judgement: review, critique, rate."""
     return stem(word) in _stems(tuple(JUDGEMENT_TASKS))
+
+
+@cache
+def is_surface(word: str) -> bool:
+    """A word with which a criterion asks about the response's surface: quotation, commas, lowercase."""
+    return stem(word) in _stems(tuple(SURFACE))

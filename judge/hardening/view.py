@@ -2,7 +2,8 @@
 
 A judge is moved by form: the same wrong answer passes once it is in Markdown, padded with
 confident filler, followed by a recap or by a note to the grader. So the engine also judges
-a view of the response and keeps the lower P(yes) (judge/engine.py). The view reads the
+a view of the response and keeps the reading less favourable to the response: the lower
+P(yes) of a criterion, the higher of a pitfall (judge/engine.py). The view reads the
 response clause by clause (a sentence cut at commas, colons, semicolons, brackets) and keeps
 what carries the task's content:
 
@@ -32,6 +33,11 @@ what carries the task's content:
 
 When the prompt itself asks for a judgement (review this, is it correct, grade the essay), words
 of judging and grading are the answer, and those two rules stand down.
+
+A criterion about the response's surface (wrapped in double quotes, no commas, all lowercase,
+ends with the phrase 'Any questions?', 300 words or more) is not asked of the view at all:
+the view strips the quotes, the Markdown and the closing phrase it asks about, and would fail
+every response that meets it (about_surface; the engine judges such a criterion as written).
 
 The rules read what a clause does, not which attack wrote it: an injection in a new wording
 still names its grader or changes language, praise still grades, a recap still repeats.
@@ -73,6 +79,12 @@ _NUMBER_WORDS = set(
     billion half halves thirds quarters dozen""".split()
 )
 
+
+# A literal the criterion quotes ('light', "Is there anything else?"): not an apostrophe inside a word.
+_LITERAL = re.compile(r"""(?<![^\W_])'[^'\n]+'(?![^\W_])|"[^"\n]+"|“[^”\n]+”""")
+
+# "written in French", "answers entirely in Hindi": the view drops what is in a script the prompt does not use.
+_IN_LANGUAGE = re.compile(r"\b(?:written|writes|write|answers|responds|replies)\s+(?:\w+\s+)?in\s+[A-Z]")
 
 CLOSED_WORDS = 8  # a reference this short is a closed answer (GSM8K's "18", "Paris", "x = 3/2")
 
@@ -289,6 +301,15 @@ def _tidy(sentence: str, original: str) -> str:
     return sentence + end if end in ".!?。！？" and sentence and sentence[-1] not in ".!?。！？" else sentence
 
 
+def about_surface(criterion: str) -> bool:
+    """Whether a criterion asks about the response's surface rather than what it says: it names
+    marks, case, punctuation or counts (lexicon.SURFACE), the language it is written in, or
+    quotes a literal to find."""
+    if _LITERAL.search(criterion) or _IN_LANGUAGE.search(criterion):
+        return True
+    return any(lexicon.is_surface(w) for w in _words(criterion))
+
+
 def prompt_text(prompt: str | list[dict[str, Any]]) -> str:
     """The words of a prompt, whether a string or chat messages (what anchors the view)."""
     if isinstance(prompt, str):
@@ -296,14 +317,16 @@ def prompt_text(prompt: str | list[dict[str, Any]]) -> str:
     return "\n".join(str(m.get("content", "")) for m in prompt)
 
 
-def keep_lower(original: CriterionResult, view: CriterionResult) -> CriterionResult:
-    """A criterion judged on the response and on its view: the lower P(yes) counts; a view
+def keep_worse(original: CriterionResult, view: CriterionResult) -> CriterionResult:
+    """A criterion judged on the response and on its view: the reading less favourable to the
+    response counts, the lower P(yes) of a criterion and the higher of a pitfall (negative
+    weight: "pads its length with filler" reads lower on a view without the filler). A view
     that could not be judged leaves the criterion unscored, with the reason."""
     if original.status != "scored" or original.p_yes is None:
         return original
     if view.status != "scored" or view.p_yes is None:
         return view.model_copy(update={"reason": f"the normalised view could not be judged: {view.reason}"})
-    if view.p_yes < original.p_yes:
+    if (view.p_yes > original.p_yes) if original.weight < 0 else (view.p_yes < original.p_yes):
         note = f"the normalised view decided: P(yes) {view.p_yes:.3f} on the view, {original.p_yes:.3f} on the response"
         return view.model_copy(update={"notes": [note, *view.notes]})
     return original
@@ -317,4 +340,4 @@ def describe(view: View) -> str:
         if view.dropped
         else "formatting only"
     )
-    return f"also judged on a normalised view of the response ({removed}); each criterion keeps the lower P(yes)"
+    return f"also judged on a normalised view of the response ({removed}); each criterion keeps the reading less favourable to the response"
