@@ -112,6 +112,7 @@ def judged(run: Path) -> dict[str, Any]:
     return {
         "judge": config.get("judge"),
         "guard": config.get("guard"),
+        "view": config.get("view", False),  # runs from before the view have no such key
         "steps": last,
         "per_step": per_step,
         "samples_first": samples(rows, 1),
@@ -178,7 +179,8 @@ def table(summary: dict[str, Any]) -> str:
     for name, arm in summary["arms"].get("judged", {}).items():
         w = arm["windows"]
         lines.append(
-            f"judged arm, {name} (judge {arm['judge']}, guard {'on' if arm['guard'] else 'off'}): {arm['steps']} steps"
+            f"judged arm, {name} (judge {arm['judge']}, guard {'on' if arm['guard'] else 'off'}, "
+            f"view {'on' if arm['view'] else 'off'}): {arm['steps']} steps"
         )
         for label in ("first", "last"):
             x = w[label]

@@ -13,7 +13,7 @@ a checkpoint is kept every ``--save-every`` steps and a rerun of the same comman
 from the last one.
 
     python examples/grpo/train.py --prompts train.jsonl --rubrics train.rubrics.jsonl --out RUN \\
-        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--reward-server URL] [--steps 150] [--policy PATH]
+        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--no-view] [--reward-server URL] [--steps 150] [--policy PATH]
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--arm", choices=["verifiable", "judged"], default="verifiable")
     parser.add_argument("--judge", help="judged arm: the judge model spec (default: the embedded SmolLM2)")
-    parser.add_argument("--no-guard", action="store_true", help="judged arm: hardening off")
+    parser.add_argument("--no-guard", action="store_true", help="judged arm: the content-free guard off")
+    parser.add_argument("--no-view", action="store_true", help="judged arm: the normalised view off")
     parser.add_argument(
         "--reward-server",
         metavar="URL",
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     rubrics = {r.id: r for r in load_rubrics(args.rubrics)}
     judged = args.arm == "judged"
     dataset = Dataset.from_dict(rows(args.prompts, rubrics, judged)).shuffle(seed=args.seed)
-    options = JudgeOptions(guard=not args.no_guard)
+    options = JudgeOptions(guard=not args.no_guard, view=not args.no_view)
     if args.reward_server:  # the server's own flags decide how it judges
         reward = Recorded(rubric_reward(args.reward_server, name="rubric_reward"))
     else:
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
                 "arm": args.arm,
                 "judge": (args.judge or "embedded SmolLM2-135M-Instruct") if judged else "code",
                 "guard": not args.no_guard,
+                "view": not args.no_view,
                 "reward_server": args.reward_server,
                 "steps": args.steps,
                 "seed": args.seed,
