@@ -113,6 +113,7 @@ def judged(run: Path) -> dict[str, Any]:
         "judge": config.get("judge"),
         "guard": config.get("guard"),
         "view": config.get("view", False),  # runs from before the view have no such key
+        "calibration": config.get("calibration"),
         "steps": last,
         "per_step": per_step,
         "samples_first": samples(rows, 1),
@@ -180,7 +181,7 @@ def table(summary: dict[str, Any]) -> str:
         w = arm["windows"]
         lines.append(
             f"judged arm, {name} (judge {arm['judge']}, guard {'on' if arm['guard'] else 'off'}, "
-            f"view {'on' if arm['view'] else 'off'}): {arm['steps']} steps"
+            f"view {'on' if arm['view'] else 'off'}{', calibrated' if arm.get('calibration') else ''}): {arm['steps']} steps"
         )
         for label in ("first", "last"):
             x = w[label]

@@ -3,6 +3,7 @@
 
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +145,23 @@ def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path)
         str(out / "final"), folder / "heldout.jsonl", folder / "heldout.rubrics.jsonl", tmp_path / "eval", 8
     )
     assert summary["n"] == 2 and 0.0 <= summary["pass_rate"] <= 1.0
+
+
+def test_the_judged_arm_applies_a_calibration_of_its_judge(recipe, tmp_path):
+    """--calibration: every criterion the judge decides reads through the map (here a flat
+    one, 0.25 whatever the judge said), and the run description names the file."""
+    from judge.calibration import Calibration, Map
+
+    folder, policy = recipe
+    flat = Calibration(model=f"local:{policy}", global_map=Map(kind="platt", a=0.0, b=math.log(0.25 / 0.75)))
+    (tmp_path / "cal.json").write_text(flat.model_dump_json())
+    out = tmp_path / "calibrated"
+    argv = train_argv(folder, policy, out, "judged") + ["--judge", f"local:{policy}"]
+    load("train").main(argv + ["--calibration", str(tmp_path / "cal.json")])
+    rows = completions(out)
+    judged = [r["reward"] for r in rows if not r["guard_flagged"]]
+    assert judged and all(reward == pytest.approx(0.25) for reward in judged)
+    assert json.loads((out / "run.json").read_text())["calibration"] == str(tmp_path / "cal.json")
 
 
 def test_the_reward_through_rubric_serve_trains_exactly_as_in_process(recipe, tmp_path):

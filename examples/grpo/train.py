@@ -13,7 +13,8 @@ a checkpoint is kept every ``--save-every`` steps and a rerun of the same comman
 from the last one.
 
     python examples/grpo/train.py --prompts train.jsonl --rubrics train.rubrics.jsonl --out RUN \\
-        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--no-view] [--reward-server URL] [--steps 150] [--policy PATH]
+        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--no-view] [--calibration FILE] \\
+        [--reward-server URL] [--steps 150] [--policy PATH]
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-guard", action="store_true", help="judged arm: the content-free guard off")
     parser.add_argument("--no-view", action="store_true", help="judged arm: the normalised view off")
     parser.add_argument(
+        "--calibration", type=Path, help="judged arm: apply this calibration of the judge (from `rubric calibrate`)"
+    )
+    parser.add_argument(
         "--reward-server",
         metavar="URL",
         help="score through a running `rubric serve` (started with the arm's judge: --model fake:no for the "
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     rubrics = {r.id: r for r in load_rubrics(args.rubrics)}
     judged = args.arm == "judged"
     dataset = Dataset.from_dict(rows(args.prompts, rubrics, judged)).shuffle(seed=args.seed)
-    options = JudgeOptions(guard=not args.no_guard, view=not args.no_view)
+    options = JudgeOptions(guard=not args.no_guard, view=not args.no_view, calibration=args.calibration)
     if args.reward_server:  # the server's own flags decide how it judges
         reward = Recorded(rubric_reward(args.reward_server, name="rubric_reward"))
     else:
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
                 "judge": (args.judge or "embedded SmolLM2-135M-Instruct") if judged else "code",
                 "guard": not args.no_guard,
                 "view": not args.no_view,
+                "calibration": str(args.calibration) if args.calibration else None,
                 "reward_server": args.reward_server,
                 "steps": args.steps,
                 "seed": args.seed,
