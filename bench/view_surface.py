@@ -11,7 +11,8 @@ configurations:
 - "view on every criterion": the view asked about every criterion, the lower P(yes) kept
   (what the engine did before about_surface; an ablation, patched in here only).
 
-The code check gives the truth on the same response. Printed per constraint kind: how many
+The code check gives the truth on the same response (``--labelled DIR`` writes it beside
+the verdicts, for `rubric calibrate`). Printed per constraint kind: how many
 criteria the code check says are met, the judge's mean P(yes) where met and where not, and
 AUROC (how well P(yes) tells the two apart); overall, the judge's mean score against the
 truth's and the judge-truth correlation per answer. The judgement cache is shared, so the
@@ -95,6 +96,18 @@ def auroc(scores: list[float], labels: list[bool]) -> float | None:
     return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
 
 
+def write_labelled(folder: Path, answers: list[tuple[str, JudgeItem, Any]], verdicts: list[Any]) -> None:
+    """The verdicts and the code checks' labels, as `rubric calibrate` reads them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "verdicts.jsonl", "w", encoding="utf-8") as out:
+        out.writelines(v.model_dump_json() + "\n" for v in verdicts)
+    with open(folder / "labels.jsonl", "w", encoding="utf-8") as out:
+        for (_, item, rubric), _verdict in zip(answers, verdicts):
+            for criterion_id, met in truth(item.response, rubric).items():
+                if met is not None:
+                    out.write(json.dumps({"id": item.id, "criterion_id": criterion_id, "label": met}) + "\n")
+
+
 def correlation(a: list[float], b: list[float]) -> float | None:
     try:
         return statistics.correlation(a, b)
@@ -127,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="the judge's model spec (gguf:PATH for the measurement judge)")
     parser.add_argument("--rubrics", type=Path, required=True, help="the held-out prompts' constraint rubrics")
     parser.add_argument("--output", type=Path, help="write the figures as JSON here, and the table beside it (.txt)")
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/verdicts.jsonl (the view as shipped) and DIR/labels.jsonl (the code checks' truth), "
+        "for `rubric calibrate --verdicts DIR/verdicts.jsonl --labels DIR/labels.jsonl`",
+    )
     args = parser.parse_args(argv)
     answers = load(args.rubrics)
     backend = CachedBackend(get_backend(args.model))
@@ -140,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             verdicts = judge.evaluate_many([item for _, item, _ in answers])
         rows, per_answer = [], []
+        if args.labelled and name == "view as shipped":
+            write_labelled(args.labelled, answers, verdicts)
         for (_, item, rubric), verdict in zip(answers, verdicts):
             true = truth(item.response, rubric)
             kinds = {c.id: c.check["type"] for c in rubric.criteria}

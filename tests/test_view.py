@@ -246,7 +246,7 @@ def test_the_bench_of_surface_criteria_asks_the_view_only_in_its_ablation(tmp_pa
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     args = ["--model", "fake:random:7", "--rubrics", str(tmp_path / "r.jsonl"), "--output", str(tmp_path / "o.json")]
-    assert bench.main(args) == 0
+    assert bench.main(args + ["--labelled", str(tmp_path / "labelled")]) == 0
     out = json.loads((tmp_path / "o.json").read_text())
     runs = out["configurations"]
     assert out["answers"] == 6 and set(runs) == {"no view", "view as shipped", "view on every criterion"}
@@ -256,3 +256,9 @@ def test_the_bench_of_surface_criteria_asks_the_view_only_in_its_ablation(tmp_pa
     assert kinds["startend:quotation"]["n"] == 4 and kinds["punctuation:no_comma"]["n"] == 2 and kinds["all"]["n"] == 6
     assert engine.about_surface is view.about_surface  # the ablation is undone
     assert (tmp_path / "o.txt").read_text().startswith("judge fake:random:7; 6 held-out GRPO answers")
+    labels = [json.loads(line) for line in (tmp_path / "labelled" / "labels.jsonl").read_text().splitlines()]
+    verdicts = [json.loads(line) for line in (tmp_path / "labelled" / "verdicts.jsonl").read_text().splitlines()]
+    assert len(labels) == 6 and {v["item_id"] for v in verdicts} == {x["id"] for x in labels}
+    assert {(x["id"], x["criterion_id"]) for x in labels} == {
+        (v["item_id"], r["criterion_id"]) for v in verdicts for r in v["results"]
+    }
