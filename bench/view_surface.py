@@ -156,9 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         judge = Judge(backend, view=name != "no view")
         if name == "view on every criterion":
             with view_on_every_criterion():
-                verdicts = judge.evaluate_many([item for _, item, _ in answers])
+                done = judge.evaluate_many([item for _, item, _ in answers])
         else:
-            verdicts = judge.evaluate_many([item for _, item, _ in answers])
+            done = judge.evaluate_many([item for _, item, _ in answers])
+        by_id = {v.item_id: v for v in done}  # verdicts come in completion order
+        verdicts = [by_id[item.id] for _, item, _ in answers]
         rows, per_answer = [], []
         if args.labelled and name == "view as shipped":
             write_labelled(args.labelled, answers, verdicts)

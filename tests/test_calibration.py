@@ -16,7 +16,16 @@ from judge.backends.fake import FakeBackend  # noqa: E402
 from judge.calibration import Calibration, Map  # noqa: E402
 from judge.engine import Judge  # noqa: E402
 from judge.eval.agreement import agreement, expected_calibration_error, reliability  # noqa: E402
-from judge.eval.calibrate import Example, Matched, Settings, choose_threshold, fit, match, read_labels  # noqa: E402
+from judge.eval.calibrate import (  # noqa: E402
+    Example,
+    Matched,
+    Settings,
+    choose_threshold,
+    fit,
+    format_report,
+    match,
+    read_labels,
+)
 from rubrics.model import Rubric  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
@@ -81,6 +90,20 @@ def test_criteria_get_their_own_map_only_with_enough_labels_of_both_classes():
     notes = calibration.report["criteria_on_the_global_map"]
     assert notes["few"].startswith("global map: 10 labels") and notes["always"] == "global map: all 40 labels are yes"
     assert calibration.apply("unseen", 0.9) == calibration.global_map(0.9)
+
+
+def test_criteria_the_judge_does_not_rank_are_named_as_undecided():
+    rng = random.Random(3)
+    blind = [Example(f"b{i}", "blind", rng.random(), rng.random() < 0.4) for i in range(80)]  # P(yes) says nothing
+    backwards = [Example(f"w{i}", "backwards", 0.8 - 0.5 * (i % 2), i % 2 == 1) for i in range(40)]
+    rows = overconfident(200, criterion="many") + blind + backwards
+    calibration = fit(Matched(rows, model="m"), Settings(min_labels=30))
+    undecided = calibration.report["criteria_undecided"]
+    assert set(undecided) == {"blind", "backwards"} and undecided["backwards"] == 0.0 and undecided["blind"] <= 0.6
+    assert "cannot decide (AUROC of its P(yes) on their labels at most 0.6): backwards 0.00, blind" in format_report(
+        calibration
+    )
+    assert "cannot decide" not in format_report(fit(Matched(overconfident(200), model="m"), Settings()))
 
 
 def test_labels_and_verdicts_are_matched_with_what_is_left_out_counted(tmp_path):

@@ -191,13 +191,35 @@ class Settings:
     target_fpr: float | None = None
 
 
+def _by_criterion(examples: Sequence[Example]) -> list[tuple[str, list[Example]]]:
+    grouped: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        grouped[e.criterion_id].append(e)
+    return sorted(grouped.items())
+
+
+# A judge whose P(yes) ranks a criterion's labels no better than this cannot decide it: a
+# calibration can flatten or even invert its map, but a reward on it is noise at best.
+UNDECIDED_AUROC = 0.6
+
+
+def _undecided(examples: Sequence[Example], settings: Settings) -> dict[str, float]:
+    """The criteria with enough labels of both classes whose raw P(yes) ranks them no better
+    than UNDECIDED_AUROC, with that AUROC (below 0.5: the judge leans the wrong way)."""
+    out = {}
+    for criterion, rows in _by_criterion(examples):
+        labels = [e.label for e in rows]
+        if len(rows) >= settings.min_labels and len(set(labels)) == 2:
+            auroc = agreement([e.p_yes for e in rows], labels, 0.5)["auroc"]
+            if auroc is not None and auroc <= UNDECIDED_AUROC:
+                out[criterion] = auroc
+    return out
+
+
 def _maps(kind: str, examples: Sequence[Example], settings: Settings) -> tuple[Map, dict[str, Map], dict[str, str]]:
     global_map = fit_map(kind, [e.p_yes for e in examples], [e.label for e in examples])
-    by_criterion: dict[str, list[Example]] = defaultdict(list)
-    for e in examples:
-        by_criterion[e.criterion_id].append(e)
     own, notes = {}, {}
-    for criterion, rows in sorted(by_criterion.items()):
+    for criterion, rows in _by_criterion(examples):
         classes = {e.label for e in rows}
         if len(rows) < settings.min_labels:
             notes[criterion] = f"global map: {len(rows)} labels, fewer than {settings.min_labels}"
@@ -270,6 +292,7 @@ def fit(matched: Matched, settings: Settings = Settings()) -> Calibration:
         "reliability": {"raw": reliability(raw, labels), "calibrated": reliability(predicted, labels)},
         "criteria_with_own_map": sorted(own),
         "criteria_on_the_global_map": notes,
+        "criteria_undecided": _undecided(examples, settings),
         "unmatched_labels": dict(matched.unmatched),
         "unmatched_examples": matched.examples_of_unmatched,
     }
@@ -306,6 +329,13 @@ def format_report(calibration: Calibration) -> str:
     lines.append(
         f"criteria with their own map: {len(r['criteria_with_own_map'])}; on the global map: {len(r['criteria_on_the_global_map'])}"
     )
+    undecided = r.get("criteria_undecided") or {}  # calibrations written before it have none
+    if undecided:
+        shown = ", ".join(f"{c} {auroc:.2f}" for c, auroc in undecided.items())
+        lines.append(
+            f"criteria this judge cannot decide (AUROC of its P(yes) on their labels at most {UNDECIDED_AUROC}): "
+            f"{shown}; check them in code or leave them out of a reward"
+        )
     for why, count in r["unmatched_labels"].items():
         lines.append(f"labels left out: {count} ({why}; e.g. {', '.join(r['unmatched_examples'][why][:3])})")
     return "\n".join(lines)
