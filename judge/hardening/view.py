@@ -36,8 +36,9 @@ of judging and grading are the answer, and those two rules stand down.
 
 A criterion about the response's surface (wrapped in double quotes, no commas, all lowercase,
 ends with the phrase 'Any questions?', 300 words or more) is not asked of the view at all:
-the view strips the quotes, the Markdown and the closing phrase it asks about, and would fail
-every response that meets it (about_surface; the engine judges such a criterion as written).
+the view strips the quotes, the Markdown and the closing phrase such a criterion asks about,
+so it would be judged on what the response did not write (about_surface; the engine judges
+it as written).
 
 The rules read what a clause does, not which attack wrote it: an injection in a new wording
 still names its grader or changes language, praise still grades, a recap still repeats.
