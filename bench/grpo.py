@@ -26,8 +26,9 @@ def steps(run: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def paired_bootstrap(before: dict[str, bool], after: dict[str, bool], seed: int = 0) -> tuple[float, float]:
-    """The 95% interval of the pass-rate difference (after - before), prompts resampled in pairs."""
+def paired_bootstrap(before: dict[Any, float], after: dict[Any, float], seed: int = 0) -> tuple[float, float]:
+    """The 95% interval of the mean difference (after - before), pairs resampled: held-out
+    prompts' pass (0/1) before and after, or two runs' truth at the same training step."""
     ids = sorted(set(before) & set(after))
     rng = random.Random(seed)
     diffs = []
@@ -162,6 +163,41 @@ def windows(arm: dict[str, Any], rows: list[dict[str, Any]], size: int = 10) -> 
     return out
 
 
+def paired_runs(judged_arms: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each judged run against the first run of the same judge with as many steps: the same
+    seed and prompts step for step, so the truth's difference per step is paired (windows of
+    one run see different prompts, whose constraints differ in difficulty)."""
+    out = []
+    names = list(judged_arms)
+    for at, name in enumerate(names):
+        arm = judged_arms[name]
+        base = next(
+            (
+                b
+                for b in names[:at]
+                if judged_arms[b]["judge"] == arm["judge"] and judged_arms[b]["steps"] == arm["steps"]
+            ),
+            None,
+        )
+        if base is None:
+            continue
+        truth = {n: {p["step"]: p["true_reward"] for p in judged_arms[n]["per_step"]} for n in (base, name)}
+        common = sorted(set(truth[base]) & set(truth[name]))
+        diff = mean([truth[name][s] - truth[base][s] for s in common])
+        out.append(
+            {
+                "run": name,
+                "against": base,
+                "steps": len(common),
+                "truth_difference": diff,
+                "ci95": list(
+                    paired_bootstrap({s: truth[base][s] for s in common}, {s: truth[name][s] for s in common})
+                ),
+            }
+        )
+    return out
+
+
 def table(summary: dict[str, Any]) -> str:
     v = summary["arms"].get("verifiable")
     lines = []
@@ -179,11 +215,16 @@ def table(summary: dict[str, Any]) -> str:
             lines.append("  held-out answers before -> after: " + "; ".join(f"{k} {b[k]:.2f}->{a[k]:.2f}" for k in b))
     for name, arm in summary["arms"].get("judged", {}).items():
         w = arm["windows"]
+        every = arm["per_step"]
         lines.append(
             f"judged arm, {name} (judge {arm['judge']}, guard {'on' if arm['guard'] else 'off'}, "
             f"view {'on' if arm['view'] else 'off'}{', calibrated' if arm.get('calibration') else ''}): {arm['steps']} steps"
         )
-        for label in ("first", "last"):
+        lines.append(
+            f"  all {len(every)} steps: judge reward {mean([p['judge_reward'] for p in every]):.3f}, truth "
+            f"{mean([p['true_reward'] for p in every]):.3f}"
+        )
+        for label in ("first", "last") if w["first"]["steps"] != w["last"]["steps"] else ("first",):
             x = w[label]
             corr, area = x["judge_truth_correlation"], x["judge_truth_auroc"]
             lines.append(
@@ -199,6 +240,12 @@ def table(summary: dict[str, Any]) -> str:
                     f"    {label} step: judge {sample['reward']:.2f} truth {sample['truth']:.2f} "
                     f"{sample['completion'][:90]!r}"
                 )
+    for pair in summary.get("paired_runs", []):
+        lo, hi = pair["ci95"]
+        lines.append(
+            f"{pair['run']} against {pair['against']}, the same prompts step for step ({pair['steps']} steps): "
+            f"truth {pair['truth_difference']:+.3f} a step (95% CI [{lo:+.3f}, {hi:+.3f}])"
+        )
     cost = summary.get("cost")
     if cost:
         lines.append(f"cost of the reward ({cost['steps']} steps each, judge {cost['judge']}):")
@@ -290,6 +337,7 @@ def main() -> None:
             arm = judged(Path(run))
             arm["windows"] = windows(arm, completions(Path(run)))
             summary["arms"]["judged"][name] = arm
+        summary["paired_runs"] = paired_runs(summary["arms"]["judged"])
     args.out.mkdir(parents=True, exist_ok=True)
     if (args.out / "cost.json").exists():  # bench/grpo_cost.py
         summary["cost"] = json.loads((args.out / "cost.json").read_text(encoding="utf-8"))
