@@ -8,6 +8,9 @@ is matched by Snowball stem, so "analyse", "analyzing" and "analysed" are one en
 Function words are written out rather than taken from a stop-word package: the packages on
 PyPI (stopwords-iso, stop-words) count 1,300 English "stop words", among them computer,
 system, world and problem, which would make real answers look empty.
+
+One class is read on criteria, not responses: the words of a question about the response's
+surface (quotes, commas, lowercase), which the normalised view must not be asked about.
 """
 
 from __future__ import annotations
@@ -132,6 +135,9 @@ APPARATUS = """grader graders grading grade graded evaluator evaluators evaluati
 APPARATUS_PREFIXES = """evaluador calificador correcteur evaluateur bewert pruf valutator avaliador corrector puntuac
     instrucc instruct anweisung istruzion проверяющ оценщик инструкц систем""".split()
 JUDGEMENT_TASKS = "review critique feedback assess evaluate grade rate rating opinion proofread correct judge".split()
+APPARATUS_SUBSTRINGS = (
+    "评分 評分 采点 採点 评估 評估 评判 評判 裁判 判定 指令 指示 系统 系統 参考答案 參考答案 评委".split()
+)
 # Words with which a criterion asks about a response's surface (its marks, case, punctuation,
 # counts, literal words, where it starts or ends) rather than what it says: the wording of the
 # instruction constraints (judge/checks/constraints.py) and of rubrics written like them.
@@ -140,9 +146,6 @@ SURFACE = """word words letter letters character characters sentence sentences p
     bracket brackets asterisk asterisks bullet bullets markdown heading headings title bold italic highlight highlights
     highlighted section sections placeholder placeholders postscript phrase format formatted json emoji language
     length""".split()
-APPARATUS_SUBSTRINGS = (
-    "评分 評分 采点 採点 评估 評估 评判 評判 裁判 判定 指令 指示 系统 系統 参考答案 參考答案 评委".split()
-)
 
 
 def _plain(word: str) -> str:
