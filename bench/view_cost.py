@@ -1,7 +1,7 @@
 """What the normalised view takes from genuine answers, without a model.
 
-The engine judges a response's view too (judge/hardening/view.py) and keeps the lower
-P(yes), so every clause the view drops from a genuine answer is a chance to lose it. Printed
+The engine judges a response's view too (judge/hardening/view.py) and keeps the reading
+less favourable to the response, so every clause the view drops from a genuine answer is a chance to lose it. Printed
 per set: the share of responses whose view differs (each costs one more question per
 criterion), the share that lose a clause, the share of words dropped, and the clauses
 dropped most often. The sets: the correct GSM8K model solutions (openai/grade-school-math),

@@ -8,7 +8,7 @@ configurations:
 - "no view": the response only;
 - "view as shipped": the view is not asked about criteria on the response's surface
   (judge/hardening/view.py::about_surface), which every instruction constraint is;
-- "view on every criterion": the view asked about every criterion, the lower P(yes) kept
+- "view on every criterion": the view asked about every criterion, the worse reading kept
   (what the engine did before about_surface; an ablation, patched in here only).
 
 The code check gives the truth on the same response (``--labelled DIR`` writes it beside
@@ -28,13 +28,14 @@ import argparse
 import json
 import statistics
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "examples" / "grpo"))
 
 from judge import engine  # noqa: E402
 from judge.backends import get_backend  # noqa: E402
@@ -43,6 +44,7 @@ from judge.checks import CHECKS  # noqa: E402
 from judge.engine import Judge  # noqa: E402
 from judge.item import JudgeItem  # noqa: E402
 from rubrics.io import load_rubrics  # noqa: E402
+from train import unchecked  # noqa: E402  (the judged arm's own rubrics: checks removed)
 
 ANSWERS = ROOT / "bench" / "results" / "grpo" / "runs"
 CONFIGURATIONS = ("no view", "view as shipped", "view on every criterion")
@@ -65,14 +67,12 @@ def checked(rubric: Any) -> Any | None:
     return rubric.model_copy(update={"criteria": criteria}) if criteria else None
 
 
-def unchecked(rubric: Any) -> Any:
-    """The rubric with its code checks removed: the judge decides every criterion."""
-    criteria = [c.model_copy(update={"check": None}) for c in rubric.criteria]
-    return rubric.model_copy(update={"criteria": criteria})
+def truth(response: str, rubric: Any) -> dict[str, bool | None]:
+    return {c.id: CHECKS[c.check["type"]](response, None, c.check).met for c in rubric.criteria}
 
 
-def load(rubrics_path: Path) -> list[tuple[str, JudgeItem, Any]]:
-    """(answer set, the item to judge, the rubric with its checks) for every held-out answer."""
+def load(rubrics_path: Path) -> list[tuple[JudgeItem, Any, dict[str, bool | None]]]:
+    """(the item to judge, the rubric with its checks, their truth) for every held-out answer."""
     rubrics = {r.id: checked(r) for r in load_rubrics(rubrics_path)}
     out = []
     for run in ("eval-before", "eval-after"):
@@ -82,12 +82,8 @@ def load(rubrics_path: Path) -> list[tuple[str, JudgeItem, Any]]:
             if rubric is None:  # no constraint of this prompt is checked in code
                 continue
             item = JudgeItem(f"{run}:{answer['id']}", answer["prompt"], answer["response"], unchecked(rubric))
-            out.append((run, item, rubric))
+            out.append((item, rubric, truth(answer["response"], rubric)))
     return out
-
-
-def truth(response: str, rubric: Any) -> dict[str, bool | None]:
-    return {c.id: CHECKS[c.check["type"]](response, None, c.check).met for c in rubric.criteria}
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float | None:
@@ -96,14 +92,16 @@ def auroc(scores: list[float], labels: list[bool]) -> float | None:
     return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
 
 
-def write_labelled(folder: Path, answers: list[tuple[str, JudgeItem, Any]], verdicts: list[Any]) -> None:
+def write_labelled(
+    folder: Path, answers: list[tuple[JudgeItem, Any, dict[str, bool | None]]], verdicts: list[Any]
+) -> None:
     """The verdicts and the code checks' labels, as `rubric calibrate` reads them."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "verdicts.jsonl", "w", encoding="utf-8") as out:
         out.writelines(v.model_dump_json() + "\n" for v in verdicts)
     with open(folder / "labels.jsonl", "w", encoding="utf-8") as out:
-        for (_, item, rubric), _verdict in zip(answers, verdicts):
-            for criterion_id, met in truth(item.response, rubric).items():
+        for item, _, true in answers:
+            for criterion_id, met in true.items():
                 if met is not None:
                     out.write(json.dumps({"id": item.id, "criterion_id": criterion_id, "label": met}) + "\n")
 
@@ -154,18 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"judge {args.model}; {len(answers)} held-out GRPO answers (before and after training)"]
     for name in CONFIGURATIONS:
         judge = Judge(backend, view=name != "no view")
-        if name == "view on every criterion":
-            with view_on_every_criterion():
-                done = judge.evaluate_many([item for _, item, _ in answers])
-        else:
-            done = judge.evaluate_many([item for _, item, _ in answers])
+        items = [item for item, _, _ in answers]
+        with view_on_every_criterion() if name == "view on every criterion" else nullcontext():
+            done = judge.evaluate_many(items)
         by_id = {v.item_id: v for v in done}  # verdicts come in completion order
-        verdicts = [by_id[item.id] for _, item, _ in answers]
+        verdicts = [by_id[item.id] for item in items]
         rows, per_answer = [], []
         if args.labelled and name == "view as shipped":
             write_labelled(args.labelled, answers, verdicts)
-        for (_, item, rubric), verdict in zip(answers, verdicts):
-            true = truth(item.response, rubric)
+        for (_, rubric, true), verdict in zip(answers, verdicts):
             kinds = {c.id: c.check["type"] for c in rubric.criteria}
             for r in verdict.results:
                 rows.append({"kind": kinds[r.criterion_id], "p_yes": r.p_yes, "met": true[r.criterion_id]})
