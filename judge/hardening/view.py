@@ -51,6 +51,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from collections.abc import Callable
 from typing import Any
 
@@ -302,6 +303,7 @@ def _tidy(sentence: str, original: str) -> str:
     return sentence + end if end in ".!?。！？" and sentence and sentence[-1] not in ".!?。！？" else sentence
 
 
+@lru_cache(maxsize=4096)  # asked for every criterion of every judged item; rubrics repeat
 def about_surface(criterion: str) -> bool:
     """Whether a criterion asks about the response's surface rather than what it says: it names
     marks, case, punctuation or counts (lexicon.SURFACE), the language it is written in, or
