@@ -16,16 +16,8 @@ from judge.backends.fake import FakeBackend  # noqa: E402
 from judge.calibration import Calibration, Map  # noqa: E402
 from judge.engine import Judge  # noqa: E402
 from judge.eval.agreement import agreement, expected_calibration_error, reliability  # noqa: E402
-from judge.eval.calibrate import (  # noqa: E402
-    Example,
-    Matched,
-    Settings,
-    choose_threshold,
-    fit,
-    format_report,
-    match,
-    read_labels,
-)
+from judge.eval.calibrate import Settings, choose_threshold, fit, format_report  # noqa: E402
+from judge.eval.labels import Example, Matched, match, read_labels  # noqa: E402
 from rubrics.model import Rubric  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
