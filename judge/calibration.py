@@ -16,14 +16,30 @@ import bisect
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rubrics.io import read_json, validated
 
 EPS = 1e-6
+# A generated check's id names its kind first (judge/generate/constraints.py::spec_id:
+# ``check-existence-lantern``): the maps of one kind serve every rubric that has one.
+_KIND = re.compile(r"check-([A-Za-z][A-Za-z0-9_]*)(?:-|$)")
+
+
+def kind_of(criterion_id: str) -> str | None:
+    """The kind of a generated check from its id (``existence``), or None."""
+    found = _KIND.match(criterion_id)
+    return found.group(1) if found else None
+
+
+def flat(value: float, n: int = 0) -> Map:
+    """A map that gives every P(yes) the same value: what a judge that cannot rank is worth."""
+    q = min(1 - EPS, max(EPS, value))
+    return Map(kind="platt", a=0.0, b=math.log(q / (1 - q)), n=n)
 
 
 class Map(BaseModel):
@@ -62,6 +78,7 @@ class Calibration(BaseModel):
     backend: dict[str, Any] = Field(default_factory=dict)  # that judge's identity, for the record
     global_map: Map
     criteria: dict[str, Map] = Field(default_factory=dict)  # per criterion id, where labels allowed
+    kinds: dict[str, Map] = Field(default_factory=dict)  # per kind of generated check (kind_of), where labels allowed
     threshold: float = Field(0.5, ge=0.0, le=1.0)  # on the calibrated scale
     threshold_rule: str = "balanced accuracy"
     report: dict[str, Any] = Field(default_factory=dict)  # held-out figures, reliability bins, notes
@@ -72,14 +89,33 @@ class Calibration(BaseModel):
         maps = {
             "global": self.global_map.model_dump(),
             "criteria": {k: m.model_dump() for k, m in sorted(self.criteria.items())},
+            **({"kinds": {k: m.model_dump() for k, m in sorted(self.kinds.items())}} if self.kinds else {}),
         }
         digest = hashlib.sha256(
             json.dumps([self.model, self.request_shape, maps, self.threshold], sort_keys=True).encode()
         ).hexdigest()
         return f"cal-{digest[:12]}"
 
+    @model_validator(mode="after")
+    def _no_inverting_map(self) -> Calibration:
+        """A Platt map whose slope is not positive would rank the judge's answers the wrong way
+        round (or not at all): it is replaced by a flat one at its value for P(yes) 0.5, and named."""
+        flattened = []
+        for name, maps in (("criteria", self.criteria), ("kinds", self.kinds)):
+            for key, found in list(maps.items()):
+                if found.kind == "platt" and found.a < 0:
+                    maps[key] = flat(found(0.5), found.n)
+                    flattened.append(f"{name}:{key}")
+        if flattened:
+            self.report = {**self.report, "flattened": sorted({*self.report.get("flattened", []), *flattened})}
+        return self
+
     def map_for(self, criterion_id: str) -> Map:
-        return self.criteria.get(criterion_id, self.global_map)
+        """The criterion's own map, else its kind's (a generated check's family), else the global one."""
+        if criterion_id in self.criteria:
+            return self.criteria[criterion_id]
+        kind = kind_of(criterion_id)
+        return self.kinds.get(kind, self.global_map) if kind is not None else self.global_map
 
     def apply(self, criterion_id: str, p_yes: float) -> float:
         return min(1.0, max(0.0, self.map_for(criterion_id)(p_yes)))

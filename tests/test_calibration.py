@@ -16,7 +16,7 @@ from judge.backends.fake import FakeBackend  # noqa: E402
 from judge.calibration import Calibration, Map  # noqa: E402
 from judge.engine import Judge  # noqa: E402
 from judge.eval.agreement import agreement, expected_calibration_error, reliability  # noqa: E402
-from judge.eval.calibrate import Settings, choose_threshold, fit, format_report  # noqa: E402
+from judge.eval.calibrate import Settings, choose_threshold, fit, fit_map, format_report  # noqa: E402
 from judge.eval.labels import Example, Matched, match, read_labels  # noqa: E402
 from rubrics.model import Rubric  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
@@ -96,6 +96,39 @@ def test_criteria_the_judge_does_not_rank_are_named_as_undecided():
         calibration
     )
     assert "cannot decide" not in format_report(fit(Matched(overconfident(200), model="m"), Settings()))
+
+
+def test_a_map_that_would_invert_the_judge_is_flat_and_named():
+    """Before: forbidden words got a Platt map with slope -1.17, which turned the judge's
+    ranking upside down in every reward it calibrated."""
+    backwards = fit_map("platt", [0.8 - 0.5 * (i % 2) for i in range(40)], [i % 2 == 1 for i in range(40)])
+    assert backwards.a == 0 and backwards(0.3) == backwards(0.8) == pytest.approx(0.5)  # the labels' base rate
+    rows = overconfident(200, criterion="many")
+    rows += [Example(f"w{i}", "backwards", 0.8 - 0.5 * (i % 2) + 0.01 * (i % 7), i % 2 == 1) for i in range(60)]
+    calibration = fit(Matched(rows, model="m"), Settings(min_labels=30))
+    assert calibration.report["method"] == "platt"
+    assert calibration.criteria["backwards"].a == 0 and "criteria:backwards" in calibration.report["flat_maps"]
+    assert "flat maps (the judge ranks their labels the wrong way round" in format_report(calibration)
+    # a file fitted before (a negative slope inside) is read with that map flat, and says so
+    old = Calibration(model="m", global_map=Map(kind="identity"), criteria={"c": Map(kind="platt", a=-1.17, b=0.2)})
+    assert old.criteria["c"].a == 0 and old.apply("c", 0.1) == old.apply("c", 0.9) == pytest.approx(
+        Map(kind="platt", a=-1.17, b=0.2)(0.5)
+    )
+    assert old.report["flattened"] == ["criteria:c"]
+
+
+def test_generated_checks_share_the_map_of_their_kind():
+    """Generated check ids name their kind (check-existence-lantern): a kind with enough labels
+    gets a map that every criterion of that kind uses, in any rubric."""
+    rows = [
+        Example(e.item_id, f"check-existence-{'lantern' if i % 2 else 'kite'}{i % 5}", e.p_yes, e.label)
+        for i, e in enumerate(overconfident(300, seed=4))
+    ]
+    calibration = fit(Matched(rows, model="m"), Settings(min_labels=100))
+    assert calibration.criteria == {} and set(calibration.kinds) == {"existence"}
+    assert calibration.apply("check-existence-never-seen", 0.9) == calibration.kinds["existence"](0.9)
+    assert calibration.apply("check-no_comma", 0.9) == calibration.global_map(0.9)
+    assert "the map of its kind 'existence'" in next(iter(calibration.report["criteria_on_the_global_map"].values()))
 
 
 def test_labels_and_verdicts_are_matched_with_what_is_left_out_counted(tmp_path):

@@ -5,7 +5,9 @@ by labels.py.
 
 Fit: Platt scaling (a logistic curve on the logit) or isotonic regression, whichever has
 the lower out-of-fold log loss; the same kind per criterion where a criterion has at least
-``min_labels`` labels of both classes, else the global map (said so). The threshold on the
+``min_labels`` labels of both classes, and per kind of generated check (``check-existence-*``:
+judge/calibration.py::kind_of) where the kind has, else the global map (said so). A Platt
+map whose slope is not positive would invert the judge: it is flat instead, and named. The threshold on the
 calibrated scale maximises balanced accuracy, or keeps the false-positive rate at most
 ``target_fpr``. Report: every figure before (raw P(yes), threshold 0.5) and after on
 held-out folds only: each fold is scored by maps and a threshold fitted on the others.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from judge.calibration import EPS, Calibration, Map
+from judge.calibration import EPS, Calibration, Map, flat, kind_of
 from judge.engine import Judge
 from judge.extras import module
 from judge.eval.agreement import agreement, reliability
@@ -54,7 +56,10 @@ def fit_map(kind: str, p: Sequence[float], y: Sequence[bool]) -> Map:
         return Map(kind="identity", n=len(y))
     if kind == "platt":
         model = linear_model.LogisticRegression(C=1e6).fit([[_logit(v)] for v in p], list(map(int, y)))
-        return Map(kind="platt", a=float(model.coef_[0][0]), b=float(model.intercept_[0]), n=len(y))
+        slope = float(model.coef_[0][0])
+        if slope <= 0:  # the judge ranks these labels the wrong way round: a flat map, not an inverted one
+            return flat(sum(y) / len(y), len(y))
+        return Map(kind="platt", a=slope, b=float(model.intercept_[0]), n=len(y))
     model = isotonic.IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(list(p), list(map(int, y)))
     return Map(
         kind="isotonic", x=[float(v) for v in model.X_thresholds_], y=[float(v) for v in model.y_thresholds_], n=len(y)
@@ -112,22 +117,55 @@ def _undecided(examples: Sequence[Example], settings: Settings) -> dict[str, flo
     return out
 
 
-def _maps(kind: str, examples: Sequence[Example], settings: Settings) -> tuple[Map, dict[str, Map], dict[str, str]]:
-    global_map = fit_map(kind, [e.p_yes for e in examples], [e.label for e in examples])
-    own, notes = {}, {}
-    for criterion, rows in _by_criterion(examples):
+Maps = tuple[Map, dict[str, Map], dict[str, Map]]  # the global map, per criterion, per kind of generated check
+
+
+def _by_kind(examples: Sequence[Example]) -> list[tuple[str, list[Example]]]:
+    grouped: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        if (kind := kind_of(e.criterion_id)) is not None:
+            grouped[kind].append(e)
+    return sorted(grouped.items())
+
+
+def _own_maps(
+    kind: str, groups: list[tuple[str, list[Example]]], settings: Settings, notes: dict[str, str] | None = None
+) -> dict[str, Map]:
+    """A map for each group with enough labels of both classes (and why not, in notes)."""
+    own = {}
+    for name, rows in groups:
         classes = {e.label for e in rows}
         if len(rows) < settings.min_labels:
-            notes[criterion] = f"global map: {len(rows)} labels, fewer than {settings.min_labels}"
+            reason = f"{len(rows)} labels, fewer than {settings.min_labels}"
         elif len(classes) < 2:
-            notes[criterion] = f"global map: all {len(rows)} labels are {'yes' if True in classes else 'no'}"
+            reason = f"all {len(rows)} labels are {'yes' if True in classes else 'no'}"
         else:
-            own[criterion] = fit_map(kind, [e.p_yes for e in rows], [e.label for e in rows])
-    return global_map, own, notes
+            own[name] = fit_map(kind, [e.p_yes for e in rows], [e.label for e in rows])
+            continue
+        if notes is not None:
+            notes[name] = reason
+    return own
 
 
-def _apply(global_map: Map, own: dict[str, Map], examples: Sequence[Example]) -> list[float]:
-    return [min(1.0, max(0.0, own.get(e.criterion_id, global_map)(e.p_yes))) for e in examples]
+def _maps(kind: str, examples: Sequence[Example], settings: Settings) -> tuple[Maps, dict[str, str]]:
+    global_map = fit_map(kind, [e.p_yes for e in examples], [e.label for e in examples])
+    notes: dict[str, str] = {}
+    own = _own_maps(kind, _by_criterion(examples), settings, notes)
+    kinds = _own_maps(kind, _by_kind(examples), settings)
+    for criterion in list(notes):
+        found = kind_of(criterion)
+        notes[criterion] = (
+            f"the map of its kind {found!r}: {notes[criterion]}"
+            if found in kinds
+            else f"global map: {notes[criterion]}"
+        )
+    return (global_map, own, kinds), notes
+
+
+def _apply(maps: Maps, examples: Sequence[Example]) -> list[float]:
+    global_map, own, kinds = maps
+    table = Calibration(model="-", global_map=global_map, criteria=own, kinds=kinds)
+    return [table.apply(e.criterion_id, e.p_yes) for e in examples]
 
 
 def _folds(examples: Sequence[Example], settings: Settings) -> list[tuple[list[int], list[int]]]:
@@ -154,9 +192,9 @@ def _held_out(
     predicted, thresholds = [0.0] * len(examples), [0.5] * len(examples)
     for train, test in folds:
         rows = [examples[i] for i in train]
-        global_map, own, _ = _maps(kind, rows, settings)
-        cut = choose_threshold(_apply(global_map, own, rows), [e.label for e in rows], settings.target_fpr)
-        for i, value in zip(test, _apply(global_map, own, [examples[i] for i in test])):
+        maps, _ = _maps(kind, rows, settings)
+        cut = choose_threshold(_apply(maps, rows), [e.label for e in rows], settings.target_fpr)
+        for i, value in zip(test, _apply(maps, [examples[i] for i in test])):
             predicted[i], thresholds[i] = value, cut
     return predicted, thresholds
 
@@ -172,8 +210,8 @@ def fit(matched: Matched, settings: Settings = Settings()) -> Calibration:
     losses = {kind: _log_loss(predicted, labels) for kind, (predicted, _) in held_out.items()}
     kind = "platt" if losses["platt"] <= losses["isotonic"] else "isotonic"  # the smoother one on a tie
     predicted, thresholds = held_out[kind]
-    global_map, own, notes = _maps(kind, examples, settings)
-    threshold = choose_threshold(_apply(global_map, own, examples), labels, settings.target_fpr)
+    (global_map, own, kinds), notes = _maps(kind, examples, settings)
+    threshold = choose_threshold(_apply((global_map, own, kinds), examples), labels, settings.target_fpr)
     raw = [e.p_yes for e in examples]
     report = {
         "labels": len(examples),
@@ -187,6 +225,10 @@ def fit(matched: Matched, settings: Settings = Settings()) -> Calibration:
         "held_out": {"raw": agreement(raw, labels, 0.5), "calibrated": agreement(predicted, labels, thresholds)},
         "reliability": {"raw": reliability(raw, labels), "calibrated": reliability(predicted, labels)},
         "criteria_with_own_map": sorted(own),
+        "kinds_with_own_map": sorted(kinds),
+        "flat_maps": sorted(f"criteria:{c}" for c, m in own.items() if m.kind == "platt" and m.a == 0)
+        + sorted(f"kinds:{k}" for k, m in kinds.items() if m.kind == "platt" and m.a == 0)
+        + (["global"] if global_map.kind == "platt" and global_map.a == 0 else []),
         "criteria_on_the_global_map": notes,
         "criteria_undecided": _undecided(examples, settings),
         "unmatched_labels": dict(matched.unmatched),
@@ -199,6 +241,7 @@ def fit(matched: Matched, settings: Settings = Settings()) -> Calibration:
         backend=matched.backend,
         global_map=global_map,
         criteria=own,
+        kinds=kinds,
         threshold=threshold,
         threshold_rule=rule,
         report=report,
@@ -223,8 +266,14 @@ def format_report(calibration: Calibration) -> str:
     for side in ("raw", "calibrated"):
         lines.append(f"{side:12}" + "".join(f"{cell(r['held_out'][side][name]):>10}" for name in figures))
     lines.append(
-        f"criteria with their own map: {len(r['criteria_with_own_map'])}; on the global map: {len(r['criteria_on_the_global_map'])}"
+        f"criteria with their own map: {len(r['criteria_with_own_map'])}; kinds of generated check with one: "
+        f"{len(r.get('kinds_with_own_map', []))}; on the global map or their kind's: {len(r['criteria_on_the_global_map'])}"
     )
+    if flat_maps := r.get("flat_maps"):
+        lines.append(
+            f"flat maps (the judge ranks their labels the wrong way round or not at all, so P(yes) tells nothing "
+            f"there): {', '.join(flat_maps)}"
+        )
     undecided = r.get("criteria_undecided") or {}  # calibrations written before it have none
     if undecided:
         shown = ", ".join(f"{c} {auroc:.2f}" for c, auroc in undecided.items())
