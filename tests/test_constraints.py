@@ -15,7 +15,15 @@ from judge.checks.constraints import TYPES, check_constraint, describe
 from judge.checks.text import count_characters, split_sentences
 from judge.engine import Judge
 from judge.generate.constraint_extraction import extract
-from judge.generate.constraints import ConstraintGenerator, ConstraintSettings, Instruction, load_instructions
+from judge.generate.constraint_task import task_request
+from judge.hardening.surface import on_surface, surface_only
+from judge.generate.constraints import (
+    ConstraintGenerator,
+    ConstraintSettings,
+    Instruction,
+    checked_criteria,
+    load_instructions,
+)
 from rubrics.model import Rubric
 from tests.conftest import ROOT, third_party
 
@@ -336,7 +344,10 @@ def test_generator_merges_checks_and_model_constraints_and_drops_restatements():
         "length_constraints:number_words",
         "punctuation:no_comma",
     }
-    assert [c.text for c in by_kind.values() if not c.check] == ["The response explains why the plan works."]
+    task, *rest = outcome.rubric.criteria
+    assert task.id == "task" and task.kind == "hard_rule" and task.text.endswith("asks: Write a plan.")
+    assert task.weight == sum(c.weight for c in rest)  # it dominates the constraints together
+    assert [c.text for c in rest if not c.check] == ["The response explains why the plan works."]
     assert outcome.rubric.provenance.params["restating_checks_dropped"] == 1
 
 
@@ -348,7 +359,7 @@ def test_generator_without_a_usable_model_keeps_checks_and_unparsed_sentences():
         )
     )
     assert outcome.status == "kept" and "no usable Decomposition" in outcome.reason
-    texts = [c.text for c in outcome.rubric.criteria]
+    texts = [c.text for c in outcome.rubric.criteria if c.id != "task"]
     assert texts[0] == "The response has less than 50 words."
     assert texts[1].endswith("The tone must be warm.")
     nothing = asyncio.run(
@@ -408,3 +419,69 @@ def test_cli_constraints_extract_only_on_ifeval_prompts(tmp_path):
     assert len(rubrics) == 5 and "constraints checked in code" in run.stdout
     first = rubrics[0]["criteria"]
     assert {c["check"]["type"] for c in first if c.get("check")} == set(rows[0]["instruction_id_list"])
+
+
+# -- the task criterion: a constraint rubric must not be met without doing the task -----------------
+@pytest.mark.parametrize(
+    ("instruction", "task"),
+    [
+        ('Write an article about tea that ends with "Is there anything else?"', "Write an article about tea."),
+        (
+            'Write a 300+ word summary of the page "Raymond III". Do not use any commas and highlight at least '
+            "3 sections that has titles in markdown format.",
+            'Write a summary of the page "Raymond III".',
+        ),
+        ("Write a poem about the sea. Leave out every comma.", "Write a poem about the sea."),
+        ("Wrap your entire response with double quotation marks. Give me three fruits.", "Give me three fruits."),
+        ("You are a chef. Write a soup recipe in exactly 4 bullet points.", "You are a chef. Write a soup recipe."),
+        ("Answer with at most 50 words.", "Answer with at most 50 words."),  # nothing else: kept whole
+    ],
+)
+def test_the_task_is_the_request_without_what_only_constrains_its_form(instruction, task):
+    assert task_request(instruction) == task
+
+
+def test_constraint_rubrics_carry_the_task_criterion_as_a_gate_or_a_weight():
+    """Before: 'write an article that ends with X' became one end-phrase criterion, met by the
+    phrase alone. Now the rubric asks whether the response does the task too."""
+    instruction = Instruction("tea", 'Write an article about tea that ends with "Is there anything else?"')
+    for mode, kind in (("gate", "hard_rule"), ("weight", "principle")):
+        rubric = asyncio.run(
+            ConstraintGenerator(None, ConstraintSettings(use_model=False, task=mode))(instruction)
+        ).rubric
+        task, end = rubric.criteria
+        assert task.id == "task" and task.kind == kind and "Write an article about tea." in task.text
+        assert end.check["type"] == "startend:end_checker" and task.weight >= end.weight
+        assert not surface_only(rubric) and not on_surface(task)  # the request it quotes is not its surface
+    rubric = asyncio.run(
+        ConstraintGenerator(None, ConstraintSettings(use_model=False, task="none"))(instruction)
+    ).rubric
+    assert [c.id for c in rubric.criteria] == ["check-end_checker-is-there-anything-else"] and surface_only(rubric)
+
+
+def test_generated_check_ids_come_from_kind_and_arguments_not_position():
+    """Before: ``check-1-existence`` meant a different word in every rubric, so a calibration keyed
+    by id met the wrong criterion (37% of the GRPO recipe's training criteria met their own map)."""
+    first = checked_criteria(
+        [{"type": "keywords:existence", "keywords": ["lantern"]}, {"type": "punctuation:no_comma"}]
+    )
+    second = checked_criteria([{"type": "punctuation:no_comma"}, {"type": "keywords:existence", "keywords": ["kite"]}])
+    assert [c.id for c in first] == ["check-existence-lantern", "check-no_comma"]
+    assert [c.id for c in second] == ["check-no_comma", "check-existence-kite"]
+    counts = checked_criteria([{"type": "length_constraints:number_words", "relation": "at least", "num_words": 300}])
+    assert counts[0].id == "check-number_words-at-least-300"
+    long = checked_criteria([{"type": "startend:end_checker", "end_phrase": "x " * 80}])[0].id
+    assert len(long) <= 60
+
+
+@pytest.mark.parametrize(
+    ("sentence", "spec"),
+    [
+        ("Leave out every comma.", {"type": "punctuation:no_comma"}),
+        ("Make sure the word lantern appears.", {"type": "keywords:existence", "keywords": ["lantern"]}),
+        ('The word "kite" should appear in your answer.', {"type": "keywords:existence", "keywords": ["kite"]}),
+        ("Never write the word blue.", {"type": "keywords:forbidden_words", "forbidden_words": ["blue"]}),
+    ],
+)
+def test_phrasings_the_extractor_missed(sentence, spec):
+    assert extract(f"Write a story. {sentence}").specs == [spec]

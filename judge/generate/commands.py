@@ -170,7 +170,8 @@ def constraints(options: GenerateOptions, open_model: OpenModel, say: Say) -> Pl
     _checked(report, options, len(items), say)
     backend = None if options.extract_only else open_model()
     label = model_label(backend) if backend is not None else "none"
-    generator = ConstraintGenerator(backend, ConstraintSettings(use_model=not options.extract_only), model_label=label)
+    settings = ConstraintSettings(use_model=not options.extract_only, task=options.task)  # type: ignore[arg-type]
+    generator = ConstraintGenerator(backend, settings, model_label=label)
 
     def finish(result: GenerationResult) -> tuple[list[Rubric], list[str]]:
         first = [o.attempts[0] for o in result.outcomes if o.attempts]

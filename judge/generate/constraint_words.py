@@ -38,7 +38,7 @@ def _lengths(sentence: str, found: Extraction) -> bool:
 
 def _no_comma(sentence: str, found: Extraction) -> bool:
     if re.search(r"\bcommas?\b", sentence, re.IGNORECASE) and re.search(
-        NEGATION + r"|not allowed", sentence, re.IGNORECASE
+        NEGATION + r"|not allowed|\b(?:leave|leaving) out\b|\bomit|\bfree of\b|\bstrip", sentence, re.IGNORECASE
     ):
         found.add("punctuation:no_comma")
         return True
@@ -190,7 +190,7 @@ def _trim_tail(text: str) -> str:
 
 def _forbidden(sentence: str, found: Extraction) -> bool:
     m = re.search(
-        r"(?:do not|don't|doesn't|does not|not to|must not|should not|\bnot|never|without|avoid|exclude|refrain from)\s+(?P<verb>\w+ing\s+|use\s+|include\s+|mention\s+|say\s+|contain\s+|add\s+)?"
+        r"(?:do not|don't|doesn't|does not|not to|must not|should not|\bnot|never|without|avoid|exclude|refrain from)\s+(?P<verb>\w+ing\s+|use\s+|include\s+|mention\s+|say\s+|contain\s+|add\s+|write\s+|type\s+|print\s+)?"
         r"(?:any\s+)?(?:of\s+)?(?:the\s+)?(?:following\s+)?(?:negative\s+)?(?:(?P<cue>keywords?|words?)\b(?:\s+such as)?)?(?P<rest>.*)",
         sentence,
         re.IGNORECASE,
@@ -238,8 +238,18 @@ def _existence(sentence: str, found: Extraction) -> bool:
         sentence,
         re.IGNORECASE,
     )
-    if not m:
-        return False
+    if not m:  # "Make sure the word lantern appears"
+        named = re.search(
+            r"\bthe (?:key)?(?:word|term|phrase)\s+(?P<word>[\"“'‘][^\"”'’]+[\"”'’]|[\w'-]+)\s+"
+            r"(?:(?:should|must|will|does|do)\s+)?(?:appears?|shows? up|occurs?|is used|is included|be (?:used|included))\b"
+            r"(?!\s+(?:at least|at most|exactly|once|twice|\w+ times))",
+            sentence,
+            re.IGNORECASE,
+        )
+        if not named:
+            return False
+        found.add("keywords:existence", keywords=[named.group("word").strip("\"“”'‘’").lower()])
+        return True
     rest = m.group("rest")
     if re.match(r"\s*(?:with|in) all|\s*[^\"“']{0,30}\b(?:capital|times?\b|once|twice)", rest, re.IGNORECASE):
         return False

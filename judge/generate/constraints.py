@@ -10,10 +10,16 @@ Two sources, one rubric:
 Sentences that sound like a constraint but that the extractor could not parse are recorded
 in the provenance; with no model (or when the model fails) each becomes a criterion
 verbatim, so a judge model still decides it.
+
+Constraints alone can be met without doing the task, so every rubric also carries the task
+criterion (constraint_task.py): does the response do what the request asks, its form aside?
+By default a hard rule whose weight is the constraints' together (``task="gate"``);
+``"weight"`` makes it a principle of that weight, ``"none"`` leaves it out.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +30,7 @@ from judge.backends.base import Backend, GenerationError
 from judge.backends.structured import at_most, with_bounds
 from judge.checks.constraints import describe
 from judge.generate.constraint_extraction import extract
+from judge.generate.constraint_task import task_criterion
 from judge.generate.run import ItemOutcome, generate_structured, render
 from rubrics.model import Criterion, Provenance, Rubric, id_safe
 from rubrics.records import LoadReport, load_records, text_record
@@ -59,21 +66,43 @@ class Decomposition(BaseModel):
     constraints: list[DecomposedConstraint] = at_most(12)
 
 
+TaskMode = Literal["gate", "weight", "none"]
+
+
 @dataclass
 class ConstraintSettings:
     max_constraints: int = 8
     reasks: int = 2
     use_model: bool = True  # False: the extractor only (unparsed sentences become criteria verbatim)
+    task: TaskMode = "gate"  # the task criterion: a hard rule, a weighted principle, or none
+
+
+def spec_id(spec: dict[str, Any]) -> str:
+    """A checked criterion's id from its kind and arguments (``check-existence-lantern``,
+    ``check-number_words-at-least-300``): the same constraint has the same id in every rubric,
+    so a calibration fitted on one rubric's criteria applies to another's, never by position."""
+    values = []
+    for key, value in spec.items():
+        if key != "type":
+            values += value if isinstance(value, list) else [value]
+    words = "-".join(str(v) for v in values).casefold()
+    text = id_safe(f"check-{spec['type'].split(':')[-1]}" + (f"-{words}" if words else ""))
+    if len(text) > 60:  # a long phrase: cut, and told apart by a digest of the whole
+        text = f"{text[:48].rstrip('-.')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+    return text
 
 
 def checked_criteria(specs: list[dict[str, Any]]) -> list[Criterion]:
     """One criterion per extracted spec; the engine checks it in code."""
-    criteria = []
-    for number, spec in enumerate(specs, 1):
-        family = spec["type"].split(":")[-1]
+    criteria, seen = [], set()
+    for spec in specs:
+        criterion_id = spec_id(spec)
+        while criterion_id in seen:  # the same kind twice with arguments that read alike
+            criterion_id += "-2"
+        seen.add(criterion_id)
         criteria.append(
             Criterion(
-                id=f"check-{number}-{id_safe(family)}",
+                id=criterion_id,
                 text=describe(spec),
                 kind="constraint",
                 weight=2.0,
@@ -150,6 +179,9 @@ class ConstraintGenerator:
                 model_error = str(e)
         if self.backend is None or not self.settings.use_model or model_error:
             criteria += verbatim_criteria(extraction.unparsed)
+        if criteria and self.settings.task != "none":  # its weight dominates the constraints'
+            weight = max(2.0, sum(c.weight for c in criteria))
+            criteria.insert(0, task_criterion(instruction.text, weight, gate=self.settings.task == "gate"))
         params = {
             "checked_in_code": len(checked),
             "families": sorted(checked_types),
@@ -157,6 +189,7 @@ class ConstraintGenerator:
             "model_constraints": len(criteria) - len(checked) if model_error is None and self.backend else 0,
             "restating_checks_dropped": dropped,
             "model_error": model_error,
+            "task": self.settings.task,
         }
         if not criteria:
             status = "failed" if model_error else "rejected"

@@ -55,6 +55,13 @@ class GenerateOptions:
     extract_only: bool = option(
         False, "constraints: no model; only what the extractor finds, plus unparsed sentences verbatim"
     )
+    task: str = option(
+        "gate",
+        "constraints: the criterion asking whether the response does the task, its format aside: 'gate' (a "
+        "hard rule weighing as much as the constraints together), 'weight' (a principle of that weight) or "
+        "'none' (default %(default)s)",
+        choices=["gate", "weight", "none"],
+    )
     concurrency: int = option(4, "items worked on at once (default %(default)s)")
     progress: bool | None = option(None, cli=False)  # None: a bar on a terminal (the CLI's --quiet turns it off)
     overwrite: bool = option(False, cli=False)  # the CLI's shared --overwrite
