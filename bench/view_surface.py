@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples" / "grpo"))
 
-from judge import engine  # noqa: E402
+from judge.hardening import surface  # noqa: E402
 from judge.backends import get_backend  # noqa: E402
 from judge.cache import CachedBackend  # noqa: E402
 from judge.checks import CHECKS  # noqa: E402
@@ -53,12 +53,12 @@ CONFIGURATIONS = ("no view", "view as shipped", "view on every criterion")
 @contextmanager
 def view_on_every_criterion() -> Iterator[None]:
     """The engine as it was before criteria about the surface stood the view down."""
-    shipped = engine.about_surface
-    engine.about_surface = lambda _text: False
+    shipped = surface.about_surface
+    surface.about_surface = lambda _text: False
     try:
         yield
     finally:
-        engine.about_surface = shipped
+        surface.about_surface = shipped
 
 
 def checked(rubric: Any) -> Any | None:

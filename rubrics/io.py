@@ -6,7 +6,7 @@ Every failure raises RubricFileError naming the file, the line or item, and the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -186,9 +186,10 @@ def rubric_file_schema() -> dict[str, Any]:
     return TypeAdapter(Rubric | list[Rubric]).json_schema()
 
 
-def describe_rubric_file(path: str | Path) -> list[str]:
+def describe_rubric_file(path: str | Path, remarks: Callable[[Rubric], list[str]] | None = None) -> list[str]:
     """`rubric rubrics validate`: one line per rubric of a file once every part of it is
-    valid, check specs included (ValueError naming the file otherwise)."""
+    valid, check specs included (ValueError naming the file otherwise), each followed by what
+    ``remarks`` says of it (warnings that need more than the data model to see)."""
     from rubrics.checks import validate_checks
 
     lines = []
@@ -201,4 +202,5 @@ def describe_rubric_file(path: str | Path) -> list[str]:
         lines.append(
             f"{path}: {rubric.id}: {len(rubric.criteria)} criteria ({pitfalls} pitfalls), positive weight {rubric.positive_weight:g}"
         )
+        lines += [f"{path}: {rubric.id}: warning: {remark}" for remark in (remarks(rubric) if remarks else [])]
     return lines

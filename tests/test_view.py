@@ -222,7 +222,7 @@ def test_the_bench_of_surface_criteria_asks_the_view_only_in_its_ablation(tmp_pa
     import json
     from pathlib import Path
 
-    from judge import engine
+    from judge.hardening import surface
     from judge.hardening import view
 
     monkeypatch.setenv("RUBRIC_JUDGE_CACHE_DIR", str(tmp_path / "cache"))
@@ -254,7 +254,7 @@ def test_the_bench_of_surface_criteria_asks_the_view_only_in_its_ablation(tmp_pa
     assert runs["view on every criterion"]["overall"]["view_questions"] > 0
     kinds = runs["no view"]["kinds"]
     assert kinds["startend:quotation"]["n"] == 4 and kinds["punctuation:no_comma"]["n"] == 2 and kinds["all"]["n"] == 6
-    assert engine.about_surface is view.about_surface  # the ablation is undone
+    assert surface.about_surface is view.about_surface  # the ablation is undone
     assert (tmp_path / "o.txt").read_text().startswith("judge fake:random:7; 6 held-out GRPO answers")
     labels = [json.loads(line) for line in (tmp_path / "labelled" / "labels.jsonl").read_text().splitlines()]
     verdicts = [json.loads(line) for line in (tmp_path / "labelled" / "verdicts.jsonl").read_text().splitlines()]
@@ -262,3 +262,41 @@ def test_the_bench_of_surface_criteria_asks_the_view_only_in_its_ablation(tmp_pa
     assert {(x["id"], x["criterion_id"]) for x in labels} == {
         (v["item_id"], r["criterion_id"]) for v in verdicts for r in v["results"]
     }
+
+
+# -- rubrics that can be met without doing the task ----------------------------------------------
+def test_a_rubric_of_surface_criteria_alone_is_named(rubric_exe, tmp_path, caplog):
+    """The GRPO recipe's constraint rubrics paid for quotes and an end phrase alone, and the
+    policy learnt to write just those. Now validate names such a rubric, and the engine warns
+    once the first time it judges one, whichever door it came through."""
+    import subprocess
+
+    from judge.backends.fake import FakeBackend
+    from judge.engine import Judge
+    from judge.hardening import surface
+    from rubrics import Criterion, Rubric
+
+    quoted = Criterion(id="q", text="The whole response is wrapped in double quotation marks.")
+    ends = Criterion(id="e", text="Ends with it.", check={"type": "startend:end_checker", "end_phrase": "Bye."})
+    task = Criterion(id="task", text="The response writes an article about tea.", kind="hard_rule")
+    form_only = Rubric(id="form-only", criteria=[quoted, ends])
+    with_task = Rubric(id="with-task", criteria=[task, quoted, ends])
+    assert surface.surface_only(form_only) and not surface.surface_only(with_task)
+    answer = Criterion(id="a", text="Right.", check={"type": "reference_answer"})
+    assert not surface.surface_only(Rubric(id="math", criteria=[answer, quoted]))
+
+    path = tmp_path / "rubrics.jsonl"
+    path.write_text(form_only.model_dump_json() + "\n" + with_task.model_dump_json() + "\n")
+    out = subprocess.run([rubric_exe, "rubrics", "validate", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0
+    warnings = [line for line in out.stdout.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "form-only: warning: every criterion is about the response's surface" in warnings[0]
+
+    surface._warned.clear()
+    judge = Judge(FakeBackend(0.9))
+    with caplog.at_level("WARNING", logger="rubric.rubrics"):
+        for _ in range(3):
+            judge.evaluate("Write about tea.", '"Tea is nice. Bye."', form_only)
+        judge.evaluate("Write about tea.", "Tea.", with_task)
+    said = [r.getMessage() for r in caplog.records if r.name == "rubric.rubrics"]
+    assert said == [f"rubric 'form-only': {surface.SURFACE_ONLY}"]

@@ -15,7 +15,7 @@ surface (quotes, commas, lowercase), which the normalised view must not be asked
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import unicodedata
 
@@ -81,6 +81,11 @@ OPENERS = set(
 )
 
 
+# Word look-ups are asked for every word of every judged response (megabytes of it, from a
+# client): cached, since words repeat, and bounded, since a server runs for days.
+_words_cache = lru_cache(maxsize=1 << 16)
+
+
 @cache
 def _stemmer(language: str) -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer(language)
@@ -96,7 +101,7 @@ def _function_words() -> frozenset[str]:
     return frozenset(w for words in FUNCTION.values() for w in words.split())
 
 
-@cache
+@_words_cache
 def is_meta(word: str) -> bool:
     """A word about answering (not a function word), in any inflection the stemmers know."""
     folded = word.casefold()
@@ -105,12 +110,12 @@ def is_meta(word: str) -> bool:
     return folded in OPENERS or any(_stemmer(language).stemWord(folded) in _meta_stems() for language in META)
 
 
-@cache
+@_words_cache
 def is_function(word: str) -> bool:
     return word.casefold() in _function_words()
 
 
-@cache
+@_words_cache
 def is_answer_word(word: str) -> bool:
     return word.casefold() in ANSWER_WORDS
 
@@ -149,9 +154,12 @@ SURFACE = """word words letter letters character characters sentence sentences p
 
 
 def _plain(word: str) -> str:
+    if word.isascii():  # most words: nothing to take off
+        return word.casefold()
     return "".join(ch for ch in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(ch))
 
 
+@_words_cache
 def stem(word: str) -> str:
     """A word's English Snowball stem, without case or accents."""
     return _stemmer("english").stemWord(_plain(word))
@@ -162,32 +170,38 @@ def _stems(words: tuple[str, ...]) -> frozenset[str]:
     return frozenset(_stemmer("english").stemWord(w) for w in words)
 
 
-def _in_class(word: str, words: list[str], prefixes: list[str]) -> bool:
-    plain = _plain(word)
-    if plain in words or stem(plain) in _stems(tuple(words)):
-        return True
-    return len(plain) >= 4 and any(plain.startswith(_plain(p)) for p in prefixes)
-
-
 @cache
+def _word_class(name: str) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
+    """A class's words, their stems and its plain prefixes, made once (read for every word)."""
+    words, prefixes = {"judging": (JUDGING, JUDGING_PREFIXES), "apparatus": (APPARATUS, APPARATUS_PREFIXES)}[name]
+    return frozenset(words), _stems(tuple(words)), tuple(_plain(p) for p in prefixes)
+
+
+def _in_class(word: str, name: str) -> bool:
+    words, stems, prefixes = _word_class(name)
+    plain = _plain(word)
+    return plain in words or stem(plain) in stems or (len(plain) >= 4 and plain.startswith(prefixes))
+
+
+@_words_cache
 def is_judging(word: str) -> bool:
     """A word a response grades itself with: correct, verified, certain, flawless, richtig."""
-    return _in_class(word, JUDGING, JUDGING_PREFIXES)
+    return _in_class(word, "judging")
 
 
-@cache
+@_words_cache
 def is_apparatus(word: str) -> bool:
     """A word naming the grading itself: grader, rubric, criterion, reference, instructions."""
-    return _in_class(word, APPARATUS, APPARATUS_PREFIXES)
+    return _in_class(word, "apparatus")
 
 
-@cache
+@_words_cache
 def asks_judgement(word: str) -> bool:
     """A word with which a prompt asks for a judgement: review, critique, rate."""
     return stem(word) in _stems(tuple(JUDGEMENT_TASKS))
 
 
-@cache
+@_words_cache
 def is_surface(word: str) -> bool:
     """A word with which a criterion asks about the response's surface: quotation, commas, lowercase."""
     return stem(word) in _stems(tuple(SURFACE))

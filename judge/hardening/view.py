@@ -103,7 +103,7 @@ def _scripts(text: str) -> set[str]:
     ACCENTED for Latin letters with marks, which tell French, Italian and Portuguese apart
     from English."""
     found = set()
-    for ch in text:
+    for ch in set(text):  # each character once: the text may be megabytes
         if not ch.isalpha():
             continue
         name = unicodedata.name(ch, "")
