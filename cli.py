@@ -36,9 +36,14 @@ def add_options(parser: argparse.ArgumentParser, options: type, skip: tuple[str,
     from judge.flags import flag_specs
 
     groups: dict[str, argparse._ArgumentGroup] = {}
+    taken = {action.dest for action in parser._actions}
     for spec in flag_specs(options):
         if spec.dest in skip:
             continue
+        if spec.dest in taken:  # two options classes would read one flag: each must own its own
+            raise ValueError(
+                f"{options.__name__}.{spec.dest}: the destination is taken by another option of this command"
+            )
         target = (
             parser
             if spec.group is None
@@ -391,8 +396,10 @@ def run_rubrics(args: argparse.Namespace) -> int:
     from rubrics.io import describe_rubric_file, load_rubrics, rubric_file_schema, save_rubrics
 
     if args.rubrics_command == "validate":
+        from judge.hardening.surface import SURFACE_ONLY, surface_only
+
         for path in args.files:
-            print("\n".join(describe_rubric_file(path)))
+            print("\n".join(describe_rubric_file(path, lambda r: [SURFACE_ONLY] if surface_only(r) else [])))
         return EXIT_OK
     if args.rubrics_command == "convert":
         rubrics = load_rubrics(args.source, args.source_format)
@@ -420,7 +427,9 @@ def run_library(args: argparse.Namespace) -> int:
 
 
 def fail(message: str) -> int:
-    print(f"rubric: error: {message}", file=sys.stderr)
+    from judge.runs.console import printable
+
+    print(f"rubric: error: {printable(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -428,9 +437,11 @@ def show_library_messages() -> None:
     """The library reports through the "rubric" loggers; the CLI shows them on stderr as plain lines."""
     import logging
 
+    from judge.runs.console import printable
+
     class ToStderr(logging.Handler):  # whatever sys.stderr is when a message comes
         def emit(self, record: logging.LogRecord) -> None:
-            print(self.format(record), file=sys.stderr)
+            print(printable(self.format(record)), file=sys.stderr)
 
     logger = logging.getLogger("rubric")
     if not logger.handlers:

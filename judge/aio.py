@@ -1,10 +1,11 @@
-"""Async plumbing shared by the engine and the pairwise judge: a sync entry that refuses
-to nest in a running loop, chunks by the questions they ask, bounded concurrent streaming,
+"""Async plumbing shared by the engine and the pairwise judge: a sync entry that works
+inside a running loop too, chunks by the questions they ask, bounded concurrent streaming,
 and asking a backend so that a failure comes back as unscored values, never raised."""
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -16,13 +17,15 @@ R = TypeVar("R")
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code; refuse inside a running event loop (use await there)."""
+    """Run a coroutine from sync code. Inside a running event loop (a notebook's, or a trainer
+    calling a sync reward from async code) it runs on a loop of its own in another thread,
+    and this thread waits for it: a loop cannot run a second one nested in itself."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine)
-    coroutine.close()
-    raise RuntimeError("called the sync API inside a running event loop; use the async form (await judge.aevaluate...)")
+    with ThreadPoolExecutor(1, thread_name_prefix="rubric-sync") as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def chunked(items: Iterable[T], size: int, weight: Callable[[T], int]) -> Iterator[list[T]]:

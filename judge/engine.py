@@ -21,14 +21,16 @@ from judge.aio import chunked, run_sync, stream
 from judge.backends.base import Backend, Message, YesNoScore, model_label
 from judge.calibration import Calibration
 from judge.hardening import Reasoning, check_options, guard_reader, screen
-from judge.hardening.view import about_surface, describe, keep_worse, normalised_view, prompt_text
+from judge.hardening.surface import on_surface, warn_once
+from judge.hardening.view import describe, keep_worse, normalised_view, prompt_text
 from judge.scoring import decide, weighted_score
 from judge.checks import CHECKS, CheckCall, check_problem, shared_pool
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
 RequestShape = Literal["per_criterion", "generated", "batched"]
-LONG_RESPONSE = 20_000  # characters from which the guard reads a response in a thread
+LONG_RESPONSE = 20_000  # characters from which the guard and the planning read a response in a thread
+GUARD_DECIDED = "decided without the judge"  # how a result the guard decided begins its reason
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"
 
 
@@ -70,7 +72,7 @@ class Evaluates:
         item_id: str = "item",
         reference: str | None = None,
     ) -> Verdict:
-        """``aevaluate`` for synchronous code (refused inside a running event loop)."""
+        """``aevaluate`` for synchronous code (a notebook's running loop included)."""
         return run_sync(self.aevaluate(prompt, response, rubric, item_id=item_id, reference=reference))
 
     async def aevaluate_many(self, items: Iterable[JudgeItem]) -> AsyncIterator[Verdict]:
@@ -196,7 +198,7 @@ class Judge(Evaluates):
     async def decide(self, items: Sequence[JudgeItem]) -> list[Prepared]:
         """Every criterion of every item decided: by code, or by the model (``p.judged``)."""
         chunk = object()  # the chunk's checks take their turns at the check workers together
-        prepared = list(await asyncio.gather(*(self.prepare(item, chunk) for item in items)))
+        prepared = list(await asyncio.gather(*(self.prepare(item, item.client or chunk) for item in items)))
         await self.shape.answer(self, prepared + [p.view for p in prepared if p.view is not None])
         for p in prepared:
             if p.view is not None:
@@ -208,6 +210,7 @@ class Judge(Evaluates):
         """What code, the criteria filter and the guard decide, and the requests left for the
         model in this judge's request shape (``caller``: whose turn the item's checks take)."""
         p = Prepared(item)
+        warn_once(item.rubric)  # a rubric that pays for the surface alone is said once, whichever door
         to_ask = []
         for criterion in item.rubric.criteria:
             if self.include is not None and not self.include(criterion):
@@ -229,30 +232,37 @@ class Judge(Evaluates):
         if empty is not None:
             for criterion in to_ask:
                 p.results[criterion.id] = self.base_result(
-                    criterion, "scored", p_yes=0.0, met=False, reason=f"decided without the judge: {empty}"
+                    criterion, "scored", p_yes=0.0, met=False, reason=f"{GUARD_DECIDED}: {empty}"
                 )
             return p
         if self.checks:
             to_ask = await self._check_in_code(item, to_ask, p, caller)
             if not to_ask:
                 return p
+        planning = partial(self._plan, item, to_ask, p)
+        # fitting, rendering and the view grow with the text: a long one is planned off the event loop
+        await asyncio.to_thread(planning) if len(item.response) > LONG_RESPONSE else planning()
+        return p
+
+    def _plan(self, item: JudgeItem, to_ask: list[Criterion], p: Prepared) -> None:
+        """The requests for the criteria left to the model: the response fitted to the model's
+        context, and its normalised view."""
         response, fit_note = self._fit_response(item, self.shape.render(self, item, to_ask, p))
         if response is None:
             for criterion in to_ask:
                 p.results[criterion.id] = self.base_result(criterion, "unscored", reason=fit_note)
-            return p
+            return
         if fit_note:
             p.notes.append(fit_note)
         self.shape.plan(self, item, response, to_ask, p)
         if self.view:
             self._plan_view(item, response, to_ask, p)
-        return p
 
     def _plan_view(self, item: JudgeItem, response: str, criteria: list[Criterion], p: Prepared) -> None:
         """Ask the same criteria about the normalised view too, when it differs. A view with
         nothing left is not asked: what has no content at all is the guard's to decide. Nor is
         a criterion about the response's surface: the view strips what it asks about."""
-        criteria = [c for c in criteria if not about_surface(c.text)]
+        criteria = [c for c in criteria if not on_surface(c)]
         if not criteria:
             return
         view = normalised_view(response, prompt_text(item.prompt), item.reference)

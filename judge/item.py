@@ -18,6 +18,9 @@ class JudgeItem:
     rubric: Rubric
     reference: str | None = None
     input_id: str | int | None = None  # the id as the input file gave it (echoed in verdict lines)
+    # whose turns its code checks take at the check workers (a server's client request); None:
+    # the chunk it is judged in. One client's slow checks then never queue another's.
+    client: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:  # a wrong type is said here, not as a TypeError from deep inside
         if not isinstance(self.response, str):

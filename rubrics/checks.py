@@ -14,6 +14,15 @@ from typing import Any
 RELATIONS = ("less than", "at most", "exactly", "at least", "more than")
 RELATION_PARAMS = ("relation", "let_relation", "capital_relation")
 
+# the check types that compare the response with the item's reference answer
+READS_REFERENCE = frozenset({"reference_answer"})
+
+
+def reads_reference(criteria: Any) -> list[str]:
+    """The ids of the criteria whose check needs the item's reference answer."""
+    return [c.id for c in criteria if c.check is not None and c.check.get("type") in READS_REFERENCE]
+
+
 # type -> required parameters
 NEEDS: dict[str, tuple[str, ...]] = {
     "reference_answer": (),  # the item's reference answer is compared with the response's final answer

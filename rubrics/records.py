@@ -29,25 +29,52 @@ def message_of(error: BaseException) -> str:
 
 def completion_text(completion: Any) -> Any:
     """A plain-string completion as is; a conversational one (a list of messages) as the
-    text of its assistant messages. Anything else is returned for the scorer to refuse."""
+    text of its assistant messages. A malformed message list raises ValueError saying what
+    is wrong (a typo in a key must not be judged as an empty answer). Anything else is
+    returned for the scorer to refuse."""
     if isinstance(completion, str):
         return completion
-    if isinstance(completion, list) and all(isinstance(m, dict) for m in completion):
-        parts = []
-        for message in completion:
-            if message.get("role", "assistant") != "assistant":
-                continue
-            content = message.get("content")
-            if isinstance(content, list):  # content blocks: keep the text ones
-                content = "".join(
-                    block.get("text", "")
-                    for block in content
-                    if isinstance(block, dict) and block.get("type") == "text"
-                )
-            if isinstance(content, str):
-                parts.append(content)
-        return "\n".join(parts)
-    return completion
+    if not isinstance(completion, list):
+        return completion
+    if not completion:
+        raise ValueError("an empty list of messages, with no assistant message to judge")
+    parts = []
+    for number, message in enumerate(completion, 1):
+        where = f"message {number}"
+        if not isinstance(message, dict):
+            raise ValueError(f"{where} is a {type(message).__name__}, not an object with 'role' and 'content'")
+        role = message.get("role")
+        if not isinstance(role, str):
+            raise ValueError(f"{where} has no 'role' (keys: {', '.join(map(str, message)) or 'none'})")
+        if role == "assistant":
+            parts.append(_assistant_text(message, where))
+    if not parts:
+        roles = ", ".join(sorted({m["role"] for m in completion}))
+        raise ValueError(f"no assistant message to judge (roles: {roles})")
+    return "\n".join(part for part in parts if part)
+
+
+def _assistant_text(message: dict[str, Any], where: str) -> str:
+    """An assistant message's text: its content string, or its text blocks joined."""
+    if "content" not in message:
+        keys = ", ".join(map(str, message))
+        raise ValueError(f"{where} (assistant) has no 'content' (keys: {keys})")
+    content = message["content"]
+    if content is None and message.get("tool_calls"):  # a turn that only calls tools has no text
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise ValueError(f"{where} (assistant): 'content' is a {type(content).__name__}, not text or content blocks")
+    texts = []
+    for block in content:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise ValueError(f"{where} (assistant): a content block without a 'type'")
+        if block["type"] == "text":
+            if not isinstance(block.get("text"), str):
+                raise ValueError(f"{where} (assistant): a text block without a 'text' string")
+            texts.append(block["text"])
+    return "".join(texts)
 
 
 @dataclass

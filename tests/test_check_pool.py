@@ -26,6 +26,7 @@ import judge.checks.pool as pool_module
 from judge import Judge
 from judge.backends.fake import FakeBackend
 from judge.checks import CheckCall, configure
+from judge.rl import RewardRequest, RewardScorer
 from rubrics import Criterion, Rubric
 
 pytest.importorskip("math_verify")
@@ -121,6 +122,34 @@ def test_callers_take_turns_so_one_callers_explosions_do_not_queue_another(pool)
     assert quick.result(HANG).met is not None
     assert sum(f.done() for f in towers) < len(towers)  # b was answered while a's checks were still queued
     assert all(f.result(HANG).reason.endswith("timed out after 1.5 s") for f in towers)
+
+
+def test_two_clients_in_one_engine_call_take_separate_turns(pool, monkeypatch):
+    """A server gathers concurrent requests into one engine call: each request is a caller of
+    its own at the workers, so one client's towers hold another's check one timeout at most
+    (as one caller, the probe queued behind a second round of towers)."""
+    from judge.checks import pool as pools
+
+    timeouts_when_answered = []
+    submit = pools.CheckPool.submit
+
+    def watched(self, calls, caller=None):
+        futures = submit(self, calls, caller)
+        if calls and calls[0].type != "reference_answer":
+            futures[0].add_done_callback(lambda _: timeouts_when_answered.append(self.timeouts))
+        return futures
+
+    pool.run([call("hello", None, LOWERCASE)] * 4)  # the workers started
+    monkeypatch.setattr(pools.CheckPool, "submit", watched)
+    lowercase = Rubric(id="case", criteria=[Criterion(id="lower", text="All lowercase.", check=LOWERCASE)])
+    towers, probe = object(), object()
+    requests = [RewardRequest("How many?", TOWER, RUBRIC, "18", client=towers) for _ in range(8)]
+    requests.append(RewardRequest("Say hi.", "hello there", lowercase, client=probe))
+    rewards = RewardScorer(Judge(FakeBackend(0.9), batch_size=256), rubric=RUBRIC).score(requests)
+    assert rewards[-1].value == 1.0 and all(r.counted_against == ("exact",) for r in rewards[:-1])
+    # answered after the first round of towers (a worker's slow start may let one more in); as one
+    # caller, the probe waited behind the first round and then a turn of each worker, 4 or more
+    assert timeouts_when_answered and timeouts_when_answered[0] <= pool.workers + 1
 
 
 def _children(pid: int) -> list[int]:
@@ -222,7 +251,8 @@ def test_a_grpo_step_with_the_async_trl_reward_survives_a_policy_writing_the_tow
     towers = [r for n, r in enumerate(rewards) if n % 2 == 0]
     assert len(rewards) == 4 and finished
     assert all(r.verdict.results[0].reason == f"check reference_answer timed out after {TIMEOUT:g} s" for r in towers)
-    assert all(r.value == pytest.approx(0.9) for r in towers)  # judged on the criterion that could be decided
+    # judged on the criterion that could be decided, the timed-out one counted against the answer
+    assert all(r.value == pytest.approx(0.9 / 2) and r.counted_against == ("exact",) for r in towers)
 
 
 def test_rubric_serve_answers_other_clients_while_one_request_explodes(rubric_exe):
@@ -273,7 +303,8 @@ def test_rubric_serve_answers_other_clients_while_one_request_explodes(rubric_ex
         assert len(results) == 8 and all(
             r["criteria"][0]["reason"] == "check reference_answer timed out after 2 s" for r in results
         )
-        assert all(r["reward"] == pytest.approx(1.0) for r in results)  # the other criterion, judged
+        # the other criterion judged, and the timed-out one counted against the answer: a wrong answer's reward
+        assert all(r["reward"] == pytest.approx(0.5) and r["counted_against"] == ["exact"] for r in results)
     finally:
         process.kill()
 
@@ -303,4 +334,4 @@ def test_verls_compute_score_on_the_tower_returns_from_a_worker_thread(pool, mon
     assert criteria["exact"]["status"] == "unscored" and criteria["exact"]["reason"].endswith(
         f"timed out after {TIMEOUT:g} s"
     )
-    assert rows[0]["rubric_scored"] == 1.0 and rows[0]["score"] == pytest.approx(1.0)
+    assert rows[0]["rubric_scored"] == 1.0 and rows[0]["score"] == pytest.approx(0.5)  # as a wrong answer

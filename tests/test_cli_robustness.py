@@ -5,6 +5,7 @@ out-of-range options and missing extras. Each test drives the installed command.
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -174,6 +175,41 @@ def test_a_response_given_as_chat_messages_is_judged_on_the_assistants_text(rubr
     result = judge(rubric_exe, source, out)
     assert "'response' must be a string or a list of chat messages" in result.stderr
     assert [v["id"] for v in lines(out)] == ["trl"] and lines(out)[0]["status"] == "scored"
+
+
+def test_a_malformed_message_list_is_a_line_error_not_an_empty_answer(rubric_exe, tmp_path):
+    """Before: each of these was judged as an empty response, scored 0.0, exit 0."""
+    source = tmp_path / "in.jsonl"
+    bad = [
+        [],
+        [{"role": "user", "content": "hi"}],
+        [{"role": "assistant", "content": 7}],
+        [{"role": "assistant", "text": "x"}],
+    ]
+    rows = [{"id": f"bad{n}", "prompt": "q", "response": response} for n, response in enumerate(bad)]
+    rows.append({"id": "good", "prompt": "q", "response": [{"role": "assistant", "content": "Fine."}]})
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out.jsonl"
+    result = judge(rubric_exe, source, out)
+    assert result.returncode != 0 and [v["id"] for v in lines(out)] == ["good"]
+    for number, message in enumerate(
+        [
+            "an empty list of messages",
+            "no assistant message",
+            "'content' is a int",
+            "has no 'content' (keys: role, text)",
+        ],
+        1,
+    ):
+        assert re.search(rf"in.jsonl:{number}: 'response': .*{re.escape(message)}", result.stderr), message
+
+
+def test_control_characters_in_ids_reach_the_terminal_escaped(rubric_exe, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "x\x1b[2J\x1b]0;owned\x07", "prompt": "q", "response": "a"}) + "\n")
+    result = judge(rubric_exe, source, tmp_path / "out.jsonl")
+    assert result.returncode == 0 and "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "x\\x1b[2J\\x1b]0;owned\\x07" in result.stdout  # shown, as text
 
 
 def free_port() -> int:

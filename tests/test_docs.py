@@ -14,6 +14,7 @@ A block marked `<!-- not run here: REASON -->` on the line before it is not run 
 is required). The site itself is built with --strict, as `make docs` builds it.
 """
 
+import asyncio
 import os
 import re
 import shlex
@@ -84,6 +85,20 @@ def test_every_block_is_labelled_and_the_readme_is_short():
 def test_python_example(page, source, monkeypatch):
     monkeypatch.chdir(ROOT)
     exec(compile(source, f"{page} python block", "exec"), {"__name__": "__docs__"})
+
+
+@pytest.mark.parametrize("index", range(len(blocks("python", ["README.md"]))))
+def test_readme_python_runs_in_a_notebook(index, monkeypatch):
+    """A notebook's kernel runs an event loop and executes cells inside it: the README's
+    synchronous examples (judge.evaluate, the TRL reward) must work there too."""
+    monkeypatch.chdir(ROOT)
+    _, source = blocks("python", ["README.md"])[index]
+
+    async def cell():
+        asyncio.get_running_loop()  # as in a kernel: a loop is running while the cell runs
+        exec(compile(source, "README python block", "exec"), {"__name__": "__docs__"})
+
+    asyncio.run(cell())
 
 
 @pytest.mark.parametrize(

@@ -156,15 +156,18 @@ def test_prompt_too_long_for_any_response_is_unscored(rubric):
     assert all("more than the model context" in r.reason for r in verdict.results)
 
 
-def test_sync_api_refuses_to_run_inside_an_event_loop(rubric):
+def test_sync_api_works_inside_a_running_event_loop(rubric):
+    """A notebook's kernel runs an event loop: the sync API runs on a loop of its own."""
     judge = Judge(FakeBackend(1.0))
 
     async def inside():
-        with pytest.raises(RuntimeError, match="use the async form"):
-            judge.evaluate("Q", "A", rubric)
-        return await judge.aevaluate("Q", "A", rubric)
+        verdict = judge.evaluate("Q", "A", rubric)
+        many = judge.evaluate_many([JudgeItem(str(i), "Q", "A", rubric) for i in range(3)])
+        return verdict, many, await judge.aevaluate("Q", "A", rubric)
 
-    assert asyncio.run(inside()).score == pytest.approx(0.5)
+    verdict, many, awaited = asyncio.run(inside())
+    assert verdict.score == awaited.score == pytest.approx(0.5)
+    assert sorted(v.item_id for v in many) == ["0", "1", "2"]
 
 
 def test_threshold_is_validated():

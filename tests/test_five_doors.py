@@ -53,7 +53,7 @@ def files(tmp_path_factory):
     return folder
 
 
-def cli_scores(rubric_exe, files) -> list[float]:
+def cli_scores(rubric_exe, files, flags=FLAGS) -> list[float]:
     output = files / "out.jsonl"
     done = subprocess.run(
         [
@@ -70,7 +70,7 @@ def cli_scores(rubric_exe, files) -> list[float]:
             str(output),
             "--overwrite",
             "--quiet",
-            *FLAGS,
+            *flags,
         ],
         capture_output=True,
         text=True,
@@ -80,26 +80,26 @@ def cli_scores(rubric_exe, files) -> list[float]:
     return [verdicts[f"r{i}"] for i in range(len(RESPONSES))]
 
 
-def python_scores() -> list[float]:
-    judge = build_judge(OPTIONS, open_backends(ModelOptions(model=MODEL, cache=False)))
+def python_scores(options=OPTIONS) -> list[float]:
+    judge = build_judge(options, open_backends(ModelOptions(model=MODEL, cache=False)))
     return [judge.evaluate(PROMPT, r, Rubric.model_validate(RUBRIC)).score for r in RESPONSES]
 
 
-def trl_scores() -> list[float]:
-    reward = rubric_reward(MODEL, rubric=RUBRIC, judge_options=OPTIONS)
+def trl_scores(options=OPTIONS) -> list[float]:
+    reward = rubric_reward(MODEL, rubric=RUBRIC, judge_options=options)
     return reward([PROMPT] * len(RESPONSES), RESPONSES)
 
 
-def verl_scores() -> list[float]:
-    settings = {
-        "model": MODEL,
-        "options": {"threshold": 0.4, "gate": False, "reasoning": "include", "only_tags": ["core"], "batch_size": 3},
-    }
+VERL_OPTIONS = {"threshold": 0.4, "gate": False, "reasoning": "include", "only_tags": ["core"], "batch_size": 3}
+
+
+def verl_scores(options=VERL_OPTIONS) -> list[float]:
+    settings = {"model": MODEL, "options": options}
     info = {"prompt": PROMPT, "rubric": RUBRIC, "rubric_judge": settings}
     return [compute_score("parity", r, None, info)["score"] for r in RESPONSES]
 
 
-def serve_scores(rubric_exe, files) -> tuple[list[float], list[float]]:
+def serve_scores(rubric_exe, files, flags=FLAGS) -> tuple[list[float], list[float]]:
     server = subprocess.Popen(
         [
             rubric_exe,
@@ -111,7 +111,7 @@ def serve_scores(rubric_exe, files) -> tuple[list[float], list[float]]:
             str(files / "rubric.json"),
             "--port",
             "0",
-            *FLAGS,
+            *flags,
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -146,6 +146,20 @@ def test_the_same_item_rubric_and_flags_give_the_same_score_through_every_door(r
     assert len(set(cli)) > 1  # the responses score differently, so agreement is not chance
     for door, scores in doors.items():
         assert scores == pytest.approx(cli, abs=1e-9), door
+
+
+def test_with_default_flags_every_door_agrees_too(rubric_exe, files):
+    """No flags: the verdict's score keeps the gate through every door, and the reward (its gate
+    off by default) is the same reward through every door. Before, `rubric serve` and `rubric
+    judge` shared one argparse destination for two gates, and serve's verdicts went ungated."""
+    cli = cli_scores(rubric_exe, files, flags=[])
+    served_rewards, served_scores = serve_scores(rubric_exe, files, flags=[])
+    assert served_scores == pytest.approx(cli, abs=1e-9)
+    assert python_scores(JudgeOptions()) == pytest.approx(cli, abs=1e-9)
+    rewards = trl_scores(JudgeOptions())
+    assert served_rewards == pytest.approx(rewards, abs=1e-9)
+    assert [row for row in verl_scores({})] == pytest.approx(rewards, abs=1e-9)
+    assert rewards != pytest.approx(cli), "a hard rule fails somewhere, so the reward gate's default shows"
 
 
 def test_the_options_change_the_score(files):

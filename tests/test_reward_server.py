@@ -426,3 +426,46 @@ def test_several_replicas_behind_one_address_answer_as_one_server():
             [e.value for e in expected]
         )  # the same rewards, whichever replica
         assert first.metrics()["requests"] and second.metrics()["requests"]  # both replicas took requests
+
+
+def test_health_answers_while_a_large_request_is_judged():
+    """Before: the normalised view of a 3.5 MB response was planned on the event loop (about
+    40 s), and a /health sent just after the request waited for all of it."""
+    sentences = [
+        f"Step {n}: the {word} grows by {n % 7} units, as the second table shows, so the total is {n * 3}."
+        for n, word in enumerate(["harvest", "river", "budget", "orchard", "signal"] * 7000)
+    ]
+    response = " ".join(sentences)[: int(3.5 * 2**20)]
+    body = {"prompt": "Summarise the growth.", "response": response}
+    with serve(FakeBackend(0.9), max_request_bytes=8 * 2**20) as running:
+        answers: dict[str, object] = {}
+        thread = threading.Thread(
+            target=lambda: answers.update(big=httpx.post(running.url + "/score", json=body, timeout=300).json())
+        )
+        thread.start()
+        waits = []
+        while thread.is_alive():  # asked all through the request: reading, the guard, planning, judging
+            started = time.monotonic()
+            assert httpx.get(running.url + "/health", timeout=120).status_code == 200
+            waits.append(time.monotonic() - started)
+            time.sleep(0.1)
+        thread.join()
+    assert answers["big"]["status"] == "scored"
+    assert len(waits) >= 5, "the request was judged before /health was asked: nothing was measured"
+    assert max(waits) < 1.0, waits
+
+
+def test_a_malformed_message_list_is_an_unscored_item_with_the_reason():
+    items = [
+        {"prompt": "q", "response": []},
+        {"prompt": "q", "response": [{"role": "user", "content": "hi"}]},
+        {"prompt": "q", "response": [{"role": "assistant", "content": 7}]},
+        {"prompt": "q", "response": [{"role": "assistant", "text": "typo"}]},
+        {"prompt": "q", "response": [{"role": "assistant", "content": "fine"}]},
+    ]
+    with serve(FakeBackend(0.9)) as running:
+        results = httpx.post(running.url + "/score", json={"items": items}).json()["results"]
+    reasons = [r["reason"] for r in results]
+    assert [r["status"] for r in results] == ["unscored"] * 4 + ["scored"]
+    assert "empty list of messages" in reasons[0] and "no assistant message" in reasons[1]
+    assert "'content' is a int" in reasons[2] and "has no 'content' (keys: role, text)" in reasons[3]

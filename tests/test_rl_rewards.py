@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import json
 import math
+import re
 
 import httpx
 import pytest
@@ -32,14 +33,37 @@ def test_soft_and_hard_weighted_rewards_with_a_pitfall():
     assert Shaping(score="hard").reward(results, "x")[0] == pytest.approx((3 + 0 - 2) / 4)
 
 
-def test_gate_caps_a_failed_hard_rule_and_refuses_an_undecided_one():
+def test_gate_caps_a_failed_hard_rule():
     failed = [result("rule", 0.1, kind="hard_rule"), result("a", 1.0, weight=3)]
     assert Shaping().reward(failed, "x")[0] == pytest.approx(0.1 / 4 + 0.75)  # raw: no gate
-    assert Shaping(gate=True, gate_cap=0.2).reward(failed, "x") == (0.2, None)
-    undecided = [result("rule", None, kind="hard_rule", status="unscored"), result("a", 1.0)]
-    value, reason = Shaping(gate=True).reward(undecided, "x")
-    assert value is None and "gate is undecided" in reason
-    assert Shaping().reward(undecided, "x") == (1.0, None)  # without the gate the rule just drops out
+    assert Shaping(gate=True, gate_cap=0.2).reward(failed, "x")[:2] == (0.2, None)
+
+
+def test_an_unscored_criterion_never_raises_the_reward():
+    """A criterion whose check could not finish counts against the response: dropping it from
+    the denominator (as before) paid an answer that times out the check more than a wrong one."""
+    wrong = [result("rule", 0.0, kind="hard_rule", weight=5), result("a", 0.2, weight=3)]
+    bomb = [result("rule", None, kind="hard_rule", weight=5, status="unscored"), result("a", 0.2, weight=3)]
+    for shaping in (Shaping(), Shaping(gate=True), Shaping(score="hard")):
+        shaped = shaping.reward(bomb, "x")
+        assert shaped.value == shaping.reward(wrong, "x").value
+        assert shaped.counted_against == ("rule",) and shaped.reason is None
+    assert Shaping().reward(bomb, "x").value == pytest.approx(0.2 * 3 / 8)  # the rule's weight stays in
+    value, reason, counted = Shaping(unscored="none").reward(bomb, "x")
+    assert value is None and "'rule' could not be scored" in reason and counted == ()
+    # a principle decided in code, and a pitfall: each read against the response
+    checked = [result("exact", None, status="unscored"), result("b", 1.0)]
+    assert Shaping().reward(checked, "x").value == pytest.approx(0.5)
+    pitfall = [result("pit", None, weight=-2, status="unscored"), result("b", 1.0, weight=2)]
+    assert Shaping().reward(pitfall, "x").value == pytest.approx(0.0)  # (2 - 2) / 2
+
+
+def test_a_criterion_unscored_for_a_passing_cause_gives_no_reward():
+    blip = result("rule", None, kind="hard_rule", status="unscored").model_copy(
+        update={"transient": True, "reason": "backend error: ConnectError"}
+    )
+    value, reason, _ = Shaping().reward([blip, result("a", 1.0)], "x")
+    assert value is None and "ConnectError" in reason
 
 
 def test_length_penalty_is_zero_then_linear_then_flat():
@@ -54,7 +78,7 @@ def test_length_penalty_is_zero_then_linear_then_flat():
 
 
 def test_no_scored_criterion_gives_no_reward():
-    value, reason = Shaping().reward([result("a", None, status="unscored")], "x")
+    value, reason, _ = Shaping().reward([result("a", None, status="unscored")], "x")
     assert value is None and "no positive-weight criterion" in reason
 
 
@@ -173,8 +197,17 @@ def test_trl_reward_function_contract():
         log_extra=extra.__setitem__,
     )
     assert values[0] == pytest.approx(2 / 3) and values[1] is None and values[2] == 1.0
-    assert metrics.keys() == {"rubric_quality/unscored_fraction", "rubric_quality/seconds"}
-    assert metrics["rubric_quality/unscored_fraction"] == pytest.approx(1 / 3)
+    assert {k for k in metrics if not k.startswith("rubric_quality/monitor/")} == {
+        "rubric_quality/unscored_fraction",
+        "rubric_quality/no_reward_fraction",
+        "rubric_quality/counted_against_fraction",
+        "rubric_quality/seconds",
+    }
+    assert "rubric_quality/monitor/quoted" in metrics  # the hack signs (tests/test_monitors.py)
+    asked = len(reward.last_rewards[0].verdict.results) + 1  # row 1 has no verdict: one undecided unit
+    assert metrics["rubric_quality/unscored_fraction"] == pytest.approx(1 / (asked + 1))
+    assert metrics["rubric_quality/no_reward_fraction"] == pytest.approx(1 / 3)
+    assert metrics["rubric_quality/counted_against_fraction"] == 0
     assert metrics["rubric_quality/seconds"] > 0  # the time the batch took to score: the reward's share of a step
     assert (
         extra["rubric_quality_unscored_reason"][0] == ""
@@ -222,11 +255,10 @@ def test_async_trl_reward_is_recognised_as_async_by_old_and_new_trl():
         assert trl_utils.is_async_callable(reward) and not trl_utils.is_async_callable(sync_reward)
         assert trl_utils.get_callable_name(reward) == "rubric_async"
 
-    async def called_inside_a_loop():
-        sync_reward(prompts=["p"], completions=["c"])
+    async def called_inside_a_loop():  # a notebook, or a trainer calling a sync reward from async code
+        return sync_reward(prompts=["p"], completions=["c"])
 
-    with pytest.raises(RuntimeError, match="use the async form"):
-        asyncio.run(called_inside_a_loop())
+    assert asyncio.run(called_inside_a_loop()) == [pytest.approx(0.9)]
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
@@ -281,3 +313,109 @@ def test_grpo_trainer_logs_our_rewards(tmp_path, tiny_llama, smollm2_tokenizer, 
     scored = [r.value for r in last if r.value is not None]
     assert len(set(scored)) > 1  # the values vary across completions
     assert all(r.reason.startswith("rubric: not valid JSON") for r in last if r.value is None)
+
+
+# -- reward integrity: what a policy or a dataset must not be able to do to the reward ---------
+def test_the_reference_column_reaches_the_rubric_by_its_natural_name():
+    """TRL passes dataset columns as keywords: ``reference=`` was ignored (the default column was
+    None), so the math rubric's check was unscored for every completion and the reward constant."""
+    pytest.importorskip("math_verify")
+    completions = ["So the answer is \\boxed{1}.", "So the answer is \\boxed{2}.", "I am not sure."]
+    for column in ("reference", "answer", "solution"):
+        reward = rubric_reward("fake:yes", rubric="math_reference")
+        right, wrong, unsure = reward(prompts=["What is 3 - 2?"] * 3, completions=completions, **{column: ["1"] * 3})
+        assert right > wrong and right > unsure, column
+        assert reward.last_rewards[0].verdict.results[0].reason.startswith("checked in code")
+    numbers = rubric_reward("fake:yes", rubric="math_reference")(
+        prompts=["What is 3 - 2?"], completions=["\\boxed{1}"], answer=[1]
+    )  # a column of numbers
+    assert numbers[0] == pytest.approx(1.0 - 3 / 9)  # met, and the hedging pitfall's "yes" subtracts
+
+
+def test_a_rubric_that_needs_a_reference_without_a_column_is_refused_at_the_first_batch():
+    reward = rubric_reward("fake:yes", rubric="math_reference")
+    with pytest.raises(ValueError, match="checks 'final-answer-correct' against a reference answer.*'reference'"):
+        reward(prompts=["What is 3 - 2?"], completions=["1"], gold=["1"])
+    named = rubric_reward("fake:yes", rubric="math_reference", reference_column="gold")
+    assert named(prompts=["What is 3 - 2?"], completions=["\\boxed{1}"], gold=["1"])[0] is not None
+    with pytest.raises(ValueError, match="reference_column='gold' is not a column of the batch"):
+        named(prompts=["q"], completions=["1"], reference=["1"])
+    # a rubric without such a check needs no column
+    assert rubric_reward("fake:yes", rubric="helpfulness")(prompts=["q"], completions=["a"])[0] is not None
+
+
+def test_the_tower_earns_no_more_than_a_wrong_answer_through_the_trl_reward():
+    pytest.importorskip("math_verify")
+    from judge.checks import configure
+
+    configure(timeout=1.5)
+    try:
+        reward = rubric_reward("fake:yes", rubric="math_reference")
+        metrics = {}
+        wrong, tower = reward(
+            prompts=["What is 3 - 2?"] * 2,
+            completions=["So \\boxed{2}.", "So \\boxed{9^{9^{9^{9}}}}."],
+            reference=["1", "1"],
+            log_metric=metrics.__setitem__,
+        )
+    finally:
+        configure()
+    assert tower <= wrong
+    assert reward.last_rewards[1].counted_against == ("final-answer-correct",)
+    assert metrics["rubric_reward/counted_against_fraction"] == 0.5
+    assert metrics["rubric_reward/unscored_fraction"] == pytest.approx(1 / 8)  # one of 2 x 4 criteria
+
+
+def test_a_malformed_completion_gets_no_reward_and_says_why():
+    reward = rubric_reward(FakeBackend(0.9), rubric=["Is it good?"])
+    extra = {}
+    values = reward(
+        prompts=["p"] * 3,
+        completions=[[], [{"role": "assistant", "text": "typo"}], [{"role": "assistant", "content": "fine"}]],
+        log_extra=extra.__setitem__,
+    )
+    assert values[:2] == [None, None] and values[2] == pytest.approx(0.9)
+    reasons = extra["rubric_reward_unscored_reason"]
+    assert "empty list of messages" in reasons[0] and "has no 'content'" in reasons[1] and reasons[2] == ""
+
+
+@pytest.mark.parametrize(
+    ("completion", "message"),
+    [
+        ([], "an empty list of messages"),
+        ([{"role": "user", "content": "hi"}], "no assistant message to judge (roles: user)"),
+        ([{"role": "assistant", "content": 7}], "message 1 (assistant): 'content' is a int"),
+        ([{"role": "assistant", "text": "x"}], "message 1 (assistant) has no 'content' (keys: role, text)"),
+        (["hi"], "message 1 is a str"),
+        ([{"content": "hi"}], "message 1 has no 'role'"),
+        ([{"role": "assistant", "content": [{"text": "x"}]}], "a content block without a 'type'"),
+    ],
+)
+def test_completion_text_refuses_malformed_message_lists(completion, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        completion_text(completion)
+
+
+def test_completion_text_keeps_a_turn_that_only_calls_tools():
+    turns = [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function"}]},
+        {"role": "tool", "content": "42"},
+        {"role": "assistant", "content": "It is 42."},
+    ]
+    assert completion_text(turns) == "It is 42."
+
+
+def test_the_ifbench_quality_term_pays_only_once_the_constraints_pass():
+    shaping = Shaping(quality_bonus=0.5, quality_penalty=0.25, quality_threshold=0.6)
+    met = result("c", 1.0, weight=2)
+    unmet = result("c", 0.0, weight=2)
+    pitfall_clear = result("pit", 0.1, weight=-1)
+    good, bad = result("task", 0.8, weight=2), result("task", 0.3, weight=2)
+    base = Shaping()
+    assert shaping.reward([good, met, pitfall_clear], "x").value == pytest.approx(
+        base.reward([good, met, pitfall_clear], "x").value + 0.5
+    )
+    assert shaping.reward([bad, met], "x").value == pytest.approx(base.reward([bad, met], "x").value - 0.25)
+    assert shaping.reward([good, unmet], "x").value == base.reward([good, unmet], "x").value  # a constraint fails
+    assert shaping.reward([met], "x").value == base.reward([met], "x").value  # no quality criterion: no term
+    assert Shaping().quality_term([good, met]) == 0.0  # off by default

@@ -145,7 +145,10 @@ def test_serve_help_explains_every_option(rubric_exe):
     text = subprocess.run([rubric_exe, "serve", "--help"], capture_output=True, text=True).stdout
     flat = " ".join(text.split())
     assert "--request-shape {per-criterion,generated,batched} per-criterion: one yes/no question" in flat
-    assert "--gate-cap GATE_CAP the most a response that fails a hard rule can get, with --gate (default 0)" in flat
+    assert (
+        "--reward-gate-cap REWARD_GATE_CAP the most a response that fails a hard rule can get, with --reward-gate "
+        "(default 0)" in flat
+    )
     assert "prefer the environment variable RUBRIC_JUDGE_API_KEY" in flat
 
 

@@ -8,8 +8,9 @@ of workers (``python -c`` children running judge/checks/worker.py, not multiproc
 that would re-run the user's unguarded training script in every child) takes the checks;
 the caller only waits on a future (``arun`` never blocks the event loop). A check still
 running after ``timeout`` seconds is unscored with the reason, and its worker is killed and
-replaced. Workers serve the waiting callers in turn, so one caller's slow checks do not
-queue another's behind them.
+replaced by a spare started ahead. Workers serve the waiting callers in turn (a server's
+caller is one client request, judge.item.JudgeItem.client), so one caller's slow checks
+hold another's for one timeout at most.
 
 Settings: ``RUBRIC_JUDGE_CHECK_WORKERS`` (default 2) and ``RUBRIC_JUDGE_CHECK_TIMEOUT``
 (seconds, default 5), read when the shared pool starts; ``configure`` replaces it.
@@ -240,6 +241,12 @@ class CheckPool:
         self._turns = _Turns()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        # A spare per worker, started ahead, so that replacing a killed one costs no start-up (a
+        # second or more: importing sympy, on cores the exploding checks keep busy): the next
+        # caller then waits one timeout at most.
+        self._spares: list[_Worker] = []
+        self._spare_wanted = threading.Condition(self._lock)
+        self._closed = False
 
     def submit(self, calls: Sequence[CheckCall], caller: object = None) -> list[Future[CheckOutcome]]:
         """Futures of the calls' outcomes. Callers take turns at the workers: calls submitted
@@ -260,6 +267,11 @@ class CheckPool:
         return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.submit(calls, caller))))
 
     def close(self) -> None:
+        with self._spare_wanted:
+            self._closed, spares, self._spares = True, self._spares, []
+            self._spare_wanted.notify_all()
+        for spare in spares:
+            spare.stop()
         for (_, future), started in self._turns.close():
             if started:
                 future.set_result(CLOSED)
@@ -268,8 +280,39 @@ class CheckPool:
         for thread in self._threads:
             thread.join(timeout=5)
 
+    def _worker(self) -> _Worker:
+        """A ready worker: a spare if there is one (the keeper then starts another)."""
+        with self._spare_wanted:
+            worker = self._spares.pop() if self._spares else None
+            self._spare_wanted.notify()
+        return worker if worker is not None and worker.alive else _Worker()
+
+    def _keep_spares(self) -> None:
+        """The spares' thread: a worker dies with the thread that started it (PR_SET_PDEATHSIG
+        is per thread), so one thread that lives as long as the pool starts them all."""
+        while True:
+            with self._spare_wanted:
+                while not self._closed and len(self._spares) >= self.workers:
+                    self._spare_wanted.wait()
+                if self._closed:
+                    return
+            try:
+                worker = _Worker()
+            except Exception:  # noqa: BLE001 - no spare now: a replacement starts its own and says why
+                time.sleep(1)
+                continue
+            with self._spare_wanted:
+                if not self._closed:
+                    self._spares.append(worker)
+                    continue
+            worker.stop()
+            return
+
     def _start_threads(self) -> None:
         with self._lock:
+            if not self._threads:
+                keeper = threading.Thread(target=self._keep_spares, name="rubric-check-spares", daemon=True)
+                keeper.start()
             while len(self._threads) < self.workers:
                 thread = threading.Thread(target=self._serve, name=f"rubric-check-{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
@@ -292,7 +335,7 @@ class CheckPool:
                     continue
                 try:
                     if worker is None:
-                        worker = _Worker()
+                        worker = self._worker()
                     outcomes = worker.check([call for call, _ in tasks], self.timeout)
                 except Exception as e:  # the worker could not start: this check is unscored, the next one tries again
                     outcomes = [CheckOutcome(None, f"check {tasks[0][0].type} could not be made: {e}")]

@@ -102,15 +102,44 @@ class ServeOptions:
         group=SHAPING,
         choices=["soft", "hard"],
     )
-    gate: bool = option(
+    reward_gate: bool = option(
         False,
-        "the reward gate: a failed hard rule caps the reward at --gate-cap. Off by default for rewards, so "
+        "the reward gate: a failed hard rule caps the reward at --reward-gate-cap. Off by default for rewards, so "
         "failing answers still differ by their other criteria; a verdict's score keeps the gate unless --no-gate",
         group=SHAPING,
     )
-    gate_cap: float = option(
+    reward_gate_cap: float = option(
         _default(_s, "gate_cap"),
-        "the most a response that fails a hard rule can get, with --gate (default %(default)g)",
+        "the most a response that fails a hard rule can get, with --reward-gate (default %(default)g)",
+        group=SHAPING,
+        type=number(0, 1),
+    )
+    unscored: str = option(
+        _default(_s, "unscored"),
+        "a criterion that could not be scored (a check that timed out): 'fail' counts it against the response, "
+        "'none' gives no reward; never left out of the reward, so a broken check cannot pay (default %(default)s)",
+        group=SHAPING,
+        choices=["fail", "none"],
+    )
+    quality_bonus: float = option(
+        _default(_s, "quality_bonus"),
+        "IFBench's quality term: added when every other criterion is met and --quality-criterion passes "
+        "(default %(default)g: off)",
+        group=SHAPING,
+        type=number(0),
+    )
+    quality_penalty: float = option(
+        _default(_s, "quality_penalty"),
+        "taken when every other criterion is met and --quality-criterion fails (default %(default)g: off)",
+        group=SHAPING,
+        type=number(0),
+    )
+    quality_criterion: str = option(
+        _default(_s, "quality_criterion"), "the criterion the quality term reads (default %(default)s)", group=SHAPING
+    )
+    quality_threshold: float = option(
+        _default(_s, "quality_threshold"),
+        "its P(yes) from which the quality bonus is paid (default %(default)g)",
         group=SHAPING,
         type=number(0, 1),
     )
@@ -209,8 +238,13 @@ class ServeOptions:
     def shaping(self) -> Shaping:
         return Shaping(
             score=self.score,
-            gate=self.gate,
-            gate_cap=self.gate_cap,
+            gate=self.reward_gate,
+            gate_cap=self.reward_gate_cap,
+            unscored=self.unscored,  # type: ignore[arg-type]
+            quality_criterion=self.quality_criterion,
+            quality_threshold=self.quality_threshold,
+            quality_bonus=self.quality_bonus,
+            quality_penalty=self.quality_penalty,
             length_limit=self.length_limit,  # type: ignore[arg-type]
             length_buffer=self.length_buffer,
             length_coef=self.length_coef,

@@ -9,6 +9,7 @@ from typing import Any
 
 from judge.cache import CachedBackend
 from judge.rl.microbatch import MicroBatcher
+from judge.rl.monitors import HackMonitor
 
 
 class Metrics:
@@ -17,10 +18,25 @@ class Metrics:
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.items = 0
-        self.unscored = 0
+        self.unscored = 0  # items with no reward
+        self.criteria = 0  # criteria asked (not skipped); a row with no verdict counts as one
+        self.unscored_criteria = 0  # of those, the ones that could not be decided
+        self.counted_against = 0  # items with an unscored criterion counted against the response
+        self.monitor = HackMonitor()  # each request is a batch (a trainer's GRPO batch through rubric_reward(URL))
         self.in_flight = 0
         self.disconnected = 0
         self.latencies: deque[float] = deque(maxlen=10_000)
+
+    def count(self, rewards: list[Any], signs: dict[str, float | None]) -> None:
+        """Count a request's rewards (judge.rl.scorer.Reward), and watch its hack signs (monitors.batch_signs)."""
+        self.monitor.observe(signs)
+        self.items += len(rewards)
+        self.unscored += sum(r.value is None for r in rewards)
+        for reward in rewards:
+            undecided, asked = reward.undecided
+            self.unscored_criteria += undecided
+            self.criteria += asked
+        self.counted_against += sum(bool(r.counted_against) for r in rewards)
 
     def snapshot(self, batcher: MicroBatcher[Any, Any], backend: Any) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -37,6 +53,14 @@ class Metrics:
             "client_disconnects": self.disconnected,
             "items": self.items,
             "unscored_items": self.unscored,
+            "criteria": self.criteria,
+            "unscored_criteria": self.unscored_criteria,
+            "unscored_counted_against": self.counted_against,
+            "monitors": {
+                "last_request": self.monitor.latest,
+                "warnings": len(self.monitor.warnings),
+                "last_warning": self.monitor.warnings[-1] if self.monitor.warnings else None,
+            },
             "engine_calls": batcher.batches,
             "abandoned_engine_calls": batcher.abandoned,
             "mean_batch_items": round(batcher.batched_items / batcher.batches, 3) if batcher.batches else None,

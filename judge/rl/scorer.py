@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -22,6 +22,7 @@ from judge.jury import Jury, JuryMethod
 from judge.rl.shaping import Shaping
 from judge.verdict import Verdict
 from rubrics.model import Rubric
+from rubrics.records import completion_text
 from judge.rubric_lookup import RubricError, RubricSource
 
 RubricValue = Rubric | dict[str, Any] | list[Any] | str | None
@@ -33,6 +34,18 @@ class RewardRequest:
     response: str
     rubric: RubricValue = None  # inline, JSON text, a rubric id, principles; None: the default
     reference: str | None = None
+    problem: str | None = None  # why the response could not be read (a malformed message list): no reward
+    client: object = None  # whose turns its code checks take (judge.item.JudgeItem.client)
+
+    @classmethod
+    def of(
+        cls, prompt: str | list[Message], completion: Any, rubric: RubricValue = None, reference: str | None = None
+    ) -> RewardRequest:
+        """A request for a completion as a trainer hands it: text, or chat messages (their assistant text)."""
+        try:
+            return cls(prompt, completion_text(completion), rubric, reference)
+        except ValueError as e:
+            return cls(prompt, "", rubric, reference, problem=f"response: {e}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,16 @@ class Reward:
     value: float | None
     reason: str | None = None
     verdict: Verdict | None = None
+    counted_against: tuple[str, ...] = ()  # criteria that could not be scored, counted against the response
+    rubric: Rubric | None = field(default=None, repr=False, compare=False)  # what it was judged against (monitors)
+
+    @property
+    def undecided(self) -> tuple[int, int]:
+        """(criteria that could not be decided, criteria asked); a row with no verdict is one of one."""
+        if self.verdict is None:
+            return 1, 1
+        asked = [r for r in self.verdict.results if r.status != "skipped"]
+        return sum(r.status == "unscored" for r in asked), len(asked)
 
     def details(self) -> dict[str, Any]:
         """The reward with its per-criterion evidence, as plain JSON values."""
@@ -52,6 +75,7 @@ class Reward:
             "score": v.score if v else None,
             "hard_score": v.hard_score if v else None,
             "gate": v.gate if v else None,
+            "counted_against": list(self.counted_against),
             "criteria": [
                 {
                     "id": r.criterion_id,
@@ -77,8 +101,12 @@ class RewardScorer:
 
     async def ascore(self, requests: Sequence[RewardRequest]) -> list[Reward]:
         rewards: list[Reward | None] = [None] * len(requests)
-        items = []
+        items: list[JudgeItem] = []
+        positions: dict[int, int] = {}  # request -> its item
         for index, request in enumerate(requests):
+            if request.problem is not None:
+                rewards[index] = Reward(None, request.problem)
+                continue
             if not isinstance(request.response, str):
                 rewards[index] = Reward(None, f"the response is a {type(request.response).__name__}, not text")
                 continue
@@ -88,13 +116,19 @@ class RewardScorer:
                 rewards[index] = Reward(None, f"rubric: {e}")
                 continue
             try:
-                items.append(JudgeItem(str(index), request.prompt, request.response, rubric, request.reference))
+                items.append(
+                    JudgeItem(
+                        str(index), request.prompt, request.response, rubric, request.reference, client=request.client
+                    )
+                )
+                positions[index] = len(items) - 1
             except TypeError as e:  # a row of the wrong shape fails alone
                 rewards[index] = Reward(None, str(e))
         async for verdict in self.judge.aevaluate_many(items):
             index = int(verdict.item_id)
-            value, reason = self.shaping.reward(verdict.results, requests[index].response)
-            rewards[index] = Reward(value, reason, verdict)
+            shaped = self.shaping.reward(verdict.results, requests[index].response)
+            rubric = items[positions[index]].rubric
+            rewards[index] = Reward(shaped.value, shaped.reason, verdict, shaped.counted_against, rubric)
         return rewards  # type: ignore[return-value]
 
     def score(self, requests: Sequence[RewardRequest]) -> list[Reward]:

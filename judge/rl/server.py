@@ -29,6 +29,7 @@ listen.py.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import hmac
 import logging
 import time
@@ -54,6 +55,7 @@ from judge.rl.budget import InFlightBudget, Reservation, request_bytes
 from judge.rl.connections import ConnectionCounts
 from judge.rl.config import ServerConfig
 from judge.rl.openrlhf import split_query
+from judge.rl.monitors import batch_signs
 from judge.rl.metrics import Metrics
 from judge.rl.scorer import Reward, RewardRequest, RewardScorer, RubricError
 from judge.rl.wire import (
@@ -66,7 +68,6 @@ from judge.rl.wire import (
     validation_error,
 )
 from rubrics.model import Rubric
-from rubrics.records import completion_text
 
 log = logging.getLogger("rubric.serve")
 
@@ -108,9 +109,10 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         texts = [(len(r.response) + len(str(r.prompt)) + len(r.reference or ""), r.rubric) for r in requests]
         with over_budget_as_answer():
             held.grow_to(request_bytes(held.size, texts))
-        rewards = await asyncio.gather(*(batcher.submit(r) for r in requests))
-        metrics.items += len(rewards)
-        metrics.unscored += sum(r.value is None for r in rewards)
+        client = object()  # this request's code checks take their own turns at the check workers
+        rewards = await asyncio.gather(*(batcher.submit(replace(r, client=client)) for r in requests))
+        rows = [(q.prompt, q.response, r.rubric, r) for q, r in zip(requests, rewards)]
+        metrics.count(list(rewards), await asyncio.to_thread(batch_signs, rows))  # linear in the text: off the loop
         return list(rewards)
 
     async def score(body: Any, held: Reservation) -> JSONResponse:
@@ -120,12 +122,7 @@ def create_app(scorer: RewardScorer, config: ServerConfig | None = None) -> Star
         except ValidationError as e:
             raise validation_error(e) from None
         requests = [
-            RewardRequest(
-                prompt=item.prompt,
-                response=completion_text(item.response),
-                rubric=resolved(rubric, single),
-                reference=item.reference,
-            )
+            RewardRequest.of(item.prompt, item.response, resolved(rubric, single), item.reference)
             for item in items
             for rubric in [item.rubric if item.rubric is not None else item.rubric_id]
         ]

@@ -11,6 +11,7 @@ from typing import Any
 from judge.backends.base import capability
 from judge.build import JudgeOptions, build_judge
 from judge.models import ModelOptions, open_backends
+from judge.runs.console import printable
 from judge.runs.options import RunOptions
 from judge.runs.summary import RunSummary, format_summary
 
@@ -27,7 +28,7 @@ class JudgeOutcome:
         shape = judging.request_shape.replace("_", "-")
         head = f"model: {self.model_label}  threshold: {self.threshold}  request shape: {shape}  verdicts: {run.output}"
         notes = [DEMONSTRATION_NOTE] if self.demonstration else []
-        return "\n".join([head, format_summary(self.summary), *self.lines, *notes])
+        return printable("\n".join([head, format_summary(self.summary), *self.lines, *notes]))
 
 
 # Beside the numbers, where a user reads them: the table above comes from a 135M model.
@@ -41,7 +42,7 @@ def judge_command(
     run: RunOptions,
     judging: JudgeOptions,
     models: ModelOptions,
-    say: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    say: Callable[[str], None] = lambda message: print(printable(message), file=sys.stderr),
 ) -> JudgeOutcome:
     """Judge ``run.input`` into ``run.output`` (resumably) with the judge the options describe."""
     from judge.runs.sources import readable_again

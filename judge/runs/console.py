@@ -10,8 +10,19 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from typing import Any, TextIO
+
+
+# C0 controls but newline and tab, DEL, and the C1 controls: an id or a reason holding one
+# could clear the reader's screen, move its cursor or retitle the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from the data (ids, reasons) as a terminal may show it: control characters escaped."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class _Survives(io.TextIOBase):

@@ -101,7 +101,10 @@ def parse_line(
             return LineError(number, f"missing field {name!r}")
     if (problem := _check_prompt(data["prompt"])) is not None:
         return LineError(number, problem)
-    response = completion_text(data["response"])  # chat messages (how TRL hands completions): the assistant's text
+    try:  # chat messages (how TRL hands completions): the assistant's text
+        response = completion_text(data["response"])
+    except ValueError as e:
+        return LineError(number, f"'response': {e}")
     if not isinstance(response, str):
         return LineError(number, "'response' must be a string or a list of chat messages")
     reference = data.get("reference")
