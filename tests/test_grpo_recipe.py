@@ -67,6 +67,8 @@ def recipe(tmp_path_factory, tiny_llama, smollm2_tokenizer, rubric_exe):
                 "--method",
                 "constraints",
                 "--extract-only",
+                "--task",
+                "none",  # the constraints alone, as the published run trained (its evaluation skips the task)
                 "--input",
                 str(folder / f"{name}.jsonl"),
                 "--output",
@@ -180,3 +182,25 @@ def test_the_reward_through_rubric_serve_trains_exactly_as_in_process(recipe, tm
     local, served = completions(tmp_path / "local"), completions(tmp_path / "served")
     assert [(r["completion"], r["reward"]) for r in served] == [(r["completion"], r["reward"]) for r in local]
     assert metrics["requests"] == {"score": 2} and metrics["engine_calls"] == 2 and metrics["items"] == 16
+
+
+def test_the_evaluation_counts_only_what_code_checked(tmp_path, rubric_exe):
+    """Before: the criteria the extractor left to a model were judged by the stand-in judge
+    (fake:no), so they failed and 21 of 119 held-out prompts could never pass."""
+    rubric = {
+        "id": "constraints-p1",
+        "criteria": [
+            {"id": "task", "text": "It answers the request.", "kind": "hard_rule", "weight": 4, "tags": ["task"]},
+            {"id": "c", "text": "No commas.", "check": {"type": "punctuation:no_comma"}, "tags": ["checked-in-code"]},
+            {"id": "stated-1", "text": "It sounds cheerful.", "tags": ["unparsed"]},
+        ],
+    }
+    (tmp_path / "rubrics.jsonl").write_text(json.dumps(rubric) + "\n")
+    (tmp_path / "answers.jsonl").write_text(
+        json.dumps(
+            {"id": "p1", "prompt": "Say hi without commas.", "response": "Hi there", "rubric_id": "constraints-p1"}
+        )
+        + "\n"
+    )
+    summary = load("evaluate").score_answers(tmp_path, tmp_path / "rubrics.jsonl")
+    assert summary == {"n": 1, "pass_rate": 1.0, "mean_reward": 1.0}

@@ -52,6 +52,13 @@ def evaluate(policy: str, prompts_path: Path, rubrics: Path, out: Path, max_leng
     (out / "answers.jsonl").write_text(
         "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
     )
+    return score_answers(out, rubrics)
+
+
+def score_answers(out: Path, rubrics: Path) -> dict[str, float]:
+    """Judge out/answers.jsonl on the code-checked criteria alone (the rest, the task criterion
+    and what the extractor left to a model, are skipped: with a stand-in judge they would count
+    as failed, and a prompt with one could never pass), and summarise."""
     rubric = Path(sys.executable).parent / "rubric"
     subprocess.run(
         [
@@ -59,6 +66,8 @@ def evaluate(policy: str, prompts_path: Path, rubrics: Path, out: Path, max_leng
             "judge",
             "--model",
             "fake:no",
+            "--only-tags",
+            "checked-in-code",
             "--rubric",
             str(rubrics),
             "--input",
