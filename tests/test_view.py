@@ -300,3 +300,21 @@ def test_a_rubric_of_surface_criteria_alone_is_named(rubric_exe, tmp_path, caplo
         judge.evaluate("Write about tea.", "Tea.", with_task)
     said = [r.getMessage() for r in caplog.records if r.name == "rubric.rubrics"]
     assert said == [f"rubric 'form-only': {surface.SURFACE_ONLY}"]
+
+
+def test_the_bench_of_the_view_on_large_responses_runs_and_restores_the_lexicon(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from judge.hardening import lexicon
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "view_large.py"
+    spec = importlib.util.spec_from_file_location("view_large", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    shipped = (lexicon.stem, lexicon._stemmer)
+    assert bench.main(["--mb", "0.005"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("normalised view of 0.005 MB") and len(out) == 3
+    assert all("as shipped" in line and "pure-Python stemmer" in line for line in out[1:])
+    assert (lexicon.stem, lexicon._stemmer) == shipped  # the ablations are undone
