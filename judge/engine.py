@@ -19,8 +19,10 @@ from judge.item import JudgeItem, Prepared
 from judge.shapes import SHAPES
 from judge.aio import chunked, run_sync, stream
 from judge.backends.base import Backend, Message, YesNoScore, model_label
+from judge.models import calls_in_flight
+from judge.options import JudgeOptions
 from judge.calibration import Calibration
-from judge.hardening import Reasoning, check_options, guard_reader, screen
+from judge.hardening import check_options, guard_reader, screen
 from judge.hardening.surface import on_surface, warn_once
 from judge.hardening.view import describe, keep_worse, normalised_view, prompt_text
 from judge.scoring import decide, weighted_score
@@ -92,13 +94,15 @@ class Evaluates:
 
 
 class Judge(Evaluates):
-    """Judges responses against rubrics with a backend.
+    """Judges responses against rubrics with a backend, as ``options`` say (judge/options.py:
+    ``JudgeOptions``, the same type every door speaks; keywords override its fields, so
+    ``Judge(backend, threshold=0.7)`` works too).
 
     threshold: P(yes) at or above which a criterion counts as met (default: the calibration's, else 0.5).
     calibration: maps the judge's P(yes) to calibrated values (judge/calibration.py), after the
     cache; results keep the raw P(yes) beside it. It must have been fitted for this backend.
     gate: a failed hard rule caps the score at gate_cap.
-    include: optional filter; criteria it rejects are recorded as skipped.
+    only_tags (or ``include``, a filter of one's own): criteria left out are recorded as skipped.
     guard: decide content-free responses without the judge (judge/hardening/); "semantic"
     adds the reader of sentence meaning (judge/hardening/semantic.py: catches more, rejects
     more genuine short answers; needs sentence-transformers).
@@ -110,7 +114,8 @@ class Judge(Evaluates):
     pitfall's higher); one more question per criterion, and only for responses whose view
     differs and criteria not about the response's surface (quotes, case, counts).
     checks: decide criteria with a known machine-checkable spec in code (judge/checks/).
-    batch_size: questions sent to the backend per call; concurrency: calls in flight.
+    batch_size: questions sent to the backend per call; concurrency: calls in flight (by
+    default worked out for the backend: judge.models.calls_in_flight).
     request_shape: "per_criterion" (one yes/no question per criterion, P(yes) read from the
     answer), "generated" (a generated verdict per criterion: reasoning, then the decision)
     or "batched" (one generated request per response, a label per criterion).
@@ -124,70 +129,60 @@ class Judge(Evaluates):
     def __init__(
         self,
         backend: Backend,
+        options: JudgeOptions | None = None,
         *,
-        threshold: float | None = None,
-        gate: bool = True,
-        gate_cap: float = 0.0,
-        template: str = "entailment",
         include: Callable[[Criterion], bool] | None = None,
-        guard: bool | Literal["semantic"] = True,
-        checks: bool = True,
-        batch_size: int = 32,
-        concurrency: int = 4,
-        request_shape: RequestShape = "per_criterion",
-        calibration: Calibration | None = None,
-        reasoning: Reasoning = "exclude",
-        view: bool = True,
+        **overrides: Any,
     ):
+        options = replace(options or JudgeOptions(), **overrides)
+        calibration = Calibration.of(options.calibration)
         if calibration is not None:
-            calibration.check_judge(model_label(backend), request_shape)
+            calibration.check_judge(model_label(backend), options.request_shape)
+        threshold = options.threshold
         if threshold is None:
             threshold = calibration.threshold if calibration is not None else 0.5
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {threshold}")
-        if request_shape not in SHAPES:
-            raise ValueError(f"request_shape must be 'per_criterion', 'generated' or 'batched', got {request_shape!r}")
-        self.shape = SHAPES[request_shape]
-        template = self.shape.template or template
+        check_options(options.guard, options.reasoning)
+        self.options = options
         self.backend = backend
-        self.threshold = threshold
+        self.shape = SHAPES[options.request_shape]
+        self.template = self.shape.template or options.template
+        self.template_version = prompts.template_version(self.template)
+        self.threshold = threshold  # the options' own, or the calibration's
         self.calibration = calibration
-        self.calibration_id = (
-            calibration.id if calibration is not None else None
-        )  # hashed once, recorded in every verdict
-        self.gate = gate
-        self.gate_cap = gate_cap
-        self.template = template
-        self.template_version = prompts.template_version(template)
-        self.include = include
-        check_options(guard, reasoning)
-        self.guard = guard
-        self.checks = checks
-        self.batch_size = max(1, batch_size)
-        self.concurrency = max(1, concurrency)
-        self.request_shape = request_shape
-        self.reasoning = reasoning
-        self.view = view
+        self.calibration_id = calibration.id if calibration is not None else None  # hashed once, in every verdict
+        tags = options.only_tags
+        self.include = include or ((lambda c: bool(tags & set(c.tags))) if tags else None)
+        self.batch_size = max(1, options.batch_size)
+        self.concurrency = max(1, calls_in_flight(backend, self.batch_size, options.concurrency))
 
     @property
     def model_label(self) -> str:
         return model_label(self.backend)
+
+    @property
+    def request_shape(self) -> str:
+        return self.options.request_shape
+
+    @property
+    def judges(self) -> list[Judge]:
+        """The judges whose verdicts this one gives: itself (a jury: its members)."""
+        return [self]
+
+    @property
+    def backends(self) -> list[Backend]:
+        return [self.backend]
 
     def settings(self) -> dict[str, Any]:
         """Everything besides the item that shapes a verdict: what a resumed run must share."""
         return {
             "model": self.model_label,
             "backend": self.backend.identity(),
+            **self.options.recorded(),
             "threshold": self.threshold,
-            "gate": self.gate,
-            "gate_cap": self.gate_cap,
-            "guard": self.guard,
-            "reasoning": self.reasoning,
-            "view": self.view,
-            "checks": self.checks,
             "template_version": self.template_version,
             "nugget_template_version": nuggets.template_version(),
-            "request_shape": self.request_shape,
             "calibration": self.calibration_id,
         }
 
@@ -221,13 +216,13 @@ class Judge(Evaluates):
                 to_ask.append(criterion)
         if not to_ask:
             return p
-        screening = partial(screen, item.response, self.reasoning, guard_reader(self.guard))
+        screening = partial(screen, item.response, self.options.reasoning, guard_reader(self.options.guard))
         # the guard's cost grows with the text: a long one is read off the event loop, which goes on serving
         answer, empty = await asyncio.to_thread(screening) if len(item.response) > LONG_RESPONSE else screening()
         if answer.reasoning_removed:
             item = replace(item, response=answer.text)
             p.notes.append("judged the answer without its reasoning (<think>…</think> removed)")
-        if not self.guard:
+        if not self.options.guard:
             empty = None
         if empty is not None:
             for criterion in to_ask:
@@ -235,7 +230,7 @@ class Judge(Evaluates):
                     criterion, "scored", p_yes=0.0, met=False, reason=f"{GUARD_DECIDED}: {empty}"
                 )
             return p
-        if self.checks:
+        if self.options.checks:
             to_ask = await self._check_in_code(item, to_ask, p, caller)
             if not to_ask:
                 return p
@@ -255,7 +250,7 @@ class Judge(Evaluates):
         if fit_note:
             p.notes.append(fit_note)
         self.shape.plan(self, item, response, to_ask, p)
-        if self.view:
+        if self.options.view:
             self._plan_view(item, response, to_ask, p)
 
     def _plan_view(self, item: JudgeItem, response: str, criteria: list[Criterion], p: Prepared) -> None:
@@ -386,8 +381,8 @@ class Judge(Evaluates):
         for result in results:
             if result.criterion_id in p.deferred:
                 result.notes.insert(0, p.deferred[result.criterion_id])
-        soft = weighted_score(results, soft=True, gate=self.gate, gate_cap=self.gate_cap)
-        hard = weighted_score(results, soft=False, gate=self.gate, gate_cap=self.gate_cap)
+        soft = weighted_score(results, soft=True, gate=self.options.gate, gate_cap=self.options.gate_cap)
+        hard = weighted_score(results, soft=False, gate=self.options.gate, gate_cap=self.options.gate_cap)
         return Verdict(
             item_id=item.id,
             rubric_id=item.rubric.id,
@@ -404,6 +399,6 @@ class Judge(Evaluates):
             results=results,
             notes=p.notes,
             template_version=self.template_version,
-            request_shape=self.request_shape,
+            request_shape=self.options.request_shape,
             calibration=self.calibration_id,
         )

@@ -16,7 +16,7 @@ pytest.importorskip("instructor")
 from judge.backends.base import BackendError  # noqa: E402
 from judge.cache import CachedBackend  # noqa: E402
 from judge.engine import Judge, JudgeItem  # noqa: E402
-from judge.jury import Jury  # noqa: E402
+from judge.build import JudgeOptions, build_judge  # noqa: E402
 from judge.runs.provider_jobs import prefetch, state_path  # noqa: E402
 from rubrics.model import Rubric  # noqa: E402
 from tests.provider_clients import backend_for  # noqa: E402
@@ -186,8 +186,9 @@ def test_a_jury_sends_one_job_per_judge_with_a_batch_api(tmp_path):
     with ProviderServer() as server:
         from judge.backends.fake import FakeBackend
 
-        jury = Jury.of(
-            [cached(server, "openai/judge", tmp_path), CachedBackend(FakeBackend(0.5, label="half"), tmp_path / "c2")]
+        jury = build_judge(
+            JudgeOptions(),
+            [cached(server, "openai/judge", tmp_path), CachedBackend(FakeBackend(0.5, label="half"), tmp_path / "c2")],
         )
         said = []
         (outcome,) = run(jury, items(), tmp_path / "v.jsonl", say=said.append)

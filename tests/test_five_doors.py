@@ -168,3 +168,32 @@ def test_the_options_change_the_score(files):
     assert [default.evaluate(PROMPT, r, Rubric.model_validate(RUBRIC)).score for r in RESPONSES] != pytest.approx(
         python_scores()
     )
+
+
+def test_a_new_judging_option_reaches_every_door_with_no_other_edit():
+    """Issue 44: an option is a field of JudgeOptions and nothing else: the CLI's flags come
+    from it, the Judge keeps the options as its state, a jury's members share them, a run's
+    settings record it once it leaves its default, and the rewards pass it through."""
+    import argparse
+    from dataclasses import make_dataclass
+
+    import cli
+    from judge.backends.fake import FakeBackend
+    from judge.flags import option
+    from judge.rl.scorer import build_scorer
+
+    Extended = make_dataclass(
+        "Extended", [("strictness", int, option(0, "a new judging option"))], bases=(JudgeOptions,), frozen=True
+    )
+    parser = argparse.ArgumentParser()
+    cli.add_options(parser, Extended)
+    assert cli.options_of(parser.parse_args(["--strictness", "2"]), Extended).strictness == 2
+    with pytest.raises(ValueError, match="destination is taken"):  # a second owner of the same flag is refused
+        cli.add_options(parser, Extended)
+    options = Extended(strictness=2, threshold=0.4)
+    judge = build_judge(options, [FakeBackend(0.9)])
+    assert judge.options.strictness == 2 and judge.settings()["strictness"] == 2
+    assert "strictness" not in build_judge(Extended(), [FakeBackend(0.9)]).settings()  # earlier runs still resume
+    jury = build_judge(options, [FakeBackend(0.9, label="a"), FakeBackend(0.8, label="b")])
+    assert all(member.options.strictness == 2 for member in jury.judges)
+    assert build_scorer(FakeBackend(0.9), judge_options=options).judge.options.strictness == 2

@@ -11,6 +11,7 @@ import pytest
 
 from judge.backends.base import YesNoScore
 from judge.backends.fake import FakeBackend
+from judge.build import JudgeOptions, build_judge
 from judge.engine import Judge
 from judge.eval import preference
 from judge.jury import Jury, aggregate, jury_agreement
@@ -19,6 +20,12 @@ from judge.rl.scorer import RewardRequest, build_scorer
 from rubrics.model import Rubric
 from rubrics.pairs import LabelledPair
 from tests.conftest import ROOT
+
+
+def jury_of(backends, method="mean", **options):
+    """A jury of one judge per backend, as every door builds it (judge.build.build_judge)."""
+    return build_judge(JudgeOptions(jury=method, **options), backends)
+
 
 RUBRIC = Rubric.model_validate(
     {
@@ -64,7 +71,7 @@ def test_each_aggregate(method, p_values, decisions, expected):
 def test_a_jury_keeps_every_judges_p_yes_and_marks_disputed_criteria():
     strict = backend("strict", {"capital city": 0.9, "short sentence": 0.1})
     lenient = backend("lenient", {"capital city": 0.8, "short sentence": 0.7})
-    jury = Jury.of([strict, lenient], "mean")
+    jury = jury_of([strict, lenient], "mean")
     verdict = jury.evaluate("Capital of France?", "Paris is the capital of France.", RUBRIC)
     correct, brief = verdict.results
     assert correct.p_yes == pytest.approx(0.85) and correct.met and correct.disputed is False
@@ -83,7 +90,7 @@ def test_a_judge_that_fails_leaves_the_criterion_to_the_others_and_none_left_is_
         return 0.9
 
     good = backend("good", {"capital city": 0.7, "short sentence": 0.3})
-    jury = Jury.of([good, FakeBackend(broken_on_brief, label="flaky")], "mean")
+    jury = jury_of([good, FakeBackend(broken_on_brief, label="flaky")], "mean")
     correct, brief = jury.evaluate("q", "Paris is the capital.", RUBRIC).results
     assert correct.p_yes == pytest.approx(0.8) and correct.jury == {"fake:good": 0.7, "fake:flaky": 0.9}
     assert (
@@ -92,7 +99,7 @@ def test_a_judge_that_fails_leaves_the_criterion_to_the_others_and_none_left_is_
         and brief.jury == {"fake:good": 0.3, "fake:flaky": None}
     )
     assert brief.notes[0] == "fake:flaky could not score it: server said 500"
-    nobody = Jury.of([FakeBackend(None, label="a"), FakeBackend(None, label="b")])
+    nobody = jury_of([FakeBackend(None, label="a"), FakeBackend(None, label="b")])
     verdict = nobody.evaluate("q", "Paris is the capital.", RUBRIC)
     assert verdict.status == "unscored" and all(r.status == "unscored" for r in verdict.results)
     assert verdict.results[0].reason.startswith("no judge of the jury could score it: fake:a could not score it")
@@ -100,7 +107,7 @@ def test_a_judge_that_fails_leaves_the_criterion_to_the_others_and_none_left_is_
 
 def test_criteria_decided_in_code_are_not_put_to_the_jury():
     a, b = FakeBackend(1.0, label="a"), FakeBackend(0.0, label="b")
-    verdict = Jury.of([a, b]).evaluate("Capital of France?", "Sure! Here is my answer:", RUBRIC)
+    verdict = jury_of([a, b]).evaluate("Capital of France?", "Sure! Here is my answer:", RUBRIC)
     assert not a.calls and not b.calls
     assert all(
         r.p_yes == 0.0 and r.jury is None and r.reason.startswith("decided without the judge") for r in verdict.results
@@ -112,11 +119,11 @@ def test_a_jury_refuses_mixed_settings_repeated_models_and_unknown_methods():
     with pytest.raises(ValueError, match="differs in threshold"):
         Jury([Judge(FakeBackend(label="a")), Judge(FakeBackend(label="b"), threshold=0.7)])
     with pytest.raises(ValueError, match="names fake:a twice"):
-        Jury.of([FakeBackend(label="a"), FakeBackend(label="a")])
+        jury_of([FakeBackend(label="a"), FakeBackend(label="a")])
     with pytest.raises(ValueError, match="at least two"):
-        Jury.of([FakeBackend(label="a")])
+        Jury([Judge(FakeBackend(label="a"))])
     with pytest.raises(ValueError, match="one of mean, median, majority, min"):
-        Jury.of([FakeBackend(label="a"), FakeBackend(label="b")], "vote")  # type: ignore[arg-type]
+        jury_of([FakeBackend(label="a"), FakeBackend(label="b")], "vote")  # type: ignore[arg-type]
 
 
 def test_agreement_figures_by_hand():
@@ -183,7 +190,7 @@ def test_each_judge_alone_is_measured_on_the_jurys_pairs():
         return [
             r
             async for r in preference.judge_pairs(
-                "pointwise", pairs, judge=Jury.of([longer, shorter], guard=False), rubric=rubric
+                "pointwise", pairs, judge=jury_of([longer, shorter], guard=False), rubric=rubric
             )
         ]
 
@@ -326,7 +333,7 @@ def test_a_reward_server_with_a_jury_scores_and_counts_every_judges_cache(tmp_pa
         CachedBackend(FakeBackend(0.9, label="a"), tmp_path / "a"),
         CachedBackend(FakeBackend(0.1, label="b"), tmp_path / "b"),
     ]
-    scorer = build_scorer(Jury.of(backends, "mean"), rubric=["The answer is correct.", "The answer is polite."])
+    scorer = build_scorer(jury_of(backends, "mean"), rubric=["The answer is correct.", "The answer is polite."])
     with RunningServer(scorer) as running:
         answer = httpx.post(
             running.url + "/score", json={"prompt": "Say hi", "response": "Hello there, friend!"}

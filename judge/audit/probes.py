@@ -133,7 +133,7 @@ def run_probes(
     report: dict[str, Any] = {
         "model": model_label(backend),
         "threshold": judge.threshold,
-        "view": judge.view,
+        "view": judge.options.view,
         "questions": len(questions),
         "probes": {},
     }

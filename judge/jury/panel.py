@@ -23,8 +23,8 @@ PER_JUDGE = ("model", "backend", "calibration")
 class Jury(Evaluates):
     """Judges whose verdicts are aggregated criterion by criterion.
 
-    judges: two or more, built with the same settings but their backend (and calibration);
-    ``Jury.of(backends, **settings)`` builds them. method: mean, median, majority or min.
+    judges: two or more, built with the same options but their backend (and calibration);
+    ``judge.build.build_judge(options, backends)`` builds them. method: mean, median, majority or min.
     """
 
     def __init__(self, judges: Sequence[Judge], method: JuryMethod = "mean"):
@@ -46,16 +46,12 @@ class Jury(Evaluates):
         self.judges = list(judges)
         self.method: JuryMethod = method
         first = self.judges[0]
+        self.options = first.options
         self.threshold = first.threshold
         self.request_shape = first.request_shape
         self.template_version = first.template_version
         self.batch_size = first.batch_size
         self.concurrency = max(j.concurrency for j in self.judges)
-
-    @classmethod
-    def of(cls, backends: Sequence[Backend], method: JuryMethod = "mean", **settings: Any) -> Jury:
-        """A jury of one judge per backend, all with the same settings (Judge's keywords)."""
-        return cls([Judge(backend, **settings) for backend in backends], method)
 
     @property
     def model_label(self) -> str:

@@ -40,7 +40,7 @@ class Metrics:
 
     def snapshot(self, batcher: MicroBatcher[Any, Any], backend: Any) -> dict[str, Any]:
         ordered = sorted(self.latencies)
-        backends = backend if isinstance(backend, list) else [backend]  # a jury's: one per judge
+        backends = backend if isinstance(backend, list) else [backend]  # a judge's backends (a jury's: one per judge)
         counts = [(b.hits, b.misses) if isinstance(b, CachedBackend) else (None, None) for b in backends]
         hits = None if any(h is None for h, _ in counts) else sum(h for h, _ in counts)
         misses = None if any(m is None for _, m in counts) else sum(m for _, m in counts)

@@ -17,7 +17,7 @@ from judge.backends.base import Message
 from judge.aio import run_sync
 from judge.build import JudgeOptions, build_judge
 from judge.calibration import Calibration
-from judge.engine import Judge, JudgeItem
+from judge.engine import Evaluates, Judge, JudgeItem
 from judge.jury import Jury, JuryMethod
 from judge.rl.shaping import Shaping
 from judge.verdict import Verdict
@@ -155,7 +155,7 @@ def build_scorer(
     judge's P(yes) before rewards."""
     if isinstance(shaping, dict):
         shaping = Shaping(**shaping)
-    if isinstance(model, (Judge, Jury)):
+    if isinstance(model, Evaluates):  # a ready Judge or Jury
         return RewardScorer(model, rubric=rubric, shaping=shaping)
     options = judge_options if isinstance(judge_options, JudgeOptions) else JudgeOptions(**(judge_options or {}))
     if calibration is not None:

@@ -28,7 +28,6 @@ from judge.backends.base import BackendError, YesNoQuestion, YesNoScore, remembe
 from judge.backends.batch_jobs import BatchCapable, JobStatus, combine_samples, custom_id, parse_custom_id
 from judge.cache import CachedBackend
 from judge.engine import Judge, JudgeItem
-from judge.jury import Jury
 
 POLL_FAILURES = 5  # polls failing in a row before the run stops (the job's id stays for a rerun)
 
@@ -98,7 +97,7 @@ async def prefetch(
     holds as provider batch jobs, wait for them, and keep the answers in the cache."""
     if judge.request_shape != "per_criterion":
         raise ValueError("--batch sends the per-criterion yes/no questions: use --request-shape per-criterion")
-    members: list[Judge] = judge.judges if isinstance(judge, Jury) else [judge]
+    members: list[Judge] = judge.judges
     path = state_path(output)
     jobs = _load(path)
     outcomes = []
