@@ -92,6 +92,11 @@ def test_audit_command(rubric_exe, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "all master key" in result.stdout and "0/33 0.0%" in result.stdout
     assert json.loads(out.read_text())["rubric"] == REFERENCE_RUBRIC.id
+    lines = tmp_path / "audit.jsonl"  # JSON lines: the report as one record on one line
+    command = [rubric_exe, "audit", "--model", "fake:yes", "--limit", "1", "--no-cache", "--output", str(lines)]
+    assert subprocess.run(command, capture_output=True, text=True, timeout=120).returncode == 0
+    (record,) = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert record["rubric"] == REFERENCE_RUBRIC.id
 
 
 def test_audit_summary_compares_the_defences_on_and_off(rubric_exe, tmp_path):
@@ -227,3 +232,29 @@ def test_pairwise_audit_counts_attack_wins_and_ties_on_both_sides():
     assert [line.split() for line in lines if line.startswith("master key")] == [
         ["master", "key", "0/4", "win,", "0", "tie", "0/4", "win,", "4", "tie"]
     ]
+
+
+def test_an_unscored_column_says_why():
+    """Before: 'checked in code' read '0/0 n/a (3 unscored)' with no reason when math-verify was missing."""
+    from judge.audit.suite import _count, format_report
+    from judge.verdict import CriterionResult, Verdict
+
+    reason = "this check needs the math-verify package: pip install 'math-verify'"
+    unscored = Verdict(
+        item_id="x", rubric_id="r", model="m", threshold=0.5, status="unscored", n_unscored=1,
+        results=[CriterionResult(criterion_id="c", status="unscored", reason=reason)],
+    )  # fmt: skip
+    scored = Verdict(
+        item_id="y", rubric_id="r", model="m", threshold=0.5, status="scored",
+        results=[CriterionResult(criterion_id="c", status="scored", p_yes=0.1, met=False)],
+    )  # fmt: skip
+    names = ["checked in code", "hardened"]
+    counts = {"checked in code": _count([unscored] * 3), "hardened": _count([scored] * 3)}
+    report = {
+        "model": "m", "threshold": 0.5, "rubric": "r", "questions": 3, "configurations": names,
+        "attacks": [{"id": "a", "family": "f", **counts}], "families": {"f": counts},
+        "genuine": {"n": 0, "guard_rejected": 0, "guard_false_rejection_rate": None, **counts},
+    }  # fmt: skip
+    text = format_report(report)
+    assert "0/0 n/a (3 unscored)" in text and f"unscored in 'checked in code': {reason}" in text
+    assert "unscored in 'hardened'" not in text

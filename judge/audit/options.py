@@ -41,7 +41,9 @@ class AuditOptions:
         metavar="NAME",
     )
     pairwise: bool = option(False, "also audit the pairwise judge: each attack against a genuine correct solution")
-    output: Path | None = option(None, "also write the report as JSON")
+    output: Path | None = option(
+        None, "also write the report as JSON (indented; one line when the name ends in .jsonl)"
+    )
     summary: Path | None = option(
         None,
         "also write a summary as JSON: per family and probe, the rates with the new defences (the normalised "
@@ -77,6 +79,7 @@ def audit(options: AuditOptions, backend: Any, rubric: Any) -> tuple[str, dict[s
     """The printed report and its JSON."""
     from judge.audit import pairs, probes, suite  # the engine, only once an audit runs (not for --help)
     from judge.engine import Judge
+    from judge.options import JudgeOptions
 
     questions = suite.load_questions(options.questions, options.limit)
     attacks = suite.of_families(suite.load_attacks(list(options.attacks)), options.families)
@@ -88,7 +91,7 @@ def audit(options: AuditOptions, backend: Any, rubric: Any) -> tuple[str, dict[s
     if options.probes or options.probe:
         chosen = probes.named(options.probe)
         for view, key in ((True, "probes"), (False, "probes_no_view")):
-            judge = Judge(backend, threshold=options.threshold, view=view)
+            judge = Judge(backend, JudgeOptions(threshold=options.threshold, view=view))
             report[key] = probes.run_probes(backend, questions, rubric=rubric, judge=judge, probes=chosen)
             text.append(probes.format_probes(report[key]))
     if options.pairwise:

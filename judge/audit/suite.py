@@ -10,14 +10,16 @@ configuration is run side by side, so the effect of each defence shows.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from judge.backends.base import model_label
+from judge.options import JudgeOptions
 from judge.engine import Judge, JudgeItem
 from judge.hardening import content_free_reason
 from judge.verdict import Verdict
@@ -159,11 +161,17 @@ def _met(verdict: Verdict) -> bool:
 def _count(verdicts: Sequence[Verdict]) -> dict[str, Any]:
     scored = [v for v in verdicts if v.n_unscored == 0 and v.status == "scored"]
     accepted = sum(_met(v) for v in scored)
+    reasons = Counter(
+        next((r.reason for r in v.results if r.status == "unscored"), v.reason) or "unscored"
+        for v in verdicts
+        if v not in scored
+    )
     return {
         "n": len(verdicts),
         "met": accepted,
         "unscored": len(verdicts) - len(scored),
         "rate": accepted / len(scored) if scored else None,
+        "unscored_because": reasons.most_common(1)[0][0] if reasons else None,
     }
 
 
@@ -177,7 +185,9 @@ def run_audit(
     configurations: dict[str, dict[str, Any]] = CONFIGURATIONS,
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """False-positive rates per attack and configuration; acceptance of genuine solutions."""
+    """False-positive rates per attack and configuration; acceptance of genuine solutions.
+    Each configuration is the judging options with some fields changed (an ablation)."""
+    base = JudgeOptions(threshold=threshold)
     if rubric is not REFERENCE_RUBRIC:  # a code-checked twin exists only for the reference rubric
         configurations = {name: options for name, options in configurations.items() if "rubric" not in options}
 
@@ -205,7 +215,7 @@ def run_audit(
         for name, options in configurations.items():
             options = dict(options)
             audited = options.pop("rubric", None)
-            judge = Judge(backend, threshold=threshold, **options)
+            judge = Judge(backend, replace(base, **options))
             audited_items = items_for(audited) if audited is not None else items
             by_config[name] = {}
             for verdict in judge.evaluate_many(audited_items):
@@ -266,6 +276,12 @@ def format_report(report: dict[str, Any]) -> str:
         "",
     ]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    why: dict[str, str] = {}  # a column's unscored cells say why (a check's missing package, say)
+    for counts in [*report["families"].values(), genuine]:
+        for name in names:
+            if (reason := counts[name].get("unscored_because")) and name not in why:
+                why[name] = reason
+    lines += ["", *(f"unscored in {name!r}: {reason}" for name, reason in why.items())] if why else []
     if genuine["n"]:
         lines += [
             "",
