@@ -100,7 +100,7 @@ class AnthropicBackend(ApiBackend):
             )
         return endpoints
 
-    async def _structured(
+    async def call_structured(
         self,
         endpoint: Endpoint,
         messages: list[Message],
@@ -121,7 +121,7 @@ class AnthropicBackend(ApiBackend):
         self._count_cache(getattr(completion, "usage", None))
         return value, _tokens(getattr(completion, "usage", None))
 
-    async def _text(
+    async def call_text(
         self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> tuple[str, TokenCounts]:
         system, turns = split_system(messages)

@@ -125,6 +125,13 @@ STRUCTURED_INSTRUCTION = (
 )
 
 
+def usage_tokens(usage: Any) -> TokenCounts:
+    """(prompt tokens, completion tokens) of an OpenAI-shaped usage record, None where absent."""
+    if usage is None:
+        return None, None
+    return getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+
+
 def reasks(count: int) -> AsyncRetrying:
     """instructor's re-ask policy: ask again after output that fails validation, and only
     then. A body that is not JSON at all is a transport fault, retried by our own policy
@@ -287,22 +294,25 @@ class ApiBackend(BackendBase):
         await self._bind_to_running_loop()
         try:
             if schema is None:
-                return await self._request(self._text, list(messages), max_tokens=max_tokens, temperature=temperature)
+                return await self._request(
+                    self.call_text, list(messages), max_tokens=max_tokens, temperature=temperature
+                )
             return await self._request(
-                self._structured, list(messages), schema=schema, max_tokens=max_tokens, temperature=temperature
+                self.call_structured, list(messages), schema=schema, max_tokens=max_tokens, temperature=temperature
             )
         except BackendFatalError:
             raise
         except Exception as e:
             raise GenerationError(describe(e)) from e
 
-    # -- provider calls: (client, messages, **parameters) -> (value, (prompt_tokens, completion_tokens))
-    async def _top_logprobs(
+    # -- provider calls, what a backend of another provider implements:
+    # (endpoint, messages, **parameters) -> (value, (prompt_tokens, completion_tokens))
+    async def call_logprobs(
         self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int
     ) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
         raise NotImplementedError
 
-    async def _structured(
+    async def call_structured(
         self,
         endpoint: Endpoint,
         messages: list[Message],
@@ -311,9 +321,18 @@ class ApiBackend(BackendBase):
         max_tokens: int,
         temperature: float,
     ) -> tuple[BaseModel, TokenCounts]:
-        raise NotImplementedError
+        """A validated structured answer; by default through instructor's OpenAI-shaped client
+        on ``endpoint.structured`` (openai, litellm)."""
+        value, completion = await endpoint.structured.chat.completions.create_with_completion(
+            model=self.model_id,
+            messages=messages,
+            response_model=schema,
+            max_retries=reasks(self.options.reasks),
+            **self.request_parameters(max_tokens, temperature),
+        )
+        return value, usage_tokens(getattr(completion, "usage", None))
 
-    async def _text(
+    async def call_text(
         self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> tuple[str, TokenCounts]:
         raise NotImplementedError
@@ -322,7 +341,7 @@ class ApiBackend(BackendBase):
     async def _p_yes_one(self, messages: list[Message]) -> YesNoScore:
         try:
             if self.mode == "logprobs":
-                top = await self._request(self._top_logprobs, messages, max_tokens=1)
+                top = await self._request(self.call_logprobs, messages, max_tokens=1)
                 return score_top_logprobs(top, self.options.top_logprobs)
             return await self._sampled_verdict(messages)
         except BackendFatalError:
@@ -337,7 +356,7 @@ class ApiBackend(BackendBase):
         temperature = 0.0 if self.samples == 1 else self.options.sample_temperature
         outcomes = await asyncio.gather(
             *(
-                self._request(self._structured, asked, schema=YesNoVerdict, max_tokens=400, temperature=temperature)
+                self._request(self.call_structured, asked, schema=YesNoVerdict, max_tokens=400, temperature=temperature)
                 for _ in range(self.samples)
             ),
             return_exceptions=True,
@@ -368,7 +387,7 @@ class ApiBackend(BackendBase):
         async def attempt() -> Any:
             async with self.limits.slot(estimate):
                 with self.pool.lease() as replica:
-                    if call != self._structured:  # structured calls are counted by instructor's hook
+                    if call != self.call_structured:  # structured calls are counted by instructor's hook
                         self._count_request(replica.label)
                     try:
                         value, (prompt_tokens, completion_tokens) = await call(replica.client, messages, **parameters)

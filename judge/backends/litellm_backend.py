@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
 # litellm fetches its price list from the internet at import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -21,10 +20,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import instructor  # noqa: E402
 import litellm  # noqa: E402
 
-from judge.backends.api import ApiBackend, ApiOptions, BackendConfigError, Endpoint, TokenCounts  # noqa: E402
+from judge.backends.api import ApiBackend, ApiOptions, BackendConfigError, Endpoint, TokenCounts, usage_tokens  # noqa: E402
 from judge.backends.base import Message  # noqa: E402
 from judge.backends.logprobs import first_token_alternatives  # noqa: E402
-from judge.backends.openai_backend import _tokens, structured_chat  # noqa: E402
+
 
 litellm.suppress_debug_info = True
 
@@ -87,7 +86,7 @@ class LiteLLMBackend(ApiBackend):
 
         return Endpoint(acompletion, instructor.from_litellm(acompletion, mode=instructor.Mode.TOOLS))
 
-    async def _top_logprobs(
+    async def call_logprobs(
         self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int
     ) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
         response = await endpoint.raw(
@@ -98,22 +97,9 @@ class LiteLLMBackend(ApiBackend):
             logprobs=True,
             top_logprobs=self.options.top_logprobs,
         )
-        return first_token_alternatives(response), _tokens(getattr(response, "usage", None))
+        return first_token_alternatives(response), usage_tokens(getattr(response, "usage", None))
 
-    async def _structured(
-        self,
-        endpoint: Endpoint,
-        messages: list[Message],
-        *,
-        schema: type[BaseModel],
-        max_tokens: int,
-        temperature: float,
-    ) -> tuple[BaseModel, TokenCounts]:
-        return await structured_chat(
-            self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature
-        )
-
-    async def _text(
+    async def call_text(
         self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> tuple[str, TokenCounts]:
         response = await endpoint.raw(
@@ -121,4 +107,4 @@ class LiteLLMBackend(ApiBackend):
         )
         if not response.choices:
             raise ValueError("the completion has no choices")
-        return response.choices[0].message.content or "", _tokens(getattr(response, "usage", None))
+        return response.choices[0].message.content or "", usage_tokens(getattr(response, "usage", None))

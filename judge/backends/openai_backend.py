@@ -23,9 +23,8 @@ from typing import Any
 import instructor
 import openai
 from openai.types.chat import ChatCompletion
-from pydantic import BaseModel
 
-from judge.backends.api import ApiBackend, ApiOptions, BackendConfigError, reasks, Endpoint, TokenCounts, api_key
+from judge.backends.api import ApiBackend, ApiOptions, BackendConfigError, Endpoint, TokenCounts, api_key, usage_tokens
 from judge.backends.base import Message
 from judge.backends.logprobs import first_token_alternatives
 from judge.backends.openai_batch import OpenAIBatches
@@ -39,32 +38,6 @@ def aiohttp_client(sdk: Any) -> Any:
         return sdk.DefaultAioHttpClient()
     except (AttributeError, RuntimeError, ImportError):  # older SDK, or the extra not installed
         return None
-
-
-def _tokens(usage: Any) -> TokenCounts:
-    if usage is None:
-        return None, None
-    return getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
-
-
-async def structured_chat(
-    backend: ApiBackend,
-    endpoint: Endpoint,
-    messages: list[Message],
-    *,
-    schema: type[BaseModel],
-    max_tokens: int,
-    temperature: float,
-) -> tuple[BaseModel, TokenCounts]:
-    """A validated structured answer through instructor's OpenAI-shaped client (openai, litellm)."""
-    value, completion = await endpoint.structured.chat.completions.create_with_completion(
-        model=backend.model_id,
-        messages=messages,
-        response_model=schema,
-        max_retries=reasks(backend.options.reasks),
-        **backend.request_parameters(max_tokens, temperature),
-    )
-    return value, _tokens(getattr(completion, "usage", None))
 
 
 REASONING_MODEL = re.compile(r"^(ft:)?(o\d+([-.].*)?|gpt-5(?!-chat)([-.].*)?)$")
@@ -123,7 +96,7 @@ class OpenAIBackend(OpenAIBatches, ApiBackend):
             )
         return endpoints
 
-    async def _top_logprobs(
+    async def call_logprobs(
         self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int
     ) -> tuple[list[tuple[str, float]] | None, TokenCounts]:
         # The SDK's create() re-walks its typed parameters on every call (about 2 ms of CPU,
@@ -132,7 +105,7 @@ class OpenAIBackend(OpenAIBatches, ApiBackend):
         completion = await endpoint.raw.post(
             "/chat/completions", body=self.logprobs_body(messages, max_tokens), cast_to=ChatCompletion
         )
-        return first_token_alternatives(completion), _tokens(completion.usage)
+        return first_token_alternatives(completion), usage_tokens(completion.usage)
 
     def _body(self, messages: list[Message], max_tokens: int, temperature: float, **fields: Any) -> dict[str, Any]:
         """A chat-completions request body as plain JSON (what the Batch API's lines hold too)."""
@@ -148,20 +121,7 @@ class OpenAIBackend(OpenAIBatches, ApiBackend):
     def logprobs_body(self, messages: list[Message], max_tokens: int = 1) -> dict[str, Any]:
         return self._body(messages, max_tokens, 0.0, logprobs=True, top_logprobs=self.options.top_logprobs)
 
-    async def _structured(
-        self,
-        endpoint: Endpoint,
-        messages: list[Message],
-        *,
-        schema: type[BaseModel],
-        max_tokens: int,
-        temperature: float,
-    ) -> tuple[BaseModel, TokenCounts]:
-        return await structured_chat(
-            self, endpoint, messages, schema=schema, max_tokens=max_tokens, temperature=temperature
-        )
-
-    async def _text(
+    async def call_text(
         self, endpoint: Endpoint, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> tuple[str, TokenCounts]:
         completion = await endpoint.raw.chat.completions.create(
@@ -169,4 +129,4 @@ class OpenAIBackend(OpenAIBatches, ApiBackend):
         )
         if not completion.choices:
             raise ValueError("the completion has no choices")
-        return completion.choices[0].message.content or "", _tokens(completion.usage)
+        return completion.choices[0].message.content or "", usage_tokens(completion.usage)
