@@ -313,7 +313,9 @@ def run_audit(args: argparse.Namespace) -> int:
     text, report = audit(options, open_models(args)[0], rubric)
     print(text)
     if options.output:
-        options.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        lines = options.output.suffix.lower() in (".jsonl", ".ndjson")  # one record a line, as JSON lines are read
+        text = json.dumps(report) if lines else json.dumps(report, indent=2)
+        options.output.write_text(text + "\n", encoding="utf-8")
     if options.summary:
         from judge.audit.summary import summarise
 

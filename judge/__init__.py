@@ -24,9 +24,32 @@ def _refuse_shadowed_siblings() -> None:
 
 _refuse_shadowed_siblings()
 
+# The public API, one import away (the docs import from here): models, the options a judge
+# is built from, the engine and its verdicts, juries, pairwise judging, the cache.
 from judge.backends import get_backend  # noqa: E402
+from judge.backends.fake import FakeBackend  # noqa: E402
 from judge.models import open_backend  # noqa: E402
+from judge.options import JudgeOptions  # noqa: E402
 from judge.engine import Judge, JudgeItem  # noqa: E402
+from judge.build import build_judge  # noqa: E402
+from judge.jury.panel import Jury  # noqa: E402
+from judge.pairwise import PairwiseJudge  # noqa: E402
+from judge.cache import CachedBackend  # noqa: E402
+from judge.calibration import Calibration  # noqa: E402
 from judge.verdict import CriterionResult, Verdict  # noqa: E402
 
-__all__ = ["CriterionResult", "Judge", "JudgeItem", "Verdict", "get_backend", "open_backend"]
+__all__ = [
+    "CachedBackend",
+    "Calibration",
+    "CriterionResult",
+    "FakeBackend",
+    "Judge",
+    "JudgeItem",
+    "JudgeOptions",
+    "Jury",
+    "PairwiseJudge",
+    "Verdict",
+    "build_judge",
+    "get_backend",
+    "open_backend",
+]

@@ -9,6 +9,7 @@ without it gets ``the reward server needs the package 'uvicorn': pip install
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 from types import ModuleType
 
@@ -40,9 +41,41 @@ class MissingExtra(ModuleNotFoundError):
 
 
 def install_hint(extra: str) -> str:
+    """The pip command that brings an extra's packages. The packages themselves, read from the
+    installed distribution's metadata: ``pip install 'rubric-judge[serve]'`` would ask the
+    package index for rubric-judge, which a user of a wheel or a checkout did not get there."""
     if extra not in EXTRAS:
         raise KeyError(f"no extra named {extra!r}; known: {', '.join(EXTRAS)}")
-    return f"pip install 'rubric-judge[{extra}]'"
+    needed = extra_requirements(extra)
+    if not needed:  # not installed as a distribution (a checkout on the path): the extra by name
+        return f"pip install 'rubric-judge[{extra}]'"
+    return "pip install " + " ".join(f"'{r}'" for r in needed) + f"  (rubric-judge's {extra!r} extra)"
+
+
+def extra_requirements(extra: str) -> list[str]:
+    """The requirements the installed rubric-judge lists for ``extra`` on this platform."""
+    try:
+        listed = importlib.metadata.requires("rubric-judge") or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    found = []
+    for line in listed:
+        requirement, _, marker = line.partition(";")
+        if _applies(marker.strip(), extra):
+            found.append(requirement.strip().replace(" ", ""))
+    return found
+
+
+def _applies(marker: str, extra: str) -> bool:
+    """Whether a requirement's marker holds for ``extra`` here (packaging reads the platform
+    parts when present; without it, every requirement of the extra is named)."""
+    if f'extra == "{extra}"' not in marker and f"extra == '{extra}'" not in marker:
+        return False
+    try:
+        from packaging.markers import Marker
+    except ImportError:
+        return True
+    return Marker(marker).evaluate({"extra": extra})
 
 
 def module(extra: str, name: str, purpose: str | None = None) -> ModuleType:

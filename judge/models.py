@@ -72,7 +72,8 @@ class ModelOptions:
 
     model: tuple[str, ...] = option(
         (),
-        "model spec (see `rubric judge --help`); default: the embedded SmolLM2; repeat for a jury "
+        "model spec: HF_ID or PATH, openai/MODEL, anthropic/MODEL, litellm/PROVIDER/MODEL, fake:yes ... (each with its "
+        "options: the end of `rubric judge --help`); default: the embedded SmolLM2; repeat for a jury "
         "(each criterion judged by every model; API options then go in each spec, ?base_url=...)",
         action="append",
         metavar="SPEC",

@@ -92,3 +92,21 @@ def test_open_backend_keeps_user_and_program_api_options_apart():
         cache=False,
     )
     assert api.concurrency == 8
+
+
+def test_an_extras_install_hint_names_its_packages_not_the_distribution(monkeypatch):
+    """rubric-judge is installed from a wheel or a checkout, not from the package index:
+    'pip install rubric-judge[serve]' would fail there. The hint names the extra's packages."""
+    import importlib.metadata
+
+    from judge import extras
+
+    requires = ['starlette>=0.40; extra == "serve"', 'uvloop>=0.19; sys_platform == "nonesuch" and extra == "serve"']
+    monkeypatch.setattr(importlib.metadata, "requires", lambda name: requires + ["pydantic>=2"])
+    assert extras.install_hint("serve") == "pip install 'starlette>=0.40'  (rubric-judge's 'serve' extra)"
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "requires", missing)
+    assert extras.install_hint("serve") == "pip install 'rubric-judge[serve]'"  # a checkout on the path
