@@ -139,7 +139,9 @@ class Calibration(BaseModel):
     @classmethod
     def of(cls, value: str | Path | Calibration | None) -> Calibration | None:
         """A calibration from a file path, as given, or none: what every entry point accepts."""
-        return None if value is None or isinstance(value, Calibration) else cls.load(value)
+        if value is None or isinstance(value, Calibration):
+            return value
+        return cls.load(value)
 
     @classmethod
     def load(cls, path: str | Path, data: Any = None) -> Calibration:

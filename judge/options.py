@@ -120,8 +120,8 @@ class JudgeOptions:
             raise ValueError(f"request_shape must be one of {', '.join(SHAPES)}, got {self.request_shape!r}")
         if self.jury not in METHODS:
             raise ValueError(f"jury must be one of {', '.join(METHODS)}, got {self.jury!r}")
-        if self.guard != "semantic":
-            object.__setattr__(self, "guard", bool(self.guard))
+        if self.guard not in (True, False, "semantic"):
+            raise ValueError(f"guard must be True, False or 'semantic', got {self.guard!r}")
 
     def recorded(self) -> dict[str, Any]:
         """The options a verdict depends on, as a run records them (see RECORDED)."""

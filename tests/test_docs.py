@@ -247,10 +247,10 @@ def test_site_builds_strict(tmp_path):
     site = tmp_path / "site"
     result = build_site(ROOT / "mkdocs.yml", site)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    cli_page = (site / "cli" / "index.html").read_text(encoding="utf-8")
+    cli_page = (site / "cli.html").read_text(encoding="utf-8")  # pages as page.html: the site opens from disk
     for command in ("rubric judge", "rubric rubrics validate", "rubric library show", "--request-shape"):
         assert command in cli_page, command
-    reference = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    reference = (site / "reference.html").read_text(encoding="utf-8")
     for documented in (
         "judge.engine.Judge.evaluate",
         "judge.engine.Judge.aevaluate_many",
@@ -258,6 +258,15 @@ def test_site_builds_strict(tmp_path):
     ):
         assert f'id="{documented}"' in reference, documented
     assert (site / "search" / "search_index.json").exists()
+    # opened from disk (file://): links name pages, never folders a browser would list
+    home = (site / "index.html").read_text(encoding="utf-8")
+    pages = re.findall(r'href="([^"#:]+)"', home)
+    assert "rewards.html" in pages and not [p for p in pages if p.endswith("/") and not p.startswith("http")]
+    # the rewards page shows the GRPO run's own charts, served from bench/results/
+    rewards = (site / "rewards.html").read_text(encoding="utf-8")
+    for chart in ("results/grpo/verifiable.png", "results/grpo/judged.png"):
+        assert f'src="{chart}"' in rewards and (site / chart).exists(), chart
+    assert rewards.count('class="md-nav__link"') > 5  # a table of contents: a heading per topic
 
 
 def test_site_build_fails_on_a_broken_link(tmp_path):
