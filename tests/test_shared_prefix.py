@@ -133,14 +133,40 @@ def test_instruction_cache_learns_the_common_start_of_consecutive_prefixes():
     from judge.backends.forward_passes import InstructionCache
 
     computed = []
+
+    def compute(ids, past):
+        computed.append((list(ids), past))
+        return (past or ()) + tuple(ids)
+
+    def crop(cache, length):
+        return cache[:length]
+
     store = InstructionCache(min_length=3)
-    compute = lambda ids: computed.append(list(ids)) or f"cache-of-{len(ids)}"  # noqa: E731
-    assert store.reusable([1, 2, 3, 4, 9], compute) == (0, None)  # nothing seen before
-    assert store.reusable([1, 2, 3, 4, 8, 8], compute) == (4, "cache-of-4")  # learned [1, 2, 3, 4]
-    assert store.reusable([1, 2, 3, 4, 7], compute) == (4, "cache-of-4")  # reused, not recomputed
-    assert computed == [[1, 2, 3, 4]]
-    assert store.reusable([5, 6, 7], compute) == (0, None)  # a different start is never served stale
-    assert store.reusable([1, 2, 9], compute) == (0, None)  # too short a common start to pay off
+    assert store.reusable([1, 2, 3, 4, 9], compute, crop) == (0, None)  # nothing seen before
+    assert store.reusable([1, 2, 3, 4, 8, 8], compute, crop) == (4, (1, 2, 3, 4))  # learned [1, 2, 3, 4]
+    assert store.reusable([1, 2, 3, 4, 7], compute, crop) == (4, (1, 2, 3, 4))  # reused, not recomputed
+    assert computed == [([1, 2, 3, 4], None)]
+    assert store.reusable([5, 6, 7], compute, crop) == (0, None)  # a different start is never served stale
+    assert store.reusable([1, 2, 9], compute, crop) == (0, None)  # too short a common start to pay off
+
+
+def test_instruction_cache_follows_a_grpo_batch_prompt_by_prompt():
+    """Instructions I, then two prompts' groups: the held prefix grows to I + the prompt from
+    its group's second completion on, and is cut back to I (not recomputed) for the next."""
+    from judge.backends.forward_passes import InstructionCache
+
+    computed = []
+
+    def compute(ids, past):
+        computed.append(list(ids))
+        return (past or ()) + tuple(ids)
+
+    store = InstructionCache(min_length=3)
+    instructions, first, second = [1, 2, 3, 4], [10, 11, 12], [20, 21, 22]
+    group = lambda prompt, n: [instructions + prompt + [100 + k] for k in range(n)]  # noqa: E731
+    covered = [store.reusable(p, compute, lambda c, n: c[:n])[0] for p in group(first, 4) + group(second, 4)]
+    assert covered == [0, 7, 7, 7, 4, 7, 7, 7]
+    assert computed == [instructions + first, second]  # each prompt once; the instructions once
 
 
 def test_instruction_cache_gives_the_same_scores(tiny_backend):
@@ -166,3 +192,47 @@ def test_changed_instructions_are_not_served_from_the_old_cache(tiny_backend):
     assert_same(
         tiny_backend.p_yes_sync(other_system), [tiny_backend.p_yes_sync([q])[0] for q in ungrouped(other_system)]
     )
+
+
+def unique_tokens(sequences):
+    """The tokens of a batch counted once per distinct prefix (the nodes of its token trie):
+    what a judge that never recomputed anything would run."""
+    return len({tuple(s[: i + 1]) for s in sequences for i in range(len(s))})
+
+
+def test_a_grpo_batch_computes_each_prompt_once_for_its_group(tiny_backend):
+    """Two prompts x four completions, judged in two calls as TRL hands batches: the held
+    prefix follows the prompt, so the tokens run stay within 1.3x the batch's unique tokens
+    (before, the second prompt's group recomputed its prompt for every completion), and the
+    scores are those of judging each question alone."""
+    long_prompt = "Describe, in a few sentences, the history and the uses of the lighthouse on the rocky coast. " * 3
+    other_prompt = "Explain how bread is baked at home, from the flour and the yeast to the oven, step by step. " * 3
+    batch = [
+        q
+        for prompt in (long_prompt, other_prompt)
+        for k in range(4)
+        for q in questions(f"Answer {k}: it is fine.", f"{prompt[:5]}-{k}", criteria=CRITERIA[:2], prompt=prompt)
+    ]
+    tiny_backend.p_yes_sync(questions("Warm-up.", "w"))  # the judge instructions, learnt as in a running job
+    start = tiny_backend.tokens_computed
+    scores = tiny_backend.p_yes_sync(batch[:8]) + tiny_backend.p_yes_sync(batch[8:])
+    computed = tiny_backend.tokens_computed - start
+    encoded = [tiny_backend.encode(q.messages) for q in batch]
+    assert computed <= 1.3 * unique_tokens(encoded), (computed, unique_tokens(encoded))
+    assert_same(scores, [tiny_backend.p_yes_sync([q])[0] for q in ungrouped(batch)])
+
+
+def test_the_grpo_prefix_bench_compares_both_caches_in_one_run(tiny_llama, smollm2_tokenizer, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    tiny_llama.save_pretrained(tmp_path / "tiny")
+    smollm2_tokenizer.save_pretrained(tmp_path / "tiny")
+    path = Path(__file__).resolve().parents[1] / "bench" / "grpo_prefix.py"
+    spec = importlib.util.spec_from_file_location("grpo_prefix", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--model", f"local:{tmp_path / 'tiny'}", "--steps", "1", "--group", "4", "--criteria", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    before, after = (int(line.split(": ")[1].split(" tokens")[0]) for line in lines[1:3])
+    assert "instructions only (before)" in lines[1] and "follows the prompt" in lines[2] and after < before

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +66,14 @@ def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: 
 
 
 class InstructionCache:
-    """The key/value cache of the token prefix that consecutive responses' prompts share
-    (the judge instructions), kept between calls.
+    """The key/value cache of the token prefix that consecutive responses' prompts share,
+    kept between calls: the judge instructions, and the item's prompt too while consecutive
+    items answer the same one (a GRPO group: its completions share the prompt).
 
     It learns that prefix by itself: the common start of the last two response prefixes.
+    When the next two share more (the same prompt again), the held prefix grows by what they
+    add; when the next one shares less (another prompt, the same instructions), it is cut
+    back to what they share, with no recomputing of the instructions.
     """
 
     def __init__(self, min_length: int):
@@ -78,13 +82,21 @@ class InstructionCache:
         self.cache: Any = None
         self._previous: list[int] = []
 
-    def reusable(self, prefix: list[int], compute: Any) -> tuple[int, Any]:
-        """(tokens covered, a private copy of their cache) for this response prefix; (0, None) if none."""
-        if not (self.ids and prefix[: len(self.ids)] == self.ids):
-            shared = common_prefix_length([prefix, self._previous]) if self._previous else 0
-            if shared >= self.min_length:
-                self.ids, self.cache = prefix[:shared], compute(prefix[:shared])
-        self._previous = prefix
-        if self.ids and prefix[: len(self.ids)] == self.ids:
-            return len(self.ids), copy.deepcopy(self.cache)
-        return 0, None
+    def reusable(
+        self, prefix: list[int], compute: Callable[[list[int], Any], Any], crop: Callable[[Any, int], Any]
+    ) -> tuple[int, Any]:
+        """(tokens covered, a private copy of their cache) for this response prefix; (0, None)
+        if none. ``compute(ids, past)`` continues a cache (or starts one, past None) over ids;
+        ``crop(cache, length)`` cuts a cache back to its first length tokens."""
+        previous, self._previous = self._previous, prefix
+        held = len(self.ids) if self.ids and prefix[: len(self.ids)] == self.ids else 0
+        shared = common_prefix_length([prefix, previous]) if previous else 0
+        if shared >= self.min_length and shared > held:
+            if held:  # the same start and more: grow the held prefix by what this pair adds
+                self.cache = compute(prefix[held:shared], copy.deepcopy(self.cache))
+            elif self.ids and self.ids[:shared] == prefix[:shared]:  # less of it: cut back
+                self.cache = crop(copy.deepcopy(self.cache), shared)
+            else:
+                self.cache = compute(prefix[:shared], None)
+            self.ids, held = prefix[:shared], shared
+        return (held, copy.deepcopy(self.cache)) if held else (0, None)

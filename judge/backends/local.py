@@ -118,6 +118,7 @@ class LocalBackend(BackendBase):
             self.pad_id = 0  # any id works: padded positions are masked out
         self.context_window = self._context_window()
         self.instructions = InstructionCache(min_shared_prefix)
+        self.tokens_computed = 0  # tokens run through the model (padding aside): what sharing saves
         self.lock = threading.Lock()  # one forward pass at a time; torch uses every core already
         self.structured = structured
         self.grammars: grammar.SchemaGrammars | None = None  # built at the first structured generation
@@ -322,6 +323,7 @@ class LocalBackend(BackendBase):
     def _forward(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """One full pass per sequence, batched; explicit position ids keep each row's
         positions as if it were alone."""
+        self.tokens_computed += sum(len(s) for s in sequences)
         ids, mask = self._left_pad(sequences, self.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits = self._logits_at(
@@ -352,6 +354,7 @@ class LocalBackend(BackendBase):
             )
         for batch in batches:
             chunk = [suffixes[i] for i in batch]
+            self.tokens_computed += sum(len(s) for s in chunk)
             if self.pack_suffixes:
                 logits = self._packed_suffix_logits(cache, prefix_length, chunk)
                 cache.crop(-sum(len(s) for s in chunk))  # back to the prefix for the next chunk
@@ -397,12 +400,20 @@ class LocalBackend(BackendBase):
 
     def _run_prefix(self, ids: list[int], past: Any = None) -> Any:
         """The key/value cache after ids (continuing past, a cache of the tokens before them)."""
+        self.tokens_computed += len(ids)
         inputs = torch.tensor([ids], device=self.device)
         output = self.model(input_ids=inputs, **{self._cache_argument: past}, use_cache=True, logits_to_keep=1)
         return output[self._cache_argument]
 
+    @staticmethod
+    def _crop(cache: Any, length: int) -> Any:
+        """The cache cut back to its first length tokens (transformers crops by a negative count)."""
+        if (extra := cache.get_seq_length() - length) > 0:
+            cache.crop(-extra)
+        return cache
+
     def _prefix_cache(self, prefix: list[int]) -> Any:
-        covered, cache = self.instructions.reusable(prefix, self._run_prefix)
+        covered, cache = self.instructions.reusable(prefix, self._run_prefix, self._crop)
         if covered == len(prefix):
             return cache
         return self._run_prefix(prefix[covered:], cache)
