@@ -67,8 +67,6 @@ def recipe(tmp_path_factory, tiny_llama, smollm2_tokenizer, rubric_exe):
                 "--method",
                 "constraints",
                 "--extract-only",
-                "--task",
-                "none",  # the constraints alone, as the published run trained (its evaluation skips the task)
                 "--input",
                 str(folder / f"{name}.jsonl"),
                 "--output",
@@ -90,9 +88,9 @@ def test_the_prompt_sets(recipe):
     held_out = [json.loads(line)["id"] for line in (folder / "heldout.jsonl").read_text().splitlines()]
     assert len(train) == 8 and held_out == ["ifeval-1", "ifeval-2"]  # 500 words cannot be met in a short answer
     rubrics = [json.loads(line) for line in (folder / "train.rubrics.jsonl").read_text().splitlines()]
-    assert all(
-        all("check" in c for c in r["criteria"]) for r in rubrics
-    )  # every training constraint is checked in code
+    for rubric in rubrics:  # every training constraint is checked in code; the task criterion is for a judge
+        task, *constraints = rubric["criteria"]
+        assert task["id"] == "task" and "check" not in task and all("check" in c for c in constraints)
 
 
 def train_argv(folder: Path, policy: Path, out: Path, arm: str) -> list[str]:
@@ -120,12 +118,12 @@ def completions(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "completions.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("arm", ["verifiable", "judged"])
+@pytest.mark.parametrize("arm", ["verifiable", "task-gated", "judged"])
 def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path):
     folder, policy = recipe
     out = tmp_path / arm
     argv = train_argv(folder, policy, out, arm)
-    if arm == "judged":
+    if arm != "verifiable":
         argv += ["--judge", f"local:{policy}"]
     load("train").main(argv)
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
@@ -135,8 +133,13 @@ def test_two_steps_in_each_arm_then_a_held_out_evaluation(recipe, arm, tmp_path)
     rows = completions(out)  # 2 prompts x 4 completions a step, each with its reward, truth and features
     assert [r["step"] for r in rows] == [1] * 8 + [2] * 8
     assert all({"completion", "reward", "truth", "markdown", "filler", "repeated", "words"} <= r.keys() for r in rows)
-    if arm == "verifiable":
+    if arm == "verifiable":  # the task criterion is skipped, never judged by the stand-in: the reward is the truth
         assert all(r["reward"] == r["truth"] for r in rows)
+    run = json.loads((out / "run.json").read_text())
+    assert run["lr_scheduler"] == "constant" and run["beta"] > 0 and run["generations"] == 8
+    assert {s["learning_rate"] for s in steps} == {run["learning_rate"]}  # constant: the same rate at every step
+    if arm == "task-gated":  # the task criterion's pass rate is a monitored sign of every step
+        assert all("rubric_reward/monitor/task_pass" in s for s in steps)
     for step in (1, 2):
         logged = next(s["rewards/rubric_reward/mean"] for s in steps if s["step"] == step)
         assert logged == pytest.approx(sum(r["reward"] for r in rows if r["step"] == step) / 8)
@@ -169,12 +172,16 @@ def test_the_judged_arm_applies_a_calibration_of_its_judge(recipe, tmp_path):
 def test_the_reward_through_rubric_serve_trains_exactly_as_in_process(recipe, tmp_path):
     """--reward-server: the same seed and the same rewards (checked in code, on the server)
     give the same completions step for step; the server judged each step's batch in one call."""
+    from judge import Judge
     from judge.backends.fake import FakeBackend
-    from tests.serving import serve
+    from judge.rl import RewardScorer
+    from tests.serving import RunningServer
 
     folder, policy = recipe
     load("train").main(train_argv(folder, policy, tmp_path / "local", "verifiable"))
-    with serve(FakeBackend(0.0)) as running:
+    # the server started as the verifiable arm judges: --model fake:no --only-tags checked-in-code
+    scorer = RewardScorer(Judge(FakeBackend(0.0), batch_size=256, only_tags=frozenset({"checked-in-code"})))
+    with RunningServer(scorer) as running:
         load("train").main(
             train_argv(folder, policy, tmp_path / "served", "verifiable") + ["--reward-server", running.url]
         )

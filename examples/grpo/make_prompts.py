@@ -8,7 +8,10 @@ minimum above 40), so both their topics and their phrasings are ones training ne
 a training topic that appears in any held-out prompt is dropped. Seeded: the same command
 writes the same files.
 
-    python examples/grpo/make_prompts.py --ifeval DIR --out DIR [--train 400] [--seed 0]
+    python examples/grpo/make_prompts.py --out DIR [--train 400] [--seed 0] [--data-dir DIR]
+
+IFEval is found by name (judge/eval/datasets.yaml): a local copy under ``--data-dir`` or
+``RUBRIC_JUDGE_DATA``, else downloaded once (sha256-checked) into the user cache.
 
 The rubrics are not written here: `rubric generate --method constraints` extracts them from
 these prompts (see examples/grpo/README.md).
@@ -140,9 +143,9 @@ def training_prompts(count: int, topics: list[str], seed: int) -> list[dict[str,
     return rows
 
 
-def held_out_prompts(ifeval: Path) -> list[dict[str, object]]:
+def held_out_prompts(input_data: Path) -> list[dict[str, object]]:
     rows = []
-    for line in (ifeval / "input_data.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in input_data.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         kinds, kwargs = row["instruction_id_list"], row["kwargs"]
         if not all(kind in HELD_OUT_KINDS for kind in kinds):
@@ -160,12 +163,21 @@ def held_out_prompts(ifeval: Path) -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ifeval", type=Path, required=True, help="the IFEval folder (input_data.jsonl)")
+    parser.add_argument(
+        "--data-dir", help="a folder holding ifeval/input_data.jsonl (default: RUBRIC_JUDGE_DATA, else downloaded)"
+    )
+    parser.add_argument("--ifeval", type=Path, help="an IFEval folder (input_data.jsonl) given directly")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--train", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    held_out = held_out_prompts(args.ifeval)
+    if args.ifeval is not None:
+        input_data = args.ifeval / "input_data.jsonl"
+    else:
+        from judge.eval import datasets
+
+        input_data = datasets.locate("ifeval/input_data.jsonl", args.data_dir)
+    held_out = held_out_prompts(input_data)
     text = " ".join(str(row["prompt"]).lower() for row in held_out)
     topics = [t for t in TOPICS if not re.search(r"\b" + re.escape(t.split()[-1]) + r"\b", text)]
     train = training_prompts(args.train, topics, args.seed)

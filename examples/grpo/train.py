@@ -1,11 +1,21 @@
 """GRPO with rubric rewards: TRL's GRPOTrainer, the policy rewarded by `rubric_reward`.
 
-Two arms (examples/grpo/README.md):
-- ``--arm verifiable``: each prompt's rubric (from `rubric generate --method constraints`) is
-  decided in code: the reward is the truth.
+Three arms (examples/grpo/README.md):
+- ``--arm verifiable``: each prompt's code-checked constraints (from `rubric generate --method
+  constraints`), decided in code: the reward is the truth. Criteria that code cannot decide
+  (the task criterion, sentences the extractor left to a model) are skipped.
+- ``--arm task-gated``: the same constraints decided in code, and the rubric's task criterion
+  (does the response do what the request asks, its format aside?) judged by ``--judge``, a
+  hard rule with the reward gate on: meeting the format without the task earns nothing.
 - ``--arm judged``: the same rubrics with their checks removed, so a model judge (``--judge``)
   decides what code could; the code-checked truth is logged beside it (reward weight 0) on
   the same completions, with the share the guard decided and the completions' length.
+
+Every arm trains with the same schedule: a constant learning rate (an arm stopped early is
+the same run so far, not one whose rate had already decayed), a KL term to the starting
+policy (``--beta``), ``--generations`` completions per prompt and ``--max-length`` tokens,
+long enough for an end phrase or a closing quotation mark. The reward's hack monitors
+(judge/rl/monitors.py) are logged with every step.
 
 Every step is appended to RUN/steps.jsonl (rewards, length, the completions' features:
 Markdown, filler, repetition) and its completions with their rewards to RUN/completions.jsonl;
@@ -13,8 +23,8 @@ a checkpoint is kept every ``--save-every`` steps and a rerun of the same comman
 from the last one.
 
     python examples/grpo/train.py --prompts train.jsonl --rubrics train.rubrics.jsonl --out RUN \\
-        [--arm verifiable|judged] [--judge SPEC] [--no-guard] [--no-view] [--calibration FILE] \\
-        [--reward-server URL] [--steps 150] [--policy PATH]
+        [--arm verifiable|task-gated|judged] [--judge SPEC] [--no-guard] [--no-view] [--calibration FILE] \\
+        [--reward-server URL] [--steps 200] [--policy PATH] [--device cpu|cuda|auto]
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from judge.build import JudgeOptions
+from judge.engine import GUARD_DECIDED
 from judge.extras import require
-from judge.rl import rubric_reward
+from judge.rl import Shaping, rubric_reward
 from rubrics.io import load_rubrics
 from rubrics.records import completion_text
 
@@ -63,8 +74,7 @@ class Recorded:
 def flagged(reward: Any) -> list[bool]:
     """Per completion: whether the guard decided it without asking the judge."""
     return [
-        r.verdict is not None
-        and any((c.reason or "").startswith("decided without the judge") for c in r.verdict.results)
+        r.verdict is not None and any((c.reason or "").startswith(GUARD_DECIDED) for c in r.verdict.results)
         for r in reward.last_rewards
     ]
 
@@ -88,8 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         "--rubrics", type=Path, required=True, help="the prompts' rubrics (rubric generate --method constraints)"
     )
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--arm", choices=["verifiable", "judged"], default="verifiable")
-    parser.add_argument("--judge", help="judged arm: the judge model spec (default: the embedded SmolLM2)")
+    parser.add_argument("--arm", choices=["verifiable", "task-gated", "judged"], default="verifiable")
+    parser.add_argument(
+        "--judge", help="task-gated and judged arms: the judge model spec (default: the embedded SmolLM2)"
+    )
     parser.add_argument("--no-guard", action="store_true", help="judged arm: the content-free guard off")
     parser.add_argument("--no-view", action="store_true", help="judged arm: the normalised view off")
     parser.add_argument(
@@ -98,16 +110,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--reward-server",
         metavar="URL",
-        help="score through a running `rubric serve` (started with the arm's judge: --model fake:no for the "
-        "verifiable arm) instead of in this process",
+        help="score through a running `rubric serve` (started with the arm's judge: --model fake:no "
+        "--only-tags checked-in-code for the verifiable arm) instead of in this process",
     )
     parser.add_argument("--policy", help="a transformers model folder (default: the embedded SmolLM2)")
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--save-every", type=int, default=25)
-    parser.add_argument("--generations", type=int, default=4, help="completions per prompt (GRPO group)")
-    parser.add_argument("--prompts-per-step", type=int, default=2)
-    parser.add_argument("--max-length", type=int, default=48, help="completion tokens")
-    parser.add_argument("--learning-rate", type=float, default=1e-5)
+    parser.add_argument("--generations", type=int, default=8, help="completions per prompt (GRPO group)")
+    parser.add_argument("--prompts-per-step", type=int, default=1)
+    parser.add_argument(
+        "--max-length", type=int, default=128, help="completion tokens (an end phrase or a closing quote must fit)"
+    )
+    parser.add_argument("--learning-rate", type=float, default=1e-5, help="constant, the same in every arm")
+    parser.add_argument("--beta", type=float, default=0.04, help="the KL term's weight (0: none)")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto", help="auto: cuda if there is one")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     # TRL 1.16 still calls transformers' gradient_checkpointing names, deprecated in favour of activation_checkpointing
@@ -128,11 +144,16 @@ def main(argv: list[str] | None = None) -> None:
     judged = args.arm == "judged"
     dataset = Dataset.from_dict(rows(args.prompts, rubrics, judged)).shuffle(seed=args.seed)
     options = JudgeOptions(guard=not args.no_guard, view=not args.no_view, calibration=args.calibration)
+    shaping = None
+    if args.arm == "verifiable":  # code decides: what it cannot is skipped, never left to the stand-in judge
+        options = JudgeOptions(guard=not args.no_guard, view=False, only_tags=frozenset({"checked-in-code"}))
+    elif args.arm == "task-gated":  # the task criterion judged, the rest in code; failing the task earns nothing
+        shaping = Shaping(gate=True)
     if args.reward_server:  # the server's own flags decide how it judges
         reward = Recorded(rubric_reward(args.reward_server, name="rubric_reward"))
     else:
-        judge = args.judge if judged else CODE_JUDGE
-        reward = Recorded(rubric_reward(judge, name="rubric_reward", judge_options=options))
+        judge = CODE_JUDGE if args.arm == "verifiable" else args.judge
+        reward = Recorded(rubric_reward(judge, name="rubric_reward", judge_options=options, shaping=shaping))
     rewards, weights = [reward], [1.0]
     truth = None
     if judged:  # the truth on the same completions, logged and not optimised
@@ -146,7 +167,12 @@ def main(argv: list[str] | None = None) -> None:
             {
                 "policy": policy_path,
                 "arm": args.arm,
-                "judge": (args.judge or "embedded SmolLM2-135M-Instruct") if judged else "code",
+                "judge": (args.judge or "embedded SmolLM2-135M-Instruct") if args.arm != "verifiable" else "code",
+                "generations": args.generations,
+                "max_length": args.max_length,
+                "learning_rate": args.learning_rate,
+                "lr_scheduler": "constant",
+                "beta": args.beta,
                 "guard": not args.no_guard,
                 "view": not args.no_view,
                 "calibration": str(args.calibration) if args.calibration else None,
@@ -187,11 +213,13 @@ def main(argv: list[str] | None = None) -> None:
         max_completion_length=args.max_length,
         max_steps=args.steps,
         learning_rate=args.learning_rate,
+        lr_scheduler_type="constant",
+        beta=args.beta,
         logging_steps=1,
         save_strategy="steps",
         save_steps=args.save_every,
         report_to="none",
-        use_cpu=True,
+        use_cpu=args.device == "cpu" or (args.device == "auto" and not _cuda()),
         bf16=False,
         seed=args.seed,
         reward_weights=weights,
@@ -210,6 +238,12 @@ def main(argv: list[str] | None = None) -> None:
     trainer.save_model(str(args.out / "final"))
     log.close()
     samples.close()
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":
