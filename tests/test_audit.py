@@ -69,7 +69,7 @@ def test_unscored_verdicts_are_counted_apart(monkeypatch):
         configurations={"no guard": {"guard": False}},
     )
     row = report["attacks"][0]["no guard"]
-    assert row == {"n": 2, "met": 0, "unscored": 2, "rate": None}
+    assert row == {"n": 2, "met": 0, "unscored": 2, "rate": None, "unscored_because": "scripted: no answer"}
 
 
 def test_naive_template_pastes_the_response_unquoted():
