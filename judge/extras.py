@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 from types import ModuleType
 
 # extra -> what it is for, as the message says it
@@ -61,8 +62,14 @@ def extra_requirements(extra: str) -> list[str]:
     found = []
     for line in listed:
         requirement, _, marker = line.partition(";")
-        if _applies(marker.strip(), extra):
-            found.append(requirement.strip().replace(" ", ""))
+        if not _applies(marker.strip(), extra):
+            continue
+        requirement = requirement.strip().replace(" ", "")
+        if (inner := re.fullmatch(r"rubric[-_]judge\[([\w,-]+)\]", requirement, re.IGNORECASE)) is not None:
+            for other in inner.group(1).split(","):  # an extra that brings another: its packages, by name
+                found += [r for r in extra_requirements(other) if r not in found]
+        elif requirement not in found:
+            found.append(requirement)
     return found
 
 

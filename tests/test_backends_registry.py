@@ -102,8 +102,17 @@ def test_an_extras_install_hint_names_its_packages_not_the_distribution(monkeypa
     from judge import extras
 
     requires = ['starlette>=0.40; extra == "serve"', 'uvloop>=0.19; sys_platform == "nonesuch" and extra == "serve"']
+    requires += [
+        'openai>=1.50; extra == "api"',
+        'rubric-judge[api]; extra == "litellm"',
+        'litellm>=1.1; extra == "litellm"',
+    ]
     monkeypatch.setattr(importlib.metadata, "requires", lambda name: requires + ["pydantic>=2"])
     assert extras.install_hint("serve") == "pip install 'starlette>=0.40'  (rubric-judge's 'serve' extra)"
+    # an extra that brings another names that one's packages too, never rubric-judge itself
+    assert (
+        extras.install_hint("litellm") == "pip install 'openai>=1.50' 'litellm>=1.1'  (rubric-judge's 'litellm' extra)"
+    )
 
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
