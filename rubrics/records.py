@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,10 +113,28 @@ class Skip(Exception):
     """This record makes no pair; the message is the counted reason."""
 
 
-def read_records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(number, record) of a file: JSON lines (whatever the file is called: some datasets ship
-    JSONL as .json), a JSON list, or a JSON object of records keyed by id. A line that is not
-    JSON comes out as a Skip."""
+# Readers of more kinds of input, added by the layer that has them (judge/runs/sources.py:
+# parquet, CSV, Arrow, Hugging Face datasets): (does it read this source?, its records).
+READERS: list[tuple[Callable[[str], bool], Callable[[str], Iterator[tuple[int, Any]]]]] = []
+
+
+def register_reader(reads: Callable[[str], bool], read: Callable[[str], Iterator[tuple[int, Any]]]) -> None:
+    """Add a reader for the sources ``reads`` accepts: every command that reads records
+    (judging, eval, generating, pairs) then reads them the same way."""
+    if (reads, read) not in READERS:
+        READERS.append((reads, read))
+
+
+def read_records(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(number, record) of a source: a registered reader's kind (a table, a dataset), else a
+    file of JSON lines (whatever the file is called: some datasets ship JSONL as .json), a
+    JSON list, or a JSON object of records keyed by id. A line that is not JSON comes out as
+    a Skip."""
+    for reads, read in READERS:
+        if reads(str(path)):
+            yield from read(str(path))
+            return
+    path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8-sig") as handle:  # type: ignore[operator]
         text = handle.read()

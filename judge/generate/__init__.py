@@ -6,3 +6,7 @@ contrastive (OpenRubrics CRG), auto_rubric (propose-evaluate-revise, coding-rate
 Theme-Tips), nuggets (Search-Gen-V, with retrieval), constraints (ACE-RL, with the
 rule-based constraint_extraction); run is the one resumable run loop they share.
 """
+
+# What records these apps read may be tables and datasets too: the reader of `rubric judge`
+# registers itself with rubrics.records when imported (judge/runs/sources.py).
+import judge.runs.sources  # noqa: E402, F401

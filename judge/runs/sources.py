@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from judge.extras import module
+from rubrics.records import Skip, register_reader
 
 BOM = b"\xef\xbb\xbf"
 BATCH_ROWS = 1024
@@ -220,3 +221,24 @@ def saved_dataset(path: Path) -> bool:
 
 def _datasets() -> Any:
     return module("data", "datasets", "Hugging Face datasets")
+
+
+def is_table(source: str | Path) -> bool:
+    """A source that is no JSON file: a dataset spec, a folder, parquet, CSV or Arrow."""
+    if is_dataset_spec(source):
+        return True
+    return Path(source).is_dir() or Path(source).suffix.lower() in (".parquet", ".csv", ".arrow")
+
+
+def numbered(source: str | Path) -> Iterator[tuple[int, Any]]:
+    """(row, record) of a table source as rubrics.records reads them: a row it could not read
+    is a Skip with the reason (named by shard where there are several)."""
+    for number, record, shard in records(source):
+        if isinstance(record, dict) and "__error__" in record:
+            yield number, Skip(f"{shard}: {record['__error__']}" if shard else record["__error__"])
+        else:
+            yield number, record
+
+
+# Every command reads tables the way `rubric judge` does: eval and generate too.
+register_reader(is_table, numbered)
