@@ -144,6 +144,7 @@ def _text(value: Any) -> str | None:
 
 
 def _key(value: Any) -> str:
+    """A rubric cell as a key, so that each distinct rubric of a batch is resolved once."""
     return value if isinstance(value, str) else repr(value)
 
 
