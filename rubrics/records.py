@@ -77,19 +77,33 @@ def _assistant_text(message: dict[str, Any], where: str) -> str:
     return "".join(texts)
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A record that makes no item, and why: the one problem type of every reader (a judge
+    run's input line, an eval or generate record, a pair)."""
+
+    line: int | None  # the line of a JSON-lines file, else the row (1-based); None: the whole file
+    message: str
+    file: str | None = None  # the file, or the shard of an input of several files
+
+    def __str__(self) -> str:
+        where = ":".join(str(part) for part in (self.file, self.line) if part is not None)
+        return f"{where}: {self.message}" if where else self.message
+
+
 @dataclass
 class LoadReport:
     read: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     unit: str = "pairs"
-    problems: list[str] = field(default_factory=list)  # "file:line: reason" of the first skips
+    problems: list[Problem] = field(default_factory=list)  # the first skips, each "file:line: reason"
     max_problems: int = 20
 
-    def skip(self, reason: str, where: str, detail: str | None = None) -> None:
+    def skip(self, reason: str, file: str, line: int | None, detail: str | None = None) -> None:
         """Count a skipped record under ``reason``; remember where, for the first few."""
         self.skipped[reason] += 1
         if len(self.problems) < self.max_problems:
-            self.problems.append(f"{where}: {detail or reason}")
+            self.problems.append(Problem(line, detail or reason, file))
 
     @property
     def kept(self) -> int:
@@ -170,10 +184,10 @@ def load_records(path: str | Path, report: LoadReport | None, make: Any) -> Iter
         try:
             pair = make(record, f"{path.stem}-{number}")
         except Skip as e:
-            report.skip(str(e), f"{path}:{number}")
+            report.skip(str(e), str(path), number)
             continue
         if pair.id in seen:
-            report.skip("duplicate id", f"{path}:{number}", f"duplicate id {pair.id!r}")
+            report.skip("duplicate id", str(path), number, f"duplicate id {pair.id!r}")
             continue
         seen.add(pair.id)
         yield pair

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from judge.engine import JudgeItem
-from judge.runs.inputs import LineError, read_items
+from rubrics.records import Problem
+from judge.runs.inputs import read_items
 from judge.runs.sources import Columns, describe_missing
 from judge.rubric_lookup import RubricSource
 
@@ -39,7 +40,7 @@ def read(source, columns=COLUMNS):
 
 def check(entries):
     items = [e for e in entries if isinstance(e, JudgeItem)]
-    errors = [e for e in entries if isinstance(e, LineError)]
+    errors = [e for e in entries if isinstance(e, Problem)]
     assert [i.id for i in items] == ["a", "b", "e"] and items[0].prompt == "Capital of France?"
     assert items[2].rubric.criteria[0].text == "The answer is a prime number." and items[0].rubric.id == "helpfulness"
     assert [(e.line, e.message) for e in errors] == [
@@ -80,7 +81,7 @@ def test_a_folder_of_parquet_shards_names_the_shard_of_a_bad_row(tmp_path):
     pq.write_table(pa.Table.from_pylist([{"question": CHAT, "answer": "two"}]), folder / "part-1.parquet")
     entries = read(folder, Columns(prompt="question", response="answer"))
     items = [e for e in entries if isinstance(e, JudgeItem)]
-    errors = [e for e in entries if isinstance(e, LineError)]
+    errors = [e for e in entries if isinstance(e, Problem)]
     assert [i.id for i in items] == ["part-0.parquet:row-1", "part-1.parquet:row-1"] and items[1].prompt == CHAT
     assert [(e.file, e.line) for e in errors] == [("part-0.parquet", 2)]
 
@@ -95,7 +96,7 @@ def test_csv_cells_holding_json_and_a_row_with_extra_cells(tmp_path):
     entries = read(path)
     assert [e.id for e in entries if isinstance(e, JudgeItem)] == ["a", "b"]
     assert entries[1].prompt == [{"role": "user", "content": "Hi"}]
-    assert entries[2] == LineError(3, "1 more cells than the header has columns")
+    assert entries[2] == Problem(3, "1 more cells than the header has columns")
 
 
 def test_a_mapped_column_that_is_missing_is_named(tmp_path):

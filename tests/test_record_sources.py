@@ -24,7 +24,7 @@ def test_generate_reads_instructions_from_csv_and_parquet(tmp_path):
     report = LoadReport()
     found = load_instructions(csv_file, report)
     assert [(i.id, i.text) for i in found] == [(r["id"], r["prompt"]) for r in rows]
-    assert report.read == 3 and "more cells than the header has columns" in report.problems[0]
+    assert report.read == 3 and "more cells than the header has columns" in str(report.problems[0])
     pq = pytest.importorskip("pyarrow.parquet")
     pa = pytest.importorskip("pyarrow")
     parquet_file = tmp_path / "instructions.parquet"

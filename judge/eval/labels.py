@@ -78,11 +78,11 @@ def read_labels(path: str | Path, report: LoadReport | None = None) -> dict[tupl
                 raise record
             found = rows(record, f"line-{number}")
         except Skip as e:
-            report.skip(str(e), f"{path}:{number}")
+            report.skip(str(e), str(path), number)
             continue
         for key, label in found:
             if key in labels:
-                report.skip("a second label for the same item and criterion", f"{path}:{number}")
+                report.skip("a second label for the same item and criterion", str(path), number)
                 continue
             labels[key] = label
     return labels

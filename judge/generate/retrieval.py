@@ -77,8 +77,7 @@ def read_documents(path: Path, report: LoadReport) -> list[tuple[str, str, str]]
             try:
                 text = file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as e:
-                report.skipped[f"unreadable file ({type(e).__name__})"] += 1
-                report.problems.append(f"{file}: {e}")
+                report.skip(f"unreadable file ({type(e).__name__})", str(file), None, str(e))
                 continue
             if not text.strip():
                 report.skipped["empty document"] += 1
@@ -88,8 +87,7 @@ def read_documents(path: Path, report: LoadReport) -> list[tuple[str, str, str]]
     for number, record in read_records(path):
         report.read += 1
         if isinstance(record, Exception):
-            report.skipped[str(record)] += 1
-            report.problems.append(f"{path}:{number}: {record}")
+            report.skip(str(record), str(path), number)
             continue
         text = (
             next((record[k] for k in TEXT_FIELDS if isinstance(record.get(k), str)), None)
@@ -97,8 +95,7 @@ def read_documents(path: Path, report: LoadReport) -> list[tuple[str, str, str]]
             else None
         )
         if text is None:
-            report.skipped[f"no text field ({' / '.join(TEXT_FIELDS)})"] += 1
-            report.problems.append(f"{path}:{number}: no text field")
+            report.skip(f"no text field ({' / '.join(TEXT_FIELDS)})", str(path), number, "no text field")
             continue
         if not text.strip():
             report.skipped["empty document"] += 1

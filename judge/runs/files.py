@@ -11,7 +11,8 @@ from typing import Any
 from judge.engine import Judge, JudgeItem
 from judge.pairwise import PairItem, PairwiseJudge
 from judge.runs.idtable import IdTable
-from judge.runs.inputs import LineError, binary_problem, file_shape, read_items
+from rubrics.records import Problem
+from judge.runs.inputs import binary_problem, file_shape, read_items
 from judge.runs.log import open_resumed
 from judge.runs.parquet_output import is_parquet, log_path, pyarrow_modules, write_parquet
 from judge.runs.resume import digest, refuse_same_file
@@ -41,7 +42,7 @@ class Warnings:
         self.reasons: Counter[str] = Counter()
         self.held: list[tuple[str | None, str]] = []  # (reason, message)
 
-    def line(self, error: LineError) -> None:
+    def line(self, error: Problem) -> None:
         self.count += 1
         self.reasons[error.message] += 1
         if self.count == 1 and (shape := file_shape(self.source)) is not None:
@@ -108,7 +109,7 @@ def judge_file(
     hashes = IdTable()  # id -> input digest, on disk: a million-row input does not grow the process
     try:
         for entry in read_items(input_path, rubrics, columns=columns):  # what this input holds, before any judging
-            if isinstance(entry, LineError):
+            if isinstance(entry, Problem):
                 warnings.line(entry)
             else:
                 hashes.add(entry.id, item_hash(entry))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Container, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +16,9 @@ from judge.runs.idtable import IdTable
 from judge.runs.sources import BOM, Columns, is_lines, records
 from rubrics.io import describe_validation_error
 from rubrics.model import Rubric
-from rubrics.records import completion_text, message_of
+from rubrics.records import Problem, completion_text, message_of
 
 RubricLookup = Callable[[Any, str | None], Rubric]  # (inline rubric or None, rubric id or None) -> Rubric
-
-
-@dataclass(frozen=True)
-class LineError:
-    line: int  # the line of a JSON-lines file, else the row (1-based)
-    message: str
-    file: str | None = None  # the shard, for inputs of several files
 
 
 def has_unpaired_surrogate(value: Any) -> bool:
@@ -57,71 +50,71 @@ def _check_prompt(prompt: Any) -> str | None:
     return "'prompt' must be a string or a non-empty list of {role, content} messages"
 
 
-def decode_object(raw: bytes, number: int) -> dict[str, Any] | LineError:
+def decode_object(raw: bytes, number: int) -> dict[str, Any] | Problem:
     """One input line as a JSON object of real text, or why it is not one."""
     try:
         data = json.loads(
             raw.decode("utf-8").rstrip("\r\n")
         )  # the line's end is not part of it: columns as an editor counts them
     except UnicodeDecodeError as e:
-        return LineError(number, f"not valid UTF-8 (byte {e.start} of the line)")
+        return Problem(number, f"not valid UTF-8 (byte {e.start} of the line)")
     except json.JSONDecodeError as e:
-        return LineError(number, f"not valid JSON: {e.msg} (line {number}, column {e.colno})")
-    return checked_object(data, number) if isinstance(data, dict) else LineError(number, "a line must be a JSON object")
+        return Problem(number, f"not valid JSON: {e.msg} (line {number}, column {e.colno})")
+    return checked_object(data, number) if isinstance(data, dict) else Problem(number, "a line must be a JSON object")
 
 
-def checked_object(data: Any, number: int) -> dict[str, Any] | LineError:
+def checked_object(data: Any, number: int) -> dict[str, Any] | Problem:
     """A decoded record as a JSON object of real text, or why it is not one."""
     if not isinstance(data, dict):
-        return LineError(number, "a record must be a JSON object")
+        return Problem(number, "a record must be a JSON object")
     if has_unpaired_surrogate(data):
-        return LineError(number, "holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
+        return Problem(number, "holds an unpaired UTF-16 surrogate escape (e.g. \\ud800), which is not text")
     return data
 
 
 def parse_line(
     raw: bytes | dict[str, Any], number: int, lookup: RubricLookup, columns: Columns = Columns()
-) -> JudgeItem | LineError:
+) -> JudgeItem | Problem:
     data = decode_object(raw, number) if isinstance(raw, bytes) else checked_object(raw, number)
-    if isinstance(data, LineError):
+    if isinstance(data, Problem):
         return data
     if "__error__" in data:  # a row the source could not read (a CSV row with extra cells)
-        return LineError(number, data["__error__"])
+        return Problem(number, data["__error__"])
     mapped = columns.apply(data)
     if isinstance(mapped, str):
-        return LineError(number, mapped)
+        return Problem(number, mapped)
     data = mapped
     if not isinstance(raw, bytes) and isinstance(data.get("rubric"), str) and data["rubric"].lstrip()[:1] in ("[", "{"):
         try:  # a table column holding inline rubric JSON
             data["rubric"] = json.loads(data["rubric"])
         except json.JSONDecodeError as e:
-            return LineError(number, f"rubric: not valid JSON: {e.msg}")
+            return Problem(number, f"rubric: not valid JSON: {e.msg}")
     for name in ("prompt", "response"):
         if name not in data:
-            return LineError(number, f"missing field {name!r}")
+            return Problem(number, f"missing field {name!r}")
     if (problem := _check_prompt(data["prompt"])) is not None:
-        return LineError(number, problem)
+        return Problem(number, problem)
     try:  # chat messages (how TRL hands completions): the assistant's text
         response = completion_text(data["response"])
     except ValueError as e:
-        return LineError(number, f"'response': {e}")
+        return Problem(number, f"'response': {e}")
     if not isinstance(response, str):
-        return LineError(number, "'response' must be a string or a list of chat messages")
+        return Problem(number, "'response' must be a string or a list of chat messages")
     reference = data.get("reference")
     if reference is not None and not isinstance(reference, str):
-        return LineError(number, "'reference' must be a string")
+        return Problem(number, "'reference' must be a string")
     item_id = data.get("id", f"line-{number}")
     if not isinstance(item_id, (str, int)) or isinstance(item_id, bool):
-        return LineError(number, "'id' must be a string or an integer")
+        return Problem(number, "'id' must be a string or an integer")
     rubric_id = data.get("rubric_id")
     if rubric_id is not None and not isinstance(rubric_id, str):
-        return LineError(number, "'rubric_id' must be a string")
+        return Problem(number, "'rubric_id' must be a string")
     try:
         rubric = lookup(data.get("rubric"), rubric_id)
     except ValidationError as e:
-        return LineError(number, f"inline rubric: {describe_validation_error(e)}")
+        return Problem(number, f"inline rubric: {describe_validation_error(e)}")
     except (LookupError, ValueError) as e:
-        return LineError(number, message_of(e))
+        return Problem(number, message_of(e))
     return JudgeItem(str(item_id), data["prompt"], response, rubric, reference, data.get("id"))
 
 
@@ -162,13 +155,13 @@ def read_items(
     lookup: RubricLookup,
     skip_ids: Container[str] = frozenset(),
     columns: Columns = Columns(),  # type: ignore[assignment]
-) -> Iterator[JudgeItem | LineError]:
-    """Items of an input in order; bad rows come out as LineError, never as exceptions."""
+) -> Iterator[JudgeItem | Problem]:
+    """Items of an input in order; bad rows come out as Problem, never as exceptions."""
     seen = IdTable()  # id -> where it was first: on disk, not growing with the rows
     try:
         for number, raw, shard in records(path):
             parsed = parse_line(raw, number, lookup, columns)
-            if isinstance(parsed, LineError):
+            if isinstance(parsed, Problem):
                 yield replace(parsed, file=shard) if shard else parsed
                 continue
             where = f"{shard}:{number}" if shard else str(number)
@@ -179,7 +172,7 @@ def read_items(
                     else parsed
                 )
             if (first := seen.add(parsed.id, where)) is not None:
-                yield LineError(
+                yield Problem(
                     number, f"duplicate id {parsed.id!r} (first on {'row' if shard else 'line'} {first})", shard
                 )
                 continue

@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 from judge.engine import Evaluates, JudgeItem
 from judge.extras import module
 from judge.runs.files import item_hash
-from judge.runs.inputs import LineError, parse_line
+from rubrics.records import Problem
+from judge.runs.inputs import parse_line
 from judge.runs.parquet_output import row as parquet_row
 from judge.runs.parquet_output import schema as parquet_schema
 from judge.runs.sources import Columns
@@ -104,7 +105,7 @@ class JudgeRows:
             else:
                 record, number = row, 0
             parsed = parse_line(record, number, self.rubrics, self.spec.columns)
-            if isinstance(parsed, LineError):
+            if isinstance(parsed, Problem):
                 return parsed.message
             return replace(parsed, id=row_id(row, self.spec.columns) or parsed.id)
         except Exception as e:  # whatever a row holds, it is that row's verdict, not the job's end

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from judge.runs.inputs import LineError, decode_object
+from rubrics.records import Problem
+from judge.runs.inputs import decode_object
 from judge.runs.sources import Columns, file_records, is_dataset_spec, load_dataset_spec, saved_dataset
 
 ROWS_PER_BLOCK = 1024
@@ -38,7 +39,7 @@ def item_row(number: int, raw: bytes | dict[str, Any], shard: str | None, id_col
     """One input record as a row of the read: its id worked out as a single-process run does."""
     data = decode_object(raw, number) if isinstance(raw, bytes) else raw
     default_id = f"{shard}:row-{number}" if shard else f"line-{number}"
-    if isinstance(data, LineError):
+    if isinstance(data, Problem):
         return {"id": default_id, "record": None, "error": data.message, "row": number, "file": shard}
     given = data.get(id_column) if isinstance(data, dict) else None
     item_id = str(given) if isinstance(given, (str, int)) and not isinstance(given, bool) else default_id
