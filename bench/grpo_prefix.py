@@ -16,6 +16,7 @@ the ratio of the two configurations in one run.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import time
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import prompts  # noqa: E402
 from judge.backends.base import YesNoQuestion  # noqa: E402
-from judge.backends.forward_passes import InstructionCache  # noqa: E402
+from judge.backends.forward_passes import InstructionCache, common_prefix_length  # noqa: E402
 from judge.models import open_backend  # noqa: E402
 
 PROMPTS = [
@@ -56,11 +57,11 @@ class InstructionsOnly(InstructionCache):
     def reusable(self, prefix, compute, crop):  # type: ignore[no-untyped-def]
         held = len(self.ids) if self.ids and prefix[: len(self.ids)] == self.ids else 0
         if not held and self._previous:
-            shared = next((i for i, (a, b) in enumerate(zip(prefix, self._previous)) if a != b), 0)
+            shared = common_prefix_length([prefix, self._previous])
             if shared >= self.min_length:
                 self.ids, self.cache, held = prefix[:shared], compute(prefix[:shared], None), shared
         self._previous = prefix
-        return (held, __import__("copy").deepcopy(self.cache)) if held else (0, None)
+        return (held, copy.deepcopy(self.cache)) if held else (0, None)
 
 
 def steps(n_steps: int, n_prompts: int, group: int, criteria: int) -> list[list[list[YesNoQuestion]]]:

@@ -11,7 +11,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import prompts
 from judge import nuggets
@@ -30,7 +30,6 @@ from judge.checks import CHECKS, CheckCall, check_problem, shared_pool
 from judge.verdict import CriterionResult, Verdict
 from rubrics.model import Criterion, Rubric
 
-RequestShape = Literal["per_criterion", "generated", "batched"]
 LONG_RESPONSE = 20_000  # characters from which the guard and the planning read a response in a thread
 GUARD_DECIDED = "decided without the judge"  # how a result the guard decided begins its reason
 TRUNCATION_MARK = "\n[... {removed} characters removed here to fit the model context ...]\n"

@@ -86,8 +86,7 @@ class Shaping(BaseModel):
             if passing or self.unscored == "none":
                 first = (passing or unscored)[0]
                 return Shaped(None, f"criterion {first.criterion_id!r} could not be scored ({first.reason}): no reward")
-            against = {id(r) for r in unscored}
-            results = [_counted_against(r) if id(r) in against else r for r in results]
+            results = [_counted_against(r) if r.status == "unscored" else r for r in results]
         score = weighted_score(results, soft=self.score == "soft", gate=self.gate, gate_cap=self.gate_cap)
         if score.value is None:
             return Shaped(None, score.reason)
