@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check -q
-TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,calibrate,data,ray,docs,test
+TEST_EXTRAS := local,verify,api,litellm,serve,generate,report,calibrate,train,data,ray,docs,test
 
 .PHONY: install install-docs install-demo demo test test-oldest-trl docs docs-serve bench-model clean
 

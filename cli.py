@@ -198,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(calibrate)
     calibrate.add_argument("--overwrite", action="store_true", **OVERWRITE)
 
+    from judge.train.options import TrainOptions
+
+    train = commands.add_parser(
+        "train-judge",
+        help="train a local judge on your labels: a probe on its hidden state, or the model fine-tuned (full or LoRA)",
+        description="Turn labelled rows (and code checks, and negatives that keep the form and drop the task) into "
+        "the engine's own yes/no questions and train the --model on them. Prints the model spec that judges with the result.",
+    )
+    add_options(train, TrainOptions)
+    train.add_argument("--quiet", action="store_true", **QUIET)
+    add_model_options(train)
+    train.add_argument("--overwrite", action="store_true", **OVERWRITE)
+
     report = commands.add_parser(
         "report",
         help="write a self-contained HTML report of verdicts (JSONL) or eval results (JSON)",
@@ -368,6 +381,22 @@ def run_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_train_judge(args: argparse.Namespace) -> int:
+    from judge.models import ModelOptions, open_backend
+    from judge.train.command import train_judge
+    from judge.train.options import TrainOptions
+
+    options = options_of(args, TrainOptions, progress=False if args.quiet else None, overwrite=args.overwrite)
+    models = options_of(args, ModelOptions)
+    spec = models.model[0] if models.model else "local:default"
+    record = train_judge(
+        options, lambda: open_backend(spec, cache=False), spec, say=lambda m: print(m, file=sys.stderr)
+    )
+    print(f"trained ({record['method']}, {record['train_seconds']} s): {options.output}/{'judge.json'}")
+    print(f"judge with it: --model '{record['model']}'")
+    return EXIT_OK
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from judge.generate.commands import generate
     from judge.generate.options import GenerateOptions
@@ -476,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         "generate": run_generate,
         "eval": run_eval,
         "calibrate": run_calibrate,
+        "train-judge": run_train_judge,
         "report": run_report,
     }
     try:

@@ -23,11 +23,12 @@ EXTRAS = {
     "serve": "the reward server (rubric serve)",
     "generate": "sentence embeddings",
     "calibrate": "calibration and agreement figures",
+    "train": "training a judge (rubric train-judge)",
     "data": "parquet, arrow and Hugging Face dataset files",
     "ray": "the Ray engine",
     "report": "rubric report",
 }
-TORCH_FIRST = {"local"}  # extras whose hint must say to install torch first
+TORCH_FIRST = {"local", "train"}  # extras whose hint must say to install torch first
 
 
 class MissingExtra(ModuleNotFoundError):

@@ -171,3 +171,24 @@ def tag_set(text: str) -> frozenset[str]:
     if not tags:
         raise OptionError(f"expected TAG,..., got {text!r}")
     return tags
+
+
+def names(text: str) -> tuple[str, ...]:
+    """``NAME,...`` -> the names in order; ``none`` -> none."""
+    if text.strip().lower() == "none":
+        return ()
+    found = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not found:
+        raise OptionError(f"expected NAME,... or none, got {text!r}")
+    return found
+
+
+def layer_list(text: str) -> tuple[int, ...]:
+    """``12,20,-1`` -> layer indices (-1: the last, after its norm)."""
+    try:
+        found = tuple(int(n) for n in text.split(",") if n.strip())
+    except ValueError:
+        found = ()
+    if not found or any(n < -1 for n in found):
+        raise OptionError(f"expected layer numbers (0 and up, or -1 for the last) like 12,20,-1, got {text!r}")
+    return found

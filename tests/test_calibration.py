@@ -17,7 +17,7 @@ from judge.calibration import Calibration, Map  # noqa: E402
 from judge.engine import Judge  # noqa: E402
 from judge.eval.agreement import agreement, expected_calibration_error, reliability  # noqa: E402
 from judge.eval.calibrate import Settings, choose_threshold, fit, fit_map, format_report  # noqa: E402
-from judge.eval.labels import Example, Matched, match, read_labels  # noqa: E402
+from judge.runs.labels import Example, Matched, match, read_labels  # noqa: E402
 from rubrics.model import Rubric  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 

@@ -7,23 +7,14 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from judge.checks.text import first_sentence
 from rubrics.records import objects
 
-# A sentence ends at ., !, ? or their CJK forms followed by space, or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])|\n+")
-
-
-def first_sentence(text: str) -> str:
-    """The first non-empty sentence (or line) of text."""
-    for piece in _SENTENCE_END.split(text.strip()):
-        if piece.strip():
-            return piece.strip()
-    return ""
+__all__ = ["first_sentence", "solutions", "truncated_negatives", "write_negatives"]
 
 
 def solutions(path: str | Path) -> Iterator[tuple[str, str, str]]:

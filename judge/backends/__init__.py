@@ -55,7 +55,9 @@ models (--model):
   (Anthropic; false: no cache breakpoint);
   e.g. openai/gpt-4.1-mini?rpm=500&price_in=0.4&price_out=1.6
   Local options after '?': structured=grammar|parse (JSON decoded under the schema's
-  grammar, the default, or parsed from free text), max_batch_tokens, max_batch_size
+  grammar, the default, or parsed from free text), max_batch_tokens, max_batch_size,
+  probe=FILE (P(yes) from a probe on the hidden state), adapter=DIR (a LoRA adapter merged
+  in): both as `rubric train-judge` writes them, e.g. local:default?probe=judge/probe.json
 """
 
 

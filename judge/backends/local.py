@@ -13,12 +13,14 @@ the same for all responses: their cache is kept between calls (InstructionCache)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import inspect
 import os
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from judge.backends import gguf, grammar
 from judge.backends.gguf import terminal_progress_only
 from judge.backends.base import BackendBase, BackendError, Message, YesNoQuestion, YesNoScore
 from judge.backends.forward_passes import InstructionCache, plan_batches, plan_sharing
+from judge.backends.probe import Probe
 
 YES_WORDS, NO_WORDS = ("yes",), ("no",)
 
@@ -75,6 +78,19 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def merged_adapter(model: Any, adapter: str | Path) -> Any:
+    """The model with a LoRA adapter folder merged into its weights (then judged as any model)."""
+    from judge.extras import module
+
+    peft = module("train", "peft", "a LoRA adapter (?adapter=)")
+    folder = Path(adapter).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise BackendError(f"{folder}: not a LoRA adapter folder (no adapter_config.json)")
+    with warnings.catch_warnings():  # peft asks transformers 5 by a name it deprecates; not the user's to fix
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return peft.PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+
+
 class LocalBackend(BackendBase):
     name = "local"
 
@@ -91,15 +107,18 @@ class LocalBackend(BackendBase):
         min_shared_prefix: int = 32,
         pack_suffixes: bool | None = None,
         structured: str = "grammar",
+        probe: Probe | str | Path | None = None,
     ):
         grammar.check_mode(structured)
         self.model = model.eval()
+        # A probe reads P(yes) from a hidden state (probe.py); without one, from the next token.
+        self.probe = Probe.load(probe) if isinstance(probe, (str, Path)) else probe
+        self.adapter: str | None = None  # a merged LoRA adapter's folder (from_pretrained)
+        self.named(model_id, revision)
         # transformers 5 renamed the key/value cache argument and output `cache` (the old
         # `past_key_values` warns and goes in 5.40); 4.x knows only the old name.
         self._cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.tokenizer = tokenizer
-        self.model_id = model_id
-        self.revision = revision
         self.max_batch_size = max_batch_size
         self.max_batch_tokens = max_batch_tokens or self._tokens_within(memory_budget_mb)
         self.min_shared_prefix = min_shared_prefix
@@ -144,17 +163,13 @@ class LocalBackend(BackendBase):
         _integer_options(options)
         converted = gguf.ensure_converted(path)
         backend = cls.from_pretrained(str(converted), **options)
-        backend.model_id = str(Path(path).expanduser().resolve())
-        backend.revision = converted.name
-        return backend
+        return backend.named(str(Path(path).expanduser().resolve()), converted.name)
 
     @classmethod
     def default(cls, **options: Any) -> LocalBackend:
         path = default_model.ensure_converted()
         backend = cls.from_pretrained(str(path), **options)
-        backend.model_id = default_model.MODEL_NAME
-        backend.revision = path.name  # names the package and transformers versions it came from
-        return backend
+        return backend.named(default_model.MODEL_NAME, path.name)  # the revision names the package and versions
 
     @classmethod
     def from_pretrained(
@@ -165,8 +180,11 @@ class LocalBackend(BackendBase):
         device: str | None = None,
         dtype: str | torch.dtype | None = None,
         gguf_file: str | None = None,
+        adapter: str | None = None,
         **options: Any,
     ) -> LocalBackend:
+        """A Hugging Face id or folder; ``adapter``: a LoRA adapter folder (peft) merged into it,
+        as `rubric train-judge --method lora` writes."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -187,6 +205,8 @@ class LocalBackend(BackendBase):
                 f"could not load model {model_id!r}: {e}. Without network access, pass a local folder "
                 "or leave --model out to use the embedded default."
             ) from None
+        if adapter:
+            model = merged_adapter(model, adapter)
         model.to(device)
         if gguf_file:  # name the file in verdicts, not only its folder or repository
             model_id = f"{model_id}/{gguf_file}"
@@ -194,7 +214,19 @@ class LocalBackend(BackendBase):
         revision = (
             revision or getattr(model.config, "_commit_hash", None) or (_fingerprint(path) if path.is_dir() else None)
         )
-        return cls(model, tokenizer, model_id=model_id, revision=revision, **options)
+        backend = cls(model, tokenizer, model_id=model_id, revision=revision, **options)
+        backend.adapter = str(Path(adapter).expanduser().resolve()) if adapter else None
+        return backend.named(model_id, revision)
+
+    def named(self, model_id: str, revision: str | None) -> LocalBackend:
+        """Name the judge in verdicts (and cache keys); a merged adapter is part of the name."""
+        self.model_id, self.revision = model_id, revision
+        if self.adapter:
+            self.model_id = f"{model_id}+{self.adapter}"
+            self.revision = f"{revision}+{_fingerprint(Path(self.adapter))}"
+        if self.probe is not None:
+            self.model_id += f"+probe:{self.probe.digest()}"
+        return self
 
     def _tokens_within(self, budget_mb: int) -> int:
         """Tokens per batch (rows x padded length) whose key/value cache fits the budget;
@@ -229,7 +261,7 @@ class LocalBackend(BackendBase):
 
     # -- protocol -----------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
-        return {
+        identity = {
             "backend": self.name,
             "model": self.model_id,
             "revision": self.revision,
@@ -237,6 +269,9 @@ class LocalBackend(BackendBase):
             "answer_ids": [self.yes_ids, self.no_ids],
             "structured": self.structured,
         }
+        if self.probe is not None:  # another read-out is another judge (and other cache keys)
+            identity["probe"] = self.probe.digest()
+        return identity
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
         template = getattr(self.tokenizer, "chat_template", None)
@@ -292,15 +327,26 @@ class LocalBackend(BackendBase):
             scores[index] = YesNoScore(float(p_yes[row]), yes_no_mass=float(mass[row]))
 
     def _answer_probabilities(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """P(yes) and the probability mass on Yes/No spellings, from next-token logits [rows, vocab]."""
+        """P(yes) and the probability mass on Yes/No spellings, from next-token logits [rows, vocab]
+        (or a probe's [rows, 2]: yes, no)."""
+        yes_ids, no_ids = ([0], [1]) if self.probe is not None else (self.yes_ids, self.no_ids)
         log_probs = torch.log_softmax(logits.float(), dim=-1)
-        yes = torch.logsumexp(log_probs[:, self.yes_ids], dim=-1)
-        no = torch.logsumexp(log_probs[:, self.no_ids], dim=-1)
+        yes = torch.logsumexp(log_probs[:, yes_ids], dim=-1)
+        no = torch.logsumexp(log_probs[:, no_ids], dim=-1)
         return torch.sigmoid(yes - no).cpu(), torch.exp(torch.logaddexp(yes, no)).cpu()
 
     def _logits_at(self, keep: int | torch.Tensor, **inputs: Any) -> torch.Tensor:
         """Next-token logits [rows, vocab] at the kept positions: the last one (keep=1), or
-        the given positions of a single row (keep=tensor of indices)."""
+        the given positions of a single row (keep=tensor of indices). With a probe, its
+        [rows, 2] logits from the hidden state at those positions."""
+        if self.probe is None:
+            return self._next_token_logits(keep, **inputs)
+        with self._captured([self.probe.layer]) as hidden:
+            self._next_token_logits(keep, **inputs)
+        states = hidden[self.probe.layer]
+        return self.probe.logits(states[:, -1, :] if isinstance(keep, int) else states[0, keep, :])
+
+    def _next_token_logits(self, keep: int | torch.Tensor, **inputs: Any) -> torch.Tensor:
         try:
             logits = self.model(**inputs, logits_to_keep=keep).logits
         except TypeError:  # architectures without logits_to_keep
@@ -397,6 +443,54 @@ class LocalBackend(BackendBase):
             **{self._cache_argument: cache},
             use_cache=True,
         )
+
+    @contextlib.contextmanager
+    def _captured(self, layers: Sequence[int]) -> Iterator[dict[int, torch.Tensor]]:
+        """The hidden states [rows, positions, width] the forward passes inside produce at the
+        given layers: the output of decoder layer k, or for -1 the final norm's (what the
+        model's head reads)."""
+        decoder = self.model.get_decoder()
+        found: dict[int, torch.Tensor] = {}
+        hooks = []
+        try:
+            for layer in layers:
+                if not -1 <= layer < len(decoder.layers):
+                    raise BackendError(f"layer {layer} is outside this model's {len(decoder.layers)} layers (or -1)")
+                module = decoder.norm if layer == -1 else decoder.layers[layer]
+
+                def keep(_module: Any, _inputs: Any, output: Any, layer: int = layer) -> None:
+                    found[layer] = output[0] if isinstance(output, tuple) else output
+
+                hooks.append(module.register_forward_hook(keep))
+            yield found
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    @property
+    def layers(self) -> int:
+        return len(self.model.get_decoder().layers)
+
+    def hidden_states_sync(self, questions: Sequence[YesNoQuestion], layers: Sequence[int]) -> dict[int, torch.Tensor]:
+        """Each question's hidden state at its answer position, per layer ([questions, width]):
+        what a probe is fitted on. Plain batched passes (no prefix sharing: these run once)."""
+        encoded = [self.encode(q.messages) for q in questions]
+        states: dict[int, list[torch.Tensor | None]] = {layer: [None] * len(encoded) for layer in layers}
+        with self.lock, torch.inference_mode():
+            for batch in plan_batches([len(ids) for ids in encoded], self.max_batch_tokens, self.max_batch_size):
+                ids, mask = self._left_pad([encoded[i] for i in batch], self.pad_id)
+                with self._captured(layers) as hidden:
+                    self._next_token_logits(
+                        1,
+                        input_ids=ids.to(self.device),
+                        attention_mask=mask.to(self.device),
+                        position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(self.device),
+                        use_cache=False,
+                    )
+                for layer in layers:
+                    for row, index in enumerate(batch):
+                        states[layer][index] = hidden[layer][row, -1, :].float().cpu()
+        return {layer: torch.stack(rows) for layer, rows in states.items()}  # type: ignore[arg-type]
 
     def _run_prefix(self, ids: list[int], past: Any = None) -> Any:
         """The key/value cache after ids (continuing past, a cache of the tokens before them)."""

@@ -128,6 +128,19 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in sentences if re.search(r"\w", s)]
 
 
+# A first sentence ends at ., !, ? or their CJK forms followed by space, or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])|\n+")
+
+
+def first_sentence(text: str) -> str:
+    """The first non-empty sentence (or line) of text: a cut that looks like the start of an
+    answer and holds none (training negatives: judge/audit/augment.py, judge/train/negatives.py)."""
+    for piece in _SENTENCE_END.split(text.strip()):
+        if piece.strip():
+            return piece.strip()
+    return ""
+
+
 def split_paragraphs(text: str, separator: str = "***") -> list[str]:
     pattern = r"\n\s*\n" if separator == "blank_line" else r"\s*\*\*\*+\s*"
     return [p for p in re.split(pattern, text) if p.strip()]

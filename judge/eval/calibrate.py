@@ -27,7 +27,7 @@ from judge.engine import Judge
 from judge.extras import module
 from judge.eval.agreement import agreement, reliability
 from judge.eval.options import CalibrateFlags
-from judge.eval.labels import Example, Matched, match, read_labels
+from judge.runs.labels import Example, Matched, match, read_labels
 from rubrics.records import LoadReport
 
 HEADINGS = {
