@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from judge.backends.base import YesNoQuestion
+from judge.backends.hidden_states import answer_states
 from judge.backends.local import LocalBackend
 from judge.backends.probe import Probe, ProbeError
 from judge.build import JudgeOptions, build_judge
@@ -132,7 +133,7 @@ def test_a_probe_reads_the_same_p_yes_through_shared_prefixes_as_from_the_hidden
     ]
     shared = [s.p_yes for s in backend.p_yes_sync(questions)]  # one prefix, packed suffixes
     alone = [s.p_yes for s in backend.p_yes_sync([YesNoQuestion(q.messages) for q in questions])]
-    by_hand = torch.sigmoid(backend.hidden_states_sync(questions, [1])[1] @ weights - 0.2).tolist()
+    by_hand = torch.sigmoid(answer_states(backend, questions, [1])[1] @ weights - 0.2).tolist()
     assert shared == pytest.approx(by_hand, abs=1e-5) and alone == pytest.approx(by_hand, abs=1e-5)
     assert len(set(round(p, 4) for p in shared)) > 1
     plain = LocalBackend(tiny_llama, smollm2_tokenizer, model_id="tiny")
@@ -290,3 +291,26 @@ def test_a_missing_training_extra_names_its_install_command(tmp_path, rows_file,
     options = TrainOptions(input=rows_file, output=tmp_path / "out", method="lora")
     with pytest.raises(MissingExtra, match="peft.*train"):
         train_judge(options, lambda: pytest.fail("opened the model before checking the extra"), "local:x")
+
+
+def test_max_examples_trains_on_a_seeded_sample_and_says_so(tmp_path, rows_file, tiny_dir):
+    heard: list[str] = []
+
+    def train(output: str, seed: int) -> dict:
+        options = TrainOptions(
+            input=rows_file,
+            output=tmp_path / output,
+            method="probe",
+            folds=2,
+            max_examples=20,
+            seed=seed,
+            progress=False,
+        )
+        return train_judge(options, lambda: open_tiny(tiny_dir), f"local:{tiny_dir}", say=heard.append)
+
+    first = train("a", 0)
+    train("b", 0), train("c", 1)
+    assert first["examples"]["examples"] == 20 and first["examples"]["found"] > 20
+    assert "trained on a seeded sample of 20 of them (--max-examples)" in heard
+    weights = [json.loads((tmp_path / name / "probe.json").read_text())["weights"] for name in "abc"]
+    assert weights[0] == weights[1] and weights[0] != weights[2]  # the same seed, the same sample and fit

@@ -13,14 +13,13 @@ the same for all responses: their cache is kept between calls (InstructionCache)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import hashlib
 import inspect
 import os
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from judge.backends import gguf, grammar
 from judge.backends.gguf import terminal_progress_only
 from judge.backends.base import BackendBase, BackendError, Message, YesNoQuestion, YesNoScore
 from judge.backends.forward_passes import InstructionCache, plan_batches, plan_sharing
+from judge.backends.hidden_states import captured
 from judge.backends.probe import Probe
 
 YES_WORDS, NO_WORDS = ("yes",), ("no",)
@@ -76,6 +76,17 @@ def _fingerprint(path: Path) -> str:
             stat = file.stat()
             digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()[:16]
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids and mask: the last column is every row's last real token."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, width - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, width - len(sequence) :] = 1
+    return ids, mask
 
 
 def merged_adapter(model: Any, adapter: str | Path) -> Any:
@@ -341,7 +352,7 @@ class LocalBackend(BackendBase):
         [rows, 2] logits from the hidden state at those positions."""
         if self.probe is None:
             return self._next_token_logits(keep, **inputs)
-        with self._captured([self.probe.layer]) as hidden:
+        with captured(self.model, [self.probe.layer]) as hidden:
             self._next_token_logits(keep, **inputs)
         states = hidden[self.probe.layer]
         return self.probe.logits(states[:, -1, :] if isinstance(keep, int) else states[0, keep, :])
@@ -354,23 +365,12 @@ class LocalBackend(BackendBase):
             logits = logits[:, -1:, :] if isinstance(keep, int) else logits[:, keep, :]
         return logits[:, -1, :] if isinstance(keep, int) else logits[0]
 
-    @staticmethod
-    def _left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-padded ids and mask: the last column is every row's last real token."""
-        width = max(len(s) for s in sequences)
-        ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, sequence in enumerate(sequences):
-            ids[row, width - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
-            mask[row, width - len(sequence) :] = 1
-        return ids, mask
-
     @torch.inference_mode()
     def _forward(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """One full pass per sequence, batched; explicit position ids keep each row's
         positions as if it were alone."""
         self.tokens_computed += sum(len(s) for s in sequences)
-        ids, mask = self._left_pad(sequences, self.pad_id)
+        ids, mask = left_pad(sequences, self.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits = self._logits_at(
             1,
@@ -431,7 +431,7 @@ class LocalBackend(BackendBase):
     def _batched_suffix_logits(self, cache: Any, prefix_length: int, suffixes: list[list[int]]) -> torch.Tensor:
         """Suffixes as a batch against copies of the prefix cache, left-padded after the
         prefix: the mask hides the padding and positions continue from the prefix."""
-        ids, suffix_mask = self._left_pad(suffixes, self.pad_id)
+        ids, suffix_mask = left_pad(suffixes, self.pad_id)
         mask = torch.cat([torch.ones((len(suffixes), prefix_length), dtype=torch.long), suffix_mask], dim=1)
         positions = prefix_length + (suffix_mask.cumsum(-1) - 1).clamp(min=0)
         cache.batch_repeat_interleave(len(suffixes))
@@ -443,54 +443,6 @@ class LocalBackend(BackendBase):
             **{self._cache_argument: cache},
             use_cache=True,
         )
-
-    @contextlib.contextmanager
-    def _captured(self, layers: Sequence[int]) -> Iterator[dict[int, torch.Tensor]]:
-        """The hidden states [rows, positions, width] the forward passes inside produce at the
-        given layers: the output of decoder layer k, or for -1 the final norm's (what the
-        model's head reads)."""
-        decoder = self.model.get_decoder()
-        found: dict[int, torch.Tensor] = {}
-        hooks = []
-        try:
-            for layer in layers:
-                if not -1 <= layer < len(decoder.layers):
-                    raise BackendError(f"layer {layer} is outside this model's {len(decoder.layers)} layers (or -1)")
-                module = decoder.norm if layer == -1 else decoder.layers[layer]
-
-                def keep(_module: Any, _inputs: Any, output: Any, layer: int = layer) -> None:
-                    found[layer] = output[0] if isinstance(output, tuple) else output
-
-                hooks.append(module.register_forward_hook(keep))
-            yield found
-        finally:
-            for hook in hooks:
-                hook.remove()
-
-    @property
-    def layers(self) -> int:
-        return len(self.model.get_decoder().layers)
-
-    def hidden_states_sync(self, questions: Sequence[YesNoQuestion], layers: Sequence[int]) -> dict[int, torch.Tensor]:
-        """Each question's hidden state at its answer position, per layer ([questions, width]):
-        what a probe is fitted on. Plain batched passes (no prefix sharing: these run once)."""
-        encoded = [self.encode(q.messages) for q in questions]
-        states: dict[int, list[torch.Tensor | None]] = {layer: [None] * len(encoded) for layer in layers}
-        with self.lock, torch.inference_mode():
-            for batch in plan_batches([len(ids) for ids in encoded], self.max_batch_tokens, self.max_batch_size):
-                ids, mask = self._left_pad([encoded[i] for i in batch], self.pad_id)
-                with self._captured(layers) as hidden:
-                    self._next_token_logits(
-                        1,
-                        input_ids=ids.to(self.device),
-                        attention_mask=mask.to(self.device),
-                        position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(self.device),
-                        use_cache=False,
-                    )
-                for layer in layers:
-                    for row, index in enumerate(batch):
-                        states[layer][index] = hidden[layer][row, -1, :].float().cpu()
-        return {layer: torch.stack(rows) for layer, rows in states.items()}  # type: ignore[arg-type]
 
     def _run_prefix(self, ids: list[int], past: Any = None) -> Any:
         """The key/value cache after ids (continuing past, a cache of the tokens before them)."""

@@ -12,14 +12,18 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from judge.backends.local import LocalBackend
 from judge.build import JudgeOptions, build_judge
 from judge.extras import require
+from judge.hardening import surface
 from judge.item import JudgeItem
 from judge.rubric_lookup import RubricSource
 from judge.runs.inputs import read_items
@@ -71,6 +75,41 @@ def labelled_rows(options: TrainOptions, say: Callable[[str], None]) -> list[tup
     return rows
 
 
+def examples_for(options: TrainOptions, judge: Any, say: Callable[[str], None]) -> Examples:
+    """The labelled rows and their negatives as the judge's questions (the rows written to
+    OUTPUT/rows.jsonl), sampled down to --max-examples."""
+    rows = labelled_rows(options, say)
+    made = list(negatives(rows, options.task_criteria, options.negatives, options.seed))
+    if options.negatives and not made:
+        say(f"no negatives: no row has a task criterion ({', '.join(options.task_criteria)}) labelled met")
+    everything = [(item, labels, "label", item.id) for item, labels in rows] + made
+    level = surface.log.level  # "can be met without doing the task" warns about rewards; labels are another use
+    surface.log.setLevel(logging.ERROR)
+    try:
+        found = collect(judge, everything)
+    finally:
+        surface.log.setLevel(level)
+    counts = found.counts()
+    say(
+        f"{counts['examples']} examples ({counts['positive']} met) from {counts['items']} rows; by source {counts['by_source']}"
+    )
+    if found.skipped:
+        say(f"criteria not trained on: {dict(found.skipped)}")
+    if options.max_examples is not None and len(found.examples) > options.max_examples:
+        kept = sorted(random.Random(options.seed).sample(range(len(found.examples)), options.max_examples))
+        found.found = len(found.examples)
+        found.examples = [found.examples[i] for i in kept]
+        say(f"trained on a seeded sample of {len(kept)} of them (--max-examples)")
+    if len({e.label for e in found.examples}) < 2:
+        raise ValueError(f"{options.input}: training needs examples of both labels; got {found.counts()}")
+    options.output.mkdir(parents=True, exist_ok=True)
+    with (options.output / "rows.jsonl").open("w", encoding="utf-8") as handle:
+        for item, labels, source, _ in everything:
+            row = {"id": item.id, "prompt": item.prompt, "response": item.response, "labels": labels, "source": source}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return found
+
+
 def train_judge(
     options: TrainOptions, open_backend: Callable[[], Any], base_spec: str, say: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
@@ -83,33 +122,20 @@ def train_judge(
         )
     backend = open_backend()
     backend = getattr(backend, "inner", backend)  # the cache in front judges; training needs the model
-    if not hasattr(backend, "hidden_states_sync"):
+    if not isinstance(backend, LocalBackend):
         raise ValueError(f"train-judge trains a local model (local:, gguf: or a folder), not {base_spec}")
-    judge = build_judge(JudgeOptions(), [backend])
-    rows = labelled_rows(options, say)
-    made = list(negatives(rows, options.task_criteria, options.negatives, options.seed))
-    if options.negatives and not made:
-        say(f"no negatives: no row has a task criterion ({', '.join(options.task_criteria)}) labelled met")
-    everything = [(item, labels, "label", item.id) for item, labels in rows] + made
-    found: Examples = collect(judge, everything)
-    counts = found.counts()
-    say(
-        f"{counts['examples']} examples ({counts['positive']} met) from {counts['items']} items; by source {counts['by_source']}"
-    )
-    if found.skipped:
-        say(f"criteria not trained on: {dict(found.skipped)}")
-    if len({e.label for e in found.examples}) < 2:
-        raise ValueError(f"{options.input}: training needs examples of both labels; got {counts}")
-    options.output.mkdir(parents=True, exist_ok=True)
-    with (options.output / "rows.jsonl").open("w", encoding="utf-8") as handle:
-        for item, labels, source, _ in everything:
-            row = {"id": item.id, "prompt": item.prompt, "response": item.response, "labels": labels, "source": source}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    found = examples_for(options, build_judge(JudgeOptions(), [backend]), say)
     base = backend.identity()
     started = time.perf_counter()
     if options.method == "probe":
         probe, choice = fit_probe(
-            backend, found.examples, layers=options.layers, folds=options.folds, seed=options.seed, say=say
+            backend,
+            found.examples,
+            layers=options.layers,
+            folds=options.folds,
+            seed=options.seed,
+            progress=options.progress,
+            say=say,
         )
         probe.save(options.output / "probe.json")
         spec, result = (
@@ -141,7 +167,7 @@ def train_judge(
         "seed": options.seed,
         "negatives": list(options.negatives),
         "task_criteria": list(options.task_criteria),
-        "examples": counts,
+        "examples": found.counts(),
         "train_seconds": round(time.perf_counter() - started, 1),
         "result": result,
         "rubric_judge": _version(),

@@ -35,10 +35,13 @@ class Example:
 class Examples:
     examples: list[Example] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # why a labelled criterion gave no example
+    found: int | None = None  # before a sample was drawn (--max-examples); None: nothing was left out
 
     def counts(self) -> dict[str, Any]:
+        """Of the examples trained on (and how many were found, when a sample was drawn)."""
         return {
             "examples": len(self.examples),
+            **({"found": self.found} if self.found is not None else {}),
             "positive": sum(e.label for e in self.examples),
             "items": len({e.item_id for e in self.examples}),
             "by_source": dict(Counter(e.source for e in self.examples)),

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from judge.backends.forward_passes import InstructionCache
 from judge.backends.gguf import terminal_progress_only
+from judge.backends.local import left_pad
 from judge.extras import module
 from judge.train.examples import Example
 
@@ -70,7 +71,7 @@ def _trainable(model: Any, settings: FinetuneSettings) -> Any:
 
 def _margins(backend: Any, model: Any, batch: Sequence[list[int]]) -> torch.Tensor:
     """log p(Yes) - log p(No) at each row's answer position (rows left-padded)."""
-    ids, mask = backend._left_pad(batch, backend.pad_id)
+    ids, mask = left_pad(batch, backend.pad_id)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     logits = model(
         input_ids=ids.to(backend.device),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge.backends.base import YesNoQuestion
+from judge.backends.hidden_states import answer_states, layer_count
 from judge.backends.probe import Probe
 from judge.extras import module
 from judge.train.examples import Example, split_by_item
@@ -82,6 +83,7 @@ def fit_probe(
     layers: Sequence[int] | None = None,
     folds: int = 5,
     seed: int = 0,
+    progress: bool | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> tuple[Probe, ProbeChoice]:
     """Hidden states of every example at the candidate layers, the choice, the final fit."""
@@ -89,10 +91,10 @@ def fit_probe(
 
     if len({e.label for e in examples}) < 2:
         raise ValueError("a probe needs examples of both labels (met and not met)")
-    layers = list(layers) if layers else candidate_layers(backend.layers)
+    layers = list(layers) if layers else candidate_layers(layer_count(backend.model))
     say(f"reading hidden states of {len(examples)} examples at layers {', '.join(map(str, layers))}")
     questions = [YesNoQuestion(e.messages) for e in examples]
-    features = {layer: states.numpy() for layer, states in backend.hidden_states_sync(questions, layers).items()}
+    features = {layer: states.numpy() for layer, states in answer_states(backend, questions, layers, progress).items()}
     choice = choose(features, examples, folds, seed)
     say(f"chose layer {choice.layer}, C={choice.c} (cross-validated AUROC by item {choice.auroc})")
     labels = np.array([e.label for e in examples])
