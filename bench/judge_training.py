@@ -291,6 +291,23 @@ def ece(scores: list[float], labels: list[bool], bins: int = 10) -> float:
     return error
 
 
+def cross_fitted_ece(scores: list[float], labels: list[bool], seed: int, folds: int = 5) -> float | None:
+    """ECE once a Platt map is fitted on the family's own labels, each fold mapped by a map of
+    the others: what the judge's own calibration (`rubric calibrate` on such labels) can reach."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.array(labels)
+    if min(y.sum(), len(y) - y.sum()) < folds:
+        return None
+    x = np.log(np.clip(scores, 1e-6, 1 - 1e-6) / (1 - np.clip(scores, 1e-6, 1 - 1e-6))).reshape(-1, 1)
+    mapped = np.zeros(len(y))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
+        mapped[test] = LogisticRegression().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    return round(ece(mapped.tolist(), labels), 3)
+
+
 def family_figures(work: Path, name: str, family: str, seed: int, calibration: Any = None) -> dict[str, Any] | None:
     """AUROC (with a bootstrap interval), ECE and mean P(yes) of one judge on one family;
     ``calibration``: applied to the raw P(yes) first, as `rubric judge --calibration` does."""
@@ -321,6 +338,7 @@ def family_figures(work: Path, name: str, family: str, seed: int, calibration: A
         "auroc": None if value is None else round(value, 3),
         "auroc_ci95": auroc_interval(scores, truth, seed),
         "ece": round(ece(scores, truth), 3),
+        "ece_after_own_calibration": cross_fitted_ece(scores, truth, seed),
         "mean_p_yes": round(sum(scores) / len(scores), 3) if scores else None,
     }
 
@@ -372,16 +390,20 @@ def stage_report(work: Path, seed: int) -> dict[str, Any]:
 
 
 def table(report: dict[str, Any]) -> str:
+    """Markdown: per family AUROC [95% CI], then ECE as judged -> after a cross-fitted Platt map."""
     lines = ["| judge | method | items/s | RSS MB | " + " | ".join(FAMILIES) + " |"]
     lines.append("|" + "---|" * (4 + len(FAMILIES)))
     for name, entry in report["judges"].items():
         cells = []
         for family in FAMILIES:
             f = entry["families"].get(family)
-            cells.append(
-                "–" if not f or f["auroc"] is None
-                else f"{f['auroc']:.2f} [{f['auroc_ci95'][0]:.2f}, {f['auroc_ci95'][1]:.2f}] ECE {f['ece']:.2f} (n {f['n']})"
-            )  # fmt: skip
+            if not f or f["auroc"] is None:
+                cells.append("not run" if not f else "–")
+                continue
+            low, high = f["auroc_ci95"]
+            calibrated = f.get("ece_after_own_calibration")
+            after = f" → {calibrated:.2f}" if calibrated is not None else ""
+            cells.append(f"**{f['auroc']:.2f}** [{low:.2f}, {high:.2f}]; ECE {f['ece']:.2f}{after}")
         lines.append(
             f"| {name} | {entry['method']} | {entry['items_per_second']} | {entry['rss_mb']} | "
             + " | ".join(cells)
