@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from judge.generate.constraint_task import task_criterion  # noqa: E402
+from judge_methods import auroc, llmbar_pairs  # noqa: E402
 from judge.paths import cache_root  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "judge_training.json"
@@ -90,8 +91,6 @@ def gsm8k_split(seed: int) -> tuple[list[dict], list[dict]]:
 
 
 def llmbar_rows(limit: int, seed: int) -> list[dict]:
-    from judge_methods import llmbar_pairs
-
     rows = []
     for pair in llmbar_pairs(limit // 2, seed):
         better = pair.response_a if pair.label == "A" else pair.response_b
@@ -191,22 +190,22 @@ def stage_train(work: Path, methods: list[str], seed: int) -> None:
         )  # fmt: skip  (one global map: too few per criterion)
 
 
-def judges(work: Path) -> dict[str, tuple[str, str, list[str]]]:
-    """name -> (method, model spec, extra `rubric judge` flags)."""
+def judges(work: Path) -> dict[str, tuple[str, str]]:
+    """name -> (method, model spec): the judges that judge; the calibrated 1.5B maps the raw one's verdicts."""
 
     def trained(method: str) -> str | None:
         record = work / "trained" / method / "judge.json"
         return json.loads(record.read_text())["model"] if record.exists() else None
 
-    found = {"smollm2-raw": ("raw", SMOLLM2, [])}
+    found = {"smollm2-raw": ("raw", SMOLLM2)}
     for method in ("probe", "lora", "sft"):
         if (spec := trained(method)) is not None:
-            found[f"smollm2-{method}"] = (method, spec, [])
-    found["qwen1.5b-raw"] = ("raw", qwen_spec(), [])
+            found[f"smollm2-{method}"] = (method, spec)
+    found["qwen1.5b-raw"] = ("raw", qwen_spec())
     return found
 
 
-def judge_one(work: Path, name: str, spec: str, extra: list[str]) -> None:
+def judge_one(work: Path, name: str, spec: str) -> None:
     """Every family with one judge, in this process (its peak memory is the judge's); each
     family's cost is kept as it finishes (families.json), so a slow judge's partial run
     reports what it reached; cost.json once every family is judged."""
@@ -222,7 +221,7 @@ def judge_one(work: Path, name: str, spec: str, extra: list[str]) -> None:
         started = time.perf_counter()
         # no judgement cache: a judge's time is its own
         argv = ["judge", "--input", str(source), "--output", str(target), "--model", spec, "--quiet", "--no-cache"]
-        if (code := cli.main(argv + extra)) != 0:
+        if (code := cli.main(argv)) != 0:
             sys.exit(f"{name}/{family}: rubric judge exited {code}")
         costs[family] = {
             "seconds": time.perf_counter() - started,
@@ -242,7 +241,7 @@ def total_cost(costs: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 def stage_judge(work: Path, only: list[str] | None) -> None:
-    for name, (_, spec, extra) in judges(work).items():
+    for name, (_, spec) in judges(work).items():
         if only and name not in only:
             continue
         if (work / "verdicts" / name / "cost.json").exists():
@@ -250,22 +249,15 @@ def stage_judge(work: Path, only: list[str] | None) -> None:
         print(f"judging with {name}", flush=True)
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, __file__, "--stage", "judge-one", "--work", str(work), "--name", name, "--spec", spec,
-             *(["--extra", json.dumps(extra)])],
+            [sys.executable, __file__, "--stage", "judge-one", "--work", str(work), "--name", name, "--spec", spec],
             cwd=ROOT,
-        )  # fmt: skip
+        )
         if done.returncode != 0:
             sys.exit(f"judging with {name} failed")
         print(f"  {name}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
 # -- report -----------------------------------------------------------------------------------------
-def auroc(scores: list[float], labels: list[bool]) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores)) if 0 < sum(labels) < len(labels) else None
-
-
 def auroc_interval(scores: list[float], labels: list[bool], seed: int, rounds: int = 1000) -> list[float] | None:
     rng = random.Random(seed)
     values = []
@@ -345,7 +337,7 @@ def family_figures(work: Path, name: str, family: str, seed: int, calibration: A
 
 def stage_report(work: Path, seed: int) -> dict[str, Any]:
     report: dict[str, Any] = {"judges": {}, "per_family_items": PER_FAMILY}
-    for name, (method, spec, _) in judges(work).items():
+    for name, (method, _) in judges(work).items():
         folder = work / "verdicts" / name
         if (folder / "cost.json").exists():  # every family judged
             cost, reached = json.loads((folder / "cost.json").read_text()), FAMILIES
@@ -421,11 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--judges", default=None, help="judge only these (names as in the report)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name"), parser.add_argument("--spec"), parser.add_argument("--extra", default="[]")
+    parser.add_argument("--name"), parser.add_argument("--spec")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.stage == "judge-one":
-        judge_one(args.work, args.name, args.spec, json.loads(args.extra))
+        judge_one(args.work, args.name, args.spec)
         return 0
     if args.stage in ("data", "all"):
         stage_data(args.work, args.seed)

@@ -53,23 +53,14 @@ def answer_states(
     progress: a bar (None: only on a terminal)."""
     from tqdm import tqdm
 
-    from judge.backends.local import left_pad
-
     encoded = [backend.encode(q.messages) for q in questions]
     states: dict[int, list[torch.Tensor | None]] = {layer: [None] * len(encoded) for layer in layers}
     batches = plan_batches([len(ids) for ids in encoded], backend.max_batch_tokens, backend.max_batch_size)
     bar = tqdm(total=len(encoded), unit="example", file=sys.stderr, disable=None if progress is None else not progress)
     with backend.lock, torch.inference_mode(), bar:
         for batch in batches:
-            ids, mask = left_pad([encoded[i] for i in batch], backend.pad_id)
             with captured(backend.model, layers) as hidden:
-                backend.model(
-                    input_ids=ids.to(backend.device),
-                    attention_mask=mask.to(backend.device),
-                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(backend.device),
-                    use_cache=False,
-                    logits_to_keep=1,
-                )
+                backend.model(**backend.padded([encoded[i] for i in batch]), use_cache=False, logits_to_keep=1)
             for layer in layers:
                 for row, index in enumerate(batch):
                     states[layer][index] = hidden[layer][row, -1, :].float().cpu()

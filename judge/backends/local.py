@@ -78,7 +78,7 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ids and mask: the last column is every row's last real token."""
     width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
@@ -337,14 +337,34 @@ class LocalBackend(BackendBase):
         for row, index in enumerate(indices):
             scores[index] = YesNoScore(float(p_yes[row]), yes_no_mass=float(mass[row]))
 
-    def _answer_probabilities(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """P(yes) and the probability mass on Yes/No spellings, from next-token logits [rows, vocab]
-        (or a probe's [rows, 2]: yes, no)."""
+    def _yes_no(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities of the Yes and of the No spellings, from next-token logits
+        [rows, vocab] (or a probe's [rows, 2]: yes, no)."""
         yes_ids, no_ids = ([0], [1]) if self.probe is not None else (self.yes_ids, self.no_ids)
         log_probs = torch.log_softmax(logits.float(), dim=-1)
-        yes = torch.logsumexp(log_probs[:, yes_ids], dim=-1)
-        no = torch.logsumexp(log_probs[:, no_ids], dim=-1)
+        return torch.logsumexp(log_probs[:, yes_ids], dim=-1), torch.logsumexp(log_probs[:, no_ids], dim=-1)
+
+    def answer_log_odds(self, logits: torch.Tensor) -> torch.Tensor:
+        """log p(Yes) - log p(No) per row: the read-out P(yes) is the sigmoid of (what a
+        fine-tuned judge is trained on)."""
+        yes, no = self._yes_no(logits)
+        return yes - no
+
+    def _answer_probabilities(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """P(yes) and the probability mass on Yes/No spellings."""
+        yes, no = self._yes_no(logits)
         return torch.sigmoid(yes - no).cpu(), torch.exp(torch.logaddexp(yes, no)).cpu()
+
+    def padded(self, sequences: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """A batch's model inputs: left-padded ids, their mask, and position ids that keep each
+        row's positions as if it were alone."""
+        ids, mask = _left_pad(sequences, self.pad_id)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        return {
+            "input_ids": ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "position_ids": positions.to(self.device),
+        }
 
     def _logits_at(self, keep: int | torch.Tensor, **inputs: Any) -> torch.Tensor:
         """Next-token logits [rows, vocab] at the kept positions: the last one (keep=1), or
@@ -367,19 +387,9 @@ class LocalBackend(BackendBase):
 
     @torch.inference_mode()
     def _forward(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """One full pass per sequence, batched; explicit position ids keep each row's
-        positions as if it were alone."""
+        """One full pass per sequence, batched."""
         self.tokens_computed += sum(len(s) for s in sequences)
-        ids, mask = left_pad(sequences, self.pad_id)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self._logits_at(
-            1,
-            input_ids=ids.to(self.device),
-            attention_mask=mask.to(self.device),
-            position_ids=positions.to(self.device),
-            use_cache=False,
-        )
-        return self._answer_probabilities(logits)
+        return self._answer_probabilities(self._logits_at(1, **self.padded(sequences), use_cache=False))
 
     @torch.inference_mode()
     def _forward_shared(
@@ -431,7 +441,7 @@ class LocalBackend(BackendBase):
     def _batched_suffix_logits(self, cache: Any, prefix_length: int, suffixes: list[list[int]]) -> torch.Tensor:
         """Suffixes as a batch against copies of the prefix cache, left-padded after the
         prefix: the mask hides the padding and positions continue from the prefix."""
-        ids, suffix_mask = left_pad(suffixes, self.pad_id)
+        ids, suffix_mask = _left_pad(suffixes, self.pad_id)
         mask = torch.cat([torch.ones((len(suffixes), prefix_length), dtype=torch.long), suffix_mask], dim=1)
         positions = prefix_length + (suffix_mask.cumsum(-1) - 1).clamp(min=0)
         cache.batch_repeat_interleave(len(suffixes))

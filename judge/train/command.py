@@ -138,14 +138,8 @@ def train_judge(
             say=say,
         )
         probe.save(options.output / "probe.json")
-        spec, result = (
-            _spec_with(base_spec, "probe", options.output / "probe.json"),
-            {
-                "layer": choice.layer,
-                "c": choice.c,
-                "cv_auroc": choice.auroc,
-            },
-        )
+        spec = _spec_with(base_spec, "probe", options.output / "probe.json")
+        result = {"layer": choice.layer, "c": choice.c, "cv_auroc": choice.auroc}
     else:
         settings = FinetuneSettings(
             method=options.method,

@@ -11,6 +11,7 @@ learns to decide in words what code decided.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -108,6 +109,4 @@ def collect(judge: Judge, rows: Iterable[tuple[JudgeItem, dict[str, bool], str, 
 
 def split_by_item(examples: Sequence[Example], folds: int) -> list[int]:
     """A fold per example, the same for every example of one item (stable across runs)."""
-    import hashlib
-
     return [int(hashlib.sha256(e.item_id.encode()).hexdigest(), 16) % folds for e in examples]

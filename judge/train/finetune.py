@@ -27,7 +27,6 @@ from tqdm import tqdm
 
 from judge.backends.forward_passes import InstructionCache, plan_batches
 from judge.backends.gguf import terminal_progress_only
-from judge.backends.local import left_pad
 from judge.extras import module
 from judge.train.examples import Example
 
@@ -78,20 +77,9 @@ def _trainable(model: Any, settings: FinetuneSettings) -> Any:
 
 
 def _margins(backend: Any, model: Any, batch: Sequence[list[int]]) -> torch.Tensor:
-    """log p(Yes) - log p(No) at each row's answer position (rows left-padded)."""
-    ids, mask = left_pad(batch, backend.pad_id)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    logits = model(
-        input_ids=ids.to(backend.device),
-        attention_mask=mask.to(backend.device),
-        position_ids=positions.to(backend.device),
-        use_cache=False,
-        logits_to_keep=1,
-    ).logits[:, -1, :]
-    log_probs = torch.log_softmax(logits.float(), dim=-1)
-    return torch.logsumexp(log_probs[:, backend.yes_ids], dim=-1) - torch.logsumexp(
-        log_probs[:, backend.no_ids], dim=-1
-    )
+    """log p(Yes) - log p(No) at each row's answer position (the model in training)."""
+    logits = model(**backend.padded(batch), use_cache=False, logits_to_keep=1).logits[:, -1, :]
+    return backend.answer_log_odds(logits)
 
 
 def finetune(
